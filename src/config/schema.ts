@@ -1,0 +1,143 @@
+import { z } from 'zod';
+
+// HOCON substitutions from the environment arrive as strings ("8080"), so numbers and
+// booleans are coerced; anything that is not a clean number stays an error.
+const num = z.preprocess(
+  (v) => (typeof v === 'string' && v.trim() !== '' && !Number.isNaN(Number(v)) ? Number(v) : v),
+  z.number({ error: (i) => `expected a number, got ${describe(i.input)}` }),
+);
+const int = num.pipe(z.number().int('expected an integer'));
+const port = int.pipe(z.number().min(1, 'expected a port (1-65535)').max(65535, 'expected a port (1-65535)'));
+const positive = num.pipe(z.number().positive('expected a positive number'));
+const bool = z.preprocess(
+  (v) => (v === 'true' ? true : v === 'false' ? false : v),
+  z.boolean({ error: (i) => `expected true or false, got ${describe(i.input)}` }),
+);
+const str = z.string({ error: (i) => (i.input === undefined ? 'is required' : `expected a string, got ${describe(i.input)}`) });
+const nonEmpty = str.pipe(z.string().min(1, 'must not be empty'));
+/** Spark settings the reference keeps as strings ("4000", "1G"); numbers written bare are accepted too. */
+const sparkValue = z.preprocess((v) => (typeof v === 'number' ? String(v) : v), nonEmpty);
+
+function describe(v: unknown): string {
+  if (v === undefined) return 'nothing';
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'a list';
+  if (typeof v === 'object') return 'an object';
+  return `${typeof v} ${JSON.stringify(v)}`;
+}
+
+const awsObjectStore = z.strictObject({
+  region: nonEmpty,
+  bucket: nonEmpty,
+  endpointOverride: nonEmpty.optional(),
+  roleArn: nonEmpty.optional(),
+});
+const localObjectStore = z.strictObject({ path: nonEmpty });
+const objectStore = z
+  .strictObject({ aws: awsObjectStore.optional(), local: localObjectStore.optional() })
+  .refine((o) => Boolean(o.aws) !== Boolean(o.local), 'set exactly one of objectStore.aws or objectStore.local');
+
+const spark = z.strictObject({
+  /** One host, or several (comma-separated or a list) for Spark standalone HA. */
+  sparkMasterHost: z.preprocess(
+    (v) => (typeof v === 'string' ? v.split(',').map((h) => h.trim()).filter(Boolean) : v),
+    z.array(nonEmpty, { error: 'expected a host name or a list of them' }).min(1, 'must name at least one master'),
+  ),
+  sparkMasterWebUiPort: port.default(8080),
+  sparkMasterRestPort: port.default(6066),
+  sparkMasterPort: port.default(7077),
+  kafkaMaxRatePerPartition: sparkValue.default('4000'),
+  kafkaStartingOffsets: sparkValue.default('latest'),
+  subscribePattern: sparkValue.default('^logs.*'),
+  sparkJarPath: nonEmpty,
+  clientSparkVersion: sparkValue.default('3.1.2'),
+  mainClass: nonEmpty.default('com.logwise.spark.MainApplication'),
+  appName: nonEmpty.default('logwise'),
+  driverCoresMax: sparkValue.default('50000'),
+  driverCores: sparkValue.default('1'),
+  driverMemory: sparkValue.default('1G'),
+  driverMaxResultSize: sparkValue.default('1G'),
+  log4jPropertiesFilePath: nonEmpty.optional(),
+  executorCores: sparkValue.default('1'),
+  executorMemory: sparkValue.default('1G'),
+  logsDir: nonEmpty.default('logs'),
+  checkPointDir: nonEmpty.default('checkpoint'),
+  awsAccessKeyId: nonEmpty.optional(),
+  awsSecretAccessKey: nonEmpty.optional(),
+  awsSessionToken: nonEmpty.optional(),
+  awsRegion: nonEmpty.optional(),
+  s3aAccessKey: nonEmpty.optional(),
+  s3aSecretKey: nonEmpty.optional(),
+});
+
+const tenant = z.strictObject({
+  name: nonEmpty.pipe(z.string().max(128, 'must be at most 128 characters')),
+  defaultLogsRetentionDays: int.pipe(z.number().min(1, 'expected at least 1 day')).default(3),
+  envLogsRetentionDays: z
+    .array(z.strictObject({ envs: z.array(nonEmpty).min(1, 'must name at least one env'), retentionDays: int.pipe(z.number().min(1, 'expected at least 1 day')) }))
+    .default([]),
+  objectStore,
+  partitionKeys: z.array(nonEmpty).min(1, 'must name at least one level').default(['env', 'service_name', 'component_name']),
+  vector: z.strictObject({ host: nonEmpty, apiPort: port.default(8686) }).optional(),
+  kafka: z
+    .strictObject({ kafkaBrokersHost: nonEmpty, kafkaBrokerPort: port.default(9092), maxProducerRatePerPartition: int.optional() })
+    .optional(),
+  spark,
+  delayMetrics: z
+    .strictObject({
+      app: z.strictObject({
+        sampleEnv: nonEmpty,
+        sampleServiceName: nonEmpty,
+        sampleComponentName: nonEmpty.optional(),
+        /** The reference's name for the component level; kept so its config parses unchanged. */
+        sampleComponentType: nonEmpty.optional(),
+      }),
+      allServices: bool.default(false),
+    })
+    .optional(),
+});
+
+const database = z.strictObject({
+  client: z.enum(['mysql', 'sqlite'], { error: (i) => `expected "mysql" or "sqlite", got ${describe(i.input)}` }).default('sqlite'),
+  host: nonEmpty.default('127.0.0.1'),
+  port: port.default(3306),
+  user: nonEmpty.default('root'),
+  password: str.default(''),
+  database: nonEmpty.default('log_central'),
+  filename: nonEmpty.default('data/orchestrator.sqlite'),
+  poolMax: int.pipe(z.number().min(1, 'expected at least 1')).default(10),
+});
+
+const loop = z.strictObject({
+  sparkPollSeconds: positive.default(15),
+  discoverySeconds: positive.default(300),
+  delaySampleSeconds: positive.default(60),
+  submitGraceSeconds: positive.default(60),
+  backoff: z.strictObject({ minSeconds: positive.default(1), maxSeconds: positive.default(300) }).default({ minSeconds: 1, maxSeconds: 300 }),
+});
+
+export const configSchema = z
+  .strictObject({
+    tenants: z.array(tenant, { error: (i) => (i.input === undefined ? 'is required: list at least one tenant' : 'expected a list of tenants') }).min(1, 'list at least one tenant'),
+    http: z
+      .strictObject({ port: port.default(8080), host: nonEmpty.default('0.0.0.0'), authToken: nonEmpty.optional(), protectReads: bool.default(false) })
+      .default({ port: 8080, host: '0.0.0.0', protectReads: false }),
+    database: database.default(database.parse({})),
+    loop: loop.default(loop.parse({})),
+  })
+  .superRefine((cfg, ctx) => {
+    const seen = new Set<string>();
+    cfg.tenants.forEach((t, i) => {
+      if (seen.has(t.name)) ctx.addIssue({ code: 'custom', path: ['tenants', i, 'name'], message: `duplicate tenant name "${t.name}"` });
+      seen.add(t.name);
+    });
+    if (cfg.loop.backoff.minSeconds > cfg.loop.backoff.maxSeconds) {
+      ctx.addIssue({ code: 'custom', path: ['loop', 'backoff', 'minSeconds'], message: 'must not be greater than loop.backoff.maxSeconds' });
+    }
+  });
+
+export type Config = z.infer<typeof configSchema>;
+export type TenantConfig = Config['tenants'][number];
+export type SparkConfig = TenantConfig['spark'];
+export type DatabaseConfig = Config['database'];
+export type LoopConfig = Config['loop'];

@@ -1,0 +1,58 @@
+/** The Spark standalone master as the orchestrator sees it (SPARK_PROTOCOL.md §1). */
+
+export type MasterStatus = 'ALIVE' | 'STANDBY' | 'RECOVERING' | 'COMPLETING_RECOVERY' | (string & {});
+
+export type DriverState =
+  | 'SUBMITTED'
+  | 'RUNNING'
+  | 'FINISHED'
+  | 'RELAUNCHING'
+  | 'UNKNOWN'
+  | 'KILLED'
+  | 'FAILED'
+  | 'ERROR'
+  | (string & {});
+
+export interface SparkDriver {
+  id: string;
+  /** Epoch ms; the master sends it as a string. */
+  startTime: number;
+  state: DriverState;
+  /** Worker id, or null when the master says "None". */
+  worker: string | null;
+  mainClass: string;
+  cores: number;
+  memoryMb: number;
+  submitDate: string;
+}
+
+export interface MasterState {
+  /** The master these figures were read from (`http://host:webUiPort`). */
+  webUiUrl: string;
+  /** `spark://host:port` as the master reports it. */
+  url: string;
+  status: MasterStatus;
+  aliveWorkers: number;
+  cores: number;
+  coresUsed: number;
+  memoryMb: number;
+  memoryUsedMb: number;
+  activeDrivers: SparkDriver[];
+  completedDrivers: SparkDriver[];
+}
+
+/** Body of `POST /v1/submissions/create` (SPARK_PROTOCOL.md §4.2). */
+export interface CreateSubmissionRequest {
+  action: 'CreateSubmissionRequest';
+  clientSparkVersion: string;
+  appResource: string;
+  mainClass: string;
+  appArgs: string[];
+  environmentVariables: Record<string, string>;
+  sparkProperties: Record<string, string>;
+}
+
+export interface SubmissionResult {
+  submissionId: string;
+  message?: string;
+}
