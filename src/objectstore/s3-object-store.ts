@@ -1,0 +1,396 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import {
+  DeleteObjectsCommand,
+  ListObjectsV2Command,
+  S3Client,
+  type ListObjectsV2CommandOutput,
+  type S3ClientConfig,
+} from '@aws-sdk/client-s3';
+import { fromTemporaryCredentials } from '@aws-sdk/credential-providers';
+import {
+  MAX_DELETE_BATCH,
+  ObjectStoreError,
+  mapLimit,
+  type DeleteKeyError,
+  type DeleteResult,
+  type ObjectStore,
+  type ObjectStoreOperation,
+  type ObjectStoreStats,
+} from './object-store.js';
+
+/** The `objectStore.aws` block of a tenant. */
+export interface S3ObjectStoreConfig {
+  region: string;
+  bucket: string;
+  /** An S3-compatible endpoint (Ceph RGW, MinIO, a VPC endpoint); path-style addressing is then used. */
+  endpointOverride?: string | undefined;
+  /** A role to assume (cross-account access) with the base credentials. */
+  roleArn?: string | undefined;
+}
+
+export interface RetryOptions {
+  /** Attempts per request, the first included (default 5; 1 = no retry). */
+  maxAttempts?: number;
+  /** Backoff before the first retry, doubled for each further one, ±50 % jitter (default 200 ms; throttling waits twice as long). */
+  baseDelayMs?: number;
+  /** Cap of one backoff (default 10 s). */
+  maxDelayMs?: number;
+}
+
+export interface S3ObjectStoreOptions {
+  /** Explicit credentials; without them the SDK's default provider chain is used (env, profile, web identity, ECS/EC2 metadata). */
+  credentials?: S3ClientConfig['credentials'];
+  retry?: RetryOptions;
+  /** DeleteObjects batches in flight at once (default 4). */
+  deleteConcurrency?: number;
+  /** TCP connect timeout (default 5 s). */
+  connectionTimeoutMs?: number;
+  /** Whole-request timeout (default 60 s). */
+  requestTimeoutMs?: number;
+  /** Session name when assuming `roleArn` (default "logwise-orchestrator"). */
+  roleSessionName?: string;
+}
+
+const DEFAULT_RETRY: Required<RetryOptions> = { maxAttempts: 5, baseDelayMs: 200, maxDelayMs: 10_000 };
+
+const THROTTLING_CODES = new Set([
+  'SlowDown',
+  'Throttling',
+  'ThrottlingException',
+  'ThrottledException',
+  'RequestThrottled',
+  'RequestThrottledException',
+  'RequestLimitExceeded',
+  'TooManyRequestsException',
+  'BandwidthLimitExceeded',
+  'LimitExceededException',
+  'ProvisionedThroughputExceededException',
+  'PriorRequestNotComplete',
+]);
+const TRANSIENT_CODES = new Set([
+  'TimeoutError',
+  'RequestTimeout',
+  'RequestTimeoutException',
+  'InternalError',
+  'ServiceUnavailable',
+  'ECONNRESET',
+  'ECONNREFUSED',
+  'ECONNABORTED',
+  'EPIPE',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ENETDOWN',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'ERR_SOCKET_CONNECTION_TIMEOUT',
+  'UND_ERR_SOCKET',
+]);
+
+interface Classified {
+  code: string;
+  status: number | undefined;
+  retryable: boolean;
+  throttling: boolean;
+  detail: string;
+}
+
+/** Reads the code, status and retryability of whatever the SDK (or Node's networking beneath it) threw. */
+export function classifyS3Error(error: unknown): Classified {
+  const e = (error ?? {}) as {
+    name?: unknown;
+    code?: unknown;
+    Code?: unknown;
+    message?: unknown;
+    cause?: unknown;
+    errors?: unknown;
+    $retryable?: { throttling?: boolean };
+    $metadata?: { httpStatusCode?: number };
+  };
+  const status = typeof e.$metadata?.httpStatusCode === 'number' ? e.$metadata.httpStatusCode : undefined;
+  // Service errors carry their S3 code as `name`; Node network errors as `code` (possibly on a cause,
+  // or on each error of an AggregateError when several addresses were tried).
+  const networkCode = findNetworkCode(error, 0);
+  const name = typeof e.name === 'string' ? e.name : undefined;
+  const code =
+    typeof e.Code === 'string'
+      ? e.Code
+      : name !== undefined && name !== 'Error' && name !== 'AggregateError' && name !== 'TypeError'
+        ? name
+        : (networkCode ?? (status !== undefined ? `HTTP${status}` : 'Unknown'));
+  const throttling = status === 429 || THROTTLING_CODES.has(code) || e.$retryable?.throttling === true;
+  const retryable =
+    code !== 'AbortError' &&
+    (throttling ||
+      e.$retryable !== undefined ||
+      TRANSIENT_CODES.has(code) ||
+      (networkCode !== undefined && TRANSIENT_CODES.has(networkCode)) ||
+      (status !== undefined && status >= 500));
+  let detail = typeof e.message === 'string' && e.message !== '' ? e.message : code;
+  if (networkCode !== undefined && networkCode !== code && !detail.includes(networkCode)) detail += ` (${networkCode})`;
+  if (status !== undefined && !detail.includes(String(status))) detail += ` (HTTP ${status})`;
+  return { code, status, retryable, throttling, detail: detail.length > 500 ? `${detail.slice(0, 500)}…` : detail };
+}
+
+function findNetworkCode(error: unknown, depth: number): string | undefined {
+  if (error === null || typeof error !== 'object' || depth > 5) return undefined;
+  const e = error as { code?: unknown; cause?: unknown; errors?: unknown };
+  if (typeof e.code === 'string' && /^(E[A-Z_]+|ERR_[A-Z_]+|UND_ERR_[A-Z_]+)$/.test(e.code)) return e.code;
+  if (Array.isArray(e.errors)) {
+    for (const inner of e.errors) {
+      const found = findNetworkCode(inner, depth + 1);
+      if (found !== undefined) return found;
+    }
+  }
+  return findNetworkCode(e.cause, depth + 1);
+}
+
+/** `endpointOverride` without user info, query or fragment (it must never leak credentials into messages). */
+function safeEndpoint(endpoint: string): string {
+  try {
+    const u = new URL(endpoint);
+    return `${u.protocol}//${u.host}${u.pathname === '/' ? '' : u.pathname}`;
+  } catch {
+    return '(unparsable endpoint)';
+  }
+}
+
+/**
+ * ObjectStore over S3 (AWS, or an S3-compatible server via `endpointOverride`).
+ *
+ * Every request is sent with the SDK's own retry switched off and retried here instead, so that
+ * each re-send is counted in `stats.retries` and each ListObjectsV2 page in `stats.listCalls`:
+ * throttling (SlowDown, 429, `$retryable`), 5xx and network errors are retried with exponential
+ * backoff and jitter, up to `retry.maxAttempts` attempts; anything else fails at once.
+ */
+export class S3ObjectStore implements ObjectStore {
+  readonly stats: ObjectStoreStats = { listCalls: 0, deleteCalls: 0, retries: 0 };
+  readonly bucket: string;
+  private readonly client: S3Client;
+  private readonly retry: Required<RetryOptions>;
+  private readonly deleteConcurrency: number;
+  private readonly label: string;
+  private closed = false;
+
+  constructor(cfg: S3ObjectStoreConfig, opts: S3ObjectStoreOptions = {}) {
+    this.bucket = cfg.bucket;
+    this.retry = {
+      maxAttempts: Math.max(1, Math.floor(opts.retry?.maxAttempts ?? DEFAULT_RETRY.maxAttempts)),
+      baseDelayMs: Math.max(0, opts.retry?.baseDelayMs ?? DEFAULT_RETRY.baseDelayMs),
+      maxDelayMs: Math.max(0, opts.retry?.maxDelayMs ?? DEFAULT_RETRY.maxDelayMs),
+    };
+    this.deleteConcurrency = Math.max(1, Math.floor(opts.deleteConcurrency ?? 4));
+    this.label = cfg.endpointOverride ? `s3://${cfg.bucket} (${safeEndpoint(cfg.endpointOverride)})` : `s3://${cfg.bucket}`;
+
+    let credentials = opts.credentials;
+    if (cfg.roleArn) {
+      credentials = fromTemporaryCredentials({
+        params: { RoleArn: cfg.roleArn, RoleSessionName: opts.roleSessionName ?? 'logwise-orchestrator' },
+        // Without explicit base credentials the provider uses the default chain.
+        ...(opts.credentials !== undefined ? { masterCredentials: opts.credentials } : {}),
+        clientConfig: { region: cfg.region },
+      });
+    }
+
+    this.client = new S3Client({
+      region: cfg.region,
+      ...(cfg.endpointOverride ? { endpoint: cfg.endpointOverride, forcePathStyle: true } : {}),
+      ...(credentials !== undefined ? { credentials } : {}),
+      // Retries are ours (counted, bounded, abortable); the SDK sends each request once.
+      maxAttempts: 1,
+      // Ceph RGW rejects the SDK's default CRC checksums on some bodies.
+      requestChecksumCalculation: 'WHEN_REQUIRED',
+      responseChecksumValidation: 'WHEN_REQUIRED',
+      requestHandler: {
+        connectionTimeout: opts.connectionTimeoutMs ?? 5_000,
+        requestTimeout: opts.requestTimeoutMs ?? 60_000,
+        throwOnRequestTimeout: true,
+      },
+    });
+  }
+
+  describe(): string {
+    return this.label;
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.client.destroy();
+  }
+
+  async listPrefixes(prefix: string, signal?: AbortSignal): Promise<string[]> {
+    const seen = new Set<string>();
+    await this.paginate('listPrefixes', prefix, '/', signal, (page) => {
+      for (const cp of page.CommonPrefixes ?? []) if (cp.Prefix !== undefined) seen.add(cp.Prefix);
+    });
+    return [...seen];
+  }
+
+  async listKeys(prefix: string, signal?: AbortSignal): Promise<string[]> {
+    const seen = new Set<string>();
+    await this.paginate('listKeys', prefix, undefined, signal, (page) => {
+      for (const o of page.Contents ?? []) if (o.Key !== undefined) seen.add(o.Key);
+    });
+    return [...seen];
+  }
+
+  async ping(signal?: AbortSignal): Promise<void> {
+    await this.send('ping', '', signal, (abortSignal) => {
+      this.stats.listCalls++;
+      return this.client.send(new ListObjectsV2Command({ Bucket: this.bucket, MaxKeys: 1 }), { abortSignal });
+    });
+  }
+
+  async deleteKeys(keys: readonly string[], signal?: AbortSignal): Promise<DeleteResult> {
+    const errors: DeleteKeyError[] = [];
+    const unique: string[] = [];
+    const seen = new Set<string>();
+    for (const key of keys) {
+      if (seen.has(key)) continue;
+      seen.add(key);
+      if (key === '') errors.push({ key, code: 'InvalidKey', message: 'an object key must not be empty' });
+      else unique.push(key);
+    }
+    const batches: string[][] = [];
+    for (let i = 0; i < unique.length; i += MAX_DELETE_BATCH) batches.push(unique.slice(i, i + MAX_DELETE_BATCH));
+
+    let deleted = 0;
+    try {
+      await mapLimit(batches, this.deleteConcurrency, async (batch) => {
+        const what = batch.length === 1 ? (batch[0] as string) : `${batch[0]} … (${batch.length} keys)`;
+        const res = await this.send('deleteKeys', what, signal, (abortSignal) => {
+          this.stats.deleteCalls++;
+          return this.client.send(
+            new DeleteObjectsCommand({ Bucket: this.bucket, Delete: { Objects: batch.map((Key) => ({ Key })), Quiet: true } }),
+            { abortSignal },
+          );
+        });
+        const failed = res.Errors ?? [];
+        for (const err of failed) {
+          errors.push({ key: err.Key ?? '', code: err.Code ?? 'Unknown', message: err.Message ?? err.Code ?? 'delete failed' });
+        }
+        deleted += batch.length - failed.length;
+      });
+    } catch (error) {
+      if (error instanceof ObjectStoreError) {
+        throw new ObjectStoreError({
+          operation: 'deleteKeys',
+          store: this.label,
+          ...(error.prefix !== undefined ? { prefix: error.prefix } : {}),
+          code: error.code,
+          retryable: error.retryable,
+          detail: `${error.detail} (${deleted} of ${unique.length} keys were deleted before the failure)`,
+          ...(error.status !== undefined ? { status: error.status } : {}),
+          attempts: error.attempts,
+          cause: error.cause,
+        });
+      }
+      throw error;
+    }
+    return { deleted, errors };
+  }
+
+  private async paginate(
+    operation: ObjectStoreOperation,
+    prefix: string,
+    delimiter: string | undefined,
+    signal: AbortSignal | undefined,
+    onPage: (page: ListObjectsV2CommandOutput) => void,
+  ): Promise<void> {
+    let token: string | undefined;
+    const tokens = new Set<string>();
+    do {
+      const continuationToken = token;
+      const page = await this.send(operation, prefix, signal, (abortSignal) => {
+        this.stats.listCalls++;
+        return this.client.send(
+          new ListObjectsV2Command({
+            Bucket: this.bucket,
+            ...(prefix !== '' ? { Prefix: prefix } : {}),
+            ...(delimiter !== undefined ? { Delimiter: delimiter } : {}),
+            ...(continuationToken !== undefined ? { ContinuationToken: continuationToken } : {}),
+          }),
+          { abortSignal },
+        );
+      });
+      onPage(page);
+      token = undefined;
+      if (page.IsTruncated) {
+        const next = page.NextContinuationToken;
+        // A truncated page without a (new) token would either stop early or loop for ever.
+        if (!next || tokens.has(next)) {
+          throw new ObjectStoreError({
+            operation,
+            store: this.label,
+            prefix,
+            code: 'InvalidPagination',
+            retryable: true,
+            detail: next ? 'the store returned a continuation token it had already returned' : 'the store returned a truncated page without a continuation token',
+          });
+        }
+        tokens.add(next);
+        token = next;
+      }
+    } while (token !== undefined);
+  }
+
+  /** One request with bounded, counted retries. `fn` is called once per attempt. */
+  private async send<T>(
+    operation: ObjectStoreOperation,
+    prefix: string,
+    signal: AbortSignal | undefined,
+    fn: (abortSignal: AbortSignal | undefined) => Promise<T>,
+  ): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      if (this.closed) {
+        throw new ObjectStoreError({ operation, store: this.label, prefix, code: 'Closed', retryable: false, detail: 'the object store has been closed' });
+      }
+      if (signal?.aborted) throw this.abortError(operation, prefix, signal, attempt - 1);
+      try {
+        return await fn(signal);
+      } catch (error) {
+        if (signal?.aborted) throw this.abortError(operation, prefix, signal, attempt);
+        const c = classifyS3Error(error);
+        if (!c.retryable || attempt >= this.retry.maxAttempts || this.closed) {
+          throw new ObjectStoreError({
+            operation,
+            store: this.label,
+            prefix,
+            code: c.code,
+            retryable: c.retryable,
+            detail: c.detail,
+            ...(c.status !== undefined ? { status: c.status } : {}),
+            attempts: attempt,
+            cause: error,
+          });
+        }
+        this.stats.retries++;
+        try {
+          await sleep(this.backoffMs(attempt, c.throttling), undefined, signal ? { signal } : {});
+        } catch {
+          throw this.abortError(operation, prefix, signal, attempt);
+        }
+      }
+    }
+  }
+
+  private backoffMs(attempt: number, throttling: boolean): number {
+    const base = this.retry.baseDelayMs * (throttling ? 2 : 1);
+    const ceiling = Math.min(this.retry.maxDelayMs, base * 2 ** (attempt - 1));
+    return ceiling / 2 + Math.random() * (ceiling / 2);
+  }
+
+  private abortError(operation: ObjectStoreOperation, prefix: string, signal: AbortSignal | undefined, attempts: number): ObjectStoreError {
+    return new ObjectStoreError({
+      operation,
+      store: this.label,
+      prefix,
+      code: 'AbortError',
+      retryable: false,
+      detail: 'the operation was aborted',
+      attempts: Math.max(1, attempts),
+      cause: signal?.reason,
+    });
+  }
+}

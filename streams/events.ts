@@ -1,0 +1,53 @@
+/**
+ * The one typed event stream: every action of the loop reports here, and the logs, the
+ * metrics and `GET /api/v1/events` all read from it. Each entry of EventPayloads is an event
+ * type and the figures it carries; `tenant` and `at` are added to all of them.
+ */
+export interface EventPayloads {
+  'loop.started': { streams: string[] };
+  'loop.stopped': {};
+  'stream.retrying': { stream: string; attempt: number; delayMs: number; error: string };
+  'command.failed': { command: string; error: string };
+
+  'discovery.onboarded': { count: number; services: string[] };
+  'discovery.removed': { count: number; services: string[] };
+  'discovery.synced': { onboarded: number; removed: number; present: number; ignoredFolders: number; listCalls: number; durationMs: number };
+  'discovery.guarded': { wouldRemove: number; known: number; reason: string };
+  'discovery.failed': { error: string };
+
+  'delay.sampled': { appLogsDelayMinutes: number; newestPartition: string | null; listCalls: number };
+  'delay.failed': { error: string };
+  'delay.service-sampled': { services: number; failed: number; durationMs: number };
+
+  'spark.polled': { masterStatus: string; aliveDrivers: number; action: string };
+  'spark.submitted': { submissionId: string; reason: string; startingOffsetsTimestamp?: number };
+  'spark.submit-failed': { reason: string; error: string };
+  'spark.killed': { submissionIds: string[]; reason: string };
+  'spark.state-cleaned': { deleted: number; prefixes: string[] };
+  'spark.replay-started': { replayId: number; startingOffsetsTimestamp: number };
+  'spark.resumed': { replayId: number };
+  'spark.crashloop': { deaths: number; nextSubmitAt: number; backoffMs: number };
+  'spark.master-unreachable': { error: string };
+  'spark.waiting': { reason: string };
+  'spark.adopted': { submissionIds: string[] };
+}
+
+export type EventType = keyof EventPayloads;
+
+export type OrchestratorEvent = {
+  [K in EventType]: { type: K; tenant: string; at: number } & EventPayloads[K];
+}[EventType];
+
+export type EventOf<K extends EventType> = Extract<OrchestratorEvent, { type: K }>;
+
+/** What a stream hands to `emit`: the event without the tenant and time the loop fills in. */
+export type EventInput = {
+  [K in EventType]: { type: K } & EventPayloads[K];
+}[EventType];
+
+export type Emit = (event: EventInput) => void;
+
+export function errorMessage(error: unknown): string {
+  if (error instanceof Error) return error.message;
+  return typeof error === 'string' ? error : JSON.stringify(error);
+}

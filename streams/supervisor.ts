@@ -1,0 +1,56 @@
+import { merge, share, Subject, type Observable, type Subscription } from 'rxjs';
+import type { OrchestratorEvent } from './events.js';
+import { TenantLoop, type TenantLoopOptions } from './tenant-loop.js';
+
+export class UnknownTenantError extends Error {
+  constructor(readonly tenant: string) {
+    super(`unknown tenant "${tenant}"`);
+    this.name = 'UnknownTenantError';
+  }
+}
+
+/**
+ * Runs every tenant's loop and merges their events into one stream. Loops are independent:
+ * each retries its own streams, so one tenant's failing dependency never stops another.
+ */
+export class Supervisor {
+  private readonly eventsSubject = new Subject<OrchestratorEvent>();
+  readonly events$: Observable<OrchestratorEvent> = this.eventsSubject.pipe(share());
+  private readonly loops = new Map<string, TenantLoop>();
+  private subscription: Subscription | undefined;
+
+  constructor(tenants: Omit<TenantLoopOptions, 'events'>[]) {
+    for (const t of tenants) this.loops.set(t.tenant, new TenantLoop({ ...t, events: this.eventsSubject }));
+  }
+
+  start(): void {
+    if (this.subscription) return;
+    this.subscription = merge(...[...this.loops.values()].map((l) => l.run())).subscribe();
+  }
+
+  loop(tenant: string): TenantLoop {
+    const loop = this.loops.get(tenant);
+    if (!loop) throw new UnknownTenantError(tenant);
+    return loop;
+  }
+
+  has(tenant: string): boolean {
+    return this.loops.has(tenant);
+  }
+
+  get tenants(): string[] {
+    return [...this.loops.keys()];
+  }
+
+  dispatch<R>(tenant: string, kind: string, args?: unknown): Promise<R> {
+    return this.loop(tenant).dispatch<R>(kind, args);
+  }
+
+  /** Stops every loop's ticks and waits for the actions in flight; then completes the event stream. */
+  async stop(): Promise<void> {
+    await Promise.all([...this.loops.values()].map((l) => l.stop()));
+    this.subscription?.unsubscribe();
+    this.subscription = undefined;
+    this.eventsSubject.complete();
+  }
+}

@@ -1,0 +1,178 @@
+import {
+  asyncScheduler,
+  defer,
+  exhaustMap,
+  ignoreElements,
+  merge,
+  Observable,
+  Subject,
+  takeUntil,
+  tap,
+  timer,
+  type ObservableInput,
+  type SchedulerLike,
+} from 'rxjs';
+import { errorMessage, type Emit, type EventInput, type OrchestratorEvent } from './events.js';
+import { Lane, LoopStoppedError } from './lane.js';
+import { retryWithBackoff, type BackoffOptions } from './retry-backoff.js';
+
+/** What a stream gets from its loop: who it works for, the time, and where to report. */
+export interface StreamContext {
+  tenant: string;
+  now(): number;
+  emit: Emit;
+  scheduler: SchedulerLike;
+}
+
+/**
+ * One source stream of a tenant (Spark poll, discovery, delay sample): a timer-driven
+ * action plus the commands that run in the same lane, serialized with its ticks.
+ */
+export interface StreamDefinition {
+  name: string;
+  intervalMs: number;
+  /** The command a tick runs; a manual command with the same name and arguments shares it. */
+  tick: { command: string; args: unknown };
+  commands: Record<string, (args: never) => ObservableInput<unknown>>;
+}
+
+export interface Command {
+  kind: string;
+  args: unknown;
+  resolve(value: unknown): void;
+  reject(error: unknown): void;
+}
+
+export class UnknownCommandError extends Error {
+  constructor(readonly command: string) {
+    super(`unknown command "${command}"`);
+    this.name = 'UnknownCommandError';
+  }
+}
+
+export interface TenantLoopOptions {
+  tenant: string;
+  /** Built once the context exists, so streams can close over `emit` and `now`. */
+  streams: (ctx: StreamContext) => StreamDefinition[];
+  backoff: BackoffOptions;
+  scheduler?: SchedulerLike;
+  /** Spreads first ticks over [0, firstTickSpreadMs) so many tenants do not poll in the same millisecond. */
+  firstTickSpreadMs?: number;
+  random?: () => number;
+  events: Subject<OrchestratorEvent>;
+}
+
+/**
+ * A tenant's control loop: its source streams merged with its command Subject. HTTP
+ * handlers push commands; ticks and commands of one stream share a Lane, so they never
+ * overlap; each stream's ticks are retried with backoff, so a failing stream comes back and
+ * never stops the others.
+ */
+export class TenantLoop {
+  readonly tenant: string;
+  readonly context: StreamContext;
+  private readonly commands = new Subject<Command>();
+  private readonly stop$ = new Subject<void>();
+  private readonly streams: StreamDefinition[];
+  private readonly lanes = new Map<string, Lane>();
+  private readonly routes = new Map<string, { lane: Lane; handler: (args: never) => ObservableInput<unknown> }>();
+  private running = false;
+
+  constructor(private readonly opts: TenantLoopOptions) {
+    this.tenant = opts.tenant;
+    const scheduler = opts.scheduler ?? asyncScheduler;
+    this.context = {
+      tenant: opts.tenant,
+      scheduler,
+      now: () => scheduler.now(),
+      emit: (event: EventInput) => opts.events.next({ ...event, tenant: opts.tenant, at: scheduler.now() } as OrchestratorEvent),
+    };
+    this.streams = opts.streams(this.context);
+    for (const stream of this.streams) {
+      const lane = new Lane(`${opts.tenant}/${stream.name}`);
+      this.lanes.set(stream.name, lane);
+      for (const [kind, handler] of Object.entries(stream.commands)) this.routes.set(kind, { lane, handler });
+    }
+  }
+
+  /** The loop itself; subscribe to run it. Completes after `stop()`. */
+  run(): Observable<never> {
+    return defer(() => {
+      this.running = true;
+      this.context.emit({ type: 'loop.started', streams: this.streams.map((s) => s.name) });
+      return merge(...this.streams.map((s) => this.ticks(s)), this.commands.pipe(tap((cmd) => this.route(cmd))));
+    }).pipe(takeUntil(this.stop$), ignoreElements());
+  }
+
+  /** Pushes a command into the loop and resolves with the outcome of the action it ran. */
+  dispatch<R>(kind: string, args: unknown = {}): Promise<R> {
+    return new Promise<R>((resolve, reject) => {
+      if (!this.running) return reject(new LoopStoppedError());
+      this.commands.next({ kind, args, resolve: resolve as (v: unknown) => void, reject });
+    });
+  }
+
+  get commandKinds(): string[] {
+    return [...this.routes.keys()];
+  }
+
+  /** Stops the ticks, refuses new commands, and resolves when the actions in flight have finished. */
+  async stop(): Promise<void> {
+    if (!this.running) return;
+    this.running = false;
+    this.stop$.next();
+    await Promise.all([...this.lanes.values()].map((lane) => lane.close()));
+    this.context.emit({ type: 'loop.stopped' });
+  }
+
+  private route(cmd: Command): void {
+    const route = this.routes.get(cmd.kind);
+    if (!route) return cmd.reject(new UnknownCommandError(cmd.kind));
+    route.lane.enqueue(commandKey(cmd.kind, cmd.args), () => route.handler(cmd.args as never), {
+      resolve: cmd.resolve,
+      reject: (error) => {
+        if (!(error instanceof LoopStoppedError)) this.context.emit({ type: 'command.failed', command: cmd.kind, error: errorMessage(error) });
+        cmd.reject(error);
+      },
+    });
+  }
+
+  private ticks(stream: StreamDefinition): Observable<unknown> {
+    const { command, args } = stream.tick;
+    const route = this.routes.get(command);
+    if (!route) throw new UnknownCommandError(command);
+    const random = this.opts.random ?? Math.random;
+    const spread = Math.min(stream.intervalMs, this.opts.firstTickSpreadMs ?? stream.intervalMs);
+    let firstDelay = Math.floor(random() * spread);
+    return defer(() => {
+      // After a retry the stream ticks at once: the backoff delay already was the wait.
+      const delay = firstDelay;
+      firstDelay = 0;
+      return timer(delay, stream.intervalMs, this.context.scheduler);
+    }).pipe(
+      // A tick that arrives while the previous one still runs is dropped, not queued.
+      exhaustMap(() => route.lane.submit(commandKey(command, args), () => route.handler(args as never))),
+      retryWithBackoff({
+        ...this.opts.backoff,
+        random,
+        scheduler: this.context.scheduler,
+        onRetry: ({ attempt, delayMs, error }) =>
+          this.context.emit({ type: 'stream.retrying', stream: stream.name, attempt, delayMs, error: errorMessage(error) }),
+      }),
+    );
+  }
+}
+
+/** Identical commands (same kind, same arguments) share one run. */
+export function commandKey(kind: string, args: unknown): string {
+  return `${kind}:${stableJson(args)}`;
+}
+
+function stableJson(value: unknown): string {
+  if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'undefined';
+  if (Array.isArray(value)) return `[${value.map(stableJson).join(',')}]`;
+  const entries = Object.entries(value as Record<string, unknown>)
+    .filter(([, v]) => v !== undefined)
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${stableJson(v)}`).join(',')}}`;
+}

@@ -1,0 +1,10 @@
+import { createTestBucket, emptyAndDeleteBucket, putObjects, testS3Client } from './s3.js';
+const c = testS3Client();
+const b = await createTestBucket('bench');
+const keys = Array.from({ length: 2500 }, (_, i) => `many/svc-${i}/x`);
+let t = Date.now();
+await putObjects(c, b, keys, Number(process.env.CONC ?? 32));
+console.log('put', Date.now() - t, 'ms');
+t = Date.now();
+await emptyAndDeleteBucket(b, c);
+console.log('cleanup', Date.now() - t, 'ms');
