@@ -1,0 +1,57 @@
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import knexFactory, { type Knex } from 'knex';
+import type { DatabaseConfig } from '../config/schema.js';
+
+export type Db = Knex;
+
+/** A knex instance for MySQL (production, through mysql2) or SQLite (the embedded default). */
+export function createDb(cfg: DatabaseConfig): Db {
+  if (cfg.client === 'sqlite') {
+    if (cfg.filename !== ':memory:') mkdirSync(dirname(cfg.filename), { recursive: true });
+    return knexFactory({
+      client: 'better-sqlite3',
+      connection: { filename: cfg.filename },
+      useNullAsDefault: true,
+      // One connection: SQLite serializes writers anyway, and one handle keeps WAL simple.
+      pool: {
+        min: 1,
+        max: 1,
+        afterCreate: (conn: { pragma(s: string): void }, done: (err: Error | null, conn: unknown) => void) => {
+          conn.pragma('journal_mode = WAL');
+          conn.pragma('busy_timeout = 5000');
+          done(null, conn);
+        },
+      },
+    });
+  }
+  return knexFactory({
+    client: 'mysql2',
+    connection: {
+      host: cfg.host,
+      port: cfg.port,
+      user: cfg.user,
+      password: cfg.password,
+      database: cfg.database,
+      connectTimeout: 5_000,
+      // DATETIME values are UTC on both sides; no local-time surprises across servers.
+      timezone: 'Z',
+      dateStrings: false,
+    },
+    pool: { min: 0, max: cfg.poolMax },
+    acquireConnectionTimeout: 10_000,
+  });
+}
+
+/** `SELECT 1` within `timeoutMs`: the database check of `/healthcheck`. */
+export async function pingDb(db: Db, timeoutMs = 2_000): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
+  });
+  try {
+    await Promise.race([db.raw('select 1'), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

@@ -1,0 +1,88 @@
+import type { Db } from './knex.js';
+
+/** One discovered service: a partition folder of the tenant's logs (SPEC §4.1). */
+export interface ServicePartition {
+  env: string;
+  serviceName: string;
+  componentName: string;
+}
+
+export interface ServiceDetailsRow extends ServicePartition {
+  id: number;
+  retentionDays: number;
+  tenant: string;
+  lastCheckedAt: Date;
+}
+
+const TABLE = 'service_details';
+/** Rows per statement: small enough for any packet limit, large enough to be few round trips. */
+const BATCH = 1000;
+/** knex inserts many rows into SQLite as one compound SELECT, which SQLite caps at 500 terms. */
+const SQLITE_INSERT_BATCH = 400;
+
+export class ServiceDetailsRepository {
+  constructor(private readonly db: Db) {}
+
+  async listByTenant(tenant: string): Promise<ServiceDetailsRow[]> {
+    const rows = await this.db(TABLE).where({ tenant }).orderBy(['env', 'serviceName', 'componentName']);
+    return rows.map(toRow);
+  }
+
+  async countByTenant(tenant: string): Promise<number> {
+    const [row] = await this.db(TABLE).where({ tenant }).count({ n: '*' });
+    return Number(row?.n ?? 0);
+  }
+
+  /** Inserts in batches inside one transaction; a row that already exists is left as it is. */
+  async insertMany(tenant: string, rows: (ServicePartition & { retentionDays: number })[], at: Date): Promise<number> {
+    if (rows.length === 0) return 0;
+    const size = String(this.db.client.config.client).includes('sqlite') ? SQLITE_INSERT_BATCH : BATCH;
+    await this.db.transaction(async (trx) => {
+      for (let i = 0; i < rows.length; i += size) {
+        const batch = rows.slice(i, i + size).map((r) => ({ ...r, tenant, lastCheckedAt: at }));
+        await trx(TABLE).insert(batch).onConflict(['env', 'serviceName', 'componentName', 'tenant']).ignore();
+      }
+    });
+    return rows.length;
+  }
+
+  async deleteByIds(tenant: string, ids: readonly number[]): Promise<number> {
+    let deleted = 0;
+    if (ids.length === 0) return 0;
+    await this.db.transaction(async (trx) => {
+      for (let i = 0; i < ids.length; i += BATCH) {
+        deleted += await trx(TABLE).where({ tenant }).whereIn('id', ids.slice(i, i + BATCH)).delete();
+      }
+    });
+    return deleted;
+  }
+
+  /** Sets lastCheckedAt of the given rows: one UPDATE per 1,000 rows. */
+  async touch(tenant: string, ids: readonly number[], at: Date): Promise<number> {
+    let updated = 0;
+    for (let i = 0; i < ids.length; i += BATCH) {
+      updated += await this.db(TABLE).where({ tenant }).whereIn('id', ids.slice(i, i + BATCH)).update({ lastCheckedAt: at });
+    }
+    return updated;
+  }
+}
+
+function toRow(r: Record<string, unknown>): ServiceDetailsRow {
+  return {
+    id: Number(r.id),
+    env: String(r.env),
+    serviceName: String(r.serviceName),
+    componentName: String(r.componentName),
+    retentionDays: Number(r.retentionDays),
+    tenant: String(r.tenant),
+    lastCheckedAt: toDate(r.lastCheckedAt),
+  };
+}
+
+/** mysql2 returns Date, better-sqlite3 the epoch ms or string knex wrote. */
+export function toDate(v: unknown): Date {
+  if (v instanceof Date) return v;
+  if (typeof v === 'number') return new Date(v);
+  if (typeof v === 'string' && /^\d+$/.test(v)) return new Date(Number(v));
+  return new Date(String(v).replace(' ', 'T') + (String(v).endsWith('Z') ? '' : 'Z'));
+}

@@ -1,0 +1,35 @@
+import type { Db } from './knex.js';
+import { toDate } from './service-details.js';
+
+export interface SubmissionRecord {
+  tenant: string;
+  submissionId: string;
+  masterUrl: string;
+  reason: string;
+  startingOffsetsTimestamp: number | null;
+  submittedAt: Date;
+}
+
+const TABLE = 'spark_submissions';
+
+/** The drivers this orchestrator submitted, so ownership survives a restart. */
+export class SparkSubmissionsRepository {
+  constructor(private readonly db: Db) {}
+
+  async record(s: SubmissionRecord): Promise<void> {
+    await this.db(TABLE).insert(s);
+  }
+
+  /** The most recent submissions of the tenant, newest first. */
+  async recent(tenant: string, limit = 200): Promise<SubmissionRecord[]> {
+    const rows = await this.db(TABLE).where({ tenant }).orderBy('id', 'desc').limit(limit);
+    return rows.map((r: Record<string, unknown>) => ({
+      tenant: String(r.tenant),
+      submissionId: String(r.submissionId),
+      masterUrl: String(r.masterUrl),
+      reason: String(r.reason),
+      startingOffsetsTimestamp: r.startingOffsetsTimestamp == null ? null : Number(r.startingOffsetsTimestamp),
+      submittedAt: toDate(r.submittedAt),
+    }));
+  }
+}
