@@ -1,0 +1,197 @@
+import type { ServiceDetailsRow } from '../db/service-details.js';
+import type { ReplayRow } from '../db/spark-submit-status.js';
+import { HttpError, NotImplementedError } from './errors.js';
+import { route, type Reply, type RouteDef } from './route.js';
+import * as s from './schemas.js';
+
+/** Outcome of a discovery sync, as the discovery stream reports it. */
+export interface SyncOutcome {
+  onboarded: number;
+  removed: number;
+  guarded?: { wouldRemove: number; known: number };
+}
+
+export interface HealthReport {
+  status: 'UP' | 'DOWN';
+  checks: { name: string; status: 'UP' | 'DOWN'; message?: string }[];
+}
+
+/** What the handlers need; each one either reads or pushes a command into the tenant's loop. */
+export interface RouteDeps {
+  dispatch<R>(tenant: string, command: string, args?: unknown): Promise<R>;
+  health(): Promise<HealthReport>;
+  serviceDetails(tenant: string): Promise<(ServiceDetailsRow & { appLogsDelayMinutes?: number | null })[]>;
+  sparkStatus?(tenant: string): unknown;
+  pipelineHealth?(tenant: string): Promise<HealthReport & Record<string, unknown>>;
+  events?(query: { tenant?: string; type?: string }, c: import('hono').Context): Response;
+  metrics?(): Promise<string>;
+  openapi(): unknown;
+  /** Logs a failure of work that runs after the answer was sent. */
+  background(what: string, tenant: string, error: unknown): void;
+  delaySampleIntervalMs: number;
+}
+
+export function buildRoutes(deps: RouteDeps): RouteDef[] {
+  const componentSync = route({
+    method: 'post',
+    paths: ['/api/v1/component/sync', '/component/sync'],
+    summary: 'Run one discovery sync of the tenant and answer when it is done',
+    tenant: true,
+    query: s.componentSyncQuery,
+    body: s.componentSyncBody,
+    response: { schema: s.successEnvelope(s.componentSyncData), description: 'The sync ran; counts of onboarded and removed services' },
+    async handle({ tenant, query, body }) {
+      const componentType = body.componentType ?? query.componentType;
+      if (componentType !== 'application') {
+        throw new HttpError(400, 'INVALID_COMPONENT_TYPE', `componentType must be "application", got ${componentType === undefined ? 'nothing' : JSON.stringify(componentType)}`);
+      }
+      const force = body.force ?? query.force === 'true';
+      const outcome = await deps.dispatch<SyncOutcome>(tenant, 'sync', { force });
+      const message = outcome.guarded
+        ? `Synced componentType: application for tenant: ${tenant}; the deletion guard kept ${outcome.guarded.wouldRemove} of ${outcome.guarded.known} services (repeat with force=true to remove them)`
+        : `Successfully synced componentType: application for tenant: ${tenant}`;
+      return { data: { success: true, message, onboarded: outcome.onboarded, removed: outcome.removed, ...(outcome.guarded ? { guarded: outcome.guarded } : {}) } };
+    },
+  });
+
+  const monitor = route({
+    method: 'post',
+    paths: ['/monitor-spark-job'],
+    summary: 'Poll the Spark master and act now (answers at once, as the reference)',
+    tenant: true,
+    body: s.monitorSparkJobBody,
+    response: { schema: s.successEnvelope(s.messageData), description: 'The poll was queued' },
+    handle({ tenant, body }) {
+      deps.dispatch(tenant, 'monitor', body).catch((err: unknown) => deps.background('monitor', tenant, err));
+      return { data: { success: true, message: `Successfully monitored the spark job for tenant: ${tenant}` } };
+    },
+  });
+
+  const syncDelay = route({
+    method: 'get',
+    paths: ['/api/v1/metric/sync-delay', '/metric/sync-delay'],
+    summary: 'Minutes between now and the newest minute partition of the sample service',
+    tenant: true,
+    response: { schema: s.successEnvelope(s.syncDelayData), description: 'null when the sample could not be taken' },
+    async handle({ tenant }) {
+      const minutes = await deps
+        .dispatch<number>(tenant, 'sample-delay', { maxAgeMs: deps.delaySampleIntervalMs })
+        // The reference answers 200 with null when S3 fails; dashboards expect that.
+        .catch((err: unknown) => {
+          if (err instanceof Error && /not available|shutting down|unknown command/i.test(err.message)) throw err;
+          return null;
+        });
+      return { data: { tenant, appLogsDelayMinutes: minutes } };
+    },
+  });
+
+  const serviceDetails = route({
+    method: 'get',
+    paths: ['/service-details'],
+    summary: 'The tenant’s rows of service_details',
+    tenant: true,
+    response: { schema: s.successEnvelope(s.serviceDetailsData), description: 'Discovered services' },
+    async handle({ tenant }) {
+      const rows = await deps.serviceDetails(tenant);
+      return { data: rows.map(({ id: _id, lastCheckedAt, ...r }) => ({ ...r, lastCheckedAt: lastCheckedAt.toISOString() })) };
+    },
+  });
+
+  const replay = route({
+    method: 'post',
+    paths: ['/api/v1/spark/replay'],
+    summary: 'Record a timestamp-based reprocessing that the loop carries out',
+    tenant: true,
+    body: s.sparkReplayBody,
+    response: { schema: s.successEnvelope(s.replayData), description: 'The replay was recorded' },
+    async handle({ tenant, body }) {
+      const row = await deps.dispatch<ReplayRow>(tenant, 'replay', body);
+      return {
+        data: {
+          id: row.id,
+          tenant,
+          startingOffsetsTimestamp: row.startingOffsetsTimestamp,
+          resumeToSubscribePatternTimestamp: row.resumeToSubscribePatternTimestamp,
+        },
+      };
+    },
+  });
+
+  const sparkStatus = route({
+    method: 'get',
+    paths: ['/api/v1/spark/status'],
+    summary: 'What the loop knows of the tenant’s Spark job',
+    tenant: true,
+    response: { schema: s.successEnvelope(s.anyObject), description: 'Master status, drivers, last submission, restarts, backoff' },
+    handle({ tenant }) {
+      if (!deps.sparkStatus) throw new NotImplementedError('Spark status');
+      return { data: deps.sparkStatus(tenant) };
+    },
+  });
+
+  const pipelineHealth = route({
+    method: 'get',
+    paths: ['/pipeline/health'],
+    summary: 'Vector, Kafka, the Spark master and driver, and recent logs in S3',
+    tenant: true,
+    response: { schema: s.successEnvelope(s.anyObject), description: 'Each component UP or DOWN; overall UP only if all are' },
+    async handle({ tenant }): Promise<Reply> {
+      if (!deps.pipelineHealth) throw new NotImplementedError('Pipeline health');
+      return { data: await deps.pipelineHealth(tenant) };
+    },
+  });
+
+  const health = route({
+    method: 'get',
+    paths: ['/healthcheck'],
+    summary: 'Liveness of the daemon and its database',
+    tenant: false,
+    response: { schema: s.successEnvelope(s.healthData), description: 'UP; 500 with the failing check otherwise' },
+    async handle() {
+      const report = await deps.health();
+      if (report.status === 'DOWN') {
+        const failing = report.checks.filter((ch) => ch.status === 'DOWN').map((ch) => `${ch.name}: ${ch.message ?? 'DOWN'}`);
+        throw new HttpError(500, 'UNHEALTHY', failing.join('; '), { checks: report.checks });
+      }
+      return { data: report };
+    },
+  });
+
+  const events = route({
+    method: 'get',
+    paths: ['/api/v1/events'],
+    summary: 'Server-Sent Events: the live event stream',
+    tenant: false,
+    query: s.eventsQuery,
+    response: { description: 'text/event-stream of events', contentType: 'text/event-stream' },
+    handle({ query, c }) {
+      if (!deps.events) throw new NotImplementedError('The event stream');
+      return deps.events(query, c);
+    },
+  });
+
+  const metrics = route({
+    method: 'get',
+    paths: ['/metrics'],
+    summary: 'Prometheus metrics',
+    tenant: false,
+    response: { description: 'Prometheus text format', contentType: 'text/plain; version=0.0.4' },
+    async handle({ c }) {
+      if (!deps.metrics) throw new NotImplementedError('Metrics');
+      return c.body(await deps.metrics(), 200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' });
+    },
+  });
+
+  const openapi = route({
+    method: 'get',
+    paths: ['/openapi.json'],
+    summary: 'This API, as OpenAPI 3',
+    tenant: false,
+    response: { description: 'The OpenAPI document' },
+    handle({ c }) {
+      return c.json(deps.openapi() as object);
+    },
+  });
+
+  return [health, componentSync, monitor, syncDelay, serviceDetails, pipelineHealth, replay, sparkStatus, events, metrics, openapi];
+}

@@ -1,0 +1,58 @@
+import pino, { type Logger } from 'pino';
+import pretty from 'pino-pretty';
+import type { OrchestratorEvent } from '../streams/events.js';
+import { SECRET_KEYS, type Redactor } from './secrets.js';
+
+export type { Logger };
+
+export interface LogOptions {
+  level?: string;
+  format?: 'json' | 'pretty';
+  redactor: Redactor;
+  /** Where lines go; stdout unless a test captures them. */
+  destination?: pino.DestinationStream;
+}
+
+/**
+ * pino JSON logs (or pretty ones for people). Secrets are removed twice: by key name
+ * anywhere in a logged object, and by value from the finished line, so a secret quoted
+ * inside an error message never reaches the output either.
+ */
+export function createLogger(opts: LogOptions): Logger {
+  const level = opts.level ?? 'info';
+  const destination =
+    opts.destination ??
+    (opts.format === 'pretty'
+      ? pretty({ colorize: process.stdout.isTTY, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname', sync: true })
+      : pino.destination({ fd: 1, sync: true }));
+  return pino(
+    {
+      level,
+      base: undefined,
+      redact: { paths: SECRET_KEYS.flatMap((k) => [k, `*.${k}`, `*.*.${k}`]), censor: '[redacted]' },
+      hooks: { streamWrite: (line: string) => opts.redactor.scrub(line) },
+      formatters: { level: (label) => ({ level: label }) },
+    },
+    destination,
+  );
+}
+
+const WARN_EVENTS = new Set<string>([
+  'stream.retrying',
+  'command.failed',
+  'discovery.failed',
+  'discovery.guarded',
+  'delay.failed',
+  'spark.submit-failed',
+  'spark.crashloop',
+  'spark.master-unreachable',
+]);
+/** Routine events that would flood the log at info level (one per tenant per poll). */
+const DEBUG_EVENTS = new Set<string>(['spark.polled', 'delay.sampled', 'spark.waiting']);
+
+/** One log line per event: tenant, event type and the event's figures. */
+export function logEvent(log: Logger, event: OrchestratorEvent): void {
+  const { type, tenant, at: _at, ...figures } = event;
+  const level = WARN_EVENTS.has(type) ? 'warn' : DEBUG_EVENTS.has(type) ? 'debug' : 'info';
+  log[level]({ tenant, event: type, ...figures }, type);
+}

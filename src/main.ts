@@ -1,0 +1,59 @@
+import { ConfigError, configPathFrom, loadConfig } from './config/load.js';
+import { createLogger } from './log.js';
+import { Orchestrator } from './orchestrator.js';
+import { Redactor } from './secrets.js';
+import { tenantStreams } from '../streams/tenant-streams.js';
+
+const SHUTDOWN_LIMIT_MS = 9_000;
+
+async function main(): Promise<void> {
+  let config;
+  try {
+    config = await loadConfig(configPathFrom(process.argv.slice(2), process.env));
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      // One line per problem, no stack: the operator fixes the file and starts again.
+      const redactor = new Redactor([process.env.DB_PASSWORD, process.env.ORCHESTRATOR_AUTH_TOKEN, process.env.AWS_SECRET_ACCESS_KEY, process.env.AWS_SESSION_TOKEN]);
+      for (const line of err.problems) process.stderr.write(`config error: ${redactor.scrub(line)}\n`);
+      process.exit(2);
+    }
+    throw err;
+  }
+  const redactor = Redactor.fromConfig(config);
+  const log = createLogger({ level: process.env.LOG_LEVEL ?? 'info', format: process.env.LOG_FORMAT === 'pretty' ? 'pretty' : 'json', redactor });
+  const orchestrator = new Orchestrator({ config, log, redactor, streams: tenantStreams });
+
+  let stopping = false;
+  const shutdown = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, 'shutting down: finishing the actions in flight');
+    const force = setTimeout(() => {
+      log.error('shutdown took too long; exiting');
+      process.exit(1);
+    }, SHUTDOWN_LIMIT_MS);
+    force.unref();
+    orchestrator.stop().then(
+      () => {
+        log.info('stopped');
+        process.exit(0);
+      },
+      (err: unknown) => {
+        log.error({ error: String(err) }, 'error while stopping');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  process.on('SIGINT', () => shutdown('SIGINT'));
+
+  try {
+    await orchestrator.start();
+  } catch (err) {
+    log.fatal({ error: err instanceof Error ? err.message : String(err) }, 'could not start');
+    await orchestrator.stop().catch(() => undefined);
+    process.exit(1);
+  }
+}
+
+void main();

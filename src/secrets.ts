@@ -1,0 +1,72 @@
+import type { Config } from './config/schema.js';
+
+const MASK = '[redacted]';
+/** Values shorter than this are not scrubbed from text: masking "a" would garble every line. */
+const MIN_SCRUB_LENGTH = 4;
+
+/** Config keys whose values are secrets, wherever they appear. */
+export const SECRET_KEYS = [
+  'password',
+  'authToken',
+  'awsAccessKeyId',
+  'awsSecretAccessKey',
+  'awsSessionToken',
+  's3aAccessKey',
+  's3aSecretKey',
+  'accessKeyId',
+  'secretAccessKey',
+  'sessionToken',
+  'authorization',
+] as const;
+
+/**
+ * Removes known secret values from any text (log lines, event payloads, error bodies). Keys
+ * are masked by name where structure is known; this catches the same values anywhere else,
+ * e.g. inside an error message that quotes a URL or a request.
+ */
+export class Redactor {
+  private readonly secrets: string[];
+
+  constructor(values: Iterable<string | undefined>) {
+    this.secrets = [...new Set([...values].filter((v): v is string => typeof v === 'string' && v.length >= MIN_SCRUB_LENGTH))]
+      // Longest first, so a secret that contains another is masked whole.
+      .sort((a, b) => b.length - a.length);
+  }
+
+  static fromConfig(config: Config, env: NodeJS.ProcessEnv = process.env): Redactor {
+    const values: (string | undefined)[] = [config.database.password, config.http.authToken];
+    for (const t of config.tenants) {
+      const s = t.spark;
+      values.push(s.awsAccessKeyId, s.awsSecretAccessKey, s.awsSessionToken, s.s3aAccessKey, s.s3aSecretKey);
+    }
+    values.push(env.AWS_ACCESS_KEY_ID, env.AWS_SECRET_ACCESS_KEY, env.AWS_SESSION_TOKEN, env.DB_PASSWORD, env.ORCHESTRATOR_AUTH_TOKEN);
+    return new Redactor(values);
+  }
+
+  scrub(text: string): string {
+    let out = text;
+    for (const secret of this.secrets) if (out.includes(secret)) out = out.split(secret).join(MASK);
+    return out;
+  }
+
+  /** A deep copy with secret keys masked and secret values scrubbed from every string. */
+  scrubValue<T>(value: T): T {
+    return scrubDeep(value, this) as T;
+  }
+}
+
+function scrubDeep(value: unknown, r: Redactor): unknown {
+  if (typeof value === 'string') return r.scrub(value);
+  if (Array.isArray(value)) return value.map((v) => scrubDeep(v, r));
+  if (value && typeof value === 'object' && !(value instanceof Date)) {
+    return Object.fromEntries(
+      Object.entries(value).map(([k, v]) => [k, isSecretKey(k) && v != null ? MASK : scrubDeep(v, r)]),
+    );
+  }
+  return value;
+}
+
+export function isSecretKey(key: string): boolean {
+  const k = key.toLowerCase();
+  return SECRET_KEYS.some((s) => k === s.toLowerCase()) || /secret|password|token|credential/.test(k);
+}

@@ -1,0 +1,4 @@
+import type { TenantStreamsFactory } from '../src/orchestrator.js';
+
+/** Every stream a tenant runs. */
+export const tenantStreams: TenantStreamsFactory = () => [];
