@@ -1,0 +1,170 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { ConfigError, configPathFrom, loadConfig, parseConfig } from '../../src/config/load.js';
+
+const referenceEnv = {
+  AWS_REGION: 'ap-south-1',
+  S3_BUCKET_NAME: 'log-central',
+  S3_ENDPOINT_OVERRIDE: 'http://127.0.0.1:7480',
+  KAFKA_BROKERS_HOST: 'kafka.internal',
+  SPARK_MASTER_HOST: 'spark-master-1,spark-master-2',
+  SPARK_JAR_PATH: 's3a://jars/logwise-spark.jar',
+  LOG4J_PROPERTIES_FILE_PATH: '/opt/spark/conf/log4j.properties',
+  AWS_ACCESS_KEY_ID: 'AKIAREFERENCEKEY0001',
+  AWS_SECRET_ACCESS_KEY: 'reference-secret-key',
+};
+
+/** A small valid tenant; tests change one thing in it. */
+const tenant = (extra = '', spark = '') => `
+  tenants = [{
+    name = "ABC"
+    objectStore.local { path = "data/store" }
+    spark {
+      sparkMasterHost = "m1", sparkJarPath = "file:///app.jar"
+      ${spark}
+    }
+    ${extra}
+  }]`;
+
+async function problemsOf(text: string): Promise<string[]> {
+  try {
+    await parseConfig(text, 'test.conf');
+  } catch (err) {
+    if (err instanceof ConfigError) return err.problems;
+    throw err;
+  }
+  throw new Error('expected a ConfigError');
+}
+
+describe('configuration', () => {
+  beforeEach(() => {
+    for (const name of ['PORT', 'ORCHESTRATOR_AUTH_TOKEN', 'DB_CLIENT', 'DB_MASTER_HOST', 'DB_PORT', 'DB_USERNAME', 'DB_PASSWORD', 'DB_NAME']) vi.stubEnv(name, undefined);
+  });
+  afterEach(() => vi.unstubAllEnvs());
+
+  it('parses the reference orchestrator’s config unchanged, with its env variables set', async () => {
+    for (const [k, v] of Object.entries(referenceEnv)) vi.stubEnv(k, v);
+    const config = await loadConfig(join(import.meta.dirname, '../fixtures/reference.conf'));
+    const t = config.tenants[0]!;
+    expect(t.name).toBe('ABC');
+    expect(t.envLogsRetentionDays).toEqual([{ envs: ['prod'], retentionDays: 30 }]);
+    expect(t.objectStore.aws).toEqual({
+      region: 'ap-south-1',
+      bucket: 'log-central',
+      endpointOverride: 'http://127.0.0.1:7480',
+      roleArn: 'arn:aws:iam::000000000000:role/log-central-role',
+    });
+    expect(t.kafka).toMatchObject({ kafkaBrokersHost: 'kafka.internal', kafkaBrokerPort: 9092 });
+    expect(t.spark).toMatchObject({
+      sparkMasterHost: ['spark-master-1', 'spark-master-2'],
+      sparkMasterWebUiPort: 8080,
+      sparkMasterRestPort: 6066,
+      sparkMasterPort: 7077,
+      kafkaMaxRatePerPartition: '4000',
+      sparkJarPath: 's3a://jars/logwise-spark.jar',
+      log4jPropertiesFilePath: '/opt/spark/conf/log4j.properties',
+      awsAccessKeyId: 'AKIAREFERENCEKEY0001',
+      awsSecretAccessKey: 'reference-secret-key',
+      logsDir: 'logs',
+      checkPointDir: 'checkpoint',
+    });
+    expect(t.spark.awsSessionToken).toBeUndefined();
+    expect(t.delayMetrics?.app).toMatchObject({ sampleEnv: 'local', sampleServiceName: 'healthcheck-dummy', sampleComponentType: 'application' });
+    expect(t.partitionKeys).toEqual(['env', 'service_name', 'component_name']);
+    expect(config.database).toMatchObject({ client: 'sqlite', database: 'log_central' });
+    expect(config.loop).toMatchObject({ sparkPollSeconds: 15, discoverySeconds: 300, delaySampleSeconds: 60, submitGraceSeconds: 60 });
+  });
+
+  it('loads the embedded default: one tenant, SQLite and a local store under data/, a master on localhost', async () => {
+    const config = await loadConfig('conf/application.conf');
+    expect(config.tenants).toHaveLength(1);
+    expect(config.database).toMatchObject({ client: 'sqlite', filename: 'data/orchestrator.sqlite' });
+    expect(config.tenants[0]!.objectStore).toEqual({ local: { path: 'data/object-store' } });
+    expect(config.tenants[0]!.spark.sparkMasterHost).toEqual(['127.0.0.1']);
+    expect(config.http.port).toBe(8080);
+  });
+
+  it('lets the reference’s environment variables win over the file', async () => {
+    vi.stubEnv('PORT', '9999');
+    vi.stubEnv('DB_CLIENT', 'mysql');
+    vi.stubEnv('DB_MASTER_HOST', 'db.internal');
+    vi.stubEnv('DB_PORT', '3307');
+    vi.stubEnv('DB_USERNAME', 'orchestrator');
+    vi.stubEnv('DB_PASSWORD', 'pw-from-env');
+    vi.stubEnv('ORCHESTRATOR_AUTH_TOKEN', 'token-from-env');
+    const config = await parseConfig(`http.port = 8080\n${tenant()}`);
+    expect(config.http).toMatchObject({ port: 9999, authToken: 'token-from-env' });
+    expect(config.database).toMatchObject({ client: 'mysql', host: 'db.internal', port: 3307, user: 'orchestrator', password: 'pw-from-env' });
+  });
+
+  it('accepts fractional loop intervals and a single-level partition layout', async () => {
+    const config = await parseConfig(`loop { sparkPollSeconds = 0.2, backoff { minSeconds = 0.05, maxSeconds = 1 } }\n${tenant('partitionKeys = ["service_name"]')}`);
+    expect(config.loop.sparkPollSeconds).toBe(0.2);
+    expect(config.loop.backoff).toEqual({ minSeconds: 0.05, maxSeconds: 1 });
+    expect(config.tenants[0]!.partitionKeys).toEqual(['service_name']);
+  });
+
+  it.each([
+    ['a missing required key', tenant('', '').replace('sparkJarPath = "file:///app.jar"', ''), ['tenants[0].spark.sparkJarPath: is required']],
+    ['a number that is not one', tenant('defaultLogsRetentionDays = "three"'), ['tenants[0].defaultLogsRetentionDays: expected a number, got string "three"']],
+    ['a port out of range', `http.port = 70000\n${tenant()}`, ['http.port: expected a port (1-65535)']],
+    ['a fraction where whole days are needed', tenant('defaultLogsRetentionDays = 1.5'), ['tenants[0].defaultLogsRetentionDays: expected an integer']],
+    ['an unknown key', tenant('sparkk { a = 1 }'), ['tenants[0].sparkk: unknown key']],
+    ['an unknown nested key', tenant('', 'driverMemroy = "2G"'), ['tenants[0].spark.driverMemroy: unknown key']],
+    ['an unknown database client', `database.client = postgres\n${tenant()}`, ['database.client: expected "mysql" or "sqlite", got string "postgres"']],
+    ['a wrong boolean', `http.protectReads = maybe\n${tenant()}`, ['http.protectReads: expected true or false, got string "maybe"']],
+    ['two object stores', tenant('objectStore.aws { region = "us-east-1", bucket = "b" }'), ['tenants[0].objectStore: set exactly one of objectStore.aws or objectStore.local']],
+    ['a duplicate tenant', `tenants = [{ name = "A", objectStore.local.path = "x", spark { sparkMasterHost = "m", sparkJarPath = "j" } }, { name = "A", objectStore.local.path = "y", spark { sparkMasterHost = "m", sparkJarPath = "j" } }]`, ['tenants[1].name: duplicate tenant name "A"']],
+    ['no tenants', 'http.port = 8080', ['tenants: is required: list at least one tenant']],
+    ['a backoff that shrinks', `loop.backoff { minSeconds = 10, maxSeconds = 1 }\n${tenant()}`, ['loop.backoff.minSeconds: must not be greater than loop.backoff.maxSeconds']],
+    ['an empty retention env list', tenant('envLogsRetentionDays = [{ envs = [], retentionDays = 3 }]'), ['tenants[0].envLogsRetentionDays[0].envs: must name at least one env']],
+  ])('reports %s with its key path', async (_name, text, expected) => {
+    expect(await problemsOf(text)).toEqual(expected);
+  });
+
+  it('reports every problem, one line each', async () => {
+    const problems = await problemsOf(`http.port = "x"\ndatabase.client = oracle\n${tenant('defaultLogsRetentionDays = 0')}`);
+    expect(problems).toHaveLength(3);
+    expect(problems.every((p) => !p.includes('\n'))).toBe(true);
+    expect(problems).toEqual(
+      expect.arrayContaining([
+        'http.port: expected a number, got string "x"',
+        'database.client: expected "mysql" or "sqlite", got string "oracle"',
+        'tenants[0].defaultLogsRetentionDays: expected at least 1 day',
+      ]),
+    );
+  });
+
+  it('names a required ${VAR} that is not set, and rejects broken HOCON', async () => {
+    vi.stubEnv('LW_SURELY_UNSET', undefined);
+    expect(await problemsOf(`x = \${LW_SURELY_UNSET}\n${tenant()}`)).toEqual(['test.conf: ${LW_SURELY_UNSET} is not set (use ${?LW_SURELY_UNSET} if it is optional)']);
+    const [line] = await problemsOf('tenants = [{ name = "A" ');
+    expect(line).toMatch(/^test\.conf: invalid HOCON: /);
+  });
+
+  it('reports an unreadable file', async () => {
+    await expect(loadConfig('/nonexistent/app.conf')).rejects.toThrow('/nonexistent/app.conf: cannot read the config file (ENOENT)');
+  });
+
+  it('finds the config from --config, then ORCHESTRATOR_CONFIG, then the default', () => {
+    expect(configPathFrom(['--config', 'a.conf'], { ORCHESTRATOR_CONFIG: 'b.conf' })).toBe('a.conf');
+    expect(configPathFrom(['--config=c.conf'], {})).toBe('c.conf');
+    expect(configPathFrom([], { ORCHESTRATOR_CONFIG: 'b.conf' })).toBe('b.conf');
+    expect(configPathFrom([], {})).toBe('conf/application.conf');
+    expect(() => configPathFrom(['--config'], {})).toThrow(ConfigError);
+  });
+
+  it('stops the daemon at start-up with one line per problem and a non-zero exit, never echoing a secret', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'lw-conf-'));
+    const file = join(dir, 'bad.conf');
+    writeFileSync(file, `database { password = "pw-Sup3rSecret" }\nhttp.port = -1\n${tenant('defaultLogsRetentionDays = "x"', 'awsSecretAccessKey = "aws-Sup3rSecret"')}`);
+    const run = spawnSync(process.execPath, ['--import', 'tsx', 'src/main.ts', '--config', file], { encoding: 'utf8', timeout: 20_000 });
+    expect(run.status).toBe(2);
+    const lines = run.stderr.trim().split('\n').sort();
+    expect(lines).toEqual(['config error: http.port: expected a port (1-65535)', 'config error: tenants[0].defaultLogsRetentionDays: expected a number, got string "x"']);
+    expect(run.stdout + run.stderr).not.toMatch(/Sup3rSecret/);
+  });
+});
