@@ -8,6 +8,8 @@ const num = z.preprocess(
 );
 const int = num.pipe(z.number().int('expected an integer'));
 const port = int.pipe(z.number().min(1, 'expected a port (1-65535)').max(65535, 'expected a port (1-65535)'));
+/** 0 lets the system pick a free port (tests, several instances on one machine). */
+const listenPort = int.pipe(z.number().min(0, 'expected a port (0-65535)').max(65535, 'expected a port (0-65535)'));
 const positive = num.pipe(z.number().positive('expected a positive number'));
 const bool = z.preprocess(
   (v) => (v === 'true' ? true : v === 'false' ? false : v),
@@ -120,7 +122,7 @@ export const configSchema = z
   .strictObject({
     tenants: z.array(tenant, { error: (i) => (i.input === undefined ? 'is required: list at least one tenant' : 'expected a list of tenants') }).min(1, 'list at least one tenant'),
     http: z
-      .strictObject({ port: port.default(8080), host: nonEmpty.default('0.0.0.0'), authToken: nonEmpty.optional(), protectReads: bool.default(false) })
+      .strictObject({ port: listenPort.default(8080), host: nonEmpty.default('0.0.0.0'), authToken: nonEmpty.optional(), protectReads: bool.default(false) })
       .default({ port: 8080, host: '0.0.0.0', protectReads: false }),
     database: database.default(database.parse({})),
     loop: loop.default(loop.parse({})),

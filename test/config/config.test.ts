@@ -110,7 +110,7 @@ describe('configuration', () => {
   it.each([
     ['a missing required key', tenant('', '').replace('sparkJarPath = "file:///app.jar"', ''), ['tenants[0].spark.sparkJarPath: is required']],
     ['a number that is not one', tenant('defaultLogsRetentionDays = "three"'), ['tenants[0].defaultLogsRetentionDays: expected a number, got string "three"']],
-    ['a port out of range', `http.port = 70000\n${tenant()}`, ['http.port: expected a port (1-65535)']],
+    ['a port out of range', `http.port = 70000\n${tenant()}`, ['http.port: expected a port (0-65535)']],
     ['a fraction where whole days are needed', tenant('defaultLogsRetentionDays = 1.5'), ['tenants[0].defaultLogsRetentionDays: expected an integer']],
     ['an unknown key', tenant('sparkk { a = 1 }'), ['tenants[0].sparkk: unknown key']],
     ['an unknown nested key', tenant('', 'driverMemroy = "2G"'), ['tenants[0].spark.driverMemroy: unknown key']],
@@ -160,11 +160,11 @@ describe('configuration', () => {
   it('stops the daemon at start-up with one line per problem and a non-zero exit, never echoing a secret', () => {
     const dir = mkdtempSync(join(tmpdir(), 'lw-conf-'));
     const file = join(dir, 'bad.conf');
-    writeFileSync(file, `database { password = "pw-Sup3rSecret" }\nhttp.port = -1\n${tenant('defaultLogsRetentionDays = "x"', 'awsSecretAccessKey = "aws-Sup3rSecret"')}`);
+    writeFileSync(file, `database { password = "pw-Sup3rSecret" }\nspark.x = 1\nhttp.port = -1\n${tenant('defaultLogsRetentionDays = "x"', 'awsSecretAccessKey = "aws-Sup3rSecret"')}`);
     const run = spawnSync(process.execPath, ['--import', 'tsx', 'src/main.ts', '--config', file], { encoding: 'utf8', timeout: 20_000 });
     expect(run.status).toBe(2);
     const lines = run.stderr.trim().split('\n').sort();
-    expect(lines).toEqual(['config error: http.port: expected a port (1-65535)', 'config error: tenants[0].defaultLogsRetentionDays: expected a number, got string "x"']);
+    expect(lines).toEqual(['config error: http.port: expected a port (0-65535)', 'config error: spark: unknown key', 'config error: tenants[0].defaultLogsRetentionDays: expected a number, got string "x"']);
     expect(run.stdout + run.stderr).not.toMatch(/Sup3rSecret/);
   });
 });

@@ -1,0 +1,191 @@
+import { request as httpRequest } from 'node:http';
+import { of, throwError } from 'rxjs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { oneTenant, startTestOrchestrator, type TestOrchestrator } from '../support/orchestrator.js';
+
+/** Streams whose commands answer at once, so the shell's own behaviour is what is tested. */
+const echoStreams = () => [
+  {
+    name: 'discovery',
+    intervalMs: 3_600_000,
+    tick: { command: 'sync', args: { force: false } },
+    commands: {
+      sync: (args: { force: boolean }) => of({ onboarded: args.force ? 2 : 1, removed: 0 }),
+    },
+  },
+  {
+    name: 'delay',
+    intervalMs: 3_600_000,
+    tick: { command: 'sample-delay', args: { maxAgeMs: 0 } },
+    commands: { 'sample-delay': () => throwError(() => new Error('S3 is down')) },
+  },
+];
+
+describe('HTTP shell', () => {
+  let t: TestOrchestrator;
+  const call = (path: string, init: RequestInit & { tenant?: string | null } = {}) => {
+    const headers = new Headers(init.headers);
+    if (init.tenant !== null) headers.set('X-Tenant-Name', init.tenant ?? 'ABC');
+    return t.orchestrator.app.request(path, { ...init, headers });
+  };
+  const json = async (res: Response) => ({ status: res.status, body: (await res.json()) as Record<string, any> });
+
+  beforeAll(async () => {
+    t = await startTestOrchestrator(oneTenant(), { streams: echoStreams, listen: true });
+  });
+  afterAll(async () => t?.stop());
+
+  it('answers /healthcheck with each check', async () => {
+    expect(await json(await call('/healthcheck', { tenant: null }))).toEqual({
+      status: 200,
+      body: { data: { status: 'UP', checks: [{ name: 'database', status: 'UP' }] } },
+    });
+  });
+
+  it('runs a sync through the loop and answers with the reference message', async () => {
+    const res = await json(await call('/api/v1/component/sync?componentType=application', { method: 'POST' }));
+    expect(res).toEqual({
+      status: 200,
+      body: { data: { success: true, message: 'Successfully synced componentType: application for tenant: ABC', onboarded: 1, removed: 0 } },
+    });
+    // The alias, with the component type and force in a JSON body sent as a form, as `curl -d` does.
+    const alias = await json(
+      await call('/component/sync', { method: 'POST', body: '{"componentType":"application","force":true}', headers: { 'content-type': 'application/x-www-form-urlencoded' } }),
+    );
+    expect(alias.body.data).toMatchObject({ success: true, onboarded: 2 });
+  });
+
+  it('answers the delay with null and 200 when the sample fails, as the reference', async () => {
+    expect(await json(await call('/api/v1/metric/sync-delay'))).toEqual({ status: 200, body: { data: { tenant: 'ABC', appLogsDelayMinutes: null } } });
+  });
+
+  it.each([
+    ['a missing tenant header', '/api/v1/component/sync?componentType=application', { method: 'POST', tenant: null }, 400, 'MISSING_TENANT'],
+    ['an empty tenant header', '/service-details', { tenant: '  ' }, 400, 'MISSING_TENANT'],
+    ['an unknown tenant', '/service-details', { tenant: 'NOPE' }, 400, 'INVALID_TENANT'],
+    ['an unknown tenant on a POST', '/monitor-spark-job', { method: 'POST', tenant: 'NOPE' }, 400, 'INVALID_TENANT'],
+    ['a wrong componentType', '/api/v1/component/sync?componentType=infra', { method: 'POST' }, 400, 'INVALID_COMPONENT_TYPE'],
+    ['no componentType', '/api/v1/component/sync', { method: 'POST' }, 400, 'INVALID_COMPONENT_TYPE'],
+    ['a componentType of the wrong type', '/api/v1/component/sync', { method: 'POST', body: '{"componentType":7}' }, 400, 'INVALID_REQUEST'],
+    ['malformed JSON', '/api/v1/component/sync', { method: 'POST', body: '{"componentType":' }, 400, 'INVALID_JSON'],
+    ['a JSON array body', '/monitor-spark-job', { method: 'POST', body: '[1,2]' }, 400, 'INVALID_REQUEST'],
+    ['a JSON string body', '/monitor-spark-job', { method: 'POST', body: '"x"' }, 400, 'INVALID_REQUEST'],
+    ['a null body', '/monitor-spark-job', { method: 'POST', body: 'null' }, 400, 'INVALID_REQUEST'],
+    ['driver cores as a string', '/monitor-spark-job', { method: 'POST', body: '{"driverCores":"4"}' }, 400, 'INVALID_REQUEST'],
+    ['negative driver memory', '/monitor-spark-job', { method: 'POST', body: '{"driverMemoryInGb":-1}' }, 400, 'INVALID_REQUEST'],
+    ['a replay without timestamps', '/api/v1/spark/replay', { method: 'POST', body: '{}' }, 400, 'INVALID_REQUEST'],
+    ['a replay that resumes before it starts', '/api/v1/spark/replay', { method: 'POST', body: '{"startingOffsetsTimestamp":2000,"resumeToSubscribePatternTimestamp":1000}' }, 400, 'INVALID_REQUEST'],
+    ['a replay with a text timestamp', '/api/v1/spark/replay', { method: 'POST', body: '{"startingOffsetsTimestamp":"yesterday","resumeToSubscribePatternTimestamp":1000}' }, 400, 'INVALID_REQUEST'],
+    ['a body over 64 KiB', '/monitor-spark-job', { method: 'POST', body: JSON.stringify({ pad: 'x'.repeat(70_000) }) }, 413, 'PAYLOAD_TOO_LARGE'],
+    ['an unknown path', '/api/v1/nothing-here', {}, 404, 'NOT_FOUND'],
+    ['a GET on a POST route', '/api/v1/spark/replay', {}, 404, 'NOT_FOUND'],
+  ] as const)('answers %s with %i and the envelope', async (_name, path, init, status, code) => {
+    const res = await json(await call(path, init as RequestInit & { tenant?: string | null }));
+    expect(res.status).toBe(status);
+    expect(res.body).toEqual({ error: { code, message: expect.any(String) } });
+  });
+
+  it('names the field and the problem in a validation error', async () => {
+    const res = await json(await call('/monitor-spark-job', { method: 'POST', body: '{"driverCores":"4"}' }));
+    expect(res.body.error.message).toBe('body.driverCores: expected a number');
+    const replay = await json(await call('/api/v1/spark/replay', { method: 'POST', body: '{"startingOffsetsTimestamp":2000,"resumeToSubscribePatternTimestamp":1000}' }));
+    expect(replay.body.error.message).toBe('body.resumeToSubscribePatternTimestamp: must be later than startingOffsetsTimestamp');
+  });
+
+  it('answers 501 with the envelope for a capability that has not landed, never a fake success', async () => {
+    for (const [path, method] of [
+      ['/api/v1/spark/status', 'GET'],
+      ['/pipeline/health', 'GET'],
+      ['/api/v1/spark/replay', 'POST'],
+    ] as const) {
+      const res = await json(await call(path, { method, body: method === 'POST' ? '{"startingOffsetsTimestamp":1,"resumeToSubscribePatternTimestamp":2}' : undefined }));
+      expect(res.status, path).toBe(501);
+      expect(res.body.error.code).toBe('NOT_IMPLEMENTED');
+    }
+  });
+
+  it('caps a chunked body without Content-Length at 64 KiB over a real socket', async () => {
+    const status = await new Promise<number>((resolve, reject) => {
+      const req = httpRequest(
+        { host: '127.0.0.1', port: t.orchestrator.port, method: 'POST', path: '/monitor-spark-job', headers: { 'x-tenant-name': 'ABC', 'transfer-encoding': 'chunked' } },
+        (res) => {
+          res.resume();
+          resolve(res.statusCode ?? 0);
+        },
+      );
+      req.on('error', reject);
+      for (let i = 0; i < 10; i++) req.write('x'.repeat(10_000));
+      req.end();
+    });
+    expect(status).toBe(413);
+  });
+
+  it('survives invalid UTF-8 and binary bodies with a 400', async () => {
+    const res = await call('/monitor-spark-job', { method: 'POST', body: Buffer.from([0x7b, 0xff, 0xfe, 0x22, 0x7d]) });
+    expect(res.status).toBe(400);
+    expect(((await res.json()) as { error: { code: string } }).error.code).toBe('INVALID_JSON');
+  });
+
+  it('describes every route in /openapi.json', async () => {
+    const doc = (await (await call('/openapi.json', { tenant: null })).json()) as { openapi: string; paths: Record<string, Record<string, unknown>> };
+    expect(doc.openapi).toMatch(/^3\./);
+    for (const [path, method] of [
+      ['/healthcheck', 'get'],
+      ['/api/v1/component/sync', 'post'],
+      ['/component/sync', 'post'],
+      ['/monitor-spark-job', 'post'],
+      ['/api/v1/metric/sync-delay', 'get'],
+      ['/metric/sync-delay', 'get'],
+      ['/service-details', 'get'],
+      ['/pipeline/health', 'get'],
+      ['/api/v1/spark/replay', 'post'],
+      ['/api/v1/spark/status', 'get'],
+      ['/api/v1/events', 'get'],
+      ['/metrics', 'get'],
+      ['/openapi.json', 'get'],
+    ]) {
+      expect(doc.paths[path]?.[method], `${method} ${path}`).toBeDefined();
+    }
+  });
+});
+
+describe('HTTP shell with an auth token', () => {
+  let t: TestOrchestrator;
+  beforeAll(async () => {
+    t = await startTestOrchestrator(`http.authToken = "tok-0123456789abcdef"\n${oneTenant()}`, { streams: echoStreams });
+  });
+  afterAll(async () => t?.stop());
+  const post = (authorization?: string) =>
+    t.orchestrator.app.request('/api/v1/component/sync?componentType=application', {
+      method: 'POST',
+      headers: { 'X-Tenant-Name': 'ABC', ...(authorization ? { authorization } : {}) },
+    });
+
+  it('refuses a POST without the right bearer token, with 401 and the envelope', async () => {
+    for (const auth of [undefined, 'Bearer wrong', 'Bearer tok-0123456789abcdeX', 'Basic dG9rOg==', 'Bearer ']) {
+      const res = await post(auth);
+      expect(res.status, String(auth)).toBe(401);
+      expect(await res.json()).toEqual({ error: { code: 'UNAUTHORIZED', message: 'missing or wrong bearer token' } });
+    }
+    expect((await post('Bearer tok-0123456789abcdef')).status).toBe(200);
+  });
+
+  it('keeps reads open when protectReads is off', async () => {
+    const res = await t.orchestrator.app.request('/service-details', { headers: { 'X-Tenant-Name': 'ABC' } });
+    expect(res.status).toBe(200);
+  });
+});
+
+describe('HTTP shell when the database is down', () => {
+  it('answers /healthcheck with 500 and the failing check', async () => {
+    const t = await startTestOrchestrator(oneTenant());
+    await t.orchestrator.db.destroy();
+    const res = await t.orchestrator.app.request('/healthcheck');
+    expect(res.status).toBe(500);
+    const body = (await res.json()) as { error: { code: string; message: string; checks: { name: string; status: string }[] } };
+    expect(body.error.code).toBe('UNHEALTHY');
+    expect(body.error.message).toMatch(/^database: /);
+    expect(body.error.checks).toEqual([{ name: 'database', status: 'DOWN', message: expect.any(String) }]);
+    await t.orchestrator.supervisor.stop();
+  });
+});
