@@ -2,7 +2,6 @@ import { ConfigError, configPathFrom, loadConfig } from './config/load.js';
 import { createLogger } from './log.js';
 import { Orchestrator } from './orchestrator.js';
 import { Redactor } from './secrets.js';
-import { tenantStreams } from '../streams/tenant-streams.js';
 
 const SHUTDOWN_LIMIT_MS = 9_000;
 
@@ -21,7 +20,7 @@ async function main(): Promise<void> {
   }
   const redactor = Redactor.fromConfig(config);
   const log = createLogger({ level: process.env.LOG_LEVEL ?? 'info', format: process.env.LOG_FORMAT === 'pretty' ? 'pretty' : 'json', redactor });
-  const orchestrator = new Orchestrator({ config, log, redactor, streams: tenantStreams });
+  const orchestrator = new Orchestrator({ config, log, redactor });
 
   let stopping = false;
   const shutdown = (signal: string) => {

@@ -3,6 +3,7 @@ import type { Subscription } from 'rxjs';
 import { config as rxConfig } from 'rxjs';
 import type { StreamContext, StreamDefinition } from '../streams/tenant-loop.js';
 import { Supervisor } from '../streams/supervisor.js';
+import { tenantStreams } from '../streams/tenant-streams.js';
 import type { Config, TenantConfig } from './config/schema.js';
 import { createDb, pingDb, type Db } from './db/knex.js';
 import { migrateLatest } from './db/migrate.js';
@@ -11,21 +12,35 @@ import { createApp } from './http/app.js';
 import { openApiDocument } from './http/openapi.js';
 import { buildRoutes, type HealthReport } from './http/routes.js';
 import { logEvent, type Logger } from './log.js';
+import { createObjectStore, type ObjectStore } from './objectstore/index.js';
 import type { Redactor } from './secrets.js';
 import { errorMessage } from '../streams/events.js';
 
 export const VERSION = '0.1.0';
 
+/** What the streams of every tenant share: the configuration, the database and each tenant's store. */
+export interface SharedDeps {
+  config: Config;
+  db: Db;
+  services: ServiceDetailsRepository;
+  store(tenant: string): ObjectStore;
+}
+
 /** The streams of one tenant; each capability adds its own. */
-export type TenantStreamsFactory = (tenant: TenantConfig, ctx: StreamContext) => StreamDefinition[];
+export type TenantStreamsFactory = (tenant: TenantConfig, ctx: StreamContext, deps: SharedDeps) => StreamDefinition[];
 
 export interface OrchestratorOptions {
   config: Config;
   log: Logger;
   redactor: Redactor;
+  /** The streams of each tenant (default: all of them; tests pass their own). */
   streams?: TenantStreamsFactory;
   /** Bind the HTTP server (false in tests that call `app.request` directly). */
   listen?: boolean;
+  /** First ticks fall at random in [0, min(interval, this)) so tenants do not poll in step (default 15 s). */
+  firstTickSpreadMs?: number;
+  /** Source of randomness for tick spreading and backoff jitter (tests pin it). */
+  random?: () => number;
 }
 
 /** Everything the daemon runs, wired from the configuration; `stop()` takes it down in order. */
@@ -36,18 +51,27 @@ export class Orchestrator {
   private server: ServerType | undefined;
   private eventLog: Subscription | undefined;
   private readonly services: ServiceDetailsRepository;
+  private readonly stores = new Map<string, ObjectStore>();
 
   constructor(private readonly opts: OrchestratorOptions) {
     const { config } = opts;
     this.db = createDb(config.database);
     this.services = new ServiceDetailsRepository(this.db);
+    for (const t of config.tenants) this.stores.set(t.name, createObjectStore(t.objectStore));
+    const shared: SharedDeps = {
+      config,
+      db: this.db,
+      services: this.services,
+      store: (tenant) => this.stores.get(tenant)!,
+    };
     const backoff = { minMs: config.loop.backoff.minSeconds * 1000, maxMs: config.loop.backoff.maxSeconds * 1000 };
     this.supervisor = new Supervisor(
       config.tenants.map((t) => ({
         tenant: t.name,
         backoff,
-        firstTickSpreadMs: 15_000,
-        streams: (ctx: StreamContext) => opts.streams?.(t, ctx) ?? [],
+        firstTickSpreadMs: opts.firstTickSpreadMs ?? 15_000,
+        ...(opts.random ? { random: opts.random } : {}),
+        streams: (ctx: StreamContext) => (opts.streams ?? tenantStreams)(t, ctx, shared),
       })),
     );
     const routes = buildRoutes({
@@ -112,6 +136,7 @@ export class Orchestrator {
     await this.supervisor.stop();
     await closed;
     this.eventLog?.unsubscribe();
+    for (const store of this.stores.values()) store.close();
     await this.db.destroy();
   }
 }

@@ -11,7 +11,7 @@ export interface EventPayloads {
 
   'discovery.onboarded': { count: number; services: string[] };
   'discovery.removed': { count: number; services: string[] };
-  'discovery.synced': { onboarded: number; removed: number; present: number; ignoredFolders: number; listCalls: number; durationMs: number };
+  'discovery.synced': { onboarded: number; removed: number; present: number; ignoredFolders: number; listCalls: number; retries: number; durationMs: number };
   'discovery.guarded': { wouldRemove: number; known: number; reason: string };
   'discovery.failed': { error: string };
 

@@ -33,7 +33,6 @@ S3_REGION="${S3_TEST_REGION:-us-east-1}"
 S3_ACCESS_KEY="${S3_TEST_ACCESS_KEY:-LWTESTACCESSKEY}"
 S3_SECRET_KEY="${S3_TEST_SECRET_KEY:-lwtestsecretkey0123456789}"
 MON_PORT="${CEPH_TEST_MON_PORT:-40100}"
-MON_PORT1=$((MON_PORT + 1))
 SERVICES_DIR="$ROOT/.services"
 DATA="${CEPH_TEST_DATA_DIR:-$SERVICES_DIR/ceph}"
 CONF="$DATA/ceph.conf"
@@ -45,6 +44,8 @@ EMPTY_SHA256=e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855
 log() { printf '%s\n' "$*"; }
 err() { printf 'services.sh: %s\n' "$*" >&2; }
 
+CEPH_STARTING=0   # 1 while a cluster is being built: die() then stops its daemons
+
 die() {
   # die MESSAGE [LOGFILE...]: print the message, the tail of each log, exit 1
   local msg="$1"; shift
@@ -52,10 +53,20 @@ die() {
   local f
   for f in "$@"; do
     if [[ -s "$f" ]]; then
+      # Error lines first: a crash dump can push the cause out of the tail.
+      if grep -aqE ' -1 |ERROR|[Ee]rror|failed' "$f"; then
+        err "---- error lines in $f ----"
+        grep -aE ' -1 |ERROR|[Ee]rror|failed' "$f" | tail -n 8 >&2 || true
+      fi
       err "---- last lines of $f ----"
-      tail -n 25 "$f" >&2 || true
+      tail -n 20 "$f" >&2 || true
     fi
   done
+  if ((CEPH_STARTING)); then
+    CEPH_STARTING=0
+    err "stopping the half-started cluster (logs stay in $DATA/log)"
+    ceph_down kill || true
+  fi
   exit 1
 }
 
@@ -65,62 +76,75 @@ elapsed_since() { awk -v s="$1" -v e="$(now)" 'BEGIN { printf "%.1f", e - s }'; 
 # ---------------------------------------------------------------- processes
 
 # alive PID: the process exists and is not a zombie (zombies linger ~2 s here).
+# Reads /proc directly: no dependency on procps, no forks.
 alive() {
-  local pid="$1" state
+  local pid="$1" stat
   [[ -n "$pid" && "$pid" =~ ^[0-9]+$ ]] || return 1
-  state="$(ps -o stat= -p "$pid" 2>/dev/null || true)"
-  [[ -n "$state" && "$state" != Z* ]]
+  { stat="$(</proc/"$pid"/stat)"; } 2>/dev/null || return 1
+  stat="${stat##*) }" # the state follows the command name in parentheses
+  [[ -n "$stat" && "${stat:0:1}" != Z && "${stat:0:1}" != X ]]
 }
 
-# our_pid NAME: the pid from NAME's pid file if that process is alive and is one of
-# ours (its command line names our ceph.conf); empty otherwise.
+# ours PID: PID is alive and its command line names our ceph.conf.
+ours() {
+  local pid="$1" args=()
+  alive "$pid" || return 1
+  mapfile -d '' args 2>/dev/null <"/proc/$pid/cmdline" || return 1
+  [[ " ${args[*]} " == *" $CONF "* ]]
+}
+
+# our_pid NAME: the pid from NAME's pid file if that process is one of ours; else empty.
 our_pid() {
-  local name="$1" pidfile="$DATA/run/$1.pid" pid
+  local pidfile="$DATA/run/$1.pid" pid=""
   [[ -f "$pidfile" ]] || return 0
-  pid="$(cat "$pidfile" 2>/dev/null || true)"
-  if alive "$pid" && tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "$CONF"; then
-    printf '%s\n' "$pid"
-  fi
+  read -r pid <"$pidfile" 2>/dev/null || true
+  if ours "$pid"; then printf '%s\n' "$pid"; fi
 }
 
-# stray_pids EXE: live processes of EXE started with our ceph.conf (e.g. after the data
-# dir was deleted under running daemons).
+# stray_pids EXE: live EXE processes started with our ceph.conf (e.g. after the data dir
+# or the pid files were deleted under running daemons).
 stray_pids() {
-  local exe="$1" pid
-  for pid in $(pgrep -x "$exe" 2>/dev/null || true); do
-    if alive "$pid" && tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "$CONF"; then
-      printf '%s\n' "$pid"
-    fi
+  local exe="$1" d comm
+  for d in /proc/[0-9]*; do
+    comm=""
+    read -r comm 2>/dev/null <"$d/comm" || continue
+    if [[ "$comm" == "$exe" ]] && ours "${d#/proc/}"; then printf '%s\n' "${d#/proc/}"; fi
   done
 }
 
-# stop_daemon NAME EXE: SIGTERM, wait (bounded), then SIGKILL.
+# stop_daemon NAME EXE [term|kill]: stop our daemon NAME (and strays of EXE started with
+# our ceph.conf) and wait until they are gone. term: SIGTERM, up to 15 s, then SIGKILL;
+# kill: SIGKILL at once (for a cluster about to be thrown away: a daemon whose data dir
+# was deleted, or radosgw whose OSD is gone, takes 5-15 s to honour SIGTERM).
 stop_daemon() {
-  local name="$1" exe="$2" pids pid i
+  local name="$1" exe="$2" mode="${3:-term}" pids pid i any
   pids="$( { our_pid "$name"; stray_pids "$exe"; } | sort -u)"
-  if [[ -z "$pids" ]]; then
-    rm -f "$DATA/run/$name.pid"
-    return 0
+  if [[ -n "$pids" && "$mode" == term ]]; then
+    for pid in $pids; do kill -TERM "$pid" 2>/dev/null || true; done
+    for ((i = 0; i < 150; i++)); do         # up to 15 s
+      any=0
+      for pid in $pids; do alive "$pid" && any=1; done
+      ((any)) || break
+      sleep 0.1
+    done
   fi
-  for pid in $pids; do kill -TERM "$pid" 2>/dev/null || true; done
-  for ((i = 0; i < 150; i++)); do           # up to 15 s
-    local any=0
-    for pid in $pids; do alive "$pid" && any=1; done
-    ((any)) || break
-    sleep 0.1
-  done
-  for pid in $pids; do
-    if alive "$pid"; then
-      err "$name (pid $pid) did not exit after SIGTERM; sending SIGKILL"
-      kill -KILL "$pid" 2>/dev/null || true
-    fi
-  done
-  for ((i = 0; i < 50; i++)); do
-    local any=0
-    for pid in $pids; do alive "$pid" && any=1; done
-    ((any)) || break
-    sleep 0.1
-  done
+  if [[ -n "$pids" ]]; then
+    for pid in $pids; do
+      if alive "$pid"; then
+        [[ "$mode" == term ]] && err "$name (pid $pid) did not exit after SIGTERM; sending SIGKILL"
+        kill -KILL "$pid" 2>/dev/null || true
+      fi
+    done
+    for ((i = 0; i < 100; i++)); do         # up to 10 s
+      any=0
+      for pid in $pids; do alive "$pid" && any=1; done
+      ((any)) || break
+      sleep 0.1
+    done
+    for pid in $pids; do
+      alive "$pid" && die "$name (pid $pid) is still running after SIGKILL"
+    done
+  fi
   rm -f "$DATA/run/$name.pid"
 }
 
@@ -139,7 +163,16 @@ spawn() {
     # Not a process group leader here, so setsid execs in place: $! is the daemon.
     exec setsid nohup "$@" </dev/null >>"$out" 2>&1
   ) &
-  echo $! >"$DATA/run/$name.pid"
+  local pid=$! i
+  echo "$pid" >"$DATA/run/$name.pid"
+  disown "$pid" # no "Killed" job notice if this script has to stop it again
+  # Until the subshell has exec'd the daemon, its command line is this script's and
+  # our_pid would call the daemon dead.
+  for ((i = 0; i < 100; i++)); do
+    alive "$pid" || break
+    ours "$pid" && break
+    sleep 0.05
+  done
 }
 
 port_in_use() {
@@ -153,9 +186,13 @@ mariadb_tcp() {
   mariadb --protocol=tcp -h"$MARIADB_HOST" -P"$MARIADB_PORT" -uroot --connect-timeout=2 "$@"
 }
 
+# mariadb_answers: the server answers on TCP (an access error is an answer too: a fresh
+# data dir has no root@127.0.0.1, and mysqladmin ping fails on "host not allowed").
 mariadb_answers() {
-  mysqladmin --protocol=tcp -h"$MARIADB_HOST" -P"$MARIADB_PORT" -uroot \
-    --connect-timeout=2 ping >/dev/null 2>&1
+  local out
+  out="$(mysqladmin --protocol=tcp -h"$MARIADB_HOST" -P"$MARIADB_PORT" -uroot \
+    --connect-timeout=2 ping 2>&1)" && return 0
+  [[ "$out" == *"Access denied"* || "$out" == *"is not allowed to connect"* ]]
 }
 
 mariadb_up() {
@@ -163,8 +200,9 @@ mariadb_up() {
     if [[ ! -x /usr/sbin/mariadbd ]]; then
       apt_install mariadb-server mariadb-client
     fi
-    install -d -o mysql -g mysql -m 0755 /run/mysqld
-    install -d -o mysql -g adm -m 2750 /var/log/mysql 2>/dev/null || install -d /var/log/mysql
+    # /run is a tmpfs after a reboot; the error log directory may be missing too.
+    install -d -o mysql -g root -m 0755 /run/mysqld
+    [[ -d /var/log/mysql ]] || install -d -o mysql -g adm -m 2750 /var/log/mysql
     if [[ ! -d /var/lib/mysql/mysql ]]; then
       mariadb-install-db --user=mysql --datadir=/var/lib/mysql >/tmp/mariadb-install-db.log 2>&1 ||
         die "mariadb-install-db failed" /tmp/mariadb-install-db.log
@@ -172,8 +210,7 @@ mariadb_up() {
     local extra=()
     [[ "$MARIADB_PORT" != 3306 ]] && extra=(-- "--port=$MARIADB_PORT")
     start-stop-daemon --start --oknodo --quiet --background --exec /usr/sbin/mariadbd "${extra[@]}"
-    local start i
-    start="$(now)"
+    local i
     for ((i = 0; i < 300; i++)); do                # up to 30 s
       mariadb_answers && break
       sleep 0.1
@@ -279,6 +316,39 @@ admin socket = $asok
 mon data = $DATA/mon/\$cluster-\$id
 osd data = $DATA/osd/\$cluster-\$id
 keyring = $DATA/keyring
+# CPU is the limit on a 2-core machine (test client, OSD and RGW share it): no in-memory
+# debug logs, no message CRCs on loopback, no op tracking.
+debug ms = 0/0
+debug monc = 0/0
+debug auth = 0/0
+debug objecter = 0/0
+debug rados = 0/0
+debug osd = 0/0
+debug memstore = 0/0
+debug objclass = 0/0
+debug rgw = 0/0
+debug rgw sync = 0/0
+debug civetweb = 0/0
+debug mon = 0/0
+debug paxos = 0/0
+debug finisher = 0/0
+debug context = 0/0
+debug heartbeatmap = 0/0
+debug perfcounter = 0/0
+debug throttle = 0/0
+debug asok = 0/0
+debug crush = 0/0
+debug optracker = 0/0
+debug buffer = 0/0
+debug timer = 0/0
+debug filer = 0/0
+debug journaler = 0/0
+debug objectcacher = 0/0
+debug client = 0/0
+ms crc data = false
+ms crc header = false
+osd enable op tracker = false
+throttler perf counter = false
 
 [mon]
 mon cluster log file = $DATA/log/cluster.log
@@ -343,10 +413,14 @@ rgw_ready() {
   rgw_answers
 }
 
+# ceph_down [term|kill]: radosgw first (it hangs when the OSD goes first), then the OSD,
+# then the monitor.
 ceph_down() {
-  stop_daemon rgw.a radosgw
-  stop_daemon osd.0 ceph-osd
-  stop_daemon mon.a ceph-mon
+  local mode="${1:-term}" rgw_mode="${1:-term}"
+  if [[ -z "$(our_pid osd.0)" || -z "$(our_pid mon.a)" ]]; then rgw_mode=kill; fi
+  stop_daemon rgw.a radosgw "$rgw_mode"
+  stop_daemon osd.0 ceph-osd "$mode"
+  stop_daemon mon.a ceph-mon "$mode"
 }
 
 ceph_up() {
@@ -354,14 +428,24 @@ ceph_up() {
     apt_install ceph-mon ceph-osd radosgw ceph-common uuid-runtime curl
   fi
 
-  if ceph_running && rgw_answers; then
-    return 0
+  # Reuse a running cluster of ours that was built with the same settings and answers a
+  # signed request (a few tries: under heavy CPU load an answer can take a while).
+  local settings="s3_port=$S3_PORT mon_port=$MON_PORT region=$S3_REGION access_key=$S3_ACCESS_KEY secret_key=$S3_SECRET_KEY"
+  if ceph_running && [[ "$(cat "$DATA/settings" 2>/dev/null || true)" == "$settings" ]]; then
+    local try
+    for try in 1 2 3; do
+      rgw_answers && return 0
+      ceph_running || break
+      sleep 1
+    done
+    err "the running RGW does not answer signed requests at $S3_URL; rebuilding the cluster"
   fi
 
   local start
   start="$(now)"
-  # Anything left from a previous run (dead pids, half-started daemons, old data) goes.
-  ceph_down
+  # Anything left from a previous run (dead pids, half-started daemons, old data) goes;
+  # memstore keeps nothing worth a graceful stop.
+  ceph_down kill
   if port_in_use "$S3_PORT"; then
     die "port 127.0.0.1:$S3_PORT is taken by another process (not an RGW started by this script); set S3_TEST_PORT or stop it"
   fi
@@ -369,6 +453,7 @@ ceph_up() {
     die "port 127.0.0.1:$MON_PORT or $MON_PORT1 is taken by another process; set CEPH_TEST_MON_PORT or stop it"
   fi
   rm -rf "$DATA"
+  CEPH_STARTING=1
   mkdir -p "$DATA/run" "$DATA/log" "$DATA/mon" "$DATA/osd/ceph-0" "$DATA/rgw"
   : >"$DATA/keyring"
 
@@ -411,6 +496,8 @@ ceph_up() {
   # 4. radosgw
   spawn rgw.a radosgw -c "$CONF" -n client.rgw.a -f
   wait_for "radosgw" "$DATA/log/client.rgw.a.log" rgw_ready
+  printf '%s\n' "$settings" >"$DATA/settings"
+  CEPH_STARTING=0
   log "s3 (ceph rgw): started in $(elapsed_since "$start") s (data and logs in $DATA)"
 }
 
@@ -436,6 +523,11 @@ ceph_status() {
 # ---------------------------------------------------------------- main
 
 usage() { err "usage: bash test/services.sh up|down|status"; exit 2; }
+
+for p in "$S3_PORT" "$MON_PORT" "$MARIADB_PORT"; do
+  [[ "$p" =~ ^[0-9]+$ ]] && ((p > 0 && p < 65535)) || die "invalid port '$p' (check S3_TEST_PORT, CEPH_TEST_MON_PORT, MARIADB_TEST_PORT)"
+done
+MON_PORT1=$((MON_PORT + 1)) # the monitor's msgr1 port
 
 [[ $# -eq 1 ]] || usage
 mkdir -p "$SERVICES_DIR"

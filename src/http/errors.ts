@@ -1,5 +1,6 @@
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { LoopStoppedError } from '../../streams/lane.js';
+import { ObjectStoreError } from '../objectstore/object-store.js';
 import { UnknownTenantError } from '../../streams/supervisor.js';
 import { UnknownCommandError } from '../../streams/tenant-loop.js';
 
@@ -30,6 +31,7 @@ export function toHttpError(err: unknown): HttpError {
   if (err instanceof UnknownTenantError) return new HttpError(400, 'INVALID_TENANT', err.message);
   if (err instanceof LoopStoppedError) return new HttpError(503, 'SHUTTING_DOWN', err.message);
   if (err instanceof NotImplementedError) return new HttpError(501, 'NOT_IMPLEMENTED', err.message);
+  if (err instanceof ObjectStoreError) return new HttpError(502, 'OBJECT_STORE_ERROR', err.message);
   if (err instanceof UnknownCommandError) return new HttpError(501, 'NOT_IMPLEMENTED', `${err.command} is not available in this version`);
   const status = (err as { httpStatus?: unknown }).httpStatus;
   const code = (err as { httpCode?: unknown }).httpCode;

@@ -1,6 +1,6 @@
 import type { ServiceDetailsRow } from '../db/service-details.js';
 import type { ReplayRow } from '../db/spark-submit-status.js';
-import { HttpError, NotImplementedError } from './errors.js';
+import { HttpError, NotImplementedError, toHttpError } from './errors.js';
 import { route, type Reply, type RouteDef } from './route.js';
 import * as s from './schemas.js';
 
@@ -78,7 +78,7 @@ export function buildRoutes(deps: RouteDeps): RouteDef[] {
         .dispatch<number>(tenant, 'sample-delay', { maxAgeMs: deps.delaySampleIntervalMs })
         // The reference answers 200 with null when S3 fails; dashboards expect that.
         .catch((err: unknown) => {
-          if (err instanceof Error && /not available|shutting down|unknown command/i.test(err.message)) throw err;
+          if ([501, 503].includes(toHttpError(err).status)) throw err;
           return null;
         });
       return { data: { tenant, appLogsDelayMinutes: minutes } };

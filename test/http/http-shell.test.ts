@@ -1,10 +1,11 @@
 import { request as httpRequest } from 'node:http';
 import { of, throwError } from 'rxjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { StreamDefinition } from '../../streams/tenant-loop.js';
 import { oneTenant, startTestOrchestrator, type TestOrchestrator } from '../support/orchestrator.js';
 
 /** Streams whose commands answer at once, so the shell's own behaviour is what is tested. */
-const echoStreams = () => [
+const echoStreams = (): StreamDefinition[] => [
   {
     name: 'discovery',
     intervalMs: 3_600_000,
@@ -144,7 +145,7 @@ describe('HTTP shell', () => {
       ['/metrics', 'get'],
       ['/openapi.json', 'get'],
     ]) {
-      expect(doc.paths[path]?.[method], `${method} ${path}`).toBeDefined();
+      expect(doc.paths[path!]?.[method!], `${method} ${path}`).toBeDefined();
     }
   });
 });

@@ -34,7 +34,13 @@ export interface TestOrchestrator {
  */
 export async function startTestOrchestrator(
   hocon: string,
-  opts: { streams?: TenantStreamsFactory; listen?: boolean; config?: (c: Config) => Config } = {},
+  opts: {
+    streams?: TenantStreamsFactory;
+    listen?: boolean;
+    config?: (c: Config) => Config;
+    /** Keep timer ticks out of the test: first ticks only at the end of their (long) interval. */
+    quietTicks?: boolean;
+  } = {},
 ): Promise<TestOrchestrator> {
   const dir = mkdtempSync(join(tmpdir(), 'lw-orch-'));
   let config = await parseConfig(
@@ -44,7 +50,14 @@ export async function startTestOrchestrator(
   const logs = new LogCapture();
   const redactor = Redactor.fromConfig(config, {});
   const log = createLogger({ level: 'debug', redactor, destination: logs });
-  const orchestrator = new Orchestrator({ config, log, redactor, listen: opts.listen ?? false, ...(opts.streams ? { streams: opts.streams } : {}) });
+  const orchestrator = new Orchestrator({
+    config,
+    log,
+    redactor,
+    listen: opts.listen ?? false,
+    ...(opts.streams ? { streams: opts.streams } : {}),
+    ...(opts.quietTicks ? { firstTickSpreadMs: Number.POSITIVE_INFINITY, random: () => 0.999999 } : {}),
+  });
   await orchestrator.start();
   return {
     orchestrator,

@@ -1,0 +1,310 @@
+import type { Dirent, Stats } from 'node:fs';
+import { access, constants, readdir, rmdir, stat, unlink } from 'node:fs/promises';
+import path from 'node:path';
+import {
+  MAX_DELETE_BATCH,
+  ObjectStoreError,
+  compareUtf8,
+  mapLimit,
+  type DeleteKeyError,
+  type DeleteResult,
+  type ObjectStore,
+  type ObjectStoreOperation,
+  type ObjectStoreStats,
+} from './object-store.js';
+
+/** The `objectStore.local` block of a tenant. */
+export interface LocalObjectStoreConfig {
+  /** A directory laid out like the bucket (relative paths are resolved against the working directory). */
+  path: string;
+}
+
+export interface LocalObjectStoreOptions {
+  /** File-system calls in flight at once within one operation (default 16). */
+  concurrency?: number;
+}
+
+/** Errors of the file system that may pass if tried again. */
+const RETRYABLE_FS_CODES = new Set(['EAGAIN', 'EBUSY', 'EMFILE', 'ENFILE', 'EIO', 'ETIMEDOUT', 'ESTALE', 'EINTR']);
+/** A path that is not there (or runs through a file): like an absent object or an empty S3 prefix. */
+const ABSENT_CODES = new Set(['ENOENT', 'ENOTDIR']);
+
+function fsCode(error: unknown): string {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' ? code : 'Unknown';
+}
+
+function fsMessage(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+/**
+ * ObjectStore over a plain directory laid out like the bucket: the key `a/b/c.parquet` is the
+ * file `<root>/a/b/c.parquet`. Semantics follow S3: a "folder" exists only while some file lies
+ * below it (empty directories are not listed), listings are in UTF-8 byte order, a missing
+ * directory lists as empty, deleting a missing key succeeds. Deleting prunes the directories it
+ * leaves empty, up to (not including) the root. Symbolic links are followed (with loop detection).
+ *
+ * `stats.listCalls` counts one directory listing per `listPrefixes`/`listKeys` call (the read of
+ * the listed prefix), however many directories below it are visited.
+ */
+export class LocalObjectStore implements ObjectStore {
+  readonly stats: ObjectStoreStats = { listCalls: 0, deleteCalls: 0, retries: 0 };
+  /** The absolute root directory. */
+  readonly root: string;
+  private readonly concurrency: number;
+  private closed = false;
+
+  constructor(cfg: LocalObjectStoreConfig, opts: LocalObjectStoreOptions = {}) {
+    this.root = path.resolve(cfg.path);
+    this.concurrency = Math.max(1, Math.floor(opts.concurrency ?? 16));
+  }
+
+  describe(): string {
+    return `local:${this.root}`;
+  }
+
+  close(): void {
+    this.closed = true;
+  }
+
+  async ping(signal?: AbortSignal): Promise<void> {
+    this.check('ping', '', signal);
+    let st: Stats;
+    try {
+      st = await stat(this.root);
+      await access(this.root, constants.R_OK | constants.X_OK);
+    } catch (error) {
+      throw this.fsError('ping', '', error);
+    }
+    if (!st.isDirectory()) {
+      throw new ObjectStoreError({ operation: 'ping', store: this.describe(), code: 'ENOTDIR', retryable: false, detail: `${this.root} is not a directory` });
+    }
+  }
+
+  async listPrefixes(prefix: string, signal?: AbortSignal): Promise<string[]> {
+    this.check('listPrefixes', prefix, signal);
+    const { dirKey, namePrefix, dirPath } = this.splitPrefix('listPrefixes', prefix);
+    this.stats.listCalls++;
+    const entries = await this.readDir('listPrefixes', prefix, dirPath);
+    const candidates = entries.filter((e) => e.name.startsWith(namePrefix));
+    const dirId = candidates.length > 0 ? await this.dirId(dirPath) : undefined;
+    const found = await mapLimit(candidates, this.concurrency, async (entry) => {
+      this.check('listPrefixes', prefix, signal);
+      const full = path.join(dirPath, entry.name);
+      const kind = await this.kindOf('listPrefixes', prefix, entry, full);
+      // A link back to the listed directory is a loop, not a folder (listKeys does not walk it either).
+      if (kind?.type !== 'dir' || kind.id === dirId) return undefined;
+      const hasFile = await this.containsFile('listPrefixes', prefix, full, new Set([kind.id, ...(dirId !== undefined ? [dirId] : [])]), signal);
+      return hasFile ? `${dirKey}${entry.name}/` : undefined;
+    });
+    return found.filter((p): p is string => p !== undefined).sort(compareUtf8);
+  }
+
+  async listKeys(prefix: string, signal?: AbortSignal): Promise<string[]> {
+    this.check('listKeys', prefix, signal);
+    const { dirKey, namePrefix, dirPath } = this.splitPrefix('listKeys', prefix);
+    this.stats.listCalls++;
+    const keys: string[] = [];
+    const walk = async (dir: string, key: string, ancestors: Set<string>, filter: string): Promise<void> => {
+      this.check('listKeys', prefix, signal);
+      const entries = (await this.readDir('listKeys', prefix, dir)).filter((e) => e.name.startsWith(filter));
+      await mapLimit(entries, this.concurrency, async (entry) => {
+        const full = path.join(dir, entry.name);
+        const kind = await this.kindOf('listKeys', prefix, entry, full);
+        if (kind === undefined) return;
+        if (kind.type === 'file') keys.push(`${key}${entry.name}`);
+        else if (!ancestors.has(kind.id)) await walk(full, `${key}${entry.name}/`, new Set([...ancestors, kind.id]), '');
+      });
+    };
+    const rootId = await this.dirId(dirPath);
+    if (rootId !== undefined) await walk(dirPath, dirKey, new Set([rootId]), namePrefix);
+    return keys.sort(compareUtf8);
+  }
+
+  async deleteKeys(keys: readonly string[], signal?: AbortSignal): Promise<DeleteResult> {
+    this.check('deleteKeys', '', signal);
+    const errors: DeleteKeyError[] = [];
+    const unique: { key: string; file: string }[] = [];
+    const seen = new Set<string>();
+    // Every key is checked before anything is deleted: one escaping the root fails the call.
+    for (const key of keys) {
+      if (seen.has(key)) continue;
+      seen.add(key);
+      if (key === '') {
+        errors.push({ key, code: 'InvalidKey', message: 'an object key must not be empty' });
+        continue;
+      }
+      unique.push({ key, file: this.keyPath('deleteKeys', key, false) });
+    }
+
+    let deleted = 0;
+    const parents = new Set<string>();
+    for (let i = 0; i < unique.length; i += MAX_DELETE_BATCH) {
+      this.check('deleteKeys', unique[i]?.key ?? '', signal);
+      const batch = unique.slice(i, i + MAX_DELETE_BATCH);
+      this.stats.deleteCalls++;
+      await mapLimit(batch, this.concurrency, async ({ key, file }) => {
+        try {
+          await unlink(file);
+          deleted++;
+          parents.add(path.dirname(file));
+        } catch (error) {
+          const code = fsCode(error);
+          // As in S3, deleting what is not an object (absent, or a directory) succeeds.
+          if (ABSENT_CODES.has(code) || code === 'EISDIR') deleted++;
+          else errors.push({ key, code, message: fsMessage(error) });
+        }
+      });
+    }
+    await this.prune(parents);
+    return { deleted, errors };
+  }
+
+  /** Removes the directories that deleting left empty, deepest first, up to (not including) the root. */
+  private async prune(dirs: Set<string>): Promise<void> {
+    const pending = [...dirs];
+    const removed = new Set<string>();
+    // Deepest first, so a parent is tried after its children.
+    pending.sort((a, b) => b.split(path.sep).length - a.split(path.sep).length);
+    for (const start of pending) {
+      let dir = start;
+      while (dir !== this.root && dir.startsWith(this.root + path.sep) && !removed.has(dir)) {
+        try {
+          await rmdir(dir);
+        } catch (error) {
+          // Not empty (or a symbolic link, or not ours to remove): this chain stops here; a later
+          // chain may try the same directory again once its other children are gone.
+          if (!ABSENT_CODES.has(fsCode(error))) break;
+        }
+        removed.add(dir);
+        dir = path.dirname(dir);
+      }
+    }
+  }
+
+  /** Whether a file lies somewhere below `dir` (depth first, stops at the first one). */
+  private async containsFile(
+    operation: ObjectStoreOperation,
+    prefix: string,
+    dir: string,
+    ancestors: Set<string>,
+    signal: AbortSignal | undefined,
+  ): Promise<boolean> {
+    this.check(operation, prefix, signal);
+    const entries = await this.readDir(operation, prefix, dir);
+    if (entries.some((e) => e.isFile())) return true;
+    for (const entry of entries) {
+      const full = path.join(dir, entry.name);
+      const kind = await this.kindOf(operation, prefix, entry, full);
+      if (kind?.type === 'file') return true;
+      if (kind?.type === 'dir' && !ancestors.has(kind.id)) {
+        if (await this.containsFile(operation, prefix, full, new Set([...ancestors, kind.id]), signal)) return true;
+      }
+    }
+    return false;
+  }
+
+  /** File, directory (with its device:inode, for loop detection) or neither (sockets, dangling links, vanished). */
+  private async kindOf(
+    operation: ObjectStoreOperation,
+    prefix: string,
+    entry: Dirent,
+    full: string,
+  ): Promise<{ type: 'file' } | { type: 'dir'; id: string } | undefined> {
+    if (entry.isFile()) return { type: 'file' };
+    if (!entry.isDirectory() && !entry.isSymbolicLink()) return undefined;
+    let st: Stats;
+    try {
+      st = await stat(full);
+    } catch (error) {
+      if (ABSENT_CODES.has(fsCode(error)) || fsCode(error) === 'ELOOP') return undefined;
+      throw this.fsError(operation, prefix, error);
+    }
+    if (st.isFile()) return { type: 'file' };
+    if (st.isDirectory()) return { type: 'dir', id: `${st.dev}:${st.ino}` };
+    return undefined;
+  }
+
+  private async dirId(dir: string): Promise<string | undefined> {
+    try {
+      const st = await stat(dir);
+      return st.isDirectory() ? `${st.dev}:${st.ino}` : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** Entries of `dir`; a directory that is not there lists as empty, like an empty S3 prefix. */
+  private async readDir(operation: ObjectStoreOperation, prefix: string, dir: string): Promise<Dirent[]> {
+    try {
+      return await readdir(dir, { withFileTypes: true });
+    } catch (error) {
+      if (ABSENT_CODES.has(fsCode(error))) return [];
+      throw this.fsError(operation, prefix, error);
+    }
+  }
+
+  /**
+   * Splits a prefix into the directory it names ("a/b/") and the start of the names wanted in
+   * it ("" for a prefix ending with '/', as the interface asks; "x" for "a/b/x", as S3 allows).
+   */
+  private splitPrefix(operation: ObjectStoreOperation, prefix: string): { dirKey: string; namePrefix: string; dirPath: string } {
+    const slash = prefix.lastIndexOf('/');
+    const dirKey = prefix.slice(0, slash + 1);
+    const namePrefix = prefix.slice(slash + 1);
+    if (namePrefix.includes('\0')) throw this.invalid(operation, prefix, 'contains a NUL character');
+    const dirPath = dirKey === '' ? this.root : this.keyPath(operation, dirKey.slice(0, -1), true);
+    return { dirKey, namePrefix, dirPath };
+  }
+
+  /**
+   * The file of `key` under the root. Keys that could escape the root or that no file can
+   * represent ("..", ".", empty segments, absolute keys, NUL) are rejected with an error.
+   */
+  private keyPath(operation: ObjectStoreOperation, key: string, isPrefix: boolean): string {
+    if (key.startsWith('/') || path.isAbsolute(key)) throw this.invalid(operation, key, 'absolute keys are not allowed', isPrefix);
+    if (key.includes('\0')) throw this.invalid(operation, key, 'contains a NUL character', isPrefix);
+    const segments = key.split('/');
+    for (const s of segments) {
+      if (s === '..' || s === '.') throw this.invalid(operation, key, `"${s}" path segments are not allowed (path traversal)`, isPrefix);
+      if (s === '') throw this.invalid(operation, key, 'empty path segments ("//") cannot be stored in a directory', isPrefix);
+    }
+    const file = path.join(this.root, ...segments);
+    if (!file.startsWith(this.root + path.sep)) throw this.invalid(operation, key, 'resolves outside the root', isPrefix);
+    return file;
+  }
+
+  private invalid(operation: ObjectStoreOperation, key: string, why: string, isPrefix = true): ObjectStoreError {
+    return new ObjectStoreError({
+      operation,
+      store: this.describe(),
+      prefix: key,
+      code: 'InvalidKey',
+      retryable: false,
+      detail: `${isPrefix ? 'prefix' : 'key'} ${JSON.stringify(key)} ${why}`,
+    });
+  }
+
+  private fsError(operation: ObjectStoreOperation, prefix: string, error: unknown): ObjectStoreError {
+    const code = fsCode(error);
+    return new ObjectStoreError({
+      operation,
+      store: this.describe(),
+      prefix,
+      code,
+      retryable: RETRYABLE_FS_CODES.has(code) || (operation === 'ping' && code === 'ENOENT'),
+      detail: fsMessage(error),
+      cause: error,
+    });
+  }
+
+  private check(operation: ObjectStoreOperation, prefix: string, signal: AbortSignal | undefined): void {
+    if (this.closed) {
+      throw new ObjectStoreError({ operation, store: this.describe(), prefix, code: 'Closed', retryable: false, detail: 'the object store has been closed' });
+    }
+    if (signal?.aborted) {
+      throw new ObjectStoreError({ operation, store: this.describe(), prefix, code: 'AbortError', retryable: false, detail: 'the operation was aborted', cause: signal.reason });
+    }
+  }
+}

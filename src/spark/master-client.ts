@@ -1,0 +1,573 @@
+/**
+ * Client of a Spark standalone master (or of several, for Spark HA): the web UI JSON state
+ * (`GET /json/`) and the REST submission server (`/v1/submissions/*`).
+ * Facts of the protocol: /work/shared/SPARK_PROTOCOL.md.
+ *
+ * Every call has a timeout (connect, headers, body and an overall AbortSignal). Nothing is
+ * retried: a retried create could start a second driver, so the caller decides. Error messages
+ * never carry request bodies (a create request holds credentials) and carry at most the first
+ * line of what the master answered.
+ */
+import { Agent, request, type Dispatcher } from 'undici';
+import type { CreateSubmissionRequest, DriverState, MasterState, MasterStatus, SparkDriver, SubmissionResult } from './types.js';
+
+// ---------------------------------------------------------------- errors
+
+export type SparkErrorKind = 'unreachable' | 'timeout' | 'protocol' | 'rejected';
+
+/** Base of every error this client throws. */
+export class SparkError extends Error {
+  readonly kind: SparkErrorKind;
+  /** `host:port` the failing call went to, when there was one. */
+  readonly target: string | undefined;
+
+  constructor(kind: SparkErrorKind, message: string, target?: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+    this.kind = kind;
+    this.target = target;
+  }
+}
+
+/**
+ * No answer: connection refused or reset, DNS failure, dropped connection, timeout.
+ * `maybeProcessed` is true when the request may have reached the master before the failure
+ * (for a create: a driver may have been started, check `/json/` before submitting again).
+ */
+export class SparkUnreachableError extends SparkError {
+  readonly maybeProcessed: boolean;
+
+  constructor(message: string, opts: { target?: string; maybeProcessed?: boolean; cause?: unknown; kind?: 'unreachable' | 'timeout' } = {}) {
+    super(opts.kind ?? 'unreachable', message, opts.target, { cause: opts.cause });
+    this.maybeProcessed = opts.maybeProcessed ?? false;
+  }
+}
+
+/** The call did not complete within its timeout (a kind of unreachable; `maybeProcessed` is true). */
+export class SparkTimeoutError extends SparkUnreachableError {
+  readonly timeoutMs: number;
+
+  constructor(message: string, opts: { target?: string; timeoutMs: number; maybeProcessed?: boolean; cause?: unknown }) {
+    super(message, { target: opts.target, maybeProcessed: opts.maybeProcessed ?? true, cause: opts.cause, kind: 'timeout' });
+    this.timeoutMs = opts.timeoutMs;
+  }
+}
+
+/** The master answered something this client cannot use: non-JSON, wrong shape, HTTP 400/405/468/500. */
+export class SparkProtocolError extends SparkError {
+  /** HTTP status of the answer. */
+  readonly status: number | undefined;
+
+  constructor(message: string, opts: { target?: string; status?: number; cause?: unknown } = {}) {
+    super('protocol', message, opts.target, { cause: opts.cause });
+    this.status = opts.status;
+  }
+}
+
+/** The master answered `success:false` to a create (or a kill/status on a master that is not ALIVE). */
+export class SparkSubmissionRejected extends SparkError {
+  /** The master's message, as sent. */
+  readonly masterMessage: string;
+  /** The master's recovery state when the message says it is not ALIVE (e.g. `STANDBY`). */
+  readonly masterStatus: string | undefined;
+
+  constructor(masterMessage: string, opts: { target?: string; masterStatus?: string } = {}) {
+    super('rejected', `Spark master rejected the request${opts.target ? ` (${opts.target})` : ''}: ${firstLine(masterMessage, 300)}`, opts.target);
+    this.masterMessage = masterMessage;
+    this.masterStatus = opts.masterStatus;
+  }
+}
+
+// ---------------------------------------------------------------- public types
+
+export interface SparkMasterClientOptions {
+  /** One host, or several for Spark standalone HA (the ALIVE one is used). */
+  hosts: string[];
+  webUiPort: number;
+  restPort: number;
+  /** Per-call timeout (connect + headers + body). Default 5000 ms. */
+  timeoutMs?: number;
+  /** Largest response body accepted. Default 16 MiB. */
+  maxResponseBytes?: number;
+}
+
+export interface CallOptions {
+  /** Cancels the call (e.g. on shutdown); the call rejects with the signal's reason. */
+  signal?: AbortSignal;
+}
+
+export interface KillResult {
+  /** True when the master accepted the kill. The kill itself is asynchronous for a RUNNING driver. */
+  accepted: boolean;
+  message: string;
+}
+
+export interface SubmissionStatus {
+  /** False for an unknown id, or one already trimmed from the retained list. */
+  found: boolean;
+  driverState?: DriverState;
+  workerId?: string;
+  workerHostPort?: string;
+  /** Present when the driver recorded an exception (`Exception from the cluster: ...`). */
+  message?: string;
+}
+
+// ---------------------------------------------------------------- client
+
+const NOT_ALIVE_PREFIX = 'Current state is not alive';
+const DEFAULT_TIMEOUT_MS = 5_000;
+const DEFAULT_MAX_RESPONSE_BYTES = 16 * 1024 * 1024;
+
+interface RawResponse {
+  status: number;
+  contentType: string;
+  text: string;
+}
+
+export class SparkMasterClient {
+  readonly hosts: readonly string[];
+  readonly webUiPort: number;
+  readonly restPort: number;
+  readonly timeoutMs: number;
+  private readonly maxResponseBytes: number;
+  private readonly agent: Agent;
+  private alive: string | undefined;
+  private closed = false;
+
+  constructor(opts: SparkMasterClientOptions) {
+    const hosts = opts.hosts.map((h) => stripCredentials(h.trim())).filter((h) => h !== '');
+    if (hosts.length === 0) throw new TypeError('SparkMasterClient: hosts must name at least one master');
+    for (const [name, port] of [['webUiPort', opts.webUiPort], ['restPort', opts.restPort]] as const) {
+      if (!Number.isInteger(port) || port < 1 || port > 65535) throw new TypeError(`SparkMasterClient: ${name} must be a port (1-65535)`);
+    }
+    const timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    if (!(timeoutMs > 0)) throw new TypeError('SparkMasterClient: timeoutMs must be positive');
+    this.hosts = hosts;
+    this.webUiPort = opts.webUiPort;
+    this.restPort = opts.restPort;
+    this.timeoutMs = timeoutMs;
+    this.maxResponseBytes = opts.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES;
+    this.agent = new Agent({
+      connect: { timeout: timeoutMs },
+      headersTimeout: timeoutMs,
+      bodyTimeout: timeoutMs,
+      keepAliveTimeout: 4_000,
+      keepAliveMaxTimeout: 10_000,
+      connections: 4,
+    });
+  }
+
+  /** The host that answered ALIVE most recently (undefined when none is known to be). */
+  get aliveHost(): string | undefined {
+    return this.alive;
+  }
+
+  /**
+   * `GET http://host:webUiPort/json/` on every host in parallel. Returns the ALIVE master's
+   * state (as soon as one answers ALIVE); if none is ALIVE, the state of the first host (in
+   * `hosts` order) that answered; throws SparkUnreachableError if none answered.
+   */
+  async masterState(opts: CallOptions = {}): Promise<MasterState> {
+    this.assertOpen();
+    const early = new AbortController();
+    const attempts = this.hosts.map((host) => this.fetchState(host, anySignal(early.signal, opts.signal)).then((state) => ({ host, state })));
+    try {
+      const alive = await firstMatching(attempts, (a) => a.state.status === 'ALIVE');
+      if (alive) {
+        this.alive = alive.host;
+        return alive.state;
+      }
+    } finally {
+      early.abort();
+    }
+    opts.signal?.throwIfAborted();
+    const results = await Promise.allSettled(attempts);
+    this.alive = undefined;
+    for (const r of results) if (r.status === 'fulfilled') return r.value.state;
+    // Nobody answered with a usable document: a protocol error (somebody answered) wins.
+    const reasons = results.map((r) => (r.status === 'rejected' ? r.reason : undefined));
+    const protocol = reasons.find((e): e is SparkProtocolError => e instanceof SparkProtocolError);
+    if (protocol) throw protocol;
+    const parts = this.hosts.map((h, i) => `${h}:${this.webUiPort} (${describeFailure(reasons[i])})`);
+    throw new SparkUnreachableError(`Spark master unreachable: ${parts.join(', ')}`, {
+      target: this.hosts.map((h) => `${h}:${this.webUiPort}`).join(','),
+      cause: reasons[0],
+    });
+  }
+
+  /**
+   * `POST /v1/submissions/create` on the ALIVE master (found through `masterState()` when not
+   * known yet). `success:false` → SparkSubmissionRejected. Never retried.
+   */
+  async createSubmission(req: CreateSubmissionRequest, opts: CallOptions = {}): Promise<SubmissionResult> {
+    const host = await this.restHost(opts);
+    const res = await this.restCall(host, 'POST', '/v1/submissions/create', JSON.stringify(req), opts);
+    const msg = this.restEnvelope(res, 'CreateSubmissionResponse', host, 'create');
+    if (msg.success === true) {
+      if (typeof msg.submissionId !== 'string' || msg.submissionId === '') {
+        throw new SparkProtocolError(`Spark create answer from ${host}:${this.restPort} has success:true but no submissionId`, {
+          target: `${host}:${this.restPort}`,
+          status: res.status,
+        });
+      }
+      return typeof msg.message === 'string' ? { submissionId: msg.submissionId, message: msg.message } : { submissionId: msg.submissionId };
+    }
+    throw this.rejected(msg, host, 'success:false without a message');
+  }
+
+  /**
+   * `POST /v1/submissions/kill/{id}`. `accepted:false` when the driver already finished or does
+   * not exist; a master that is not ALIVE → SparkSubmissionRejected.
+   */
+  async killSubmission(id: string, opts: CallOptions = {}): Promise<KillResult> {
+    const host = await this.restHost(opts);
+    const res = await this.restCall(host, 'POST', `/v1/submissions/kill/${encodeURIComponent(id)}`, undefined, opts);
+    const msg = this.restEnvelope(res, 'KillSubmissionResponse', host, 'kill');
+    const message = typeof msg.message === 'string' ? msg.message : '';
+    if (msg.success === true) return { accepted: true, message };
+    if (message.includes(NOT_ALIVE_PREFIX)) throw this.rejected(msg, host, '');
+    return { accepted: false, message };
+  }
+
+  /** `GET /v1/submissions/status/{id}`. A master that is not ALIVE → SparkSubmissionRejected. */
+  async submissionStatus(id: string, opts: CallOptions = {}): Promise<SubmissionStatus> {
+    const host = await this.restHost(opts);
+    const res = await this.restCall(host, 'GET', `/v1/submissions/status/${encodeURIComponent(id)}`, undefined, opts);
+    const msg = this.restEnvelope(res, 'SubmissionStatusResponse', host, 'status');
+    const message = typeof msg.message === 'string' ? msg.message : undefined;
+    if (msg.success !== true) {
+      if (message?.includes(NOT_ALIVE_PREFIX)) throw this.rejected(msg, host, '');
+      return message === undefined ? { found: false } : { found: false, message };
+    }
+    const out: SubmissionStatus = { found: true };
+    if (typeof msg.driverState === 'string') out.driverState = msg.driverState;
+    if (typeof msg.workerId === 'string') out.workerId = msg.workerId;
+    if (typeof msg.workerHostPort === 'string') out.workerHostPort = msg.workerHostPort;
+    if (message !== undefined) out.message = message;
+    return out;
+  }
+
+  /** Closes the connection pool; later calls throw. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.agent.close();
+  }
+
+  // ------------------------------------------------------------ internals
+
+  private assertOpen(): void {
+    if (this.closed) throw new Error('SparkMasterClient is closed');
+  }
+
+  private async restHost(opts: CallOptions): Promise<string> {
+    this.assertOpen();
+    if (this.alive !== undefined) return this.alive;
+    const state = await this.masterState(opts);
+    if (state.status === 'ALIVE' && this.alive !== undefined) return this.alive;
+    const host = hostOfWebUiUrl(state.webUiUrl, this.hosts);
+    throw new SparkSubmissionRejected(`No ALIVE Spark master among ${this.hosts.join(', ')} (${host} is ${state.status})`, {
+      target: `${host}:${this.webUiPort}`,
+      masterStatus: state.status,
+    });
+  }
+
+  /** A REST call; when the remembered ALIVE master does not answer, it is forgotten (rediscovered next time). */
+  private async restCall(host: string, method: 'GET' | 'POST', path: string, body: string | undefined, opts: CallOptions): Promise<RawResponse> {
+    try {
+      return await this.call(host, this.restPort, method, path, body, opts);
+    } catch (e) {
+      if (e instanceof SparkUnreachableError && this.alive === host) this.alive = undefined;
+      throw e;
+    }
+  }
+
+  private rejected(msg: Record<string, unknown>, host: string, fallback: string): SparkSubmissionRejected {
+    const message = typeof msg.message === 'string' ? msg.message : fallback;
+    const m = /Current state is not alive: ([A-Z_]+)/.exec(message);
+    if (m && this.alive === host) this.alive = undefined; // a failover happened: rediscover next time
+    return new SparkSubmissionRejected(message, { target: `${host}:${this.restPort}`, ...(m?.[1] ? { masterStatus: m[1] } : {}) });
+  }
+
+  private async fetchState(host: string, signal: AbortSignal | undefined): Promise<MasterState> {
+    const webUiUrl = `http://${urlHost(host)}:${this.webUiPort}`;
+    const res = await this.call(host, this.webUiPort, 'GET', '/json/', undefined, signal ? { signal } : {});
+    const target = `${host}:${this.webUiPort}`;
+    if (res.status !== 200) {
+      throw new SparkProtocolError(`Spark master ${target} answered HTTP ${res.status} to GET /json/: ${summarizeBody(res)}`, {
+        target,
+        status: res.status,
+      });
+    }
+    let doc: unknown;
+    try {
+      doc = JSON.parse(res.text);
+    } catch {
+      throw new SparkProtocolError(`Spark master ${target} answered GET /json/ with a body that is not JSON: ${summarizeBody(res)}`, {
+        target,
+        status: res.status,
+      });
+    }
+    try {
+      return parseMasterState(doc, webUiUrl);
+    } catch (e) {
+      throw new SparkProtocolError(`Spark master ${target} answered GET /json/ with an unexpected document: ${(e as Error).message}`, {
+        target,
+        status: res.status,
+      });
+    }
+  }
+
+  /** Parses a REST answer into its envelope; anything but a 200 of the expected action is a protocol error. */
+  private restEnvelope(res: RawResponse, expectedAction: string, host: string, what: string): Record<string, unknown> {
+    const target = `${host}:${this.restPort}`;
+    let msg: unknown;
+    try {
+      msg = JSON.parse(res.text);
+    } catch {
+      msg = undefined;
+    }
+    const obj = typeof msg === 'object' && msg !== null && !Array.isArray(msg) ? (msg as Record<string, unknown>) : undefined;
+    if (res.status !== 200) {
+      let detail: string;
+      if (obj && typeof obj.message === 'string') {
+        detail = firstLine(obj.message, 300);
+        if (typeof obj.highestProtocolVersion === 'string') detail += ` (highest protocol version: ${obj.highestProtocolVersion})`;
+      } else detail = summarizeBody(res);
+      throw new SparkProtocolError(`Spark ${what} request to ${target} failed with HTTP ${res.status}: ${detail}`, { target, status: res.status });
+    }
+    if (!obj) {
+      throw new SparkProtocolError(`Spark ${what} answer from ${target} is not a JSON object: ${summarizeBody(res)}`, { target, status: res.status });
+    }
+    if (obj.action !== expectedAction) {
+      const detail = typeof obj.message === 'string' ? `: ${firstLine(obj.message, 300)}` : '';
+      throw new SparkProtocolError(`Spark ${what} answer from ${target} has action ${JSON.stringify(obj.action)}, expected ${expectedAction}${detail}`, {
+        target,
+        status: res.status,
+      });
+    }
+    return obj;
+  }
+
+  /** One HTTP exchange with the per-call timeout; transport failures become SparkUnreachableError. */
+  private async call(host: string, port: number, method: 'GET' | 'POST', path: string, body: string | undefined, opts: CallOptions): Promise<RawResponse> {
+    this.assertOpen();
+    const target = `${host}:${port}`;
+    const timeout = AbortSignal.timeout(this.timeoutMs);
+    const signal = anySignal(timeout, opts.signal) ?? timeout;
+    const headers: Record<string, string> = { accept: 'application/json, text/json;q=0.9, */*;q=0.1', 'user-agent': 'logwise-orchestrator' };
+    if (body !== undefined) headers['content-type'] = 'application/json;charset=UTF-8';
+    let sent = false;
+    try {
+      const res: Dispatcher.ResponseData = await request(`http://${urlHost(host)}:${port}${path}`, {
+        dispatcher: this.agent,
+        method,
+        headers,
+        body: body ?? null,
+        signal,
+      });
+      sent = true;
+      const text = await readLimited(res.body, this.maxResponseBytes, target);
+      const ct = res.headers['content-type'];
+      return { status: res.statusCode, contentType: Array.isArray(ct) ? (ct[0] ?? '') : (ct ?? ''), text };
+    } catch (err) {
+      if (err instanceof SparkError) throw err;
+      if (opts.signal?.aborted) throw opts.signal.reason;
+      const code = errorCode(err);
+      if (timeout.aborted || code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT' || code === 'UND_ERR_CONNECT_TIMEOUT') {
+        const connectOnly = code === 'UND_ERR_CONNECT_TIMEOUT';
+        throw new SparkTimeoutError(`Spark master ${target}: ${method} ${path} timed out after ${this.timeoutMs} ms${connectOnly ? ' (connecting)' : ''}`, {
+          target,
+          timeoutMs: this.timeoutMs,
+          maybeProcessed: !connectOnly,
+          cause: err,
+        });
+      }
+      const notSent = !sent && (code === 'ECONNREFUSED' || code === 'ENOTFOUND' || code === 'EAI_AGAIN' || code === 'EHOSTUNREACH' || code === 'ENETUNREACH');
+      throw new SparkUnreachableError(`Spark master ${target}: ${method} ${path} failed: ${describeCode(code, err)}`, {
+        target,
+        maybeProcessed: !notSent && method === 'POST',
+        cause: err,
+      });
+    }
+  }
+}
+
+// ---------------------------------------------------------------- parsing /json/
+
+type Obj = Record<string, unknown>;
+
+/** Parses the `/json/` document (SPARK_PROTOCOL.md §1.1, §1.2). Throws a plain Error with a short reason. */
+export function parseMasterState(doc: unknown, webUiUrl: string): MasterState {
+  if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) throw new Error('not a JSON object');
+  const o = doc as Obj;
+  if (typeof o.status !== 'string') throw new Error("'status' is missing or not a string");
+  return {
+    webUiUrl,
+    url: optString(o, 'url') ?? '',
+    status: o.status as MasterStatus,
+    aliveWorkers: optNumber(o, 'aliveworkers') ?? countAliveWorkers(o.workers),
+    cores: optNumber(o, 'cores') ?? 0,
+    coresUsed: optNumber(o, 'coresused') ?? 0,
+    memoryMb: optNumber(o, 'memory') ?? 0,
+    memoryUsedMb: optNumber(o, 'memoryused') ?? 0,
+    activeDrivers: parseDrivers(o, 'activedrivers'),
+    completedDrivers: parseDrivers(o, 'completeddrivers'),
+  };
+}
+
+function parseDrivers(o: Obj, key: string): SparkDriver[] {
+  const v = o[key];
+  if (v === undefined || v === null) return [];
+  if (!Array.isArray(v)) throw new Error(`'${key}' is not a list`);
+  return v.map((d, i) => parseDriver(d, `${key}[${i}]`));
+}
+
+function parseDriver(d: unknown, where: string): SparkDriver {
+  if (typeof d !== 'object' || d === null || Array.isArray(d)) throw new Error(`${where} is not an object`);
+  const o = d as Obj;
+  if (typeof o.id !== 'string' || o.id === '') throw new Error(`${where}.id is missing or not a string`);
+  if (typeof o.state !== 'string') throw new Error(`${where}.state is missing or not a string`);
+  let startTime = 0;
+  if (o.starttime !== undefined && o.starttime !== null) {
+    startTime = typeof o.starttime === 'number' ? o.starttime : typeof o.starttime === 'string' && o.starttime.trim() !== '' ? Number(o.starttime) : NaN;
+    if (!Number.isFinite(startTime)) throw new Error(`${where}.starttime is not a number`);
+  }
+  const worker = o.worker;
+  if (worker !== undefined && worker !== null && typeof worker !== 'string') throw new Error(`${where}.worker is not a string`);
+  return {
+    id: o.id,
+    startTime,
+    state: o.state as DriverState,
+    worker: typeof worker === 'string' && worker !== 'None' && worker !== '' ? worker : null,
+    mainClass: optString(o, 'mainclass', where) ?? '',
+    cores: optNumber(o, 'cores', where) ?? 0,
+    memoryMb: optNumber(o, 'memory', where) ?? 0,
+    submitDate: optString(o, 'submitdate', where) ?? '',
+  };
+}
+
+function optString(o: Obj, key: string, where?: string): string | undefined {
+  const v = o[key];
+  if (v === undefined || v === null) return undefined;
+  if (typeof v !== 'string') throw new Error(`${where ? `${where}.` : ''}${key} is not a string`);
+  return v;
+}
+
+function optNumber(o: Obj, key: string, where?: string): number | undefined {
+  const v = o[key];
+  if (v === undefined || v === null) return undefined;
+  const n = typeof v === 'number' ? v : typeof v === 'string' && v.trim() !== '' ? Number(v) : NaN;
+  if (!Number.isFinite(n)) throw new Error(`${where ? `${where}.` : ''}${key} is not a number`);
+  return n;
+}
+
+function countAliveWorkers(workers: unknown): number {
+  if (!Array.isArray(workers)) return 0;
+  return workers.filter((w) => typeof w === 'object' && w !== null && (w as Obj).state === 'ALIVE').length;
+}
+
+// ---------------------------------------------------------------- helpers
+
+function urlHost(host: string): string {
+  return host.includes(':') && !host.startsWith('[') ? `[${host}]` : host;
+}
+
+/** `user:pass@host` → `host`: credentials never reach a URL or a message. */
+function stripCredentials(host: string): string {
+  const at = host.lastIndexOf('@');
+  return at >= 0 ? host.slice(at + 1) : host;
+}
+
+function hostOfWebUiUrl(webUiUrl: string, hosts: readonly string[]): string {
+  return hosts.find((h) => webUiUrl.startsWith(`http://${urlHost(h)}:`)) ?? hosts[0] ?? '';
+}
+
+function anySignal(a: AbortSignal | undefined, b: AbortSignal | undefined): AbortSignal | undefined {
+  if (a && b) return AbortSignal.any([a, b]);
+  return a ?? b;
+}
+
+/** Resolves with the first fulfilled value that matches, or undefined once all have settled. */
+function firstMatching<T>(promises: Promise<T>[], match: (v: T) => boolean): Promise<T | undefined> {
+  return new Promise((resolve) => {
+    let pending = promises.length;
+    if (pending === 0) resolve(undefined);
+    for (const p of promises) {
+      p.then(
+        (v) => {
+          if (match(v)) resolve(v);
+          if (--pending === 0) resolve(undefined);
+        },
+        () => {
+          if (--pending === 0) resolve(undefined);
+        },
+      );
+    }
+  });
+}
+
+async function readLimited(body: Dispatcher.ResponseData['body'], limit: number, target: string): Promise<string> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of body) {
+    const buf = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk as Uint8Array);
+    size += buf.length;
+    if (size > limit) {
+      body.destroy();
+      throw new SparkProtocolError(`Spark master ${target} sent a response larger than ${limit} bytes`, { target });
+    }
+    chunks.push(buf);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+function errorCode(err: unknown): string | undefined {
+  let e: unknown = err;
+  for (let i = 0; i < 4 && typeof e === 'object' && e !== null; i++) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === 'string') return code;
+    e = (e as { cause?: unknown }).cause;
+  }
+  return undefined;
+}
+
+function describeCode(code: string | undefined, err: unknown): string {
+  switch (code) {
+    case 'ECONNREFUSED':
+      return 'connection refused';
+    case 'ENOTFOUND':
+    case 'EAI_AGAIN':
+      return 'host not found';
+    case 'ECONNRESET':
+      return 'connection reset';
+    case 'UND_ERR_SOCKET':
+      return 'connection closed before an answer';
+    case 'EHOSTUNREACH':
+    case 'ENETUNREACH':
+      return 'host unreachable';
+    default:
+      return code ?? firstLine(err instanceof Error ? err.message : String(err), 120);
+  }
+}
+
+function describeFailure(reason: unknown): string {
+  if (reason instanceof SparkTimeoutError) return `timed out after ${reason.timeoutMs} ms`;
+  if (reason instanceof SparkUnreachableError) return reason.message.replace(/^.*failed: /, '');
+  if (reason instanceof Error) return firstLine(reason.message, 120);
+  return 'no answer';
+}
+
+function firstLine(s: string, max: number): string {
+  const line = (s.split('\n')[0] ?? '').trim();
+  return line.length > max ? `${line.slice(0, max)}…` : line;
+}
+
+/** A short, single-line rendering of a non-JSON (or unexpected) body: the HTML title, or the text. */
+function summarizeBody(res: RawResponse): string {
+  const title = /<title>([^<]*)<\/title>/i.exec(res.text)?.[1];
+  if (title) return title.trim();
+  const text = res.text.replace(/<[^>]*>/g, ' ').replace(/\s+/g, ' ').trim();
+  if (text === '') return '(empty body)';
+  return text.length > 160 ? `${text.slice(0, 160)}…` : text;
+}
