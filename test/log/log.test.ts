@@ -1,0 +1,48 @@
+import { describe, expect, it } from 'vitest';
+import { createLogger, logEvent } from '../../src/log.js';
+import { Redactor } from '../../src/secrets.js';
+import { LogCapture } from '../support/orchestrator.js';
+
+describe('logs', () => {
+  const secret = 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY';
+  const redactor = new Redactor([secret, 'tok-123456', undefined, 'ab']);
+
+  it('masks secret values anywhere in a line, including inside error messages', () => {
+    const out = new LogCapture();
+    const log = createLogger({ redactor, destination: out });
+    log.error({ error: `request to http://x failed: Authorization=${secret}` }, `boom ${secret}`);
+    log.info({ nested: { deeper: { note: `token tok-123456 used` } } }, 'ok');
+    expect(out.text).not.toContain(secret);
+    expect(out.text).not.toContain('tok-123456');
+    expect(out.text).toContain('[redacted]');
+    // Too short to scrub safely: left alone rather than garbling every line.
+    log.info('ab ab');
+    expect(out.lines.at(-1)).toContain('ab ab');
+  });
+
+  it('masks secret keys by name whatever their value', () => {
+    const out = new LogCapture();
+    const log = createLogger({ redactor: new Redactor([]), destination: out });
+    log.info({ password: 'p1', spark: { awsSecretAccessKey: 'unknown-value', awsSessionToken: 'v2' }, authToken: 't3' }, 'config');
+    const line = JSON.parse(out.lines[0]!) as Record<string, any>;
+    expect(line.password).toBe('[redacted]');
+    expect(line.authToken).toBe('[redacted]');
+    expect(line.spark).toEqual({ awsSecretAccessKey: '[redacted]', awsSessionToken: '[redacted]' });
+  });
+
+  it('writes one JSON line per event with tenant, event type and its figures', () => {
+    const out = new LogCapture();
+    const log = createLogger({ redactor, destination: out, level: 'info' });
+    logEvent(log, { type: 'discovery.synced', tenant: 'ABC', at: 1, onboarded: 3, removed: 1, present: 9, ignoredFolders: 0, listCalls: 4, retries: 0, durationMs: 12 });
+    logEvent(log, { type: 'stream.retrying', tenant: 'ABC', at: 2, stream: 'spark', attempt: 2, delayMs: 400, error: 'refused' });
+    logEvent(log, { type: 'spark.polled', tenant: 'ABC', at: 3, masterStatus: 'ALIVE', aliveDrivers: 1, action: 'none' });
+    const lines = out.lines.map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(lines).toHaveLength(2); // spark.polled is debug
+    expect(lines[0]).toMatchObject({ level: 'info', tenant: 'ABC', event: 'discovery.synced', onboarded: 3, removed: 1, durationMs: 12 });
+    expect(lines[1]).toMatchObject({ level: 'warn', event: 'stream.retrying', attempt: 2, delayMs: 400 });
+  });
+
+  it('scrubs values deep inside objects for answers and events', () => {
+    expect(redactor.scrubValue({ a: [`x ${secret} y`], password: 'p', ok: 1 })).toEqual({ a: ['x [redacted] y'], password: '[redacted]', ok: 1 });
+  });
+});
