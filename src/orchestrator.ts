@@ -11,7 +11,9 @@ import { ServiceDetailsRepository } from './db/service-details.js';
 import { createApp } from './http/app.js';
 import { openApiDocument } from './http/openapi.js';
 import { buildRoutes, type HealthReport } from './http/routes.js';
+import { eventStream } from './http/events-sse.js';
 import { logEvent, type Logger } from './log.js';
+import { Metrics } from './metrics.js';
 import { createObjectStore, type ObjectStore } from './objectstore/index.js';
 import type { Redactor } from './secrets.js';
 import { errorMessage } from '../streams/events.js';
@@ -49,7 +51,9 @@ export class Orchestrator {
   readonly supervisor: Supervisor;
   readonly app: ReturnType<typeof createApp>;
   private server: ServerType | undefined;
+  readonly metrics: Metrics;
   private eventLog: Subscription | undefined;
+  private metricsFeed: Subscription | undefined;
   private readonly services: ServiceDetailsRepository;
   private readonly stores = new Map<string, ObjectStore>();
 
@@ -74,11 +78,14 @@ export class Orchestrator {
         streams: (ctx: StreamContext) => (opts.streams ?? tenantStreams)(t, ctx, shared),
       })),
     );
+    this.metrics = new Metrics();
     const routes = buildRoutes({
       dispatch: (tenant, command, args) => this.supervisor.dispatch(tenant, command, args),
       health: () => this.health(),
       serviceDetails: (tenant) => this.services.listByTenant(tenant),
       openapi: () => openApi,
+      events: eventStream({ events$: this.supervisor.events$, redactor: opts.redactor, metrics: this.metrics }),
+      metrics: () => this.metrics.text(),
       background: (what, tenant, error) => opts.log.warn({ tenant, command: what, error: errorMessage(error) }, `${what} failed`),
       delaySampleIntervalMs: config.loop.delaySampleSeconds * 1000,
     });
@@ -100,6 +107,7 @@ export class Orchestrator {
     const ran = await migrateLatest(this.db);
     if (ran.length) log.info({ migrations: ran }, 'database migrated');
     this.eventLog = this.supervisor.events$.subscribe((event) => logEvent(log, event));
+    this.metricsFeed = this.metrics.follow(this.supervisor.events$);
     this.supervisor.start();
     if (this.opts.listen !== false) {
       await new Promise<void>((resolve, reject) => {
@@ -136,6 +144,7 @@ export class Orchestrator {
     await this.supervisor.stop();
     await closed;
     this.eventLog?.unsubscribe();
+    this.metricsFeed?.unsubscribe();
     for (const store of this.stores.values()) store.close();
     await this.db.destroy();
   }
