@@ -41,13 +41,21 @@ export function sampleServicePrefix(tenant: TenantConfig): string | null {
  */
 export function delaySampleStream(ctx: StreamContext, deps: DelayDeps): StreamDefinition {
   const prefix = sampleServicePrefix(deps.tenant);
-  let latest: { minutes: number; at: number } | null = null;
+  let latest: { minutes: number | null; at: number } | null = null;
+  // A failed sample is remembered briefly, so dashboards polling during an outage do not
+  // each pay a full listing with retries.
+  const failureMemoryMs = Math.min(deps.intervalMs, 10_000);
 
-  const sample = async ({ maxAgeMs }: SampleDelayArgs): Promise<number> => {
-    if (latest && ctx.now() - latest.at < maxAgeMs) return latest.minutes;
-    if (!prefix) throw new Error('delayMetrics.app is not configured for this tenant (sampleEnv, sampleServiceName, sampleComponentName)');
+  const sample = async ({ maxAgeMs }: SampleDelayArgs): Promise<number | null> => {
+    // Without a sample service there is nothing to measure; the API answers null, as on failure.
+    if (!prefix) return null;
     const now = ctx.now();
-    const before = deps.store.stats.listCalls;
+    if (latest) {
+      const age = now - latest.at;
+      // A negative age means the clock went back: the sample is not trusted.
+      const memory = latest.minutes === null ? Math.min(maxAgeMs, failureMemoryMs) : maxAgeMs;
+      if (age >= 0 && age < memory) return latest.minutes;
+    }
     try {
       const result = await sampleDelay(now, (hourPath) => deps.store.listPrefixes(prefix + hourPath));
       latest = { minutes: result.minutes, at: now };
@@ -55,11 +63,11 @@ export function delaySampleStream(ctx: StreamContext, deps: DelayDeps): StreamDe
         type: 'delay.sampled',
         appLogsDelayMinutes: result.minutes,
         newestPartition: result.newest === null ? null : new Date(result.newest).toISOString(),
-        listCalls: deps.store.stats.listCalls - before,
+        listCalls: result.listings,
       });
       return result.minutes;
     } catch (err) {
-      latest = null;
+      latest = { minutes: null, at: now };
       ctx.emit({ type: 'delay.failed', error: errorMessage(err) });
       throw err;
     }

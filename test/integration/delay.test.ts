@@ -162,10 +162,14 @@ describe.each([
     const [failed] = all('delay.failed', 'DOWN');
     expect(failed?.error).toMatch(/ECONNREFUSED/);
     expect(failed?.error).not.toContain(s3TestSecretAccessKey);
-    // The other tenant still answers, and so does this one (a failure is not remembered: it tries again).
+    // The other tenants still answer, and so does this one: from the remembered failure (no
+    // second listing with retries within a few seconds), then with a new attempt.
     expect((await delay('SINGLE')).body).toEqual({ data: { tenant: 'SINGLE', appLogsDelayMinutes: 12 } });
     expect((await delay('ABC')).body).toEqual({ data: { tenant: 'ABC', appLogsDelayMinutes: 7 } });
     expect((await delay('DOWN', '/metric/sync-delay')).body).toEqual({ data: { tenant: 'DOWN', appLogsDelayMinutes: null } });
+    expect(all('delay.failed', 'DOWN')).toHaveLength(1);
+    now += 11_000;
+    expect((await delay('DOWN')).body).toEqual({ data: { tenant: 'DOWN', appLogsDelayMinutes: null } });
     expect(all('delay.failed', 'DOWN')).toHaveLength(2);
     expect(all('delay.failed', 'ABC')).toHaveLength(0);
     expect(t.logs.text).toContain('delay.failed');
