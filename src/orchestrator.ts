@@ -8,7 +8,10 @@ import type { Config, TenantConfig } from './config/schema.js';
 import { createDb, pingDb, type Db } from './db/knex.js';
 import { migrateLatest } from './db/migrate.js';
 import { ServiceDetailsRepository } from './db/service-details.js';
+import { SparkSubmissionsRepository } from './db/spark-submissions.js';
+import { SparkSubmitStatusRepository } from './db/spark-submit-status.js';
 import { createApp } from './http/app.js';
+import { NotImplementedError } from './http/errors.js';
 import { openApiDocument } from './http/openapi.js';
 import { buildRoutes, type HealthReport } from './http/routes.js';
 import { eventStream } from './http/events-sse.js';
@@ -16,6 +19,8 @@ import { logEvent, type Logger } from './log.js';
 import { Metrics } from './metrics.js';
 import { createObjectStore, type ObjectStore } from './objectstore/index.js';
 import type { Redactor } from './secrets.js';
+import { SparkMasterClient } from './spark/master-client.js';
+import type { SparkStatusRegistry, SparkStatusView } from '../streams/spark-poll.js';
 import { errorMessage } from '../streams/events.js';
 
 export const VERSION = '0.1.0';
@@ -26,6 +31,15 @@ export interface SharedDeps {
   db: Db;
   services: ServiceDetailsRepository;
   store(tenant: string): ObjectStore;
+  /** Replay rows (`spark_submit_status`) and the submissions the loop made (`spark_submissions`). */
+  replays: SparkSubmitStatusRepository;
+  submissions: SparkSubmissionsRepository;
+  /** The client of the tenant's Spark master(s): one per distinct master set, shared by its tenants. */
+  sparkMaster(tenant: string): SparkMasterClient;
+  /** Where each tenant's Spark stream publishes its status (`GET /api/v1/spark/status`). */
+  sparkStatus: SparkStatusRegistry;
+  /** Aborted on shutdown: long waits (a kill wait) end early instead of holding `stop()`. */
+  shutdown: AbortSignal;
 }
 
 /** The streams of one tenant; each capability adds its own. */
@@ -56,17 +70,37 @@ export class Orchestrator {
   private metricsFeed: Subscription | undefined;
   private readonly services: ServiceDetailsRepository;
   private readonly stores = new Map<string, ObjectStore>();
+  /** Spark master clients by master set (hosts + ports); `sparkClientOf` maps tenants to them. */
+  private readonly sparkClients = new Map<string, SparkMasterClient>();
+  private readonly sparkClientOf = new Map<string, SparkMasterClient>();
+  private readonly sparkStatus: SparkStatusRegistry = new Map();
+  private readonly shutdown = new AbortController();
 
   constructor(private readonly opts: OrchestratorOptions) {
     const { config } = opts;
     this.db = createDb(config.database);
     this.services = new ServiceDetailsRepository(this.db);
     for (const t of config.tenants) this.stores.set(t.name, createObjectStore(t.objectStore));
+    for (const t of config.tenants) {
+      const { sparkMasterHost, sparkMasterWebUiPort, sparkMasterRestPort } = t.spark;
+      const key = JSON.stringify([[...sparkMasterHost].map((h) => h.trim().toLowerCase()).sort(), sparkMasterWebUiPort, sparkMasterRestPort]);
+      let client = this.sparkClients.get(key);
+      if (!client) {
+        client = new SparkMasterClient({ hosts: [...sparkMasterHost], webUiPort: sparkMasterWebUiPort, restPort: sparkMasterRestPort });
+        this.sparkClients.set(key, client);
+      }
+      this.sparkClientOf.set(t.name, client);
+    }
     const shared: SharedDeps = {
       config,
       db: this.db,
       services: this.services,
       store: (tenant) => this.stores.get(tenant)!,
+      replays: new SparkSubmitStatusRepository(this.db),
+      submissions: new SparkSubmissionsRepository(this.db),
+      sparkMaster: (tenant) => this.sparkClientOf.get(tenant)!,
+      sparkStatus: this.sparkStatus,
+      shutdown: this.shutdown.signal,
     };
     const backoff = { minMs: config.loop.backoff.minSeconds * 1000, maxMs: config.loop.backoff.maxSeconds * 1000 };
     this.supervisor = new Supervisor(
@@ -83,6 +117,11 @@ export class Orchestrator {
       dispatch: (tenant, command, args) => this.supervisor.dispatch(tenant, command, args),
       health: () => this.health(),
       serviceDetails: (tenant) => this.services.listByTenant(tenant),
+      sparkStatus: (tenant): SparkStatusView => {
+        const status = this.sparkStatus.get(tenant);
+        if (!status) throw new NotImplementedError('Spark status (no Spark stream runs for this tenant)');
+        return status();
+      },
       openapi: () => openApi,
       events: eventStream({ events$: this.supervisor.events$, redactor: opts.redactor, metrics: this.metrics }),
       metrics: () => this.metrics.text(),
@@ -141,11 +180,13 @@ export class Orchestrator {
           (server as { closeAllConnections?: () => void }).closeAllConnections?.();
         })
       : Promise.resolve();
+    this.shutdown.abort();
     await this.supervisor.stop();
     await closed;
     this.eventLog?.unsubscribe();
     this.metricsFeed?.unsubscribe();
     for (const store of this.stores.values()) store.close();
+    await Promise.all([...this.sparkClients.values()].map((c) => c.close()));
     await this.db.destroy();
   }
 }

@@ -19,8 +19,8 @@ export interface EventPayloads {
   'delay.failed': { error: string };
   'delay.service-sampled': { services: number; failed: number; durationMs: number };
 
-  'spark.polled': { masterStatus: string; aliveDrivers: number; action: string };
-  'spark.submitted': { submissionId: string; reason: string; startingOffsetsTimestamp?: number };
+  'spark.polled': { masterStatus: string; aliveDrivers: number; action: string; durationMs?: number };
+  'spark.submitted': { submissionId: string; purpose: string; reason: string; startingOffsetsTimestamp?: number };
   'spark.submit-failed': { reason: string; error: string };
   'spark.killed': { submissionIds: string[]; reason: string };
   'spark.state-cleaned': { deleted: number; prefixes: string[] };
@@ -30,6 +30,13 @@ export interface EventPayloads {
   'spark.master-unreachable': { error: string };
   'spark.waiting': { reason: string };
   'spark.adopted': { submissionIds: string[] };
+
+  /** This replica now acts for the tenant (SPEC §4.5); `takeover` when another replica held it last. */
+  'lease.acquired': { holder: string; token: number; previousHolder: string | null; takeover: boolean; validForMs: number };
+  /** This replica stopped acting for the tenant: another took the lease, or it could not renew in time. */
+  'lease.lost': { holder: string; token: number; newHolder: string | null; reason: string };
+  /** A renewal round failed (MySQL unreachable, timeout); `validForMs` is what is left of a held lease. */
+  'lease.renew-failed': { holder: string; holding: boolean; validForMs: number; error: string };
 }
 
 export type EventType = keyof EventPayloads;

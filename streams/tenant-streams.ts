@@ -1,13 +1,34 @@
-import type { TenantStreamsFactory } from '../src/orchestrator.js';
+import type { TenantConfig } from '../src/config/schema.js';
+import type { SharedDeps, TenantStreamsFactory } from '../src/orchestrator.js';
 import { delaySampleStream } from './delay-sample.js';
 import { discoveryStream } from './discovery.js';
+import { otherTenantMainClasses, sparkPollStream, type SparkPollDeps } from './spark-poll.js';
 
 /** Every stream a tenant runs. */
 export const tenantStreams: TenantStreamsFactory = (tenant, ctx, deps) => {
   const { loop } = deps.config;
   const store = deps.store(tenant.name);
   return [
+    sparkPollStream(ctx, sparkPollDeps(tenant, deps)),
     discoveryStream(ctx, { tenant, store, services: deps.services, intervalMs: loop.discoverySeconds * 1000 }),
     delaySampleStream(ctx, { tenant, store, intervalMs: loop.delaySampleSeconds * 1000 }),
   ];
 };
+
+/** The Spark poll stream's dependencies from the shared ones (tests add crash-loop or kill-wait settings). */
+export function sparkPollDeps(tenant: TenantConfig, deps: SharedDeps, extra: Partial<SparkPollDeps> = {}): SparkPollDeps {
+  const { loop } = deps.config;
+  return {
+    tenant,
+    master: deps.sparkMaster(tenant.name),
+    store: deps.store(tenant.name),
+    replays: deps.replays,
+    submissions: deps.submissions,
+    otherTenantMainClasses: otherTenantMainClasses(deps.config.tenants, tenant.name),
+    intervalMs: loop.sparkPollSeconds * 1000,
+    submitGraceMs: loop.submitGraceSeconds * 1000,
+    registry: deps.sparkStatus,
+    signal: deps.shutdown,
+    ...extra,
+  };
+}

@@ -346,6 +346,9 @@ export class SparkMasterSimulator {
   private readonly logLine: ((line: string) => void) | undefined;
 
   private readonly workersList: Worker[] = [];
+  private readonly initial: { workers: SimWorkerSpec[]; killDelayMs: number | null; launchDelayMs: number; status: SimMasterStatus | string };
+  private inFlight = 0;
+  private idleWaiters: (() => void)[] = [];
   /** Active drivers (SUBMITTED/RUNNING), insertion order. */
   private readonly drivers = new Map<string, Driver>();
   private readonly completed: Driver[] = [];
@@ -382,7 +385,9 @@ export class SparkMasterSimulator {
     this.launchDelayMs = opts.launchDelayMs ?? 0;
     this.retainedDrivers = opts.retainedDrivers ?? 200;
     this.logLine = opts.log;
-    for (const w of opts.workers ?? [{ cores: 4, memoryMb: 8192 }, { cores: 4, memoryMb: 8192 }]) this.addWorker(w);
+    const workers = opts.workers ?? [{ cores: 4, memoryMb: 8192 }, { cores: 4, memoryMb: 8192 }];
+    this.initial = { workers: workers.map((w) => ({ ...w })), killDelayMs: this.killDelayMs, launchDelayMs: this.launchDelayMs, status: this.status };
+    for (const w of workers) this.addWorker(w);
   }
 
   // ------------------------------------------------------------ lifecycle
@@ -425,6 +430,42 @@ export class SparkMasterSimulator {
   }
   get masterUrl(): string {
     return this.masterUrlOption ?? `spark://${urlHost(this.host)}:7077`;
+  }
+
+  // ------------------------------------------------------------ reuse between test cases
+
+  /** Resolves when no request is being handled (answers delayed by `delayResponses` included). */
+  idle(): Promise<void> {
+    if (this.inFlight === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  /**
+   * Back to the state after construction, on the same ports: waits for requests in flight, then
+   * forgets every driver, worker, fault, pending kill and recorded request, listens again if
+   * refusing, and restores the initial status, workers and delays. Driver numbers keep counting,
+   * so ids never repeat across resets.
+   */
+  async reset(): Promise<void> {
+    if (!this.started || this.stopped) throw new Error('simulator is not running');
+    this.faults = [];
+    this.responseDelayMs = 0;
+    await this.idle();
+    if (this.refusing) await this.refuseConnections(false);
+    for (const t of this.timers) clearTimeout(t);
+    this.timers.clear();
+    this.pendingKills.clear();
+    this.drivers.clear();
+    this.completed.length = 0;
+    this.workersList.length = 0;
+    this.requests.length = 0;
+    this.createRequests.length = 0;
+    this.killRequests.length = 0;
+    this.statusRequests.length = 0;
+    this.status = this.initial.status;
+    this.killDelayMs = this.initial.killDelayMs;
+    this.launchDelayMs = this.initial.launchDelayMs;
+    for (const w of this.initial.workers) this.addWorker(w);
   }
 
   // ------------------------------------------------------------ fault injection
@@ -788,6 +829,15 @@ export class SparkMasterSimulator {
   }
 
   private async handle(kind: 'ui' | 'rest', req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    this.inFlight++;
+    try {
+      await this.handleRequest(kind, req, res);
+    } finally {
+      if (--this.inFlight === 0) for (const resolve of this.idleWaiters.splice(0)) resolve();
+    }
+  }
+
+  private async handleRequest(kind: 'ui' | 'rest', req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     const started = Date.now();
     const method = req.method ?? 'GET';
     const rawPath = req.url ?? '/';

@@ -1,0 +1,200 @@
+/**
+ * The Spark poll stream's own rules, driven directly (no loop, no database): the bounded kill
+ * wait, cleanup failures, what counts as an ambiguous create, tenants sharing a master.
+ */
+import { asyncScheduler } from 'rxjs';
+import { afterEach, describe, expect, it } from 'vitest';
+import { parseConfig } from '../../src/config/load.js';
+import type { TenantConfig } from '../../src/config/schema.js';
+import type { ReplayRow } from '../../src/db/spark-submit-status.js';
+import type { SubmissionRecord } from '../../src/db/spark-submissions.js';
+import type { DeleteResult, ObjectStore } from '../../src/objectstore/object-store.js';
+import type { CreateSubmissionRequest } from '../../src/spark/types.js';
+import { SparkMasterClient, SparkProtocolError, SparkSubmissionRejected, SparkTimeoutError, SparkUnreachableError } from '../../src/spark/master-client.js';
+import type { EventInput } from '../../streams/events.js';
+import {
+  createMayHaveSucceeded,
+  KillWaitTimeoutError,
+  memoryStringToMb,
+  otherTenantMainClasses,
+  requestedSize,
+  sparkPollStream,
+  StateCleanupError,
+  type ReplayStore,
+  type SubmissionStore,
+} from '../../streams/spark-poll.js';
+import { SparkMasterSimulator } from '../spark-sim/master-simulator.js';
+
+const MAIN = 'com.logwise.spark.MainApplication';
+
+class MemoryReplays implements ReplayStore {
+  rows: ReplayRow[] = [];
+  async insert(tenant: string, startingOffsetsTimestamp: number, resumeToSubscribePatternTimestamp: number): Promise<ReplayRow> {
+    const row = { id: this.rows.length + 1, tenant, startingOffsetsTimestamp, resumeToSubscribePatternTimestamp, isSubmittedForOffsetsTimestamp: false, isResumedToSubscribePattern: false, createdAt: new Date() };
+    this.rows.push(row);
+    return { ...row };
+  }
+  async latest(tenant: string) {
+    const row = this.rows.filter((r) => r.tenant === tenant).at(-1);
+    return row ? { ...row } : undefined;
+  }
+  async markSubmitted(id: number) {
+    const row = this.rows.find((r) => r.id === id)!;
+    const changed = !row.isSubmittedForOffsetsTimestamp;
+    row.isSubmittedForOffsetsTimestamp = true;
+    return changed;
+  }
+  async markResumed(id: number) {
+    const row = this.rows.find((r) => r.id === id)!;
+    const changed = !row.isResumedToSubscribePattern;
+    row.isResumedToSubscribePattern = true;
+    return changed;
+  }
+}
+
+class MemorySubmissions implements SubmissionStore {
+  rows: SubmissionRecord[] = [];
+  async record(s: SubmissionRecord) {
+    this.rows.push(s);
+  }
+  async recent(tenant: string) {
+    return this.rows.filter((r) => r.tenant === tenant).reverse();
+  }
+}
+
+/** A store with state objects whose deletes can be made to fail per key. */
+function memoryStore(keys: string[], failing: Set<string> = new Set()): ObjectStore & { keys: Set<string> } {
+  const all = new Set(keys);
+  return {
+    keys: all,
+    stats: { listCalls: 0, deleteCalls: 0, retries: 0 },
+    async listPrefixes() {
+      return [];
+    },
+    async listKeys(prefix: string) {
+      return [...all].filter((k) => k.startsWith(prefix)).sort();
+    },
+    async deleteKeys(ks: readonly string[]): Promise<DeleteResult> {
+      const errors = ks.filter((k) => failing.has(k)).map((key) => ({ key, code: 'AccessDenied', message: 'Access Denied' }));
+      for (const k of ks) if (!failing.has(k)) all.delete(k);
+      return { deleted: ks.length - errors.length, errors };
+    },
+    async ping() {},
+    describe: () => 'memory:',
+    close() {},
+  };
+}
+
+const cleanups: (() => Promise<unknown>)[] = [];
+afterEach(async () => {
+  for (const fn of cleanups.splice(0).reverse()) await fn();
+});
+
+async function setup(opts: { killDelayMs?: number | null; store?: ObjectStore } = {}) {
+  const sim = await new SparkMasterSimulator({ killDelayMs: opts.killDelayMs === undefined ? 50 : opts.killDelayMs }).start();
+  const client = new SparkMasterClient({ hosts: [sim.host], webUiPort: sim.uiPort, restPort: sim.restPort, timeoutMs: 2_000 });
+  cleanups.push(() => sim.stop(), () => client.close());
+  const config = await parseConfig(`tenants = [{
+    name = "ABC", objectStore.local.path = "/nowhere", kafka.kafkaBrokersHost = "k"
+    spark { sparkMasterHost = "${sim.host}", sparkMasterWebUiPort = ${sim.uiPort}, sparkMasterRestPort = ${sim.restPort}, sparkJarPath = "file:///a.jar" }
+  }]`);
+  const tenant = config.tenants[0]!;
+  const events: EventInput[] = [];
+  const replays = new MemoryReplays();
+  const submissions = new MemorySubmissions();
+  const store = opts.store ?? memoryStore(['checkpoint/offsets/0', 'logs/_spark_metadata/0', 'logs/env=prod/x']);
+  const stream = sparkPollStream(
+    { tenant: 'ABC', now: () => Date.now(), emit: (e) => events.push(e), scheduler: asyncScheduler },
+    { tenant, master: client, store, replays, submissions, otherTenantMainClasses: [], intervalMs: 1000, submitGraceMs: 5_000, killWait: { timeoutMs: 300, pollMs: 20 } },
+  );
+  return { sim, stream, events, replays, submissions, store, tenant };
+}
+
+describe('the Spark poll stream', () => {
+  it('fails the run when a killed driver does not leave activedrivers in time, and goes on at the next poll', async () => {
+    const { sim, stream, events, replays, store } = await setup({ killDelayMs: null });
+    const first = await stream.poll();
+    expect(first.action).toBe('submit');
+    await replays.insert('ABC', Date.now() - 1_000, Date.now() + 60_000);
+
+    const err = await stream.poll().catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(KillWaitTimeoutError);
+    expect((err as Error).message).toContain(first.submissionId!);
+    expect(events.filter((e) => e.type === 'spark.waiting').at(-1)).toMatchObject({ reason: expect.stringContaining('still listed in activedrivers') });
+    expect(events.some((e) => e.type === 'spark.state-cleaned')).toBe(false);
+    expect(sim.createRequests).toHaveLength(1);
+    expect((store as ReturnType<typeof memoryStore>).keys.has('checkpoint/offsets/0')).toBe(true);
+    expect(stream.status().lastError?.message).toContain('still listed in activedrivers');
+
+    // The worker reports: the next poll kills nothing more, cleans and submits from the timestamp.
+    sim.finishPendingKills();
+    const next = await stream.poll();
+    expect(next.action).toBe('submit');
+    expect(sim.createRequests).toHaveLength(2);
+    expect((sim.createRequests[1]!.body as { appArgs: string[] }).appArgs.some((a) => a.startsWith('kafka.startingOffsetsTimestamp='))).toBe(true);
+    expect([...(store as ReturnType<typeof memoryStore>).keys]).toEqual(['logs/env=prod/x']);
+    expect((await replays.latest('ABC'))?.isSubmittedForOffsetsTimestamp).toBe(true);
+    // The killed driver leaving was not a death.
+    expect(stream.status().restarts).toBe(0);
+  });
+
+  it('submits nothing over a half-cleaned state', async () => {
+    const store = memoryStore(['checkpoint/offsets/0', 'checkpoint/offsets/1', 'logs/_spark_metadata/0'], new Set(['checkpoint/offsets/1']));
+    const { sim, stream, replays, events } = await setup({ store });
+    await replays.insert('ABC', Date.now() - 1_000, Date.now() + 60_000);
+    const err = await stream.poll().catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(StateCleanupError);
+    expect((err as Error).message).toContain('checkpoint/offsets/1: AccessDenied');
+    expect(sim.createRequests).toEqual([]);
+    expect(events.some((e) => e.type === 'spark.submitted')).toBe(false);
+    expect((await replays.latest('ABC'))?.isSubmittedForOffsetsTimestamp).toBe(false);
+  });
+
+  it('kills duplicates of the tenant, keeping the newest, without counting them as deaths', async () => {
+    const { sim, stream, events } = await setup();
+    const older = sim.addDriverByHand({ mainClass: MAIN, supervise: true });
+    await new Promise((r) => setTimeout(r, 5));
+    const newer = sim.addDriverByHand({ mainClass: MAIN, supervise: true });
+    const run = await stream.poll();
+    expect(run.action).toBe('kill-duplicates');
+    expect(events.find((e) => e.type === 'spark.adopted')).toMatchObject({ submissionIds: expect.arrayContaining([older, newer]) });
+    expect(sim.killRequests.map((k) => k.id)).toEqual([older]);
+    await new Promise((r) => setTimeout(r, 100));
+    expect((await stream.poll()).action).toBe('none');
+    expect(stream.status()).toMatchObject({ restarts: 0, drivers: { alive: [expect.objectContaining({ id: newer })] } });
+  });
+
+  it('treats a create as possibly done when no answer came after sending, or a 5xx came', () => {
+    expect(createMayHaveSucceeded(new SparkUnreachableError('reset', { maybeProcessed: true }))).toBe(true);
+    expect(createMayHaveSucceeded(new SparkTimeoutError('slow', { timeoutMs: 5 }))).toBe(true);
+    expect(createMayHaveSucceeded(new SparkProtocolError('jetty', { status: 500 }))).toBe(true);
+    expect(createMayHaveSucceeded(new SparkUnreachableError('refused', { maybeProcessed: false }))).toBe(false);
+    expect(createMayHaveSucceeded(new SparkProtocolError('bad request', { status: 400 }))).toBe(false);
+    expect(createMayHaveSucceeded(new SparkSubmissionRejected('Current state is not alive: STANDBY'))).toBe(false);
+    expect(createMayHaveSucceeded(new RangeError('driverCores'))).toBe(false);
+  });
+
+  it('knows the main classes of the other tenants on the same masters', async () => {
+    const config = await parseConfig(`tenants = [
+      { name = A, objectStore.local.path = "/a", spark { sparkMasterHost = "m1,m2", sparkJarPath = "j", mainClass = "x.A" } }
+      { name = B, objectStore.local.path = "/b", spark { sparkMasterHost = "M2", sparkJarPath = "j", mainClass = "x.B" } }
+      { name = C, objectStore.local.path = "/c", spark { sparkMasterHost = "m3", sparkJarPath = "j", mainClass = "x.C" } }
+      { name = D, objectStore.local.path = "/d", spark { sparkMasterHost = "m1", sparkJarPath = "j", mainClass = "x.A" } }
+    ]`);
+    const tenants: TenantConfig[] = config.tenants;
+    expect(otherTenantMainClasses(tenants, 'A')).toEqual(['x.B', 'x.A']);
+    expect(otherTenantMainClasses(tenants, 'B')).toEqual(['x.A']);
+    expect(otherTenantMainClasses(tenants, 'C')).toEqual([]);
+  });
+
+  it('reads the driver size of a request as the master reports it', () => {
+    expect(memoryStringToMb('1G')).toBe(1024);
+    expect(memoryStringToMb('512m')).toBe(512);
+    expect(memoryStringToMb('2gb')).toBe(2048);
+    expect(memoryStringToMb('1048576')).toBe(1);
+    expect(memoryStringToMb('lots')).toBeUndefined();
+    const req: Omit<CreateSubmissionRequest, 'sparkProperties'> = { action: 'CreateSubmissionRequest', clientSparkVersion: '3', appResource: '', mainClass: MAIN, appArgs: [], environmentVariables: {} };
+    expect(requestedSize({ ...req, sparkProperties: { 'spark.driver.cores': '2', 'spark.driver.memory': '3G' } })).toEqual({ cores: 2, memoryMb: 3072 });
+    expect(requestedSize({ ...req, sparkProperties: {} })).toEqual({ cores: 1, memoryMb: 1024 });
+  });
+});
