@@ -22,6 +22,9 @@ import type { Redactor } from './secrets.js';
 import { SparkMasterClient } from './spark/master-client.js';
 import type { SparkStatusRegistry, SparkStatusView } from '../streams/spark-poll.js';
 import { errorMessage } from '../streams/events.js';
+import { refreshServiceDelayGauge, withServiceDelays, type ServiceDelayRegistry } from '../streams/service-delays.js';
+import { otherTenantMainClasses } from '../streams/spark-poll.js';
+import { checkPipeline, preloadKafkaClient, type PipelineHealth } from './health/pipeline-health.js';
 
 export const VERSION = '0.1.0';
 
@@ -40,6 +43,8 @@ export interface SharedDeps {
   sparkStatus: SparkStatusRegistry;
   /** Aborted on shutdown: long waits (a kill wait) end early instead of holding `stop()`. */
   shutdown: AbortSignal;
+  /** Each tenant's per-service delays (tenants with delayMetrics.allServices = true). */
+  serviceDelays: ServiceDelayRegistry;
 }
 
 /** The streams of one tenant; each capability adds its own. */
@@ -75,6 +80,7 @@ export class Orchestrator {
   private readonly sparkClientOf = new Map<string, SparkMasterClient>();
   private readonly sparkStatus: SparkStatusRegistry = new Map();
   private readonly shutdown = new AbortController();
+  private readonly serviceDelays: ServiceDelayRegistry = new Map();
 
   constructor(private readonly opts: OrchestratorOptions) {
     const { config } = opts;
@@ -101,6 +107,7 @@ export class Orchestrator {
       sparkMaster: (tenant) => this.sparkClientOf.get(tenant)!,
       sparkStatus: this.sparkStatus,
       shutdown: this.shutdown.signal,
+      serviceDelays: this.serviceDelays,
     };
     const backoff = { minMs: config.loop.backoff.minSeconds * 1000, maxMs: config.loop.backoff.maxSeconds * 1000 };
     this.supervisor = new Supervisor(
@@ -116,7 +123,8 @@ export class Orchestrator {
     const routes = buildRoutes({
       dispatch: (tenant, command, args) => this.supervisor.dispatch(tenant, command, args),
       health: () => this.health(),
-      serviceDetails: (tenant) => this.services.listByTenant(tenant),
+      serviceDetails: async (tenant) => withServiceDelays(await this.services.listByTenant(tenant), this.serviceDelays.get(tenant)),
+      pipelineHealth: (tenant) => this.pipelineHealth(tenant),
       sparkStatus: (tenant): SparkStatusView => {
         const status = this.sparkStatus.get(tenant);
         if (!status) throw new NotImplementedError('Spark status (no Spark stream runs for this tenant)');
@@ -124,7 +132,10 @@ export class Orchestrator {
       },
       openapi: () => openApi,
       events: eventStream({ events$: this.supervisor.events$, redactor: opts.redactor, metrics: this.metrics }),
-      metrics: () => this.metrics.text(),
+      metrics: () => {
+        refreshServiceDelayGauge(this.metrics.serviceDelay, this.serviceDelays);
+        return this.metrics.text();
+      },
       background: (what, tenant, error) => opts.log.warn({ tenant, command: what, error: errorMessage(error) }, `${what} failed`),
       delaySampleIntervalMs: config.loop.delaySampleSeconds * 1000,
     });
@@ -147,6 +158,8 @@ export class Orchestrator {
     if (ran.length) log.info({ migrations: ran }, 'database migrated');
     this.eventLog = this.supervisor.events$.subscribe((event) => logEvent(log, event));
     this.metricsFeed = this.metrics.follow(this.supervisor.events$);
+    // Loading the Kafka client takes a second or two; do it before the first health request.
+    void preloadKafkaClient().catch(() => undefined);
     this.supervisor.start();
     if (this.opts.listen !== false) {
       await new Promise<void>((resolve, reject) => {
@@ -168,6 +181,24 @@ export class Orchestrator {
       (err: unknown) => ({ name: 'database', status: 'DOWN' as const, message: errorMessage(err) }),
     );
     return { status: database.status, checks: [database] };
+  }
+
+  /** Vector, Kafka, the Spark master and driver, and recent logs, each within its own timeout. */
+  async pipelineHealth(name: string): Promise<PipelineHealth> {
+    const { config } = this.opts;
+    const tenant = config.tenants.find((t) => t.name === name)!;
+    // Bounded: a slow database must not hang the endpoint (without ids, ownership falls back to the main class).
+    const submittedDriverIds = await Promise.race([
+      new SparkSubmissionsRepository(this.db).recent(name).then((rows) => new Set(rows.map((r) => r.submissionId))),
+      new Promise<Set<string>>((resolve) => setTimeout(() => resolve(new Set()), 1_000).unref()),
+    ]).catch(() => new Set<string>());
+    return checkPipeline(tenant, {
+      spark: this.sparkClientOf.get(name)!,
+      store: this.stores.get(name)!,
+      now: Date.now,
+      otherTenantMainClasses: otherTenantMainClasses(config.tenants, name),
+      submittedDriverIds,
+    });
   }
 
   /** Stop ticking, let the actions in flight finish, stop serving, close the pools. */

@@ -2,17 +2,30 @@ import type { TenantConfig } from '../src/config/schema.js';
 import type { SharedDeps, TenantStreamsFactory } from '../src/orchestrator.js';
 import { delaySampleStream } from './delay-sample.js';
 import { discoveryStream } from './discovery.js';
+import { serviceDelaysStream } from './service-delays.js';
 import { otherTenantMainClasses, sparkPollStream, type SparkPollDeps } from './spark-poll.js';
 
 /** Every stream a tenant runs. */
 export const tenantStreams: TenantStreamsFactory = (tenant, ctx, deps) => {
   const { loop } = deps.config;
   const store = deps.store(tenant.name);
-  return [
+  const streams = [
     sparkPollStream(ctx, sparkPollDeps(tenant, deps)),
     discoveryStream(ctx, { tenant, store, services: deps.services, intervalMs: loop.discoverySeconds * 1000 }),
     delaySampleStream(ctx, { tenant, store, intervalMs: loop.delaySampleSeconds * 1000 }),
   ];
+  if (tenant.delayMetrics?.allServices) {
+    const serviceDelays = serviceDelaysStream(ctx, {
+      tenant,
+      store,
+      services: deps.services,
+      intervalMs: loop.delaySampleSeconds * 1000,
+      signal: deps.shutdown,
+    });
+    deps.serviceDelays.set(tenant.name, serviceDelays.state);
+    streams.push(serviceDelays.definition);
+  }
+  return streams;
 };
 
 /** The Spark poll stream's dependencies from the shared ones (tests add crash-loop or kill-wait settings). */
