@@ -48,7 +48,7 @@ const WARN_EVENTS = new Set<string>([
   'spark.master-unreachable',
 ]);
 /** Routine events that would flood the log at info level (one per tenant per poll). */
-const DEBUG_EVENTS = new Set<string>(['spark.polled', 'delay.sampled', 'spark.waiting']);
+const DEBUG_EVENTS = new Set<string>(['spark.polled', 'spark.waiting']);
 
 /** One log line per event: tenant, event type and the event's figures. */
 export function logEvent(log: Logger, event: OrchestratorEvent): void {
