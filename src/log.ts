@@ -46,6 +46,8 @@ const WARN_EVENTS = new Set<string>([
   'spark.submit-failed',
   'spark.crashloop',
   'spark.master-unreachable',
+  'lease.lost',
+  'lease.renew-failed',
 ]);
 /** Routine events that would flood the log at info level (one per tenant per poll). */
 const DEBUG_EVENTS = new Set<string>(['spark.polled', 'spark.waiting']);

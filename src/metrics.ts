@@ -3,6 +3,7 @@ import type { Observable, Subscription } from 'rxjs';
 import type { OrchestratorEvent } from '../streams/events.js';
 
 const MASTER_STATUSES = ['ALIVE', 'STANDBY', 'RECOVERING', 'COMPLETING_RECOVERY'] as const;
+const SUBMIT_PURPOSES = ['keep-alive', 'replay-start', 'replay-continue', 'replay-resume'] as const;
 
 /**
  * The Prometheus metrics, fed from the event stream: every figure here is one the loop
@@ -40,6 +41,8 @@ export class Metrics {
 
   private readonly delay = new Gauge({ name: 'logwise_log_sync_delay_minutes', help: 'Minutes between now and the newest minute partition of the sample service (NaN when the last sample failed)', labelNames: ['tenant'], registers: [this.registry] });
   readonly serviceDelay = new Gauge({ name: 'logwise_service_log_delay_minutes', help: 'Log sync delay of each discovered service (delayMetrics.allServices)', labelNames: ['tenant', 'env', 'service', 'component'], registers: [this.registry] });
+  private readonly leaseHeld = new Gauge({ name: 'logwise_lease_held', help: '1 while this replica holds the tenant’s lease and acts for it (MySQL, many replicas)', labelNames: ['tenant'], registers: [this.registry] });
+  private readonly leaseRenewFailures = new Counter({ name: 'logwise_lease_renew_failures_total', help: 'Lease renewal rounds that failed, as seen by each tenant', labelNames: ['tenant'], registers: [this.registry] });
   readonly sseDropped = new Counter({ name: 'logwise_sse_dropped_events_total', help: 'Events not sent to a slow /api/v1/events client', registers: [this.registry] });
   readonly sseClients = new Gauge({ name: 'logwise_sse_clients', help: 'Connected /api/v1/events clients', registers: [this.registry] });
 
@@ -84,6 +87,9 @@ export class Metrics {
         this.crashLooping.set({ tenant }, 1);
         this.crashBackoff.set({ tenant }, e.backoffMs / 1000);
         break;
+      case 'spark.crashloop-ended':
+        this.crashLoopEnded(tenant);
+        break;
       case 'discovery.synced':
         this.servicesKnown.set({ tenant }, e.present + e.onboarded);
         this.servicesOnboarded.inc({ tenant }, e.onboarded);
@@ -97,6 +103,15 @@ export class Metrics {
       case 'delay.sampled':
         this.delay.set({ tenant }, e.appLogsDelayMinutes);
         break;
+      case 'lease.acquired':
+        this.leaseHeld.set({ tenant }, 1);
+        break;
+      case 'lease.lost':
+        this.leaseHeld.set({ tenant }, 0);
+        break;
+      case 'lease.renew-failed':
+        this.leaseRenewFailures.inc({ tenant });
+        break;
       case 'delay.failed':
         this.delay.set({ tenant }, Number.NaN);
         break;
@@ -105,8 +120,21 @@ export class Metrics {
     }
   }
 
-  /** Marks the end of a crash loop (the stream reports it through its status). */
-  crashLoopEnded(tenant: string): void {
+  /** Series that alerts rely on exist from the start, at zero, for every tenant. */
+  initTenants(tenants: readonly string[]): void {
+    for (const tenant of tenants) {
+      this.crashLooping.set({ tenant }, 0);
+      this.crashBackoff.set({ tenant }, 0);
+      for (const purpose of SUBMIT_PURPOSES) this.submissions.inc({ tenant, purpose }, 0);
+      this.submitFailures.inc({ tenant }, 0);
+      this.kills.inc({ tenant }, 0);
+      this.servicesOnboarded.inc({ tenant }, 0);
+      this.servicesRemoved.inc({ tenant }, 0);
+      this.syncsGuarded.inc({ tenant }, 0);
+    }
+  }
+
+  private crashLoopEnded(tenant: string): void {
     this.crashLooping.set({ tenant }, 0);
     this.crashBackoff.set({ tenant }, 0);
   }

@@ -4,8 +4,10 @@ import { config as rxConfig } from 'rxjs';
 import type { StreamContext, StreamDefinition } from '../streams/tenant-loop.js';
 import { Supervisor } from '../streams/supervisor.js';
 import { tenantStreams } from '../streams/tenant-streams.js';
-import type { Config, TenantConfig } from './config/schema.js';
+import { leaseMsOf, type Config, type TenantConfig } from './config/schema.js';
 import { createDb, pingDb, type Db } from './db/knex.js';
+import { FencedServiceDetailsRepository } from './db/fenced-service-details.js';
+import { LeaseRepository } from './db/leases.js';
 import { migrateLatest } from './db/migrate.js';
 import { ServiceDetailsRepository } from './db/service-details.js';
 import { SparkSubmissionsRepository } from './db/spark-submissions.js';
@@ -25,6 +27,7 @@ import { errorMessage } from '../streams/events.js';
 import { refreshServiceDelayGauge, withServiceDelays, type ServiceDelayRegistry } from '../streams/service-delays.js';
 import { otherTenantMainClasses } from '../streams/spark-poll.js';
 import { checkPipeline, preloadKafkaClient, type PipelineHealth } from './health/pipeline-health.js';
+import { ACTING_COMMANDS, LeaseKeeper, type LeaseStatus } from '../streams/lease-keeper.js';
 
 export const VERSION = '0.1.0';
 
@@ -46,6 +49,9 @@ export interface SharedDeps {
   /** Each tenant's per-service delays (tenants with delayMetrics.allServices = true). */
   serviceDelays: ServiceDelayRegistry;
 }
+
+/** Who acts for a tenant: the lease (MySQL, many replicas) or, on SQLite, always this one process. */
+export type TenantLeaseStatus = LeaseStatus | { mode: 'single-process'; isThisProcess: true };
 
 /** The streams of one tenant; each capability adds its own. */
 export type TenantStreamsFactory = (tenant: TenantConfig, ctx: StreamContext, deps: SharedDeps) => StreamDefinition[];
@@ -81,11 +87,27 @@ export class Orchestrator {
   private readonly sparkStatus: SparkStatusRegistry = new Map();
   private readonly shutdown = new AbortController();
   private readonly serviceDelays: ServiceDelayRegistry = new Map();
+  /** Many replicas (MySQL): the tenants' leases; undefined on SQLite (one process acts for all). */
+  readonly leases: LeaseKeeper | undefined;
+  private readonly leaseDb: Db | undefined;
 
   constructor(private readonly opts: OrchestratorOptions) {
     const { config } = opts;
     this.db = createDb(config.database);
     this.services = new ServiceDetailsRepository(this.db);
+    const leaseMs = leaseMsOf(config);
+    if (leaseMs !== null) {
+      // A pool of its own: renewals never queue behind the streams' slow queries.
+      this.leaseDb = createDb({ ...config.database, poolMax: 2 });
+      this.leases = new LeaseKeeper({
+        store: new LeaseRepository(this.leaseDb),
+        tenants: config.tenants.map((t) => t.name),
+        leaseMs,
+        emit: (tenant, event) => this.supervisor.loop(tenant).context.emit(event),
+        onRound: (round) => opts.log.debug(round, 'lease round'),
+      });
+    }
+    const leases = this.leases;
     for (const t of config.tenants) this.stores.set(t.name, createObjectStore(t.objectStore));
     for (const t of config.tenants) {
       const { sparkMasterHost, sparkMasterWebUiPort, sparkMasterRestPort } = t.spark;
@@ -100,7 +122,8 @@ export class Orchestrator {
     const shared: SharedDeps = {
       config,
       db: this.db,
-      services: this.services,
+      // Discovery's writes check the lease right before each statement.
+      services: leases ? new FencedServiceDetailsRepository(this.db, (tenant) => leases.assertActing(tenant)) : this.services,
       store: (tenant) => this.stores.get(tenant)!,
       replays: new SparkSubmitStatusRepository(this.db),
       submissions: new SparkSubmissionsRepository(this.db),
@@ -116,19 +139,27 @@ export class Orchestrator {
         backoff,
         firstTickSpreadMs: opts.firstTickSpreadMs ?? 15_000,
         ...(opts.random ? { random: opts.random } : {}),
+        ...(leases ? { gate: leases.gate(t.name) } : {}),
         streams: (ctx: StreamContext) => (opts.streams ?? tenantStreams)(t, ctx, shared),
       })),
     );
     this.metrics = new Metrics();
+    this.metrics.initTenants(config.tenants.map((t) => t.name));
     const routes = buildRoutes({
-      dispatch: (tenant, command, args) => this.supervisor.dispatch(tenant, command, args),
+      dispatch: (tenant, command, args) => {
+        // Refused here, before queueing, on a replica that does not act for the tenant: the
+        // monitor route answers without waiting for the loop, and must answer 503 NOT_LEADER.
+        if (leases && ACTING_COMMANDS.has(command) && this.supervisor.has(tenant)) leases.assertActing(tenant);
+        return this.supervisor.dispatch(tenant, command, args);
+      },
       health: () => this.health(),
       serviceDetails: async (tenant) => withServiceDelays(await this.services.listByTenant(tenant), this.serviceDelays.get(tenant)),
       pipelineHealth: (tenant) => this.pipelineHealth(tenant),
-      sparkStatus: (tenant): SparkStatusView => {
+      sparkStatus: (tenant): SparkStatusView & { lease: TenantLeaseStatus } => {
         const status = this.sparkStatus.get(tenant);
         if (!status) throw new NotImplementedError('Spark status (no Spark stream runs for this tenant)');
-        return status();
+        // On a replica that does not act for the tenant, the Spark figures are its own (it does not poll); `lease` names who acts.
+        return { ...status(), lease: this.leaseStatus(tenant) };
       },
       openapi: () => openApi,
       events: eventStream({ events$: this.supervisor.events$, redactor: opts.redactor, metrics: this.metrics }),
@@ -158,6 +189,12 @@ export class Orchestrator {
     if (ran.length) log.info({ migrations: ran }, 'database migrated');
     this.eventLog = this.supervisor.events$.subscribe((event) => logEvent(log, event));
     this.metricsFeed = this.metrics.follow(this.supervisor.events$);
+    if (this.leases) {
+      // The first round before the first tick: a replica that holds a lease acts from its first tick.
+      this.leases.start();
+      await this.leases.ready();
+      log.info({ holder: this.leases.holderId, leaseMs: this.leases.timing.leaseMs, holding: config.tenants.map((t) => t.name).filter((t) => this.leases!.view(t).isHolder()) }, 'tenant leases kept in MySQL');
+    }
     // Loading the Kafka client takes a second or two; do it before the first health request.
     void preloadKafkaClient().catch(() => undefined);
     this.supervisor.start();
@@ -173,6 +210,11 @@ export class Orchestrator {
   get port(): number {
     const address = this.server?.address();
     return typeof address === 'object' && address ? address.port : this.opts.config.http.port;
+  }
+
+  /** Who acts for the tenant (`GET /api/v1/spark/status`). */
+  leaseStatus(tenant: string): TenantLeaseStatus {
+    return this.leases ? this.leases.status(tenant) : { mode: 'single-process', isThisProcess: true };
   }
 
   async health(): Promise<HealthReport> {
@@ -213,6 +255,12 @@ export class Orchestrator {
       : Promise.resolve();
     this.shutdown.abort();
     await this.supervisor.stop();
+    // After the loops finished their actions: hand the leases over so another replica takes over at once.
+    if (this.leases) {
+      const released = await this.leases.stop();
+      this.opts.log.info({ holder: this.leases.holderId, released }, 'tenant leases released');
+    }
+    await this.leaseDb?.destroy();
     await closed;
     this.eventLog?.unsubscribe();
     this.metricsFeed?.unsubscribe();

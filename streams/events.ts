@@ -27,6 +27,7 @@ export interface EventPayloads {
   'spark.replay-started': { replayId: number; startingOffsetsTimestamp: number };
   'spark.resumed': { replayId: number };
   'spark.crashloop': { deaths: number; nextSubmitAt: number; backoffMs: number };
+  'spark.crashloop-ended': { restarts: number };
   'spark.master-unreachable': { error: string };
   'spark.waiting': { reason: string };
   'spark.adopted': { submissionIds: string[] };

@@ -398,7 +398,11 @@ export function sparkPollStream(ctx: StreamContext, deps: SparkPollDeps): SparkP
           }
         }
       }
-      if (aliveNow.length > 0) state.crash = recordAlive(state.crash, now);
+      if (aliveNow.length > 0) {
+        const wasLooping = isCrashLooping(state.crash);
+        state.crash = recordAlive(state.crash, now);
+        if (wasLooping && !isCrashLooping(state.crash)) ctx.emit({ type: 'spark.crashloop-ended', restarts: state.restarts });
+      }
       state.prevAliveIds = aliveNow.map((d) => d.id);
       state.prevActiveIds = new Set(master.activeDrivers.map((d) => d.id));
 
@@ -480,6 +484,8 @@ export function sparkPollStream(ctx: StreamContext, deps: SparkPollDeps): SparkP
     const masterUrl = current.url || current.webUiUrl;
     const at = ctx.now();
     let res: SubmissionResult;
+    // Many replicas: only while this process holds the tenant's lease (it may have lapsed during the kill wait or the cleanup).
+    ctx.assertActing?.();
     try {
       res = await deps.master.createSubmission(request);
     } catch (err) {
@@ -543,7 +549,10 @@ export function sparkPollStream(ctx: StreamContext, deps: SparkPollDeps): SparkP
     // Remembered before the request: a kill whose answer is lost is not a death either.
     for (const id of ids) rememberKilled(id);
     // `accepted:false` means the driver already finished: nothing left to kill.
-    for (const id of ids) await deps.master.killSubmission(id);
+    for (const id of ids) {
+      ctx.assertActing?.();
+      await deps.master.killSubmission(id);
+    }
     if (state.prevAliveIds) state.prevAliveIds = state.prevAliveIds.filter((id) => !ids.includes(id));
     ctx.emit({ type: 'spark.killed', submissionIds: [...ids], reason: why });
   };
@@ -578,6 +587,7 @@ export function sparkPollStream(ctx: StreamContext, deps: SparkPollDeps): SparkP
     for (const prefix of prefixes) {
       const keys = await deps.store.listKeys(prefix, deps.signal);
       if (keys.length === 0) continue;
+      ctx.assertActing?.();
       const res = await deps.store.deleteKeys(keys, deps.signal);
       if (res.errors.length > 0) {
         const first = res.errors[0]!;
@@ -728,6 +738,8 @@ export function sparkPollStream(ctx: StreamContext, deps: SparkPollDeps): SparkP
   const flushMarks = async (): Promise<void> => {
     while (state.pendingMarks.length > 0) {
       const mark = state.pendingMarks[0]!;
+      // Kept in `pendingMarks` when this process no longer acts; the holder decides from the row.
+      ctx.assertActing?.();
       const set = mark.flag === 'isSubmittedForOffsetsTimestamp' ? await deps.replays.markSubmitted(mark.replayId) : await deps.replays.markResumed(mark.replayId);
       state.pendingMarks.shift();
       if (state.replay?.id === mark.replayId) state.replay = { ...state.replay, [mark.flag]: true };

@@ -1,6 +1,8 @@
 import {
   asyncScheduler,
+  catchError,
   defer,
+  EMPTY,
   exhaustMap,
   ignoreElements,
   merge,
@@ -8,6 +10,7 @@ import {
   Subject,
   takeUntil,
   tap,
+  throwError,
   timer,
   type ObservableInput,
   type SchedulerLike,
@@ -22,6 +25,52 @@ export interface StreamContext {
   now(): number;
   emit: Emit;
   scheduler: SchedulerLike;
+  /**
+   * Whether this process may act for the tenant now (SPEC §4.5: it holds the tenant's lease).
+   * The loop's context always has it; absent (a context built by hand) means always.
+   */
+  isActing?(): boolean;
+  /**
+   * Throws `NotLeaderError` unless this process may act for the tenant now. A stream calls it
+   * right before each effect (kill, clean, submit, write), so a run that began as the holder
+   * stops mid-way once the lease is lost. Absent (a context built by hand) means always allowed.
+   */
+  assertActing?(): void;
+}
+
+/**
+ * This process does not act for the tenant now: another replica holds its lease, or this
+ * one's lapsed (SPEC §4.5). The HTTP layer answers 503 `NOT_LEADER` naming the holder.
+ */
+export class NotLeaderError extends Error {
+  readonly httpStatus = 503;
+  readonly httpCode = 'NOT_LEADER';
+  constructor(
+    readonly tenant: string,
+    /** The replica that holds the lease, when one does. */
+    readonly holder: string | null,
+    /** Until when (wall clock, ISO) the holder's lease runs at least, when known. */
+    readonly holderValidUntil: string | null = null,
+  ) {
+    super(
+      holder
+        ? `this replica does not act for tenant ${tenant}: ${holder} holds its lease; send actions there`
+        : `this replica does not act for tenant ${tenant}: no replica holds its lease right now; try again shortly`,
+    );
+    this.name = 'NotLeaderError';
+  }
+}
+
+/**
+ * Whether this process may act for a tenant (SPEC §4.5). While it may not, ticks of acting
+ * streams do nothing (no error, no backoff) and acting commands are refused; reads run anyway.
+ */
+export interface LoopGate {
+  /** Command kinds that act (submit, kill, clean, write rows); the others are reads, run on every replica. */
+  readonly acting: ReadonlySet<string>;
+  isActing(): boolean;
+  /** The refusal of an acting command (names the holder). */
+  refusal(): NotLeaderError;
 }
 
 /**
@@ -60,6 +109,8 @@ export interface TenantLoopOptions {
   firstTickSpreadMs?: number;
   random?: () => number;
   events: Subject<OrchestratorEvent>;
+  /** Whether this process acts for the tenant (many replicas); absent: it always does. */
+  gate?: LoopGate;
 }
 
 /**
@@ -86,6 +137,10 @@ export class TenantLoop {
       scheduler,
       now: () => scheduler.now(),
       emit: (event: EventInput) => opts.events.next({ ...event, tenant: opts.tenant, at: scheduler.now() } as OrchestratorEvent),
+      isActing: () => !opts.gate || opts.gate.isActing(),
+      assertActing: () => {
+        if (opts.gate && !opts.gate.isActing()) throw opts.gate.refusal();
+      },
     };
     this.streams = opts.streams(this.context);
     for (const stream of this.streams) {
@@ -128,13 +183,34 @@ export class TenantLoop {
   private route(cmd: Command): void {
     const route = this.routes.get(cmd.kind);
     if (!route) return cmd.reject(new UnknownCommandError(cmd.kind));
-    route.lane.enqueue(commandKey(cmd.kind, cmd.args), () => route.handler(cmd.args as never), {
+    const gate = this.gateOf(cmd.kind);
+    // Refused at once on a replica that does not act; checked again when the job starts (it may wait behind another).
+    if (gate && !gate.isActing()) return cmd.reject(gate.refusal());
+    route.lane.enqueue(commandKey(cmd.kind, cmd.args), this.work(cmd.kind, route.handler, cmd.args), {
       resolve: cmd.resolve,
       reject: (error) => {
-        if (!(error instanceof LoopStoppedError)) this.context.emit({ type: 'command.failed', command: cmd.kind, error: errorMessage(error) });
+        if (!(error instanceof LoopStoppedError) && !(error instanceof NotLeaderError)) {
+          this.context.emit({ type: 'command.failed', command: cmd.kind, error: errorMessage(error) });
+        }
         cmd.reject(error);
       },
     });
+  }
+
+  /** The gate, when `kind` acts and the loop has one. */
+  private gateOf(kind: string): LoopGate | undefined {
+    const gate = this.opts.gate;
+    return gate?.acting.has(kind) ? gate : undefined;
+  }
+
+  /** The handler's work, refused when it starts on a replica that (no longer) acts. */
+  private work(kind: string, handler: (args: never) => ObservableInput<unknown>, args: unknown): () => ObservableInput<unknown> {
+    const gate = this.gateOf(kind);
+    if (!gate) return () => handler(args as never);
+    return () => {
+      if (!gate.isActing()) throw gate.refusal();
+      return handler(args as never);
+    };
   }
 
   private ticks(stream: StreamDefinition): Observable<unknown> {
@@ -150,8 +226,16 @@ export class TenantLoop {
       firstDelay = 0;
       return timer(delay, stream.intervalMs, this.context.scheduler);
     }).pipe(
-      // A tick that arrives while the previous one still runs is dropped, not queued.
-      exhaustMap(() => route.lane.submit(commandKey(command, args), () => route.handler(args as never))),
+      // A tick that arrives while the previous one still runs is dropped, not queued. On a
+      // replica that does not act, a tick of an acting stream does nothing: no error, no backoff;
+      // a run that loses the lease mid-way ends the same way.
+      exhaustMap(() => {
+        const gate = this.gateOf(command);
+        if (gate && !gate.isActing()) return EMPTY;
+        return route.lane
+          .submit(commandKey(command, args), this.work(command, route.handler, args))
+          .pipe(catchError((error: unknown) => (error instanceof NotLeaderError ? EMPTY : throwError(() => error))));
+      }),
       retryWithBackoff({
         ...this.opts.backoff,
         random,

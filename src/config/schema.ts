@@ -118,6 +118,15 @@ const loop = z.strictObject({
   backoff: z.strictObject({ minSeconds: positive.default(1), maxSeconds: positive.default(300) }).default({ minSeconds: 1, maxSeconds: 300 }),
 });
 
+/**
+ * Many replicas (SPEC §4.5): with `database.client = mysql` every tenant is acted for by the one
+ * replica holding its lease in MySQL; `leaseSeconds` is how long a lease lasts without renewal,
+ * so it bounds the failover time. SQLite serves one process: no leases.
+ */
+const ha = z.strictObject({
+  leaseSeconds: num.pipe(z.number().min(1, 'expected at least 1 second').max(600, 'expected at most 600 seconds')).default(15),
+});
+
 export const configSchema = z
   .strictObject({
     tenants: z.array(tenant, { error: (i) => (i.input === undefined ? 'is required: list at least one tenant' : 'expected a list of tenants') }).min(1, 'list at least one tenant'),
@@ -126,6 +135,7 @@ export const configSchema = z
       .default({ port: 8080, host: '0.0.0.0', protectReads: false }),
     database: database.default(database.parse({})),
     loop: loop.default(loop.parse({})),
+    ha: ha.optional(),
   })
   .superRefine((cfg, ctx) => {
     const seen = new Set<string>();
@@ -133,6 +143,9 @@ export const configSchema = z
       if (seen.has(t.name)) ctx.addIssue({ code: 'custom', path: ['tenants', i, 'name'], message: `duplicate tenant name "${t.name}"` });
       seen.add(t.name);
     });
+    if (cfg.ha && cfg.database.client !== 'mysql') {
+      ctx.addIssue({ code: 'custom', path: ['ha'], message: 'leases between replicas need database.client = mysql (SQLite serves one process)' });
+    }
     if (cfg.loop.backoff.minSeconds > cfg.loop.backoff.maxSeconds) {
       ctx.addIssue({ code: 'custom', path: ['loop', 'backoff', 'minSeconds'], message: 'must not be greater than loop.backoff.maxSeconds' });
     }
@@ -143,3 +156,9 @@ export type TenantConfig = Config['tenants'][number];
 export type SparkConfig = TenantConfig['spark'];
 export type DatabaseConfig = Config['database'];
 export type LoopConfig = Config['loop'];
+export type HaConfig = z.infer<typeof ha>;
+
+/** Lease length when leases apply (MySQL), else null: one process, no lease. */
+export function leaseMsOf(cfg: Pick<Config, 'database' | 'ha'>): number | null {
+  return cfg.database.client === 'mysql' ? (cfg.ha?.leaseSeconds ?? 15) * 1000 : null;
+}

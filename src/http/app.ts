@@ -64,7 +64,8 @@ export function createApp(opts: AppOptions): Hono {
 }
 
 function sendError(c: Context, err: HttpError, opts: AppOptions): Response {
-  if (err.status >= 500 && err.status !== 501) opts.log.error({ err: { message: err.message, code: err.code }, method: c.req.method, path: c.req.path }, 'request failed');
+  // NOT_LEADER is routine on a replica that does not act for the tenant (the client retries elsewhere).
+  if (err.status >= 500 && err.status !== 501 && err.code !== 'NOT_LEADER') opts.log.error({ err: { message: err.message, code: err.code }, method: c.req.method, path: c.req.path }, 'request failed');
   const message = opts.redactor.scrub(err.message);
   const details = err.details ? opts.redactor.scrubValue(err.details) : {};
   return c.json({ error: { code: err.code, message, ...details } }, err.status);

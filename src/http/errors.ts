@@ -2,7 +2,7 @@ import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { LoopStoppedError } from '../../streams/lane.js';
 import { ObjectStoreError } from '../objectstore/object-store.js';
 import { UnknownTenantError } from '../../streams/supervisor.js';
-import { UnknownCommandError } from '../../streams/tenant-loop.js';
+import { NotLeaderError, UnknownCommandError } from '../../streams/tenant-loop.js';
 
 /** An answer with the error envelope: `{"error":{"code","message"}}`. */
 export class HttpError extends Error {
@@ -30,6 +30,7 @@ export function toHttpError(err: unknown): HttpError {
   if (err instanceof HttpError) return err;
   if (err instanceof UnknownTenantError) return new HttpError(400, 'INVALID_TENANT', err.message);
   if (err instanceof LoopStoppedError) return new HttpError(503, 'SHUTTING_DOWN', err.message);
+  if (err instanceof NotLeaderError) return new HttpError(503, 'NOT_LEADER', err.message, { holder: err.holder, holderValidUntil: err.holderValidUntil });
   if (err instanceof NotImplementedError) return new HttpError(501, 'NOT_IMPLEMENTED', err.message);
   if (err instanceof ObjectStoreError) return new HttpError(502, 'OBJECT_STORE_ERROR', err.message);
   if (err instanceof UnknownCommandError) return new HttpError(501, 'NOT_IMPLEMENTED', `${err.command} is not available in this version`);

@@ -122,7 +122,7 @@ export function buildRoutes(deps: RouteDeps): RouteDef[] {
     paths: ['/api/v1/spark/status'],
     summary: 'What the loop knows of the tenant’s Spark job',
     tenant: true,
-    response: { schema: s.successEnvelope(s.anyObject), description: 'Master status, drivers, last submission, restarts, backoff' },
+    response: { schema: s.successEnvelope(s.anyObject), description: 'Master status, drivers, last submission, restarts, backoff, and `lease`: which replica acts for the tenant' },
     handle({ tenant }) {
       if (!deps.sparkStatus) throw new NotImplementedError('Spark status');
       return { data: deps.sparkStatus(tenant) };

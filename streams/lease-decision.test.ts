@@ -1,0 +1,144 @@
+import { describe, expect, it } from 'vitest';
+import {
+  expireIfDue,
+  initialLeaseState,
+  isHeld,
+  leaseTiming,
+  nextRoundDelay,
+  observeRound,
+  type LeaseRow,
+  type TenantLeaseState,
+} from './lease-decision.js';
+
+const ME = 'host-a:1:aaaa';
+const OTHER = 'host-b:2:bbbb';
+const timing = leaseTiming(15_000);
+
+const row = (over: Partial<LeaseRow> = {}): LeaseRow => ({ tenant: 'T', holder: ME, expiresAt: 1_000_000 + 15_000, token: 1, acquiredAt: 1_000_000, renewedAt: 1_000_000, ...over });
+
+describe('lease timing', () => {
+  it('renews three times per lease, keeps a fifth as margin, and survives one failed renewal', () => {
+    expect(timing).toMatchObject({ leaseMs: 15_000, renewEveryMs: 5_000, marginMs: 3_000, requestTimeoutMs: 5_000 });
+    for (const leaseMs of [1_000, 2_000, 15_000, 60_000]) {
+      const t = leaseTiming(leaseMs);
+      const localValidity = leaseMs - t.marginMs;
+      // The renewal after a failed one (timed out at the latest) still starts before the local deadline.
+      expect(t.renewEveryMs + t.requestTimeoutMs).toBeLessThan(localValidity);
+      expect(t.marginMs).toBeGreaterThan(0);
+    }
+  });
+
+  it('refuses a lease too short to renew', () => {
+    expect(() => leaseTiming(100)).toThrow(/at least 300 ms/);
+  });
+});
+
+describe('observing a round', () => {
+  const base = initialLeaseState('T');
+
+  it('acquires: deadline = request start + lease − margin, on the local clock', () => {
+    const { state, events } = observeRound(base, { row: row(), dbNow: 1_000_000, me: ME, startedAt: 500, now: 520, timing });
+    expect(state.held).toEqual({ token: 1, validUntil: 500 + 15_000 - 3_000 });
+    expect(state.holder).toBe(ME);
+    expect(events).toEqual([{ type: 'lease.acquired', token: 1, previousHolder: null, takeover: false, validForMs: 12_000 - 20 }]);
+    expect(isHeld(state, 12_499)).toBe(true);
+    expect(isHeld(state, 12_500)).toBe(false);
+  });
+
+  it('renews silently with the same token and moves the deadline', () => {
+    const first = observeRound(base, { row: row(), dbNow: 1_000_000, me: ME, startedAt: 500, now: 520, timing }).state;
+    const { state, events } = observeRound(first, { row: row({ expiresAt: 1_005_000 + 15_000, renewedAt: 1_005_000 }), dbNow: 1_005_000, me: ME, startedAt: 5_500, now: 5_530, timing });
+    expect(events).toEqual([]);
+    expect(state.held).toEqual({ token: 1, validUntil: 5_500 + 12_000 });
+  });
+
+  it('reports a takeover from the holder seen last, with the larger token', () => {
+    const waiting = observeRound(base, { row: row({ holder: OTHER, token: 4 }), dbNow: 1_000_000, me: ME, startedAt: 0, now: 10, timing }).state;
+    expect(waiting.held).toBeNull();
+    expect(waiting.holder).toBe(OTHER);
+    expect(waiting.expiresInMs).toBe(15_000);
+    const { state, events } = observeRound(waiting, { row: row({ token: 5, expiresAt: 1_016_000 + 15_000 }), dbNow: 1_016_000, me: ME, startedAt: 16_000, now: 16_010, timing });
+    expect(state.held?.token).toBe(5);
+    expect(events).toEqual([expect.objectContaining({ type: 'lease.acquired', token: 5, previousHolder: OTHER, takeover: true })]);
+  });
+
+  it('a lapsed lease names nobody as holder, but remembers who held it last', () => {
+    const { state } = observeRound(base, { row: row({ holder: OTHER, expiresAt: 999_000 }), dbNow: 1_000_000, me: ME, startedAt: 0, now: 5, timing });
+    expect(state.holder).toBeNull();
+    expect(state.lastHolder).toBe(OTHER);
+  });
+
+  it('loses the lease when the row names another holder', () => {
+    const held: TenantLeaseState = { ...base, held: { token: 3, validUntil: 10_000 }, holder: ME, lastHolder: ME, token: 3 };
+    const { state, events } = observeRound(held, { row: row({ holder: OTHER, token: 4 }), dbNow: 1_000_000, me: ME, startedAt: 1_000, now: 1_010, timing });
+    expect(state.held).toBeNull();
+    expect(events).toEqual([{ type: 'lease.lost', token: 3, newHolder: OTHER, reason: `held by ${OTHER} now` }]);
+  });
+
+  it('does not act on a renewal that answered after its own local deadline', () => {
+    const held: TenantLeaseState = { ...base, held: { token: 3, validUntil: 12_000 }, holder: ME, lastHolder: ME, token: 3 };
+    // The request started at 0 (deadline 12 000) and answered at 12 100: the deadline already passed.
+    const { state, events } = observeRound(held, { row: row({ token: 3 }), dbNow: 1_000_000, me: ME, startedAt: 0, now: 12_100, timing });
+    expect(state.held).toBeNull();
+    expect(events.map((e) => e.type)).toEqual(['lease.lost']);
+  });
+
+  it('re-acquiring after a lapse is a new term: acquired again', () => {
+    const lapsed = expireIfDue({ ...base, held: { token: 3, validUntil: 12_000 }, holder: ME, lastHolder: ME, token: 3 }, 12_000);
+    expect(lapsed.state.held).toBeNull();
+    expect(lapsed.events).toEqual([expect.objectContaining({ type: 'lease.lost', token: 3, newHolder: null })]);
+    const { state, events } = observeRound(lapsed.state, { row: row({ token: 4 }), dbNow: 1_000_000, me: ME, startedAt: 20_000, now: 20_010, timing });
+    expect(state.held?.token).toBe(4);
+    expect(events).toEqual([expect.objectContaining({ type: 'lease.acquired', token: 4, takeover: false })]);
+  });
+
+  it('a missing row drops a held lease', () => {
+    const held: TenantLeaseState = { ...base, held: { token: 3, validUntil: 12_000 }, holder: ME, lastHolder: ME, token: 3 };
+    const { state, events } = observeRound(held, { row: undefined, dbNow: 1_000_000, me: ME, startedAt: 0, now: 10, timing });
+    expect(state.held).toBeNull();
+    expect(events.map((e) => e.type)).toEqual(['lease.lost']);
+  });
+});
+
+describe('local deadline (fencing)', () => {
+  it('drops the lease at the deadline without any answer from the database', () => {
+    const held: TenantLeaseState = { ...initialLeaseState('T'), held: { token: 7, validUntil: 12_000 }, holder: ME, token: 7 };
+    expect(expireIfDue(held, 11_999)).toEqual({ state: held, events: [] });
+    const { state, events } = expireIfDue(held, 12_000);
+    expect(isHeld(state, 12_000)).toBe(false);
+    expect(events).toHaveLength(1);
+  });
+
+  it('the deadline falls at least the margin before the lease can run out in the database', () => {
+    // Whenever the statement ran after the request started (it must), the database expiry
+    // (statement time + lease) is ≥ request start + lease = local deadline + margin.
+    for (const delay of [0, 5, 1_000, 4_999]) {
+      const startedAt = 100;
+      const statementAt = startedAt + delay;
+      const dbExpiry = statementAt + timing.leaseMs;
+      const { state } = observeRound(initialLeaseState('T'), { row: row(), dbNow: 1_000_000, me: ME, startedAt, now: statementAt + 1, timing });
+      expect(dbExpiry - state.held!.validUntil).toBeGreaterThanOrEqual(timing.marginMs);
+    }
+  });
+});
+
+describe('when to ask again', () => {
+  const held: TenantLeaseState = { ...initialLeaseState('A'), held: { token: 1, validUntil: 12_000 }, holder: ME, token: 1, expiresInMs: 15_000, readAt: 0 };
+
+  it('a holder renews every third of the lease after its last round started', () => {
+    expect(nextRoundDelay([held], { startedAt: 0, ok: true }, ME, 30, timing)).toBe(4_970);
+  });
+
+  it('a waiting replica asks just after the other holder’s lease runs out', () => {
+    const waiting: TenantLeaseState = { ...initialLeaseState('B'), holder: OTHER, token: 2, expiresInMs: 1_200, readAt: 1_000 };
+    expect(nextRoundDelay([held, waiting], { startedAt: 990, ok: true }, ME, 1_000, timing)).toBe(1_200 + timing.takeoverSlackMs);
+    // Never more than the regular pace, never a busy loop.
+    expect(nextRoundDelay([{ ...waiting, expiresInMs: 60_000 }], { startedAt: 990, ok: true }, ME, 1_000, timing)).toBe(timing.renewEveryMs - 10);
+    expect(nextRoundDelay([{ ...waiting, expiresInMs: 0 }], { startedAt: 990, ok: true }, ME, 2_000, timing)).toBe(timing.minRoundGapMs);
+  });
+
+  it('retries sooner after a failed round', () => {
+    expect(nextRoundDelay([held], { startedAt: 0, ok: false }, ME, 100, timing)).toBe(timing.retryAfterFailureMs);
+    expect(timing.retryAfterFailureMs).toBeLessThan(timing.renewEveryMs);
+  });
+});

@@ -1,0 +1,314 @@
+/**
+ * Many replicas (SPEC §4.5): which process acts for which tenant. Each process has a holder id
+ * and runs one renewal loop for all its tenants: every round takes, in one batch, every tenant's
+ * lease that is its own or has run out, and reads them all back with the database's clock (the
+ * statements are in `src/db/leases.ts`, the decisions in `lease-decision.ts`).
+ *
+ * Per tenant a `LeaseView` answers `isHolder()`: true while this process holds the lease and
+ * the local deadline of its last successful renewal has not passed. The deadline is on this
+ * process's monotonic clock and falls a safety margin before the lease can run out in MySQL, so
+ * `isHolder()` turns false — and the loop stops acting — before any other replica can take over,
+ * even when MySQL never answers again (fencing). A waiting replica asks again just after the
+ * holder's lease runs out, so a dead holder is replaced within one lease period of its last
+ * renewal.
+ */
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
+import { performance } from 'node:perf_hooks';
+import type { LeaseStore } from '../src/db/leases.js';
+import { errorMessage, type EventInput } from './events.js';
+import {
+  expireIfDue,
+  initialLeaseState,
+  isHeld,
+  leaseTiming,
+  nextRoundDelay,
+  observeRound,
+  validForMs,
+  type LeaseEvent,
+  type LeaseTiming,
+  type TenantLeaseState,
+} from './lease-decision.js';
+import { NotLeaderError, type LoopGate } from './tenant-loop.js';
+
+/** The commands that act (SPEC §4.5): only the lease holder runs them; every other command is a read. */
+export const ACTING_COMMANDS: ReadonlySet<string> = new Set(['sync', 'monitor', 'replay']);
+
+/** `hostname:pid:random`: unique per process, and readable in the lease table and the status. */
+export function newHolderId(): string {
+  return `${hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`;
+}
+
+/** What `GET /api/v1/spark/status` shows of a tenant's lease. */
+export interface LeaseStatus {
+  mode: 'lease';
+  /** The replica acting for the tenant by the last read of MySQL (null: none right now). */
+  holder: string | null;
+  /** This process's holder id. */
+  thisProcess: string;
+  /** Whether this process acts for the tenant now. */
+  isThisProcess: boolean;
+  token: number | null;
+  /**
+   * This process's lease: its local deadline (wall-clock estimate). Another's: when its lease
+   * runs out in MySQL unless renewed (estimate from the last read). Null when nobody holds it.
+   */
+  validUntil: string | null;
+  lastError: { at: string; message: string } | null;
+}
+
+export interface LeaseView {
+  readonly tenant: string;
+  /** True while this process holds the tenant's lease and its local deadline has not passed. */
+  isHolder(): boolean;
+  /** Who holds the lease by the last read (possibly this process); null when nobody's is live. */
+  readonly holder: string | null;
+  /** Fencing token of the last row read: grows with every new holder term. */
+  readonly token: number | null;
+  /** Local monotonic deadline (ms, `performance.now()`) of this process's lease; null when not held. */
+  readonly validUntil: number | null;
+  status(): LeaseStatus;
+}
+
+export interface LeaseKeeperOptions {
+  store: LeaseStore;
+  tenants: readonly string[];
+  leaseMs: number;
+  holderId?: string;
+  /** Local monotonic clock in ms (default `performance.now`). */
+  now?: () => number;
+  /** Wall clock for the status (default `Date.now`). */
+  wallNow?: () => number;
+  /** Where lease events go (the tenant's event stream). */
+  emit?: (tenant: string, event: EventInput) => void;
+  /** Longest wait for the release on stop (default 2 s). */
+  releaseTimeoutMs?: number;
+  /** Told of every round (for debug logs): how long it took, whether it answered, and the next one's delay. */
+  onRound?: (round: { ok: boolean; durationMs: number; nextInMs: number; holding: string[]; error?: string }) => void;
+}
+
+export class LeaseKeeper {
+  readonly holderId: string;
+  readonly timing: LeaseTiming;
+  private readonly tenants: readonly string[];
+  private readonly states = new Map<string, TenantLeaseState>();
+  private readonly views = new Map<string, LeaseView>();
+  private readonly deadlines = new Map<string, NodeJS.Timeout>();
+  private readonly now: () => number;
+  private readonly wallNow: () => number;
+  private timer: NodeJS.Timeout | undefined;
+  private inFlight: Promise<{ startedAt: number; ok: boolean }> | undefined;
+  private started = false;
+  private stopped = false;
+  private failStreak = 0;
+  private lastError: { at: number; message: string } | null = null;
+  private readonly firstRound: Promise<void>;
+  private resolveFirstRound: () => void = () => undefined;
+
+  constructor(private readonly opts: LeaseKeeperOptions) {
+    this.holderId = opts.holderId ?? newHolderId();
+    this.timing = leaseTiming(opts.leaseMs);
+    this.tenants = [...new Set(opts.tenants)];
+    this.now = opts.now ?? (() => performance.now());
+    this.wallNow = opts.wallNow ?? Date.now;
+    for (const t of this.tenants) this.states.set(t, initialLeaseState(t));
+    this.firstRound = new Promise((resolve) => (this.resolveFirstRound = resolve));
+  }
+
+  /** Starts the renewal loop (the first round at once). */
+  start(): void {
+    if (this.started || this.stopped) return;
+    this.started = true;
+    this.loop();
+  }
+
+  /** Resolves once the first round has answered (or failed). */
+  ready(): Promise<void> {
+    return this.firstRound;
+  }
+
+  /** One acquire-or-renew round now (joins the one in flight). The loop runs them by itself; tests call it directly. */
+  round(): Promise<{ startedAt: number; ok: boolean }> {
+    this.inFlight ??= this.runRound().finally(() => (this.inFlight = undefined));
+    return this.inFlight;
+  }
+
+  view(tenant: string): LeaseView {
+    let view = this.views.get(tenant);
+    if (view) return view;
+    if (!this.states.has(tenant)) throw new Error(`no lease is kept for tenant "${tenant}"`);
+    const keeper = this;
+    const state = () => this.states.get(tenant)!;
+    view = {
+      tenant,
+      isHolder: () => !keeper.stopped && isHeld(state(), keeper.now()),
+      get holder() {
+        return state().holder;
+      },
+      get token() {
+        return state().token;
+      },
+      get validUntil() {
+        const s = state();
+        return s.held && isHeld(s, keeper.now()) ? s.held.validUntil : null;
+      },
+      status: () => this.status(tenant),
+    };
+    this.views.set(tenant, view);
+    return view;
+  }
+
+  /** The gate of the tenant's loop: acting commands and ticks only while this process holds the lease. */
+  gate(tenant: string): LoopGate {
+    const view = this.view(tenant);
+    return {
+      acting: ACTING_COMMANDS,
+      isActing: () => view.isHolder(),
+      refusal: () => {
+        const s = this.status(tenant);
+        const other = s.holder !== null && s.holder !== this.holderId ? s.holder : null;
+        return new NotLeaderError(tenant, other, other ? s.validUntil : null);
+      },
+    };
+  }
+
+  /** Throws `NotLeaderError` unless this process acts for `tenant` now. */
+  assertActing(tenant: string): void {
+    const gate = this.gate(tenant);
+    if (!gate.isActing()) throw gate.refusal();
+  }
+
+  status(tenant: string): LeaseStatus {
+    const s = this.states.get(tenant);
+    if (!s) throw new Error(`no lease is kept for tenant "${tenant}"`);
+    const now = this.now();
+    const wall = this.wallNow();
+    const mine = !this.stopped && isHeld(s, now);
+    let validUntil: string | null = null;
+    if (mine && s.held) validUntil = new Date(wall + (s.held.validUntil - now)).toISOString();
+    else if (s.holder !== null && s.holder !== this.holderId && s.expiresInMs !== null && s.readAt !== null) {
+      validUntil = new Date(wall + s.expiresInMs - (now - s.readAt)).toISOString();
+    }
+    return {
+      mode: 'lease',
+      holder: mine ? this.holderId : s.holder === this.holderId ? null : s.holder,
+      thisProcess: this.holderId,
+      isThisProcess: mine,
+      token: s.token,
+      validUntil,
+      lastError: this.lastError ? { at: new Date(wall - (now - this.lastError.at)).toISOString(), message: this.lastError.message } : null,
+    };
+  }
+
+  /**
+   * Stops renewing and gives the leases up: `isHolder()` is false from here on (call it after the
+   * loops have finished their actions), then MySQL is told so another replica can take over at
+   * once. Resolves with how many leases were released (0 when MySQL did not answer).
+   */
+  async stop(): Promise<number> {
+    if (this.stopped) return 0;
+    this.stopped = true;
+    this.resolveFirstRound();
+    clearTimeout(this.timer);
+    for (const t of this.deadlines.values()) clearTimeout(t);
+    this.deadlines.clear();
+    await this.inFlight?.catch(() => undefined);
+    for (const [tenant, s] of this.states) this.states.set(tenant, { ...s, held: null });
+    if (!this.started) return 0;
+    return withTimeout(this.opts.store.release(this.tenants, this.holderId), this.opts.releaseTimeoutMs ?? 2_000, 'release').catch(() => 0);
+  }
+
+  // ------------------------------------------------------------ the loop
+
+  private loop(): void {
+    if (this.stopped) return;
+    void this.round().then(({ startedAt, ok }) => {
+      this.resolveFirstRound();
+      if (this.stopped) return;
+      const now = this.now();
+      const delay = nextRoundDelay([...this.states.values()], { startedAt, ok }, this.holderId, now, this.timing);
+      this.opts.onRound?.({
+        ok,
+        durationMs: Math.round(now - startedAt),
+        nextInMs: Math.round(delay),
+        holding: this.tenants.filter((t) => isHeld(this.states.get(t)!, now)),
+        ...(ok || !this.lastError ? {} : { error: this.lastError.message }),
+      });
+      this.timer = setTimeout(() => this.loop(), delay);
+      this.timer.unref?.();
+    });
+  }
+
+  private async runRound(): Promise<{ startedAt: number; ok: boolean }> {
+    const startedAt = this.now();
+    try {
+      const round = await withTimeout(this.opts.store.acquireOrRenew(this.tenants, this.holderId, this.timing.leaseMs), this.timing.requestTimeoutMs, 'lease renewal');
+      // Stopping: the leases this round may have taken are released by `stop()`.
+      if (this.stopped) return { startedAt, ok: true };
+      const now = this.now();
+      const rows = new Map(round.rows.map((r) => [r.tenant, r]));
+      for (const tenant of this.tenants) {
+        const { state, events } = observeRound(this.states.get(tenant)!, { row: rows.get(tenant), dbNow: round.dbNow, me: this.holderId, startedAt, now, timing: this.timing });
+        this.states.set(tenant, state);
+        this.armDeadline(tenant);
+        this.report(tenant, events);
+      }
+      this.failStreak = 0;
+      return { startedAt, ok: true };
+    } catch (err) {
+      if (this.stopped) return { startedAt, ok: false };
+      const now = this.now();
+      this.failStreak += 1;
+      this.lastError = { at: now, message: errorMessage(err) };
+      for (const tenant of this.tenants) {
+        const { state, events } = expireIfDue(this.states.get(tenant)!, now);
+        this.states.set(tenant, state);
+        this.report(tenant, events);
+        const holding = isHeld(state, now);
+        // Every failure matters to a holder (its deadline nears); a waiting replica hears of the first of a run.
+        if (holding || this.failStreak === 1) {
+          this.opts.emit?.(tenant, { type: 'lease.renew-failed', holder: this.holderId, holding, validForMs: Math.round(validForMs(state, now)), error: errorMessage(err) });
+        }
+      }
+      return { startedAt, ok: false };
+    }
+  }
+
+  /** At the local deadline of a held lease, the holder stops acting unless a renewal moved the deadline. */
+  private armDeadline(tenant: string): void {
+    clearTimeout(this.deadlines.get(tenant));
+    this.deadlines.delete(tenant);
+    const s = this.states.get(tenant)!;
+    if (!s.held || this.stopped) return;
+    const t = setTimeout(() => {
+      this.deadlines.delete(tenant);
+      const { state, events } = expireIfDue(this.states.get(tenant)!, this.now());
+      this.states.set(tenant, state);
+      this.report(tenant, events);
+      // A timer that fired a hair early: look again.
+      if (state.held) this.armDeadline(tenant);
+    }, Math.max(0, s.held.validUntil - this.now()) + 1);
+    t.unref?.();
+    this.deadlines.set(tenant, t);
+  }
+
+  private report(tenant: string, events: LeaseEvent[]): void {
+    for (const e of events) {
+      if (e.type === 'lease.acquired') {
+        this.opts.emit?.(tenant, { type: 'lease.acquired', holder: this.holderId, token: e.token, previousHolder: e.previousHolder, takeover: e.takeover, validForMs: Math.round(e.validForMs) });
+      } else {
+        this.opts.emit?.(tenant, { type: 'lease.lost', holder: this.holderId, token: e.token, newHolder: e.newHolder, reason: e.reason });
+      }
+    }
+  }
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what}: no answer from the database within ${ms} ms`)), ms);
+  });
+  // A late answer (or failure) of the abandoned query must not become an unhandled rejection.
+  promise.catch(() => undefined);
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
