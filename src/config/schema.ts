@@ -1,5 +1,17 @@
 import { z } from 'zod';
 
+// Messages people can act on, for the config and for request bodies alike: a missing key
+// "is required", a wrong shape says what was expected and what came.
+z.config({
+  customError: (issue) => {
+    if (issue.code !== 'invalid_type') return undefined;
+    if (issue.input === undefined) return 'is required';
+    if (issue.expected === 'object') return `expected an object ({ … }), got ${describe(issue.input)}`;
+    if (issue.expected === 'array') return `expected a list ([ … ]), got ${describe(issue.input)}`;
+    return undefined;
+  },
+});
+
 // HOCON substitutions from the environment arrive as strings ("8080"), so numbers and
 // booleans are coerced; anything that is not a clean number stays an error.
 const num = z.preprocess(
@@ -43,7 +55,7 @@ const spark = z.strictObject({
   /** One host, or several (comma-separated or a list) for Spark standalone HA. */
   sparkMasterHost: z.preprocess(
     (v) => (typeof v === 'string' ? v.split(',').map((h) => h.trim()).filter(Boolean) : v),
-    z.array(nonEmpty, { error: 'expected a host name or a list of them' }).min(1, 'must name at least one master'),
+    z.array(nonEmpty, { error: (i) => (i.input === undefined ? 'is required' : 'expected a host name or a list of them') }).min(1, 'must name at least one master'),
   ),
   sparkMasterWebUiPort: port.default(8080),
   sparkMasterRestPort: port.default(6066),

@@ -2,6 +2,7 @@ import type { ServiceDetailsRow } from '../db/service-details.js';
 import type { ReplayRow } from '../db/spark-submit-status.js';
 import { HttpError, NotImplementedError, toHttpError } from './errors.js';
 import { route, type Reply, type RouteDef } from './route.js';
+import { DOCS_PAGE } from './docs-page.js';
 import * as s from './schemas.js';
 
 /** Outcome of a discovery sync, as the discovery stream reports it. */
@@ -193,5 +194,16 @@ export function buildRoutes(deps: RouteDeps): RouteDef[] {
     },
   });
 
-  return [health, componentSync, monitor, syncDelay, serviceDetails, pipelineHealth, replay, sparkStatus, events, metrics, openapi];
+  const docs = route({
+    method: 'get',
+    paths: ['/docs'],
+    summary: 'A page that renders /openapi.json',
+    tenant: false,
+    response: { description: 'HTML', contentType: 'text/html' },
+    handle({ c }) {
+      return c.html(DOCS_PAGE);
+    },
+  });
+
+  return [health, componentSync, monitor, syncDelay, serviceDetails, pipelineHealth, replay, sparkStatus, events, metrics, openapi, docs];
 }

@@ -125,6 +125,24 @@ describe('configuration', () => {
     expect(await problemsOf(text)).toEqual(expected);
   });
 
+  it.each([
+    ['tenants[0].name', `tenants = [{ objectStore.local.path = "x", spark { sparkMasterHost = "m", sparkJarPath = "j" } }]`],
+    ['tenants[0].objectStore', `tenants = [{ name = A, spark { sparkMasterHost = "m", sparkJarPath = "j" } }]`],
+    ['tenants[0].spark', `tenants = [{ name = A, objectStore.local.path = "x" }]`],
+    ['tenants[0].spark.sparkMasterHost', `tenants = [{ name = A, objectStore.local.path = "x", spark { sparkJarPath = "j" } }]`],
+    ['tenants[0].spark.sparkJarPath', `tenants = [{ name = A, objectStore.local.path = "x", spark { sparkMasterHost = "m" } }]`],
+    ['tenants[0].objectStore.local.path', `tenants = [{ name = A, objectStore.local {}, spark { sparkMasterHost = "m", sparkJarPath = "j" } }]`],
+    ['tenants[0].objectStore.aws.bucket', `tenants = [{ name = A, objectStore.aws { region = x }, spark { sparkMasterHost = "m", sparkJarPath = "j" } }]`],
+    ['tenants[0].delayMetrics.app.sampleServiceName', `tenants = [{ name = A, delayMetrics.app { sampleEnv = x }, objectStore.local.path = "x", spark { sparkMasterHost = "m", sparkJarPath = "j" } }]`],
+  ])('names the missing required key %s in one line', async (path, text) => {
+    expect(await problemsOf(text)).toEqual([`${path}: is required`]);
+  });
+
+  it('says what shape was expected', async () => {
+    expect(await problemsOf(`http = 5\n${tenant()}`)).toEqual(['http: expected an object ({ … }), got number 5']);
+    expect(await problemsOf('tenants = [ 5 ]')).toEqual(['tenants[0]: expected an object ({ … }), got number 5']);
+  });
+
   it('reports every problem, one line each', async () => {
     const problems = await problemsOf(`http.port = "x"\ndatabase.client = oracle\n${tenant('defaultLogsRetentionDays = 0')}`);
     expect(problems).toHaveLength(3);

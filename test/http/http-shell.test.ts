@@ -144,9 +144,21 @@ describe('HTTP shell', () => {
       ['/api/v1/events', 'get'],
       ['/metrics', 'get'],
       ['/openapi.json', 'get'],
+      ['/docs', 'get'],
     ]) {
       expect(doc.paths[path!]?.[method!], `${method} ${path}`).toBeDefined();
     }
+  });
+});
+
+describe('the API page', () => {
+  it('serves an HTML page that renders /openapi.json', async () => {
+    const t = await startTestOrchestrator(oneTenant(), { streams: echoStreams });
+    const res = await t.orchestrator.app.request('/docs');
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toMatch(/^text\/html/);
+    expect(await res.text()).toContain("fetch('/openapi.json')");
+    await t.stop();
   });
 });
 
