@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { DatabaseConfig } from '../../src/config/schema.js';
 import { ServiceDetailsRepository } from '../../src/db/service-details.js';
+import { mapLimit } from '../../src/objectstore/object-store.js';
 import type { OrchestratorEvent } from '../../streams/events.js';
 import { freshMysqlDatabase, type TestDatabase } from '../support/databases.js';
 import { startTestOrchestrator, type TestOrchestrator } from '../support/orchestrator.js';
@@ -70,7 +71,7 @@ describe.each([
     vi.unstubAllEnvs();
   });
 
-  it('onboards all 4,200 partitions with the minimum of listings and retention days by env', async () => {
+  it('onboards all 4,200 partitions with the minimum of listings and retention days by env', { timeout: 120_000 }, async () => {
     const res = await sync();
     expect(res).toEqual({
       status: 200,
@@ -88,8 +89,7 @@ describe.each([
     const synced = lastEvent('discovery.synced')!;
     expect(synced).toMatchObject({ onboarded: 4200, removed: 0, ignoredFolders: 2, retries: 0 });
     const listed = ['logs/', ...ENVS.map((e) => `logs/env=${e}/`), ...ENVS.flatMap((e) => Array.from({ length: SERVICES }, (_, i) => `logs/env=${e}/service_name=${serviceName(i)}/`))];
-    let pages = 0;
-    for (const prefix of listed) pages += await store.pagesOf(prefix);
+    const pages = (await mapLimit(listed, 16, (prefix) => store.pagesOf(prefix))).reduce((a, b) => a + b, 0);
     expect(pages).toBeGreaterThanOrEqual(1 + 3 + 3 * SERVICES);
     expect(synced.listCalls).toBe(pages);
     expect(lastEvent('discovery.onboarded')?.count).toBe(4200);
