@@ -1,12 +1,17 @@
-import { defer, from, lastValueFrom, mergeMap, toArray } from 'rxjs';
+import { setMaxListeners } from 'node:events';
+import { defer } from 'rxjs';
 import type { TenantConfig } from '../src/config/schema.js';
 import type { ServiceDetailsRepository, ServicePartition } from '../src/db/service-details.js';
 import type { ObjectStore } from '../src/objectstore/object-store.js';
-import { lastFolder, partitionId, partitionValue, planSync, toPartition } from './discovery-decision.js';
+import { lastFolder, partitionId, partitionValue, planSync, toPartition, type SyncPlan } from './discovery-decision.js';
 import { errorMessage } from './events.js';
 import type { StreamContext, StreamDefinition } from './tenant-loop.js';
 
-/** Prefix listings in flight at once: enough to hide S3 latency, few enough to stay polite. */
+/**
+ * Prefix listings in flight at once, over the whole walk: enough to hide S3 latency, few
+ * enough to stay polite. (On the 2-core test Ceph RGW, 32 was no faster than 16 and spent
+ * more time in GC: the client's and the server's CPU are the limit there, not latency.)
+ */
 const LIST_CONCURRENCY = 16;
 /** Service names an event lists before it only counts. */
 const EVENT_SAMPLE = 20;
@@ -49,36 +54,28 @@ async function runSync(ctx: StreamContext, deps: DiscoveryDeps, force: boolean):
   const started = ctx.now();
   const listCallsBefore = deps.store.stats.listCalls;
   const retriesBefore = deps.store.stats.retries;
-  let listing: { partitions: ServicePartition[]; ignored: number };
-  try {
-    listing = await listPartitions(deps.store, `${trimSlashes(deps.tenant.spark.logsDir)}/`, deps.tenant.partitionKeys);
-  } catch (err) {
-    ctx.emit({ type: 'discovery.failed', error: errorMessage(err) });
-    throw err;
-  }
-  const known = await deps.services.listByTenant(ctx.tenant);
-  const plan = planSync(known, listing.partitions, deps.tenant, force);
+  const work = await planWork(ctx, deps, force);
   const at = new Date(ctx.now());
 
-  await deps.services.insertMany(ctx.tenant, plan.insert, at);
-  const removed = await deps.services.deleteByIds(ctx.tenant, plan.remove.map((r) => r.id));
-  await deps.services.touch(ctx.tenant, plan.present.map((r) => r.id), at);
+  await deps.services.insertMany(ctx.tenant, work.insert, at);
+  const removed = await deps.services.deleteByIds(ctx.tenant, work.removeIds);
+  await deps.services.touch(ctx.tenant, work.presentIds, at);
 
-  if (plan.insert.length) ctx.emit({ type: 'discovery.onboarded', count: plan.insert.length, services: sample(plan.insert.map(describe)) });
-  if (removed) ctx.emit({ type: 'discovery.removed', count: removed, services: sample(plan.remove.map(describe)) });
-  if (plan.guarded) {
+  if (work.insert.length) ctx.emit({ type: 'discovery.onboarded', count: work.insert.length, services: work.insertSample });
+  if (removed) ctx.emit({ type: 'discovery.removed', count: removed, services: work.removeSample });
+  if (work.guarded) {
     ctx.emit({
       type: 'discovery.guarded',
-      ...plan.guarded,
-      reason: `the listing would remove ${plan.guarded.wouldRemove} of ${plan.guarded.known} services (more than half); nothing removed, sync with force=true to remove them`,
+      ...work.guarded,
+      reason: `the listing would remove ${work.guarded.wouldRemove} of ${work.guarded.known} services (more than half); nothing removed, sync with force=true to remove them`,
     });
   }
   const result: SyncResult = {
-    onboarded: plan.insert.length,
+    onboarded: work.insert.length,
     removed,
-    present: plan.present.length,
-    ignoredFolders: listing.ignored,
-    ...(plan.guarded ? { guarded: plan.guarded } : {}),
+    present: work.presentIds.length,
+    ignoredFolders: work.ignored,
+    ...(work.guarded ? { guarded: work.guarded } : {}),
   };
   ctx.emit({
     type: 'discovery.synced',
@@ -93,40 +90,122 @@ async function runSync(ctx: StreamContext, deps: DiscoveryDeps, force: boolean):
   return result;
 }
 
+/** What a sync writes and reports, once planned. */
+interface SyncWork {
+  insert: SyncPlan['insert'];
+  removeIds: number[];
+  presentIds: number[];
+  insertSample: string[];
+  removeSample: string[];
+  guarded: SyncPlan['guarded'];
+  ignored: number;
+}
+
 /**
- * Walks the partition levels breadth first: one delimiter listing per folder of each level
- * (every page of it), at most LIST_CONCURRENCY at once. Folders that are not `key=value` for
- * the level's key (such as `_spark_metadata/`) are skipped and counted.
+ * Lists the store, reads the tenant's rows and plans the sync. Only what the writes and the
+ * events need leaves this function: the listing, the rows and the plan (most of the live heap
+ * of a large sync) can be collected before the first write, which keeps V8's next collection
+ * limit, and so the peak memory, lower. A listing error throws before any row is read.
+ */
+async function planWork(ctx: StreamContext, deps: DiscoveryDeps, force: boolean): Promise<SyncWork> {
+  let listing: { partitions: ServicePartition[]; ignored: number };
+  try {
+    listing = await listPartitions(deps.store, `${trimSlashes(deps.tenant.spark.logsDir)}/`, deps.tenant.partitionKeys);
+  } catch (err) {
+    ctx.emit({ type: 'discovery.failed', error: errorMessage(err) });
+    throw err;
+  }
+  const known = await deps.services.listByTenant(ctx.tenant);
+  const plan = planSync(known, listing.partitions, deps.tenant, force);
+  return {
+    // planSync's rows are spread copies (a few hundred bytes each in V8); plain literals are a
+    // quarter of that, and at 100,000 new partitions the difference is ~20 MB of live heap.
+    insert: plan.insert.map((p) => ({ env: p.env, serviceName: p.serviceName, componentName: p.componentName, retentionDays: p.retentionDays })),
+    removeIds: plan.remove.map((r) => r.id),
+    presentIds: plan.present.map((r) => r.id),
+    insertSample: sample(plan.insert, describe),
+    removeSample: sample(plan.remove, describe),
+    guarded: plan.guarded,
+    ignored: listing.ignored,
+  };
+}
+
+/**
+ * Walks the partition levels: one delimiter listing per folder (every page of it), at most
+ * `concurrency` at once over the whole walk. A folder's sub-folders are listed as soon as its
+ * own listing is in, whatever its level (no wait for the rest of the level, so the listings
+ * stay `concurrency` deep until the last one). Folders that are not `key=value` for the
+ * level's key (such as `_spark_metadata/`) are skipped and counted. The first failure fails
+ * the walk, and the listings not yet done are aborted.
  */
 export async function listPartitions(
   store: ObjectStore,
   root: string,
   keys: readonly string[],
+  concurrency: number = LIST_CONCURRENCY,
 ): Promise<{ partitions: ServicePartition[]; ignored: number }> {
-  let level: { prefix: string; values: string[] }[] = [{ prefix: root, values: [] }];
+  if (keys.length === 0) return { partitions: [toPartition(keys, [])], ignored: 0 };
+  const found: ServicePartition[] = [];
   let ignored = 0;
-  for (const key of keys) {
-    const children = await lastValueFrom(
-      from(level).pipe(
-        mergeMap(async (parent) => ({ parent, prefixes: await store.listPrefixes(parent.prefix) }), LIST_CONCURRENCY),
-        toArray(),
-      ),
-    );
-    level = [];
-    for (const { parent, prefixes } of children) {
-      for (const prefix of prefixes) {
-        const value = partitionValue(lastFolder(prefix), key);
-        if (value === null) ignored += 1;
-        else level.push({ prefix, values: [...parent.values, value] });
+  let escapes = false;
+  const abort = new AbortController();
+  // Every listing in flight listens on the one signal (the SDK adds a listener per request).
+  setMaxListeners(Math.max(10, 4 * concurrency), abort.signal);
+  const limit = limiter(Math.max(1, concurrency));
+  /** Lists one folder, then (below the last level) its sub-folders. */
+  const visit = async (prefix: string, values: string[]): Promise<void> => {
+    const key = keys[values.length]!;
+    const leaf = values.length === keys.length - 1;
+    const children: Promise<void>[] = [];
+    for (const child of await limit(() => store.listPrefixes(prefix, abort.signal))) {
+      const name = lastFolder(child);
+      const value = partitionValue(name, key);
+      if (value === null) {
+        ignored += 1;
+        continue;
       }
+      if (name.includes('%')) escapes = true;
+      if (leaf) found.push(toPartition(keys, [...values, value]));
+      else children.push(visit(child, [...values, value]));
     }
+    await Promise.all(children);
+  };
+  try {
+    await visit(root, []);
+  } finally {
+    // After a failure, the listings still queued fail at once instead of being sent.
+    abort.abort();
   }
-  const unique = new Map<string, ServicePartition>();
-  for (const { values } of level) {
-    const p = toPartition(keys, values);
-    unique.set(partitionId(p), p);
-  }
-  return { partitions: [...unique.values()], ignored };
+  return { partitions: unique(found, escapes), ignored };
+}
+
+/** Runs at most `n` of the functions given to it at once, the others in arrival order. */
+function limiter(n: number): <T>(fn: () => Promise<T>) => Promise<T> {
+  let active = 0;
+  const waiting: (() => void)[] = [];
+  return async (fn) => {
+    if (active < n) active += 1;
+    else await new Promise<void>((resolve) => waiting.push(resolve)); // the slot is handed over
+    try {
+      return await fn();
+    } finally {
+      const next = waiting.shift();
+      if (next) next();
+      else active -= 1;
+    }
+  };
+}
+
+/**
+ * Drops repeated partitions. Distinct folder names give distinct values, except when Spark's
+ * `%XX` escapes make two names unescape to the same value (`a%20b` and `a b`): only a walk
+ * that met an escape pays for the map.
+ */
+function unique(partitions: ServicePartition[], escapes: boolean): ServicePartition[] {
+  if (!escapes) return partitions;
+  const byId = new Map<string, ServicePartition>();
+  for (const p of partitions) byId.set(partitionId(p), p);
+  return [...byId.values()];
 }
 
 function trimSlashes(path: string): string {
@@ -137,6 +216,7 @@ function describe(p: ServicePartition): string {
   return [p.env, p.serviceName, p.componentName].filter(Boolean).join('/');
 }
 
-function sample(names: string[]): string[] {
-  return names.length > EVENT_SAMPLE ? [...names.slice(0, EVENT_SAMPLE), `… and ${names.length - EVENT_SAMPLE} more`] : names;
+/** The names of the first EVENT_SAMPLE items, then how many more there are (only the sampled items are described). */
+function sample<T>(items: readonly T[], name: (item: T) => string): string[] {
+  return items.length > EVENT_SAMPLE ? [...items.slice(0, EVENT_SAMPLE).map(name), `… and ${items.length - EVENT_SAMPLE} more`] : items.map(name);
 }

@@ -24,8 +24,18 @@ export class ServiceDetailsRepository {
   constructor(private readonly db: Db) {}
 
   async listByTenant(tenant: string): Promise<ServiceDetailsRow[]> {
-    const rows = await this.db(TABLE).where({ tenant }).orderBy(['env', 'serviceName', 'componentName']);
-    return rows.map(toRow);
+    const rows: Record<string, unknown>[] = await this.db(TABLE).where({ tenant }).orderBy(['env', 'serviceName', 'componentName']);
+    // The driver makes a new string per row and column; a tenant's rows repeat a few env,
+    // component and service names, so one copy of each keeps 100,000 rows small in memory.
+    const strings = new Map<string, string>();
+    const intern = (v: unknown): string => {
+      const s = String(v);
+      const known = strings.get(s);
+      if (known !== undefined) return known;
+      strings.set(s, s);
+      return s;
+    };
+    return rows.map((r) => toRow(r, intern));
   }
 
   async countByTenant(tenant: string): Promise<number> {
@@ -39,7 +49,9 @@ export class ServiceDetailsRepository {
     const size = String(this.db.client.config.client).includes('sqlite') ? SQLITE_INSERT_BATCH : BATCH;
     await this.db.transaction(async (trx) => {
       for (let i = 0; i < rows.length; i += size) {
-        const batch = rows.slice(i, i + size).map((r) => ({ ...r, tenant, lastCheckedAt: at }));
+        const batch = rows
+          .slice(i, i + size)
+          .map((r) => ({ env: r.env, serviceName: r.serviceName, componentName: r.componentName, retentionDays: r.retentionDays, tenant, lastCheckedAt: at }));
         await trx(TABLE).insert(batch).onConflict(['env', 'serviceName', 'componentName', 'tenant']).ignore();
       }
     });
@@ -67,14 +79,14 @@ export class ServiceDetailsRepository {
   }
 }
 
-function toRow(r: Record<string, unknown>): ServiceDetailsRow {
+function toRow(r: Record<string, unknown>, text: (v: unknown) => string = String): ServiceDetailsRow {
   return {
     id: Number(r.id),
-    env: String(r.env),
-    serviceName: String(r.serviceName),
-    componentName: String(r.componentName),
+    env: text(r.env),
+    serviceName: text(r.serviceName),
+    componentName: text(r.componentName),
     retentionDays: Number(r.retentionDays),
-    tenant: String(r.tenant),
+    tenant: text(r.tenant),
     lastCheckedAt: toDate(r.lastCheckedAt),
   };
 }
