@@ -80,6 +80,7 @@ export class Orchestrator {
   private eventLog: Subscription | undefined;
   private metricsFeed: Subscription | undefined;
   private readonly services: ServiceDetailsRepository;
+  private readonly submissions: SparkSubmissionsRepository;
   private readonly stores = new Map<string, ObjectStore>();
   /** Spark master clients by master set (hosts + ports); `sparkClientOf` maps tenants to them. */
   private readonly sparkClients = new Map<string, SparkMasterClient>();
@@ -95,6 +96,7 @@ export class Orchestrator {
     const { config } = opts;
     this.db = createDb(config.database);
     this.services = new ServiceDetailsRepository(this.db);
+    this.submissions = new SparkSubmissionsRepository(this.db);
     const leaseMs = leaseMsOf(config);
     if (leaseMs !== null) {
       // A pool of its own: renewals never queue behind the streams' slow queries.
@@ -126,7 +128,7 @@ export class Orchestrator {
       services: leases ? new FencedServiceDetailsRepository(this.db, (tenant) => leases.assertActing(tenant)) : this.services,
       store: (tenant) => this.stores.get(tenant)!,
       replays: new SparkSubmitStatusRepository(this.db),
-      submissions: new SparkSubmissionsRepository(this.db),
+      submissions: this.submissions,
       sparkMaster: (tenant) => this.sparkClientOf.get(tenant)!,
       sparkStatus: this.sparkStatus,
       shutdown: this.shutdown.signal,
@@ -231,7 +233,7 @@ export class Orchestrator {
     const tenant = config.tenants.find((t) => t.name === name)!;
     // Bounded: a slow database must not hang the endpoint (without ids, ownership falls back to the main class).
     const submittedDriverIds = await Promise.race([
-      new SparkSubmissionsRepository(this.db).recent(name).then((rows) => new Set(rows.map((r) => r.submissionId))),
+      this.submissions.recent(name).then((rows) => new Set(rows.map((r) => r.submissionId))),
       new Promise<Set<string>>((resolve) => setTimeout(() => resolve(new Set()), 1_000).unref()),
     ]).catch(() => new Set<string>());
     return checkPipeline(tenant, {
