@@ -1,0 +1,192 @@
+/**
+ * The master client shares its state reads among the tenants of a master (issue 7): a read in
+ * flight is joined, a read younger than `stateMaxAgeMs` is reused, a create or a kill (or a
+ * failover) makes the next caller read anew. Against the Spark master simulator over HTTP.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { sharedMasterStateMaxAgeMs } from '../../src/orchestrator.js';
+import { SparkMasterClient, SparkUnreachableError, type SparkMasterClientOptions } from '../../src/spark/master-client.js';
+import type { CreateSubmissionRequest } from '../../src/spark/types.js';
+import { SparkMasterSimulator, type MasterSimulatorOptions } from '../spark-sim/master-simulator.js';
+import { acceptedCreates, aliveOf, sleep, sparkTenant, startSparkOrchestrator, waitFor } from '../support/spark.js';
+
+let sims: SparkMasterSimulator[] = [];
+let clients: SparkMasterClient[] = [];
+afterEach(async () => {
+  await Promise.all(clients.map((c) => c.close()));
+  await Promise.all(sims.map((s) => s.stop()));
+  sims = [];
+  clients = [];
+});
+
+async function startSim(opts: MasterSimulatorOptions = {}): Promise<SparkMasterSimulator> {
+  const sim = new SparkMasterSimulator({ killDelayMs: null, ...opts });
+  sims.push(sim);
+  return sim.start();
+}
+
+function clientFor(sim: SparkMasterSimulator, opts: Partial<SparkMasterClientOptions> = {}): SparkMasterClient {
+  const c = new SparkMasterClient({ hosts: [sim.host], webUiPort: sim.uiPort, restPort: sim.restPort, timeoutMs: 2_000, ...opts });
+  clients.push(c);
+  return c;
+}
+
+function submission(): CreateSubmissionRequest {
+  return {
+    action: 'CreateSubmissionRequest',
+    clientSparkVersion: '3.5.1',
+    appResource: 's3a://jars/logwise.jar',
+    mainClass: 'com.logwise.spark.MainApplication',
+    appArgs: ['kafka.cluster.dns=kafka:9092'],
+    environmentVariables: {},
+    sparkProperties: { 'spark.app.name': 'logwise', 'spark.driver.supervise': 'true' },
+  };
+}
+
+const reads = (sim: SparkMasterSimulator) => sim.counts().json;
+
+describe('shared master state reads', () => {
+  it('callers that arrive while a read is in flight share it (also with max age 0)', async () => {
+    const sim = await startSim();
+    const client = clientFor(sim);
+    sim.delayResponses(100);
+    const states = await Promise.all(Array.from({ length: 10 }, () => client.masterState()));
+    expect(reads(sim)).toBe(1);
+    for (const s of states) expect(s).toBe(states[0]);
+    // Max age 0: a caller after the read has ended reads anew.
+    await client.masterState();
+    expect(reads(sim)).toBe(2);
+  });
+
+  it('a state younger than stateMaxAgeMs is answered again; an older one is read anew', async () => {
+    const sim = await startSim();
+    const client = clientFor(sim, { stateMaxAgeMs: 300 });
+    const first = await client.masterState();
+    expect(await client.masterState()).toBe(first);
+    expect(reads(sim)).toBe(1);
+    await sleep(350);
+    const second = await client.masterState();
+    expect(second).not.toBe(first);
+    expect(reads(sim)).toBe(2);
+  });
+
+  it('a create or a kill makes the next caller read anew, and that read shows it', async () => {
+    const sim = await startSim();
+    const client = clientFor(sim, { stateMaxAgeMs: 60_000 });
+    expect((await client.masterState()).activeDrivers).toHaveLength(0);
+    const { submissionId } = await client.createSubmission(submission());
+    const afterCreate = await client.masterState();
+    expect(afterCreate.activeDrivers.map((d) => d.id)).toEqual([submissionId]);
+    expect(reads(sim)).toBe(2);
+    expect(await client.masterState()).toBe(afterCreate);
+
+    sim.setKillDelay(0);
+    expect((await client.killSubmission(submissionId)).accepted).toBe(true);
+    await sleep(20);
+    const afterKill = await client.masterState();
+    expect(reads(sim)).toBe(3);
+    expect(afterKill.activeDrivers).toHaveLength(0);
+    expect(afterKill.completedDrivers.map((d) => [d.id, d.state])).toEqual([[submissionId, 'KILLED']]);
+  });
+
+  it('a read in flight during a create is not handed to callers that ask after the create', async () => {
+    const sim = await startSim();
+    const client = clientFor(sim, { stateMaxAgeMs: 60_000 });
+    await client.masterState(); // the ALIVE master is known: the create needs no read of its own
+    client.invalidateState();
+    sim.delayResponses(150);
+    // This read is carried out by the master before the create (both wait 150 ms, it came first),
+    // and ends while the create is in flight: it must not be kept for later callers.
+    const before = client.masterState();
+    await sleep(10);
+    const { submissionId } = await client.createSubmission(submission());
+    expect((await before).activeDrivers).toHaveLength(0);
+    const after = await client.masterState();
+    expect(after.activeDrivers.map((d) => d.id)).toEqual([submissionId]);
+    expect(reads(sim)).toBe(3);
+  });
+
+  it('a failed read is not reused: the next caller reads again', async () => {
+    const sim = await startSim();
+    const client = clientFor(sim, { stateMaxAgeMs: 60_000 });
+    await sim.refuseConnections(true);
+    await expect(client.masterState()).rejects.toBeInstanceOf(SparkUnreachableError);
+    await sim.refuseConnections(false);
+    expect((await client.masterState()).status).toBe('ALIVE');
+  });
+
+  it("a caller's signal ends its own wait, not the read the others share", async () => {
+    const sim = await startSim();
+    const client = clientFor(sim);
+    sim.delayResponses(150);
+    const ac = new AbortController();
+    const mine = client.masterState({ signal: ac.signal });
+    const theirs = client.masterState();
+    setTimeout(() => ac.abort(new Error('shutting down')), 20);
+    await expect(mine).rejects.toThrow('shutting down');
+    expect((await theirs).status).toBe('ALIVE');
+    expect(reads(sim)).toBe(1);
+  });
+
+  it('the shared state is frozen: no caller can change what the others see', async () => {
+    const sim = await startSim();
+    sim.addDriverByHand({ mainClass: 'com.a.Main' });
+    const client = clientFor(sim, { stateMaxAgeMs: 60_000 });
+    const state = await client.masterState();
+    expect(Object.isFrozen(state)).toBe(true);
+    expect(Object.isFrozen(state.activeDrivers)).toBe(true);
+    expect(Object.isFrozen(state.activeDrivers[0])).toBe(true);
+    expect(() => (state.activeDrivers as unknown[]).push({})).toThrow(TypeError);
+  });
+
+  it('when the remembered ALIVE master stops answering, the next call rediscovers instead of trusting the shared state', async () => {
+    const a = await startSim({ host: '127.0.0.1', status: 'STANDBY' });
+    const b = await startSim({ host: '127.0.0.2', uiPort: a.uiPort, restPort: a.restPort });
+    const client = new SparkMasterClient({ hosts: ['127.0.0.1', '127.0.0.2'], webUiPort: a.uiPort, restPort: a.restPort, timeoutMs: 1_000, stateMaxAgeMs: 60_000 });
+    clients.push(client);
+    expect((await client.masterState()).webUiUrl).toBe(b.uiUrl);
+    await b.refuseConnections(true);
+    a.setStatus('ALIVE');
+    // A status call (not a create or kill, which forget the shared state anyway) finds b gone.
+    await expect(client.submissionStatus('driver-20240101000000-0000')).rejects.toBeInstanceOf(SparkUnreachableError);
+    expect(client.aliveHost).toBeUndefined();
+    await client.createSubmission(submission());
+    expect(a.createRequests).toHaveLength(1);
+  });
+
+  it('max age: 5 % of the poll interval, at most 1 s', () => {
+    expect(sharedMasterStateMaxAgeMs(15_000)).toBe(750);
+    expect(sharedMasterStateMaxAgeMs(200)).toBe(10);
+    expect(sharedMasterStateMaxAgeMs(300_000)).toBe(1_000);
+  });
+});
+
+describe('tenants on one master (the orchestrator wiring)', () => {
+  it('share its reads, each submits exactly one driver, and a death is resubmitted within the interval', async () => {
+    const sim = await startSim({ killDelayMs: 50, workers: [{ cores: 64, memoryMb: 65_536 }] });
+    const TENANTS = 40;
+    // One main class for all (the same Spark job): each tenant owns its driver by the id it recorded.
+    const tenants = Array.from({ length: TENANTS }, (_, i) => sparkTenant(sim, { name: `T${i}`, extra: `kafka { kafkaBrokersHost = "kafka-${i}" }` }));
+    const h = await startSparkOrchestrator({ tenants, pollSeconds: 1, graceSeconds: 5 });
+    try {
+      await waitFor(() => aliveOf(sim).filter((d) => d.state === 'RUNNING').length === TENANTS, `${TENANTS} running drivers`, 20_000);
+      await sleep(2_500);
+      expect(aliveOf(sim)).toHaveLength(TENANTS);
+      expect(acceptedCreates(sim)).toHaveLength(TENANTS);
+      const polls = h.eventsOf('spark.polled').length;
+      // 40 polls a second on a 50 ms max age: far fewer reads than polls.
+      expect(reads(sim)).toBeLessThan(polls / 2);
+
+      const victim = aliveOf(sim)[7]!;
+      const before = acceptedCreates(sim).length;
+      const diedAt = Date.now();
+      sim.killDriverProcess(victim.id, 'FAILED');
+      await waitFor(() => acceptedCreates(sim).length > before, 'the resubmission', 5_000, 5);
+      expect(acceptedCreates(sim).at(-1)!.at - diedAt).toBeLessThanOrEqual(1_200);
+      await sleep(1_200);
+      expect(aliveOf(sim)).toHaveLength(TENANTS);
+    } finally {
+      await h.stop();
+    }
+  }, 60_000);
+});
