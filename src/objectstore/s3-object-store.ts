@@ -145,6 +145,17 @@ function findNetworkCode(error: unknown, depth: number): string | undefined {
   return findNetworkCode(e.cause, depth + 1);
 }
 
+/** `request`, or a rejection as soon as `signal` aborts (the request's own outcome is then ignored). */
+function untilAborted<T>(request: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (!signal) return request;
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    if (signal.aborted) onAbort();
+    else signal.addEventListener('abort', onAbort, { once: true });
+    request.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+  });
+}
+
 /** `endpointOverride` without user info, query or fragment (it must never leak credentials into messages). */
 function safeEndpoint(endpoint: string): string {
   try {
@@ -198,6 +209,10 @@ export class S3ObjectStore implements ObjectStore {
       ...(credentials !== undefined ? { credentials } : {}),
       // Retries are ours (counted, bounded, abortable); the SDK sends each request once.
       maxAttempts: 1,
+      // The middleware stack is resolved once per command kind instead of on every send: the
+      // largest per-request cost of the SDK (a discovery sync sends ten thousand listings). It
+      // applies to sends without per-call options, so abort signals are handled here (`send`).
+      cacheMiddleware: true,
       // Ceph RGW rejects the SDK's default CRC checksums on some bodies.
       requestChecksumCalculation: 'WHEN_REQUIRED',
       responseChecksumValidation: 'WHEN_REQUIRED',
@@ -236,9 +251,9 @@ export class S3ObjectStore implements ObjectStore {
   }
 
   async ping(signal?: AbortSignal): Promise<void> {
-    await this.send('ping', '', signal, (abortSignal) => {
+    await this.send('ping', '', signal, () => {
       this.stats.listCalls++;
-      return this.client.send(new ListObjectsV2Command({ Bucket: this.bucket, MaxKeys: 1 }), { abortSignal });
+      return this.client.send(new ListObjectsV2Command({ Bucket: this.bucket, MaxKeys: 1 }));
     });
   }
 
@@ -259,12 +274,9 @@ export class S3ObjectStore implements ObjectStore {
     try {
       await mapLimit(batches, this.deleteConcurrency, async (batch) => {
         const what = batch.length === 1 ? (batch[0] as string) : `${batch[0]} … (${batch.length} keys)`;
-        const res = await this.send('deleteKeys', what, signal, (abortSignal) => {
+        const res = await this.send('deleteKeys', what, signal, () => {
           this.stats.deleteCalls++;
-          return this.client.send(
-            new DeleteObjectsCommand({ Bucket: this.bucket, Delete: { Objects: batch.map((Key) => ({ Key })), Quiet: true } }),
-            { abortSignal },
-          );
+          return this.client.send(new DeleteObjectsCommand({ Bucket: this.bucket, Delete: { Objects: batch.map((Key) => ({ Key })), Quiet: true } }));
         });
         const failed = res.Errors ?? [];
         for (const err of failed) {
@@ -302,7 +314,7 @@ export class S3ObjectStore implements ObjectStore {
     const tokens = new Set<string>();
     do {
       const continuationToken = token;
-      const page = await this.send(operation, prefix, signal, (abortSignal) => {
+      const page = await this.send(operation, prefix, signal, () => {
         this.stats.listCalls++;
         return this.client.send(
           new ListObjectsV2Command({
@@ -311,7 +323,6 @@ export class S3ObjectStore implements ObjectStore {
             ...(delimiter !== undefined ? { Delimiter: delimiter } : {}),
             ...(continuationToken !== undefined ? { ContinuationToken: continuationToken } : {}),
           }),
-          { abortSignal },
         );
       });
       onPage(page);
@@ -335,20 +346,19 @@ export class S3ObjectStore implements ObjectStore {
     } while (token !== undefined);
   }
 
-  /** One request with bounded, counted retries. `fn` is called once per attempt. */
-  private async send<T>(
-    operation: ObjectStoreOperation,
-    prefix: string,
-    signal: AbortSignal | undefined,
-    fn: (abortSignal: AbortSignal | undefined) => Promise<T>,
-  ): Promise<T> {
+  /**
+   * One request with bounded, counted retries. `fn` is called once per attempt. An abort
+   * answers at once; the request itself is left to finish (or time out) on its own, since the
+   * SDK reuses its cached middleware only for sends without per-call options.
+   */
+  private async send<T>(operation: ObjectStoreOperation, prefix: string, signal: AbortSignal | undefined, fn: () => Promise<T>): Promise<T> {
     for (let attempt = 1; ; attempt++) {
       if (this.closed) {
         throw new ObjectStoreError({ operation, store: this.label, prefix, code: 'Closed', retryable: false, detail: 'the object store has been closed' });
       }
       if (signal?.aborted) throw this.abortError(operation, prefix, signal, attempt - 1);
       try {
-        return await fn(signal);
+        return await untilAborted(fn(), signal);
       } catch (error) {
         if (signal?.aborted) throw this.abortError(operation, prefix, signal, attempt);
         const c = classifyS3Error(error);

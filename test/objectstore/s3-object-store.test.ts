@@ -211,6 +211,28 @@ describe('S3ObjectStore against Ceph RGW', () => {
     }
   });
 
+  it('answers an abort at once while a request hangs on a server that never replies', async () => {
+    const silent = createServer(() => {}); // accepts the connection, never answers
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    const port = (silent.address() as { port: number }).port;
+    const store = storeFor('some-bucket', { requestTimeoutMs: 30_000 }, `http://127.0.0.1:${port}`);
+    try {
+      const abort = new AbortController();
+      const pending = rejection(store.listPrefixes('logs/', abort.signal));
+      await new Promise((r) => setTimeout(r, 200));
+      const abortedAt = Date.now();
+      abort.abort();
+      const err = await pending;
+      expect(Date.now() - abortedAt).toBeLessThan(1_000);
+      expect(err.code).toBe('AbortError');
+      expect(err.retryable).toBe(false);
+      expect(store.stats).toMatchObject({ listCalls: 1, retries: 0 });
+    } finally {
+      store.close();
+      silent.close();
+    }
+  });
+
   it('fails at once (no retry) on errors that retrying cannot fix: missing bucket, wrong secret', async () => {
     const bucket = await sharedBucket();
     const missing = storeFor(`lw-objstore-missing-${Date.now()}`);
