@@ -15,7 +15,46 @@ export interface DelayDeps {
   tenant: TenantConfig;
   store: ObjectStore;
   intervalMs: number;
+  /** Where the stream publishes its memory of the latest sample, so reads can be answered without a round through the loop. */
+  registry?: DelaySampleRegistry;
 }
+
+/**
+ * The stream's memory of its latest sample. `recall` answers what `sample-delay` would answer
+ * from memory, without taking a sample: an HTTP read that finds a young enough sample here is
+ * served at once, and only one that does not pushes `sample-delay` into the loop (which may
+ * then list the store). Only the stream records into it.
+ */
+export class DelaySampleMemory {
+  private latest: { minutes: number | null; at: number } | null = null;
+
+  constructor(
+    private readonly now: () => number,
+    /** How long a failed sample is remembered (capped by the caller's maxAgeMs). */
+    private readonly failureMemoryMs: number,
+  ) {}
+
+  /**
+   * The remembered minutes (null: the remembered sample failed) when the latest sample is
+   * younger than `maxAgeMs` (a failure: than min(maxAgeMs, failureMemoryMs)); undefined when a
+   * new sample is needed. A sample from the future (the clock went back) is not trusted.
+   */
+  recall(maxAgeMs: number): { minutes: number | null } | undefined {
+    const latest = this.latest;
+    if (!latest) return undefined;
+    const age = this.now() - latest.at;
+    const memory = latest.minutes === null ? Math.min(maxAgeMs, this.failureMemoryMs) : maxAgeMs;
+    return age >= 0 && age < memory ? { minutes: latest.minutes } : undefined;
+  }
+
+  /** @internal The stream's outcome of a sample taken at `at` (null: it failed). */
+  record(minutes: number | null, at: number): void {
+    this.latest = { minutes, at };
+  }
+}
+
+/** Each tenant's delay-sample memory, by tenant name. */
+export type DelaySampleRegistry = Map<string, DelaySampleMemory>;
 
 /** The sample service's folder: `logs/env=…/service_name=…/component_name=…/`, by the tenant's partition keys. */
 export function sampleServicePrefix(tenant: TenantConfig): string | null {
@@ -41,24 +80,21 @@ export function sampleServicePrefix(tenant: TenantConfig): string | null {
  */
 export function delaySampleStream(ctx: StreamContext, deps: DelayDeps): StreamDefinition {
   const prefix = sampleServicePrefix(deps.tenant);
-  let latest: { minutes: number | null; at: number } | null = null;
   // A failed sample is remembered briefly, so dashboards polling during an outage do not
   // each pay a full listing with retries.
-  const failureMemoryMs = Math.min(deps.intervalMs, 10_000);
+  const memory = new DelaySampleMemory(() => ctx.now(), Math.min(deps.intervalMs, 10_000));
+  // Without a sample service there is nothing to remember: every read goes through the loop (and answers null).
+  if (prefix) deps.registry?.set(ctx.tenant, memory);
 
   const sample = async ({ maxAgeMs }: SampleDelayArgs): Promise<number | null> => {
     // Without a sample service there is nothing to measure; the API answers null, as on failure.
     if (!prefix) return null;
+    const recalled = memory.recall(maxAgeMs);
+    if (recalled) return recalled.minutes;
     const now = ctx.now();
-    if (latest) {
-      const age = now - latest.at;
-      // A negative age means the clock went back: the sample is not trusted.
-      const memory = latest.minutes === null ? Math.min(maxAgeMs, failureMemoryMs) : maxAgeMs;
-      if (age >= 0 && age < memory) return latest.minutes;
-    }
     try {
       const result = await sampleDelay(now, (hourPath) => deps.store.listPrefixes(prefix + hourPath));
-      latest = { minutes: result.minutes, at: now };
+      memory.record(result.minutes, now);
       ctx.emit({
         type: 'delay.sampled',
         appLogsDelayMinutes: result.minutes,
@@ -67,7 +103,7 @@ export function delaySampleStream(ctx: StreamContext, deps: DelayDeps): StreamDe
       });
       return result.minutes;
     } catch (err) {
-      latest = { minutes: null, at: now };
+      memory.record(null, now);
       ctx.emit({ type: 'delay.failed', error: errorMessage(err) });
       throw err;
     }

@@ -12,7 +12,7 @@ export const tenantStreams: TenantStreamsFactory = (tenant, ctx, deps) => {
   const streams = [
     sparkPollStream(ctx, sparkPollDeps(tenant, deps)),
     discoveryStream(ctx, { tenant, store, services: deps.services, intervalMs: loop.discoverySeconds * 1000 }),
-    delaySampleStream(ctx, { tenant, store, intervalMs: loop.delaySampleSeconds * 1000 }),
+    delaySampleStream(ctx, { tenant, store, intervalMs: loop.delaySampleSeconds * 1000, registry: deps.delaySamples }),
   ];
   if (tenant.delayMetrics?.allServices) {
     const serviceDelays = serviceDelaysStream(ctx, {

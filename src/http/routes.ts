@@ -27,6 +27,12 @@ export interface RouteDeps {
   events?(query: { tenant?: string; type?: string }, c: import('hono').Context): Response;
   metrics?(): Promise<string>;
   openapi(): unknown;
+  /**
+   * The tenant's latest delay sample when it is younger than `maxAgeMs` (what `sample-delay`
+   * would answer from memory), read without a round through the loop; undefined when a new
+   * sample is needed (or none is kept), and the handler then pushes `sample-delay`.
+   */
+  recentDelay?(tenant: string, maxAgeMs: number): { minutes: number | null } | undefined;
   /** Logs a failure of work that runs after the answer was sent. */
   background(what: string, tenant: string, error: unknown): void;
   delaySampleIntervalMs: number;
@@ -75,6 +81,10 @@ export function buildRoutes(deps: RouteDeps): RouteDef[] {
     tenant: true,
     response: { schema: s.successEnvelope(s.syncDelayData), description: 'null when the sample could not be taken' },
     async handle({ tenant }) {
+      // A sample younger than one interval is answered from memory (the stream takes one every
+      // interval), so dashboards polling this never make the daemon list the store per request.
+      const recent = deps.recentDelay?.(tenant, deps.delaySampleIntervalMs);
+      if (recent) return { data: { tenant, appLogsDelayMinutes: recent.minutes } };
       const minutes = await deps
         .dispatch<number>(tenant, 'sample-delay', { maxAgeMs: deps.delaySampleIntervalMs })
         // The reference answers 200 with null when S3 fails; dashboards expect that.
