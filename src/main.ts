@@ -5,6 +5,15 @@ import { Redactor } from './secrets.js';
 
 const SHUTDOWN_LIMIT_MS = 9_000;
 
+/** Until the config is read: the secrets the environment holds (the config's own are scrubbed by the loader). */
+let redactor = new Redactor([
+  process.env.DB_PASSWORD,
+  process.env.ORCHESTRATOR_AUTH_TOKEN,
+  process.env.AWS_ACCESS_KEY_ID,
+  process.env.AWS_SECRET_ACCESS_KEY,
+  process.env.AWS_SESSION_TOKEN,
+]);
+
 async function main(): Promise<void> {
   let config;
   try {
@@ -12,15 +21,20 @@ async function main(): Promise<void> {
   } catch (err) {
     if (err instanceof ConfigError) {
       // One line per problem, no stack: the operator fixes the file and starts again.
-      const redactor = new Redactor([process.env.DB_PASSWORD, process.env.ORCHESTRATOR_AUTH_TOKEN, process.env.AWS_SECRET_ACCESS_KEY, process.env.AWS_SESSION_TOKEN]);
       for (const line of err.problems) process.stderr.write(`config error: ${redactor.scrub(line)}\n`);
       process.exit(2);
     }
     throw err;
   }
-  const redactor = Redactor.fromConfig(config);
+  redactor = Redactor.fromConfig(config);
   const log = createLogger({ level: process.env.LOG_LEVEL ?? 'info', format: process.env.LOG_FORMAT === 'pretty' ? 'pretty' : 'json', redactor });
-  const orchestrator = new Orchestrator({ config, log, redactor });
+  let orchestrator: Orchestrator;
+  try {
+    orchestrator = new Orchestrator({ config, log, redactor });
+  } catch (err) {
+    log.fatal({ error: err instanceof Error ? err.message : String(err) }, 'could not start');
+    process.exit(1);
+  }
 
   let stopping = false;
   const shutdown = (signal: string) => {
@@ -55,4 +69,8 @@ async function main(): Promise<void> {
   }
 }
 
-void main();
+// Anything unexpected outside the logger: one line without secrets (not Node's dump of the error object), exit 1.
+main().catch((err: unknown) => {
+  process.stderr.write(`fatal: ${redactor.scrub(err instanceof Error ? err.message : String(err))}\n`);
+  process.exit(1);
+});

@@ -53,6 +53,35 @@ export class Redactor {
   scrubValue<T>(value: T): T {
     return scrubDeep(value, this) as T;
   }
+
+  /**
+   * Secret values scrubbed from every string inside `value` (keys are left alone: an event's or a
+   * status's `token` is a fencing number, not a secret). Returns `value` itself when nothing had
+   * to change, so the common case allocates nothing.
+   */
+  scrubStrings<T>(value: T): T {
+    return this.secrets.length === 0 ? value : (scrubStringsDeep(value, this, 0) as T);
+  }
+}
+
+function scrubStringsDeep(value: unknown, r: Redactor, depth: number): unknown {
+  if (typeof value === 'string') return r.scrub(value);
+  if (depth > 32 || value === null || typeof value !== 'object' || value instanceof Date) return value;
+  if (Array.isArray(value)) {
+    let out: unknown[] | undefined;
+    value.forEach((v, i) => {
+      const s = scrubStringsDeep(v, r, depth + 1);
+      if (s !== v) (out ??= [...value])[i] = s;
+    });
+    return out ?? value;
+  }
+  if (Object.getPrototypeOf(value) !== Object.prototype && Object.getPrototypeOf(value) !== null) return value;
+  let out: Record<string, unknown> | undefined;
+  for (const [k, v] of Object.entries(value)) {
+    const s = scrubStringsDeep(v, r, depth + 1);
+    if (s !== v) (out ??= { ...(value as Record<string, unknown>) })[k] = s;
+  }
+  return out ?? value;
 }
 
 function scrubDeep(value: unknown, r: Redactor): unknown {

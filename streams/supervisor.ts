@@ -1,4 +1,4 @@
-import { merge, share, Subject, type Observable, type Subscription } from 'rxjs';
+import { map, merge, share, Subject, type Observable, type Subscription } from 'rxjs';
 import type { OrchestratorEvent } from './events.js';
 import { TenantLoop, type TenantLoopOptions } from './tenant-loop.js';
 
@@ -15,11 +15,18 @@ export class UnknownTenantError extends Error {
  */
 export class Supervisor {
   private readonly eventsSubject = new Subject<OrchestratorEvent>();
-  readonly events$: Observable<OrchestratorEvent> = this.eventsSubject.pipe(share());
+  /**
+   * Every tenant's events, as the logs, the metrics and `GET /api/v1/events` read them: through
+   * `scrub` first (the daemon removes secret values there, so an error message that quotes a
+   * credential — an S3 or Spark answer echoing a request — reaches no reader).
+   */
+  readonly events$: Observable<OrchestratorEvent>;
   private readonly loops = new Map<string, TenantLoop>();
   private subscription: Subscription | undefined;
 
-  constructor(tenants: Omit<TenantLoopOptions, 'events'>[]) {
+  constructor(tenants: Omit<TenantLoopOptions, 'events'>[], opts: { scrub?: (event: OrchestratorEvent) => OrchestratorEvent } = {}) {
+    const scrub = opts.scrub;
+    this.events$ = (scrub ? this.eventsSubject.pipe(map(scrub)) : this.eventsSubject).pipe(share());
     for (const t of tenants) this.loops.set(t.tenant, new TenantLoop({ ...t, events: this.eventsSubject }));
   }
 

@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import parseHocon from '@pushcorn/hocon-parser';
 import type { z } from 'zod';
+import { isSecretKey, Redactor } from '../secrets.js';
 import { configSchema, type Config } from './schema.js';
 
 export const DEFAULT_CONFIG_PATH = 'conf/application.conf';
@@ -43,15 +44,52 @@ export async function loadConfig(path: string): Promise<Config> {
 export async function parseConfig(text: string, source = 'config'): Promise<Config> {
   const env = process.env;
   const raw = await parseHocon({ text, strict: true }).catch((err: unknown) => {
-    throw new ConfigError([`${source}: ${hoconMessage(err)}`]);
+    // The file did not parse: its secrets are whatever follows a secret-named key in the text.
+    throw new ConfigError(scrubbed([`${source}: ${hoconMessage(err)}`], secretsInText(text)));
   });
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
     throw new ConfigError([`${source}: expected an object at the top level`]);
   }
   applyEnvOverrides(raw as Record<string, unknown>, env);
   const result = configSchema.safeParse(raw);
-  if (!result.success) throw new ConfigError(formatIssues(result.error.issues));
+  if (!result.success) throw new ConfigError(scrubbed(formatIssues(result.error.issues), [...secretsInTree(raw), ...secretsInText(text)]));
   return result.data;
+}
+
+/**
+ * A config error is printed before any logger exists: the values of secret-named keys (a
+ * password written as a number is quoted by "expected a string, got number …"; a parse error
+ * may quote the token it stopped at) are removed from its lines here.
+ */
+function scrubbed(problems: string[], secrets: string[]): string[] {
+  const redactor = new Redactor(secrets);
+  return problems.map((line) => redactor.scrub(line));
+}
+
+/** The values held under secret-named keys anywhere in the parsed tree, whatever their type. */
+function secretsInTree(value: unknown, underSecret = false, out: string[] = [], depth = 0): string[] {
+  if (depth > 32) return out;
+  if (typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint') {
+    if (underSecret) out.push(String(value));
+  } else if (Array.isArray(value)) {
+    for (const v of value) secretsInTree(v, underSecret, out, depth + 1);
+  } else if (value && typeof value === 'object') {
+    for (const [k, v] of Object.entries(value)) secretsInTree(v, underSecret || isSecretKey(k), out, depth + 1);
+  }
+  return out;
+}
+
+/** `key = value` / `key: value` / `"key" = "value"` of secret-named keys in HOCON text (the value unquoted too). */
+function secretsInText(text: string): string[] {
+  const out: string[] = [];
+  const assignment = /([A-Za-z_][\w-]*)"?\s*(?:=|:|\+=)\s*("{3}[\s\S]*?"{3}|"(?:[^"\\\n]|\\.)*"?|[^\s,}\]#]+)/g;
+  for (const m of text.matchAll(assignment)) {
+    const value = m[2]!;
+    // `${VAR}` names a variable, not a secret (and its name is what the error must say).
+    if (!isSecretKey(m[1]!) || value.startsWith('${')) continue;
+    out.push(value, value.replace(/^"{1,3}|"{1,3}$/g, ''));
+  }
+  return out;
 }
 
 /** The reference's environment variables win over the file, as they did there. */
@@ -80,7 +118,10 @@ function formatIssues(issues: z.core.$ZodIssue[]): string[] {
     if (issue.code === 'unrecognized_keys') {
       return issue.keys.map((k) => `${keyPath([...issue.path, k])}: unknown key`).join('\n');
     }
-    return `${path || '(top level)'}: ${issue.message}`;
+    const last = issue.path.at(-1);
+    // "got number 1234" names the value: for a secret only its type (it is scrubbed as well, but a short one would not be).
+    const message = typeof last === 'string' && isSecretKey(last) ? issue.message.replace(/ got (string|number|boolean|bigint) .*$/s, ' got a $1') : issue.message;
+    return `${path || '(top level)'}: ${message}`;
   }).flatMap((line) => line.split('\n'));
 }
 
@@ -93,5 +134,10 @@ function hoconMessage(err: unknown): string {
   // "Unable to resolve 'X'" is how a missing required `${X}` shows up.
   const unresolved = /Unable to resolve '([^']+)'/.exec(message);
   if (unresolved) return `\${${unresolved[1]}} is not set (use \${?${unresolved[1]}} if it is optional)`;
-  return `invalid HOCON: ${message.replace(/\(Source: [^,]*, /, '(')}`;
+  // Where it stopped, not the token it stopped at (that can be a secret value): "(Token: { value: "…", line: 2, col: 3 })" → "(line 2, column 3)".
+  const located = message
+    .replace(/\(Source: [^,]*, /, '(')
+    .replace(/Token: \{ value: [\s\S]*?, line: (\d+), col: (\d+) \}/g, 'line $1, column $2')
+    .replace(/text: '[\s\S]*?', line: (\d+), col: (\d+)/g, 'line $1, column $2');
+  return `invalid HOCON: ${located}`;
 }

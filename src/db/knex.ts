@@ -5,12 +5,31 @@ import type { DatabaseConfig } from '../config/schema.js';
 
 export type Db = Knex;
 
-/** A knex instance for MySQL (production, through mysql2) or SQLite (the embedded default). */
-export function createDb(cfg: DatabaseConfig): Db {
+/** Where knex's own warnings go (pool errors such as a failed connection); default: knex prints them to the console. */
+export type DbLog = (level: 'warn' | 'error' | 'debug', message: string) => void;
+
+/**
+ * A knex instance for MySQL (production, through mysql2) or SQLite (the embedded default). With
+ * `log`, knex's own messages (e.g. "Acquire connection error" with a stack) go there, one line
+ * each, instead of raw to the console past the daemon's JSON logs and their secret scrubbing.
+ */
+export function createDb(cfg: DatabaseConfig, opts: { log?: DbLog } = {}): Db {
+  const log = opts.log;
+  const logOption = log
+    ? {
+        log: {
+          warn: (m: string) => log('warn', firstLine(m)),
+          error: (m: string) => log('error', firstLine(m)),
+          deprecate: (m: string) => log('debug', firstLine(m)),
+          debug: (m: string) => log('debug', firstLine(m)),
+        },
+      }
+    : {};
   if (cfg.client === 'sqlite') {
     if (cfg.filename !== ':memory:') mkdirSync(dirname(cfg.filename), { recursive: true });
     return knexFactory({
       client: 'better-sqlite3',
+      ...logOption,
       connection: { filename: cfg.filename },
       useNullAsDefault: true,
       // One connection: SQLite serializes writers anyway, and one handle keeps WAL simple.
@@ -27,6 +46,7 @@ export function createDb(cfg: DatabaseConfig): Db {
   }
   return knexFactory({
     client: 'mysql2',
+    ...logOption,
     connection: {
       host: cfg.host,
       port: cfg.port,
@@ -54,4 +74,8 @@ export async function pingDb(db: Db, timeoutMs = 2_000): Promise<void> {
   } finally {
     clearTimeout(timer);
   }
+}
+
+function firstLine(message: unknown): string {
+  return String(message).split('\n')[0]!.trim();
 }

@@ -54,7 +54,8 @@ export function createApp(opts: AppOptions): Hono {
         const body = def.body ? validate(def.body, await readJson(c), 'body') : {};
         const reply = await def.handle({ tenant, query, body, c });
         if (reply instanceof Response) return reply;
-        return c.json({ data: reply.data }, reply.status ?? 200);
+        // Answers quote what the loop knows (the last Spark or S3 error, a lease error): no secret value leaves in them.
+        return c.json({ data: opts.redactor.scrubStrings(reply.data) }, reply.status ?? 200);
       };
       if (def.method === 'post') app.post(path, limit, handler);
       else app.get(path, handler);
