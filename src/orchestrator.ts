@@ -28,10 +28,13 @@ import { refreshServiceDelayGauge, withServiceDelays, type ServiceDelayRegistry 
 import type { DelaySampleRegistry } from '../streams/delay-sample.js';
 import { otherTenantMainClasses } from '../streams/spark-poll.js';
 import { checkPipeline, preloadKafkaClient, type PipelineHealth } from './health/pipeline-health.js';
-import { freshSharedRun } from './health/fresh-run.js';
+import { sharedRecentRun } from './health/fresh-run.js';
 import { ACTING_COMMANDS, LeaseKeeper, type LeaseStatus } from '../streams/lease-keeper.js';
 
 export const VERSION = '0.1.0';
+
+/** How old a database ping may be that answers `GET /healthcheck`. */
+export const HEALTH_PING_MAX_AGE_MS = 1_000;
 
 /**
  * How old a master state read may be when another tenant of the same master reuses it: 5 % of
@@ -247,11 +250,13 @@ export class Orchestrator {
   }
 
   /**
-   * One database ping shared by the health checks waiting for it, each answered by a ping that
-   * started after it asked (`freshSharedRun`): under many clients, one ping per round trip
-   * instead of one per request; a database that stops answering fails every later check.
+   * The database check of `GET /healthcheck`: one ping shared by the checks that wait for it,
+   * and a ping that began at most a second before a check answers it (`sharedRecentRun`). Many
+   * clients polling the health then cost about one ping a second instead of one per request
+   * (and never hold each request for a database round trip); a database that stops answering
+   * fails the checks at most a second (plus the ping's timeout) later.
    */
-  private readonly pingDatabase = freshSharedRun(() => pingDb(this.db));
+  private readonly pingDatabase = sharedRecentRun(() => pingDb(this.db), { maxAgeMs: HEALTH_PING_MAX_AGE_MS });
 
   async health(): Promise<HealthReport> {
     const database = await this.pingDatabase().then(

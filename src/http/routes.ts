@@ -157,7 +157,7 @@ export function buildRoutes(deps: RouteDeps): RouteDef[] {
     paths: ['/healthcheck'],
     summary: 'Liveness of the daemon and its database',
     tenant: false,
-    response: { schema: s.successEnvelope(s.healthData), description: 'UP; 500 with the failing check otherwise' },
+    response: { schema: s.successEnvelope(s.healthData), description: 'UP; 500 with the failing check otherwise (the database ping is at most a second old)' },
     async handle() {
       const report = await deps.health();
       if (report.status === 'DOWN') {

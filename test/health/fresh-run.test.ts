@@ -1,22 +1,23 @@
 import { describe, expect, it } from 'vitest';
-import { freshSharedRun } from '../../src/health/fresh-run.js';
+import { sharedRecentRun } from '../../src/health/fresh-run.js';
 
-/** A check whose runs the test settles by hand. */
+/** A check whose runs the test settles by hand, on a clock the test moves. */
 function manualCheck() {
-  const runs: { resolve(v: string): void; reject(e: unknown): void }[] = [];
+  const clock = { now: 1_000 };
+  const runs: { resolve(v: string): void; reject(e: unknown): void; startedAt: number }[] = [];
   const run = () =>
     new Promise<string>((resolve, reject) => {
-      runs.push({ resolve, reject });
+      runs.push({ resolve, reject, startedAt: clock.now });
     });
-  return { runs, run };
+  return { runs, run, clock, now: () => clock.now };
 }
 
 const tick = () => new Promise((r) => setImmediate(r));
 
-describe('freshSharedRun', () => {
-  it('starts one run for a caller when none is in flight', async () => {
+describe('sharedRecentRun with maxAgeMs 0: every caller gets a run that began after it called', () => {
+  it('starts one run for a caller when none is in flight, and a new one for the next caller', async () => {
     const c = manualCheck();
-    const check = freshSharedRun(c.run);
+    const check = sharedRecentRun(c.run, { maxAgeMs: 0, now: c.now });
     const a = check();
     expect(c.runs).toHaveLength(1);
     c.runs[0]!.resolve('one');
@@ -29,7 +30,7 @@ describe('freshSharedRun', () => {
 
   it('answers the callers that arrive during a run with the next run, shared, never with the one in flight', async () => {
     const c = manualCheck();
-    const check = freshSharedRun(c.run);
+    const check = sharedRecentRun(c.run, { maxAgeMs: 0, now: c.now });
     const first = check();
     const late = [check(), check(), check()];
     // One run in flight at a time: the next starts only when the first settles.
@@ -47,42 +48,97 @@ describe('freshSharedRun', () => {
     expect(await later).toBe('third');
   });
 
-  it('fails the callers of a failed run, and the next caller gets a new run', async () => {
+  it('fails the callers of a failed run; the next caller gets a new run', async () => {
     const c = manualCheck();
-    const check = freshSharedRun(c.run);
+    const check = sharedRecentRun(c.run, { maxAgeMs: 0, now: c.now });
     const first = check();
-    const waiting = check();
-    c.runs[0]!.resolve('up');
-    await first;
+    const queued = check();
+    c.runs[0]!.reject(new Error('timeout'));
+    await expect(first).rejects.toThrow('timeout');
     await tick();
     c.runs[1]!.reject(new Error('database down'));
-    await expect(waiting).rejects.toThrow('database down');
+    await expect(queued).rejects.toThrow('database down');
     const after = check();
     expect(c.runs).toHaveLength(3);
     c.runs[2]!.resolve('up again');
     expect(await after).toBe('up again');
   });
 
-  it('a queued caller still gets a run when the run in flight failed', async () => {
-    const c = manualCheck();
-    const check = freshSharedRun(c.run);
-    const first = check();
-    const queued = check();
-    c.runs[0]!.reject(new Error('timeout'));
-    await expect(first).rejects.toThrow('timeout');
-    await tick();
-    c.runs[1]!.resolve('up');
-    expect(await queued).toBe('up');
-  });
-
   it('turns a synchronous throw into a rejection and recovers', async () => {
     let calls = 0;
-    const check = freshSharedRun(() => {
-      calls += 1;
-      if (calls === 1) throw new Error('no pool');
-      return Promise.resolve('ok');
-    });
+    const check = sharedRecentRun(
+      () => {
+        calls += 1;
+        if (calls === 1) throw new Error('no pool');
+        return Promise.resolve('ok');
+      },
+      { maxAgeMs: 0 },
+    );
     await expect(check()).rejects.toThrow('no pool');
     expect(await check()).toBe('ok');
+  });
+});
+
+describe('sharedRecentRun with a window: a run that started at most maxAgeMs before the call answers it', () => {
+  it('answers from the latest run while it is young enough, then runs again', async () => {
+    const c = manualCheck();
+    const check = sharedRecentRun(c.run, { maxAgeMs: 1_000, now: c.now });
+    const first = check();
+    c.clock.now += 400;
+    const joined = check(); // in flight, started 400 ms ago: shared
+    expect(c.runs).toHaveLength(1);
+    c.runs[0]!.resolve('up');
+    expect(await Promise.all([first, joined])).toEqual(['up', 'up']);
+    c.clock.now = 2_000; // exactly 1 s after the run started
+    expect(await check()).toBe('up');
+    expect(c.runs).toHaveLength(1);
+    c.clock.now = 2_001;
+    const fresh = check();
+    expect(c.runs).toHaveLength(2);
+    c.runs[1]!.resolve('up later');
+    expect(await fresh).toBe('up later');
+  });
+
+  it('remembers a failure as long as a success, and never longer', async () => {
+    const c = manualCheck();
+    const check = sharedRecentRun(c.run, { maxAgeMs: 1_000, now: c.now });
+    const first = check();
+    c.runs[0]!.reject(new Error('database down'));
+    await expect(first).rejects.toThrow('database down');
+    c.clock.now += 999;
+    await expect(check()).rejects.toThrow('database down');
+    expect(c.runs).toHaveLength(1);
+    c.clock.now += 2;
+    const next = check();
+    c.runs[1]!.resolve('up');
+    expect(await next).toBe('up');
+  });
+
+  it('does not answer with a run in flight that is too old: the callers share the next one', async () => {
+    const c = manualCheck();
+    const check = sharedRecentRun(c.run, { maxAgeMs: 1_000, now: c.now });
+    const slow = check();
+    c.clock.now += 1_500; // the run hangs past the window
+    const waiting = [check(), check()];
+    expect(c.runs).toHaveLength(1);
+    c.runs[0]!.reject(new Error('no answer within 2000 ms'));
+    await expect(slow).rejects.toThrow('no answer');
+    await tick();
+    expect(c.runs).toHaveLength(2);
+    c.runs[1]!.resolve('up');
+    expect(await Promise.all(waiting)).toEqual(['up', 'up']);
+  });
+
+  it('does not trust a run from the future (the clock went back)', async () => {
+    const c = manualCheck();
+    const check = sharedRecentRun(c.run, { maxAgeMs: 1_000, now: c.now });
+    const first = check();
+    c.runs[0]!.resolve('up');
+    await first;
+    c.clock.now -= 10;
+    const again = check();
+    expect(c.runs).toHaveLength(2);
+    c.runs[1]!.resolve('up again');
+    expect(await again).toBe('up again');
   });
 });

@@ -201,4 +201,22 @@ describe('HTTP shell when the database is down', () => {
     expect(body.error.checks).toEqual([{ name: 'database', status: 'DOWN', message: expect.any(String) }]);
     await t.orchestrator.supervisor.stop();
   });
+
+  it('pings once for many checks within a second, and reports a database that stopped answering a second later', async () => {
+    const t = await startTestOrchestrator(oneTenant());
+    let pings = 0;
+    t.orchestrator.db.on('query', (q: { sql: string }) => {
+      if (/^select 1$/i.test(q.sql.trim())) pings += 1;
+    });
+    const statuses = await Promise.all(Array.from({ length: 50 }, async () => (await t.orchestrator.app.request('/healthcheck')).status));
+    expect(statuses).toEqual(Array(50).fill(200));
+    expect(pings).toBe(1);
+    await t.orchestrator.db.destroy();
+    // The ping of the last second still answers …
+    expect((await t.orchestrator.app.request('/healthcheck')).status).toBe(200);
+    // … and a second later a new one finds the database gone.
+    await new Promise((r) => setTimeout(r, 1_050));
+    expect((await t.orchestrator.app.request('/healthcheck')).status).toBe(500);
+    await t.orchestrator.supervisor.stop();
+  });
 });
