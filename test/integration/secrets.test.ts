@@ -1,6 +1,43 @@
+/**
+ * Secrets never reach an output (README "Secrets never appear in logs, events or responses").
+ *
+ * Every path here really carries a secret towards an output, and only the scrubbing (the
+ * `Redactor`: pino's line hook, the event stream, answers and error bodies, the config loader)
+ * stands in between; each part also checks that its path was exercised (the masked value shows
+ * up as "[redacted]"), so the test cannot pass by not reaching the secret:
+ *
+ *  1. a daemon (wired as `src/main.ts` wires it, the Redactor built from the config and the
+ *     environment) whose Spark master answers creates with failures that quote the request —
+ *     sparkProperties and environmentVariables hold the AWS and S3A keys and the session token —
+ *     as a JSON error, a Jetty HTML page and a `success:false`; then accepts one, loses the driver
+ *     and accepts the resubmission; whose S3 endpoint answers every request with an error quoting
+ *     the access key id and session token the SDK signed with (the default chain's, from the
+ *     environment); and a second tenant on the real Ceph RGW, which rejects those keys;
+ *  2. the daemon process started on config files holding secrets with a config error: an unknown
+ *     key, a password and a token written as numbers (the message names the value's type), and
+ *     a HOCON syntax error whose offending token is a secret;
+ *  3. the daemon process started against MariaDB with the password set and a wrong port, or a
+ *     password the server refuses.
+ */
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { startTestOrchestrator, type TestOrchestrator } from '../support/orchestrator.js';
+import { parseConfig } from '../../src/config/load.js';
+import { createLogger } from '../../src/log.js';
+import { Orchestrator } from '../../src/orchestrator.js';
+import { Redactor } from '../../src/secrets.js';
+import type { OrchestratorEvent } from '../../streams/events.js';
+import { SparkMasterSimulator } from '../spark-sim/master-simulator.js';
+import { mysqlTestServer } from '../support/databases.js';
+import { LogCapture } from '../support/orchestrator.js';
 import { s3TestEndpoint } from '../support/s3.js';
+import { aliveOf, sleep, waitFor } from '../support/spark.js';
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
 /** Distinctive values that must never appear in any output. */
 const SECRETS = {
@@ -15,61 +52,300 @@ const SECRETS = {
   dbPassword: 'lw-db-password-e2c4',
   authToken: 'lw-auth-token-a9f3d0c6',
 };
+const MAIN_CLASS = 'com.logwise.spark.MainApplication';
 
-describe('secrets', () => {
-  let t: TestOrchestrator;
+/** "<secret> in <where>" for every secret found in an output. */
+function leaks(outputs: Record<string, string>, secrets: Record<string, string> = SECRETS): string[] {
+  return Object.entries(outputs).flatMap(([where, text]) => Object.entries(secrets).filter(([, value]) => text.includes(value)).map(([name]) => `${name} in ${where}`));
+}
+
+/**
+ * An S3 endpoint that refuses every request with an error quoting the credentials it was signed
+ * with (the access key id from the Authorization header, the session token), as a gateway or an
+ * S3-compatible server can in its <Message>.
+ */
+async function echoingS3(): Promise<{ url: string; requests: () => number; close: () => Promise<void> }> {
+  let requests = 0;
+  const server: Server = createServer((req, res) => {
+    requests++;
+    const credential = /Credential=([^,\s]+)/.exec(req.headers.authorization ?? '')?.[1] ?? 'none';
+    const token = String(req.headers['x-amz-security-token'] ?? 'none');
+    const body =
+      `<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>AccessDenied</Code>` +
+      `<Message>Access Denied for credential ${credential} with security token ${token}</Message>` +
+      `<RequestId>lw-echo-${requests}</RequestId></Error>`;
+    req.resume();
+    res.writeHead(403, { 'content-type': 'application/xml', 'content-length': Buffer.byteLength(body) });
+    res.end(body);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as { port: number }).port;
+  return { url: `http://127.0.0.1:${port}`, requests: () => requests, close: () => new Promise((resolve) => server.close(() => resolve())) };
+}
+
+interface ProcessRun {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** `node --import tsx src/main.ts --config <file>` to its exit (or a kill after `timeoutMs`). */
+function runDaemon(configPath: string, env: Record<string, string>, timeoutMs = 45_000): Promise<ProcessRun> {
+  return new Promise((resolve) => {
+    const proc = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', '--config', configPath], {
+      cwd: ROOT,
+      env: { ...process.env, LOG_LEVEL: 'debug', LOG_FORMAT: 'json', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    proc.stdout.on('data', (d: Buffer) => (stdout += d.toString('utf8')));
+    proc.stderr.on('data', (d: Buffer) => (stderr += d.toString('utf8')));
+    const timer = setTimeout(() => proc.kill('SIGKILL'), timeoutMs);
+    proc.once('exit', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+/** What a daemon started with the environment's AWS keys, the DB password and the token holds in its environment. */
+const secretEnv = {
+  AWS_ACCESS_KEY_ID: SECRETS.envAccessKey,
+  AWS_SECRET_ACCESS_KEY: SECRETS.envSecret,
+  AWS_SESSION_TOKEN: SECRETS.envToken,
+};
+
+const sparkSecrets = `awsAccessKeyId = "${SECRETS.sparkAccessKey}", awsSecretAccessKey = "${SECRETS.sparkSecret}", awsSessionToken = "${SECRETS.sparkToken}"
+          s3aAccessKey = "${SECRETS.s3aKey}", s3aSecretKey = "${SECRETS.s3aSecret}"`;
+
+let dir: string;
+beforeAll(() => {
+  dir = mkdtempSync(join(tmpdir(), 'lw-secrets-'));
+});
+afterAll(() => {
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+describe('secrets in a run full of failures (submissions, syncs, delay samples, health)', () => {
+  let sim: SparkMasterSimulator;
+  let s3: Awaited<ReturnType<typeof echoingS3>>;
+  let orchestrator: Orchestrator | undefined;
+  const logs = new LogCapture();
+  const events: OrchestratorEvent[] = [];
   const bodies: string[] = [];
+  const statuses: string[] = [];
+  let sse = '';
 
   beforeAll(async () => {
-    // The object store authenticates through the default provider chain with keys the RGW rejects.
-    vi.stubEnv('AWS_ACCESS_KEY_ID', SECRETS.envAccessKey);
-    vi.stubEnv('AWS_SECRET_ACCESS_KEY', SECRETS.envSecret);
-    vi.stubEnv('AWS_SESSION_TOKEN', SECRETS.envToken);
-    t = await startTestOrchestrator(
-      `
-      http.authToken = "${SECRETS.authToken}"
+    // The S3 client signs with the default provider chain: these environment keys.
+    for (const [k, v] of Object.entries(secretEnv)) vi.stubEnv(k, v);
+    sim = new SparkMasterSimulator();
+    await sim.start();
+    sim.failNext(1_000, { endpoint: 'create', echoRequest: 'json', status: 400 });
+    s3 = await echoingS3();
+    const config = await parseConfig(`
+      http { port = 0, host = "127.0.0.1", authToken = "${SECRETS.authToken}" }
+      database { client = sqlite, filename = "${dir}/db.sqlite", password = "${SECRETS.dbPassword}" }
       tenants = [{
         name = "ABC"
-        objectStore.aws { region = "us-east-1", bucket = "lw-secrets-nowhere", endpointOverride = "${s3TestEndpoint}" }
+        objectStore.aws { region = "us-east-1", bucket = "lw-secrets", endpointOverride = "${s3.url}" }
+        kafka { kafkaBrokersHost = "kafka-1.internal" }
         delayMetrics.app { sampleEnv = prod, sampleServiceName = svc, sampleComponentName = application }
         spark {
-          sparkMasterHost = "127.0.0.1", sparkMasterWebUiPort = 59998, sparkMasterRestPort = 59997, sparkJarPath = "file:///app.jar"
-          awsAccessKeyId = "${SECRETS.sparkAccessKey}", awsSecretAccessKey = "${SECRETS.sparkSecret}", awsSessionToken = "${SECRETS.sparkToken}"
-          s3aAccessKey = "${SECRETS.s3aKey}", s3aSecretKey = "${SECRETS.s3aSecret}"
+          sparkMasterHost = "127.0.0.1", sparkMasterWebUiPort = ${sim.uiPort}, sparkMasterRestPort = ${sim.restPort}, sparkJarPath = "s3a://jars/app.jar"
+          mainClass = "${MAIN_CLASS}"
+          ${sparkSecrets}
         }
+      }, {
+        name = "XYZ"
+        objectStore.aws { region = "us-east-1", bucket = "lw-secrets-nowhere", endpointOverride = "${s3TestEndpoint}" }
+        delayMetrics.app { sampleEnv = prod, sampleServiceName = svc, sampleComponentName = application }
+        spark { sparkMasterHost = "127.0.0.1", sparkMasterWebUiPort = 59998, sparkMasterRestPort = 59997, sparkJarPath = "file:///app.jar" }
       }]
-      loop { discoverySeconds = 3600, delaySampleSeconds = 3600, sparkPollSeconds = 0.2, backoff { minSeconds = 0.05, maxSeconds = 0.2 } }`,
-      { quietTicks: true, config: (c) => ({ ...c, database: { ...c.database, password: SECRETS.dbPassword } }) },
-    );
+      loop { discoverySeconds = 3600, delaySampleSeconds = 3600, sparkPollSeconds = 0.2, submitGraceSeconds = 0.3, backoff { minSeconds = 0.05, maxSeconds = 0.2 } }`);
+    // As src/main.ts wires it: the Redactor from the config and the process environment.
+    const redactor = Redactor.fromConfig(config);
+    const log = createLogger({ level: 'debug', redactor, destination: logs });
+    orchestrator = new Orchestrator({ config, log, redactor, listen: false, firstTickSpreadMs: Number.POSITIVE_INFINITY, random: () => 0.999999 });
+    orchestrator.supervisor.events$.subscribe((e) => events.push(e));
+    await orchestrator.start();
+    // The live event stream, read the way a client reads it.
+    const res = await orchestrator.app.request('/api/v1/events');
+    const reader = res.body!.getReader();
+    void (async () => {
+      for (;;) {
+        const { done, value } = await reader.read().catch(() => ({ done: true, value: undefined }));
+        if (done) break;
+        sse += new TextDecoder().decode(value);
+      }
+    })();
   });
+
   afterAll(async () => {
-    await t?.stop();
+    await orchestrator?.stop();
+    await sim?.stop();
+    await s3?.close();
     vi.unstubAllEnvs();
   });
 
-  it('never writes a key, token or password to the logs, events or answers of a run full of failures', async () => {
-    const events: string[] = [];
-    t.orchestrator.supervisor.events$.subscribe((e) => events.push(JSON.stringify(e)));
-    const call = async (path: string, init: RequestInit = {}) => {
-      const res = await t.orchestrator.app.request(path, { ...init, headers: { 'X-Tenant-Name': 'ABC', ...(init.headers ?? {}) } });
-      bodies.push(await res.text());
-      return res.status;
-    };
-    const auth = { authorization: `Bearer ${SECRETS.authToken}` };
-    // A sync and a delay sample that the store rejects, with the keys in the request signature.
-    expect(await call('/api/v1/component/sync?componentType=application', { method: 'POST', headers: auth })).toBeGreaterThanOrEqual(500);
-    expect(await call('/api/v1/metric/sync-delay')).toBe(200);
-    // Wrong and missing tokens, a token echoed in a body, a bad body.
-    expect(await call('/monitor-spark-job', { method: 'POST', headers: { authorization: `Bearer ${SECRETS.authToken}x` } })).toBe(401);
-    expect(await call('/monitor-spark-job', { method: 'POST', headers: auth, body: JSON.stringify({ driverCores: SECRETS.authToken }) })).toBe(400);
-    expect(await call('/monitor-spark-job', { method: 'POST', headers: auth })).toBe(200);
-    for (const path of ['/api/v1/spark/status', '/healthcheck', '/openapi.json', '/metrics']) await call(path);
-    // Let Spark polls fail against the absent master a few times.
-    await new Promise((r) => setTimeout(r, 1000));
+  const call = async (path: string, init: RequestInit = {}, tenant = 'ABC') => {
+    const res = await orchestrator!.app.request(path, { ...init, headers: { 'X-Tenant-Name': tenant, ...(init.headers ?? {}) } });
+    const text = await res.text();
+    bodies.push(text);
+    return { status: res.status, text };
+  };
+  const auth = { authorization: `Bearer ${SECRETS.authToken}` };
 
-    const output = [t.logs.text, ...events, ...bodies].join('\n');
-    expect(t.logs.lines.length).toBeGreaterThan(3);
-    expect(output).toMatch(/discovery\.failed|delay\.failed/);
-    for (const [name, value] of Object.entries(SECRETS)) expect(output.includes(value), name).toBe(false);
+  it('Spark failures that quote the create request (the keys and token it carries) reach no log, event, status or answer', { timeout: 60_000 }, async () => {
+    for (const echo of ['json', 'html', 'rejected'] as const) {
+      // The first failure was set up before the daemon started (its first poll submits at once).
+      const since = echo === 'json' ? 0 : events.length;
+      if (echo !== 'json') sim.failNext(1_000, { endpoint: 'create', echoRequest: echo, status: 500 });
+      const failed = await waitFor(
+        () => events.slice(since).find((e) => e.type === 'spark.submit-failed' && e.tenant === 'ABC'),
+        `a failed create answered with the ${echo} echo`,
+      );
+      // The status as the failure left it (its lastError quotes the master's answer).
+      const status = await call('/api/v1/spark/status');
+      expect(status.status).toBe(200);
+      statuses.push(status.text);
+      await call('/pipeline/health');
+      // The path is live: the master's answer reached the event and the status, masked.
+      expect.soft(JSON.stringify(failed), `${echo} echo in spark.submit-failed`).toContain('[redacted]');
+      expect.soft(status.text, `${echo} echo in the status`).toContain('[redacted]');
+      sim.clearFaults();
+    }
+    // Accepted at last; the driver dies and is resubmitted; a monitor with overrides.
+    await waitFor(() => aliveOf(sim, MAIN_CLASS).length === 1, 'a driver');
+    const first = aliveOf(sim, MAIN_CLASS)[0]!;
+    sim.killDriverProcess(first.id, 'FAILED');
+    await waitFor(() => aliveOf(sim, MAIN_CLASS).some((d) => d.id !== first.id), 'the resubmitted driver');
+    expect((await call('/monitor-spark-job', { method: 'POST', headers: auth, body: JSON.stringify({ driverCores: 2 }) })).status).toBe(200);
+    statuses.push((await call('/api/v1/spark/status')).text);
+    // What the master received did hold the secrets: they were there to leak.
+    expect(sim.createRequests.map((r) => r.raw).join('\n')).toContain(SECRETS.s3aSecret);
+    expect(sim.createRequests.filter((r) => r.submissionId !== undefined).length).toBeGreaterThanOrEqual(2);
+  });
+
+  it('S3 failures that quote the signing credentials, auth failures and bad bodies reach no log, event or answer', { timeout: 60_000 }, async () => {
+    // ABC: the echoing endpoint; XYZ: the real RGW, which rejects the environment's keys.
+    for (const tenant of ['ABC', 'XYZ']) {
+      expect((await call('/api/v1/component/sync?componentType=application', { method: 'POST', headers: auth }, tenant)).status).toBeGreaterThanOrEqual(500);
+      expect((await call('/api/v1/metric/sync-delay', {}, tenant)).status).toBe(200);
+      expect((await call('/pipeline/health', {}, tenant)).status).toBe(200);
+    }
+    expect(s3.requests()).toBeGreaterThan(0);
+    const discoveryFailed = events.filter((e) => e.type === 'discovery.failed' && e.tenant === 'ABC').map((e) => JSON.stringify(e));
+    expect.soft(discoveryFailed.join('\n'), 'the echo reached the event, masked').toMatch(/credential \[redacted\].*security token \[redacted\]/);
+    // Wrong and missing tokens, a token echoed in a body, a bad body.
+    expect((await call('/monitor-spark-job', { method: 'POST', headers: { authorization: `Bearer ${SECRETS.authToken}x` } })).status).toBe(401);
+    expect((await call('/monitor-spark-job', { method: 'POST', headers: auth, body: JSON.stringify({ driverCores: SECRETS.authToken }) })).status).toBe(400);
+    expect((await call('/api/v1/spark/replay', { method: 'POST', headers: auth, body: `{"startingOffsetsTimestamp": "${SECRETS.sparkSecret}"` })).status).toBe(400);
+    for (const path of ['/healthcheck', '/openapi.json']) await call(path);
+    // XYZ's Spark polls fail against the absent master meanwhile.
+    await sleep(500);
+  });
+
+  it('none of them in the logs, the events (in process and over SSE), /metrics, the status or any answer', async () => {
+    const metrics = await call('/metrics');
+    expect(metrics.status).toBe(200);
+    statuses.push((await call('/api/v1/spark/status', {}, 'XYZ')).text);
+    await sleep(100);
+    expect(logs.lines.length).toBeGreaterThan(10);
+    expect(logs.text).toMatch(/spark\.submit-failed/);
+    expect(logs.text).toMatch(/discovery\.failed/);
+    expect(sse).toMatch(/event: spark\.submit-failed/);
+    expect(
+      leaks({
+        logs: logs.text,
+        events: events.map((e) => JSON.stringify(e)).join('\n'),
+        SSE: sse,
+        '/metrics': metrics.text,
+        '/api/v1/spark/status': statuses.join('\n'),
+        answers: bodies.join('\n'),
+      }),
+    ).toEqual([]);
+  });
+});
+
+describe('secrets in start-up failures (the daemon process)', () => {
+  it('a config error prints its problems without any secret the file or the environment holds', { timeout: 90_000 }, async () => {
+    const numericPassword = '98765432109';
+    const numericToken = '5550001112223';
+    const tenant = (extra = '') => `tenants = [{
+      name = ABC
+      objectStore.local.path = "${dir}/store"
+      spark { sparkMasterHost = "127.0.0.1", sparkJarPath = "file:///app.jar", ${sparkSecrets} }
+      ${extra}
+    }]`;
+    const files = {
+      // All the secrets, and one key misspelt (its value a secret).
+      unknownKey: `http { port = 0, authToken = "${SECRETS.authToken}" }
+database { client = mysql, password = "${SECRETS.dbPassword}" }
+ha { leaseSecond = "${SECRETS.sparkSecret}" }
+${tenant()}`,
+      // A password and a token written as numbers: "expected a string, got number …" must not name them.
+      wrongTypes: `http { port = 0, authToken = ${numericToken} }
+database { client = mysql, password = ${numericPassword} }
+${tenant('spark.s3aSecretKey = { value = "' + SECRETS.s3aSecret + '" }')}`,
+      // A stray brace: the parser stops at the next token, here a secret value (one the environment does not hold).
+      syntax: `database { client = mysql, password = "${SECRETS.dbPassword}" }
+http { port = 0 }}"${SECRETS.s3aSecret}"
+${tenant()}`,
+      // A required variable that is not set, with the secrets in the environment.
+      unsetVariable: `database { client = mysql, password = \${LW_SECRETS_TEST_UNSET_PASSWORD} }
+${tenant()}`,
+    };
+    const runs = await Promise.all(
+      Object.entries(files).map(async ([name, text]) => {
+        const path = join(dir, `${name}.conf`);
+        writeFileSync(path, text);
+        // The environment's DB_PASSWORD and ORCHESTRATOR_AUTH_TOKEN would override the file's (wrongly typed) ones.
+        const env = name === 'wrongTypes' ? secretEnv : { ...secretEnv, DB_PASSWORD: SECRETS.dbPassword, ORCHESTRATOR_AUTH_TOKEN: SECRETS.authToken };
+        return { name, run: await runDaemon(path, env) };
+      }),
+    );
+    const expected: Record<string, RegExp> = {
+      unknownKey: /config error: ha\.leaseSecond: unknown key/,
+      wrongTypes: /config error: database\.password: expected a string, got a number/,
+      syntax: /config error: .*invalid HOCON: .*line 2, column/,
+      unsetVariable: /config error: .*\$\{LW_SECRETS_TEST_UNSET_PASSWORD\} is not set/,
+    };
+    for (const { name, run } of runs) {
+      expect.soft(run.code, `${name}: exit code (stderr: ${run.stderr})`).toBe(2);
+      expect.soft(run.stderr, name).toMatch(expected[name]!);
+    }
+    expect(leaks(Object.fromEntries(runs.map(({ name, run }) => [name, run.stdout + run.stderr])), { ...SECRETS, numericPassword, numericToken })).toEqual([]);
+    // Both numbers are reported, by type only.
+    expect.soft(runs.find((r) => r.name === 'wrongTypes')!.run.stderr).toMatch(/http\.authToken: expected a string, got a number/);
+  });
+
+  it('a database that cannot be reached or refuses the password: the failure is logged without the password', { timeout: 90_000 }, async () => {
+    const conf = (port: number) => `http { port = 0, host = "127.0.0.1", authToken = "${SECRETS.authToken}" }
+database { client = mysql, host = "${mysqlTestServer.host}", port = ${port}, user = "lw_secrets_nobody", password = "${SECRETS.dbPassword}", database = "lw_secrets_none" }
+tenants = [{
+  name = ABC
+  objectStore.local.path = "${dir}/store"
+  spark { sparkMasterHost = "127.0.0.1", sparkMasterWebUiPort = 59998, sparkMasterRestPort = 59997, sparkJarPath = "file:///app.jar", ${sparkSecrets} }
+}]`;
+    const cases = { wrongPort: 1, refusedPassword: mysqlTestServer.port };
+    const runs = await Promise.all(
+      Object.entries(cases).map(async ([name, port]) => {
+        const path = join(dir, `${name}.conf`);
+        writeFileSync(path, conf(port));
+        return { name, run: await runDaemon(path, secretEnv) };
+      }),
+    );
+    for (const { name, run } of runs) {
+      expect(run.code, `${name}: exit code (stderr: ${run.stderr})`).toBe(1);
+      const lines = run.stdout.split('\n').filter(Boolean);
+      // Every line JSON (knex's own "Acquire connection error" goes through the logger), the reason logged.
+      const parsed = lines.map((l) => JSON.parse(l) as { msg: string; error?: string });
+      const fatal = parsed.find((l) => l.msg === 'could not start');
+      expect(fatal?.error, name).toMatch(name === 'wrongPort' ? /ECONNREFUSED/ : /Access denied/);
+      expect(run.stderr.trim(), `${name}: nothing outside the JSON logs`).toBe('');
+    }
+    expect(leaks(Object.fromEntries(runs.map(({ name, run }) => [name, run.stdout + run.stderr])))).toEqual([]);
   });
 });

@@ -127,6 +127,16 @@ export interface FailNextOptions {
   contentType?: string;
   /** For `create`: create the driver first, then answer with the failure (ambiguous outcome). */
   processFirst?: boolean;
+  /**
+   * The failure answer quotes the request it answers (whatever credentials a create carries in
+   * its environmentVariables and sparkProperties, quoted first, then the rest of the body), as a
+   * master's validation message can: `json` an ErrorResponse whose message is "Malformed request:
+   * … Validation of message CreateSubmissionRequest failed! …" (`status`, default 500); `html`
+   * Jetty's error page with that message in its title and table (`status`); `rejected` a 200
+   * CreateSubmissionResponse with `success:false` and that message. Overrides `body` and
+   * `contentType`.
+   */
+  echoRequest?: 'json' | 'html' | 'rejected';
 }
 
 export interface DropNextOptions {
@@ -184,6 +194,7 @@ interface FaultRule {
   body?: string;
   contentType?: string;
   processFirst: boolean;
+  echoRequest?: FailNextOptions['echoRequest'];
 }
 
 // ---------------------------------------------------------------- formatting helpers
@@ -490,6 +501,7 @@ export class SparkMasterSimulator {
       ...(opts.endpoint !== undefined ? { endpoint: opts.endpoint } : {}),
       ...(opts.body !== undefined ? { body: opts.body } : {}),
       ...(opts.contentType !== undefined ? { contentType: opts.contentType } : {}),
+      ...(opts.echoRequest !== undefined ? { echoRequest: opts.echoRequest } : {}),
     });
   }
 
@@ -888,7 +900,9 @@ export class SparkMasterSimulator {
       req.socket.destroy();
       return;
     }
-    if (fault?.kind === 'fail') {
+    if (fault?.kind === 'fail' && fault.echoRequest) {
+      answer = this.echoAnswer(fault.echoRequest, fault.status, pathname, body);
+    } else if (fault?.kind === 'fail') {
       answer = {
         status: fault.status,
         headers: { 'content-type': fault.contentType ?? 'text/html;charset=iso-8859-1', 'cache-control': 'must-revalidate,no-cache,no-store' },
@@ -1132,6 +1146,31 @@ export class SparkMasterSimulator {
       return this.restAnswer(SC_UNKNOWN_PROTOCOL_VERSION, error);
     }
     return this.restAnswer(400, error);
+  }
+
+  /** A failure answer that quotes the request body (see `FailNextOptions.echoRequest`). */
+  private echoAnswer(kind: 'json' | 'html' | 'rejected', status: number, pathname: string, body: string): Answer {
+    let quoted = body.replace(/\s*\n\s*/g, ' ');
+    try {
+      const { environmentVariables, sparkProperties, ...rest } = JSON.parse(body) as Record<string, unknown>;
+      quoted = `environmentVariables=${JSON.stringify(environmentVariables)}, sparkProperties=${JSON.stringify(sparkProperties)}, ${JSON.stringify(rest)}`;
+    } catch {
+      // not JSON: quoted as it came
+    }
+    const message = `Malformed request: org.apache.spark.deploy.rest.SubmitRestProtocolException: Validation of message CreateSubmissionRequest failed! ${quoted}`;
+    switch (kind) {
+      case 'json':
+        return this.restAnswer(status, this.errorResponse(message));
+      case 'html':
+        // Jetty 9.4 writes the exception's message into the page's title as well as its table.
+        return {
+          status,
+          headers: { 'content-type': 'text/html;charset=iso-8859-1', 'cache-control': 'must-revalidate,no-cache,no-store' },
+          body: jettyErrorPage(status, message, pathname, message),
+        };
+      case 'rejected':
+        return this.restAnswer(200, { action: 'CreateSubmissionResponse', message, serverSparkVersion: this.sparkVersion, success: false });
+    }
   }
 
   private errorResponse(message: string): Record<string, unknown> {
