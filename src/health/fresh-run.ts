@@ -8,43 +8,63 @@
  * as the one in flight settles, and is shared by every caller waiting for it. At most one run is
  * in flight, whatever the number of callers.
  *
+ * A caller answered by a settled run older than `refreshAfterMs` (default: `maxAgeMs`) also
+ * starts the next run, in the background; callers keep being answered by the latest settled run
+ * until it is `maxAgeMs` old, so they wait only when a run takes longer than the difference.
+ *
  * With `maxAgeMs` 0 every caller gets a run that began after it called. `GET /healthcheck`
- * uses a second: polled by many clients it pings the database about once a second instead of
- * once per request, and answers 500 at most a second (plus the ping's own timeout) after the
- * database stopped answering.
+ * uses a second, refreshed after half of it: polled by many clients it pings the database about
+ * twice a second instead of once per request, no request waits for a ping while the database
+ * answers within half a second, and it answers 500 at most a second (plus the ping's own
+ * timeout) after the database stopped answering.
  */
-export function sharedRecentRun<T>(run: () => Promise<T>, opts: { maxAgeMs: number; now?: () => number }): () => Promise<T> {
+export function sharedRecentRun<T>(run: () => Promise<T>, opts: { maxAgeMs: number; refreshAfterMs?: number; now?: () => number }): () => Promise<T> {
   const now = opts.now ?? Date.now;
   const maxAgeMs = Math.max(0, opts.maxAgeMs);
-  /** The latest run: when it started and its promise (settled or not). */
-  let latest: { startedAt: number; promise: Promise<T>; settled: boolean } | undefined;
+  const refreshAfterMs = Math.min(maxAgeMs, Math.max(0, opts.refreshAfterMs ?? maxAgeMs));
+  interface Run {
+    startedAt: number;
+    promise: Promise<T>;
+  }
+  /** The latest run that settled (its promise settled). */
+  let settled: Run | undefined;
+  let inFlight: Run | undefined;
+  /** The run the callers too late for `inFlight` wait for: it starts when `inFlight` settles. */
   let next: Promise<T> | undefined;
 
   const start = (): Promise<T> => {
-    let started: Promise<T>;
+    let promise: Promise<T>;
     try {
-      started = run();
+      promise = run();
     } catch (error) {
-      started = Promise.reject(error);
+      promise = Promise.reject(error);
     }
-    const entry = { startedAt: now(), promise: started, settled: false };
-    latest = entry;
-    started.then(
-      () => (entry.settled = true),
-      () => (entry.settled = true),
-    );
-    return started;
+    const entry: Run = { startedAt: now(), promise };
+    inFlight = entry;
+    const done = () => {
+      if (inFlight === entry) inFlight = undefined;
+      if (!settled || settled.startedAt <= entry.startedAt) settled = entry;
+    };
+    promise.then(done, done);
+    return promise;
   };
+
+  /** Whether a run that started at `startedAt` may answer a call at `calledAt` (after a clock that went back: not trusted). */
+  const young = (r: Run | undefined, calledAt: number): r is Run => r !== undefined && maxAgeMs > 0 && calledAt >= r.startedAt && calledAt - r.startedAt <= maxAgeMs;
 
   return () => {
     const calledAt = now();
-    const current = latest;
-    // The latest run, when it started within the window before this call (after a clock that went back: not trusted).
-    if (current && maxAgeMs > 0 && calledAt >= current.startedAt && calledAt - current.startedAt <= maxAgeMs) return current.promise;
+    if (young(settled, calledAt)) {
+      // Older than refreshAfterMs: the next run starts now, in the background, so that callers
+      // rarely find the latest one too old and wait.
+      if (calledAt - settled.startedAt > refreshAfterMs && !inFlight && !next) start().catch(() => undefined);
+      return settled.promise;
+    }
+    if (young(inFlight, calledAt)) return inFlight.promise;
     if (next) return next;
-    if (!current || current.settled) return start();
+    if (!inFlight) return start();
     // A run is in flight but too old for this caller: wait for the next one, shared.
-    next ??= current.promise
+    next = inFlight.promise
       .then(
         () => undefined,
         () => undefined,

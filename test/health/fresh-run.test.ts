@@ -141,4 +141,43 @@ describe('sharedRecentRun with a window: a run that started at most maxAgeMs bef
     c.runs[1]!.resolve('up again');
     expect(await again).toBe('up again');
   });
+
+  it('refreshes in the background after refreshAfterMs, answering from the latest settled run meanwhile', async () => {
+    const c = manualCheck();
+    const check = sharedRecentRun(c.run, { maxAgeMs: 1_000, refreshAfterMs: 500, now: c.now });
+    const first = check();
+    c.runs[0]!.resolve('up');
+    expect(await first).toBe('up');
+    c.clock.now += 500;
+    expect(await check()).toBe('up');
+    expect(c.runs).toHaveLength(1); // not older than refreshAfterMs yet
+    c.clock.now += 1;
+    expect(await check()).toBe('up'); // answered at once by the settled run …
+    expect(c.runs).toHaveLength(2); // … which started the next one
+    expect(await check()).toBe('up'); // one background run at a time
+    expect(c.runs).toHaveLength(2);
+    c.runs[1]!.reject(new Error('database down'));
+    await tick();
+    // The newer outcome answers from now on.
+    await expect(check()).rejects.toThrow('database down');
+  });
+
+  it('waits for the background run once the settled one is too old', async () => {
+    const c = manualCheck();
+    const check = sharedRecentRun(c.run, { maxAgeMs: 1_000, refreshAfterMs: 500, now: c.now });
+    const first = check();
+    c.runs[0]!.resolve('up');
+    await first;
+    c.clock.now += 600;
+    await check(); // starts the refresh at 1,600, which hangs
+    expect(c.runs).toHaveLength(2);
+    c.clock.now += 500; // the settled run is 1,100 ms old; the one in flight 500 ms
+    const waiting = check();
+    let answered = false;
+    void waiting.then(() => (answered = true));
+    await tick();
+    expect(answered).toBe(false);
+    c.runs[1]!.resolve('up, slowly');
+    expect(await waiting).toBe('up, slowly');
+  });
 });
