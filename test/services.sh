@@ -6,6 +6,10 @@
 #   bash test/services.sh up      start what is not running (idempotent; run as root)
 #   bash test/services.sh down    stop radosgw, then the OSD, then the monitor
 #   bash test/services.sh status  show what runs
+#   bash test/services.sh ceph-up      `up` for the S3 server alone (fault tests start a private
+#                                  cluster with other ports and data dir; MariaDB is left alone)
+#   bash test/services.sh rgw-restart  (re)start only radosgw on the running monitor and OSD,
+#                                  keeping the buckets (fault tests kill radosgw on purpose)
 #
 # See /work/shared/S3_TEST_SERVER.md (how the Ceph setup was found) for the reasons
 # behind the settings below. memstore keeps nothing across restarts, so every start of
@@ -501,6 +505,24 @@ ceph_up() {
   log "s3 (ceph rgw): started in $(elapsed_since "$start") s (data and logs in $DATA)"
 }
 
+# rgw_restart: start radosgw again on the cluster of $CEPH_TEST_DATA_DIR, whose monitor and OSD
+# must still run (memstore keeps the data only while the OSD lives; `up` would rebuild the
+# cluster from nothing). A radosgw of ours that still runs is stopped first.
+rgw_restart() {
+  [[ -f "$CONF" ]] || die "no cluster in $DATA (run \`up\` first)"
+  [[ -n "$(our_pid mon.a)" ]] || die "ceph-mon of $DATA is not running; \`up\` rebuilds the cluster (the buckets are lost)"
+  [[ -n "$(our_pid osd.0)" ]] || die "ceph-osd of $DATA is not running; \`up\` rebuilds the cluster (the buckets are lost)"
+  local start
+  start="$(now)"
+  stop_daemon rgw.a radosgw kill
+  if port_in_use "$S3_PORT"; then
+    die "port 127.0.0.1:$S3_PORT is taken by another process; radosgw cannot listen there"
+  fi
+  spawn rgw.a radosgw -c "$CONF" -n client.rgw.a -f
+  wait_for "radosgw" "$DATA/log/client.rgw.a.log" rgw_ready
+  log "s3 (ceph rgw): radosgw restarted in $(elapsed_since "$start") s at $S3_URL (pid $(our_pid rgw.a))"
+}
+
 ceph_status() {
   local n pid any=0
   for n in mon.a osd.0 rgw.a; do
@@ -522,7 +544,7 @@ ceph_status() {
 
 # ---------------------------------------------------------------- main
 
-usage() { err "usage: bash test/services.sh up|down|status"; exit 2; }
+usage() { err "usage: bash test/services.sh up|down|status|ceph-up|rgw-restart"; exit 2; }
 
 for p in "$S3_PORT" "$MON_PORT" "$MARIADB_PORT"; do
   [[ "$p" =~ ^[0-9]+$ ]] && ((p > 0 && p < 65535)) || die "invalid port '$p' (check S3_TEST_PORT, CEPH_TEST_MON_PORT, MARIADB_TEST_PORT)"
@@ -550,6 +572,14 @@ case "$1" in
   status)
     mariadb_status
     ceph_status
+    ;;
+  ceph-up)
+    [[ "$(id -u)" == 0 ]] || err "warning: not root; starting services may fail"
+    ceph_up
+    log "s3 (ceph rgw): up at $S3_URL"
+    ;;
+  rgw-restart)
+    rgw_restart
     ;;
   *) usage ;;
 esac

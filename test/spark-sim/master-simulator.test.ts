@@ -469,6 +469,30 @@ describe('fault injection', () => {
     sim.delayResponses(0);
   });
 
+  it('holdNext keeps a request unanswered (reported when it arrives) until released; processFirst sends the late answer', async () => {
+    const seen: { endpoint: string; status: number; held?: boolean; submissionId?: string | undefined }[] = [];
+    const sim = await startSim({ onRequest: (r, c) => seen.push({ endpoint: r.endpoint, status: r.status, ...(r.held ? { held: true } : {}), ...(c ? { submissionId: c.submissionId } : {}) }) });
+    sim.holdNext(1, 'create');
+    const dropped = create(sim).catch((e: unknown) => e);
+    await waitFor(() => seen.length === 1);
+    expect(seen).toEqual([{ endpoint: 'create', status: 0, held: true }]);
+    expect(sim.activeDrivers()).toEqual([]); // not carried out
+    await new Promise((r) => setTimeout(r, 50));
+    sim.releaseHeld(true); // nothing to answer: the connection is destroyed
+    expect(await dropped).toBeInstanceOf(Error);
+
+    sim.holdNext(1, 'create', { processFirst: true });
+    const late = create(sim);
+    await waitFor(() => seen.length === 2);
+    const [driver] = sim.activeDrivers();
+    expect(seen[1]).toEqual({ endpoint: 'create', status: 0, held: true, submissionId: driver!.id });
+    sim.releaseHeld(true);
+    const res = await late;
+    expect(res.status).toBe(200);
+    expect(res.json()).toMatchObject({ success: true, submissionId: driver!.id });
+    expect(seen[2]).toEqual({ endpoint: 'create', status: 200, submissionId: driver!.id });
+  });
+
   it('stop() closes keep-alive connections and pending delays promptly', async () => {
     const sim = await startSim();
     await http(`${sim.uiUrl}/json/`);

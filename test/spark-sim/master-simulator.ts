@@ -53,6 +53,11 @@ export interface MasterSimulatorOptions {
   retainedDrivers?: number;
   /** Called with one line per request received (for the CLI). */
   log?: (line: string) => void;
+  /**
+   * Called once per request, when it is answered, dropped or held (status 0 for the last two);
+   * for a create that reached the master logic, with its record (submission id, body).
+   */
+  onRequest?: (request: SimRequestRecord & { held?: boolean }, create?: SimCreateRecord) => void;
 }
 
 export interface SimRequestRecord {
@@ -144,6 +149,11 @@ export interface DropNextOptions {
   processFirst?: boolean;
 }
 
+export interface HoldNextOptions {
+  /** For `create`/`kill`: carry the request out first, then hold the answer. */
+  processFirst?: boolean;
+}
+
 const BACKUP_STANDALONE_MASTER_PREFIX = 'Current state is not alive';
 const PROTOCOL_VERSION = 'v1';
 const SC_UNKNOWN_PROTOCOL_VERSION = 468;
@@ -187,7 +197,7 @@ interface Driver {
 }
 
 interface FaultRule {
-  kind: 'fail' | 'drop';
+  kind: 'fail' | 'drop' | 'hold';
   remaining: number;
   endpoint?: SimEndpoint;
   status: number;
@@ -355,6 +365,9 @@ export class SparkMasterSimulator {
   private launchDelayMs: number;
   private readonly retainedDrivers: number;
   private readonly logLine: ((line: string) => void) | undefined;
+  private readonly onRequest: MasterSimulatorOptions['onRequest'];
+  /** Releases of the requests held by `holdNext` (true: send the answer, if there is one). */
+  private readonly held = new Set<(answer: boolean) => void>();
 
   private readonly workersList: Worker[] = [];
   private readonly initial: { workers: SimWorkerSpec[]; killDelayMs: number | null; launchDelayMs: number; status: SimMasterStatus | string };
@@ -396,6 +409,7 @@ export class SparkMasterSimulator {
     this.launchDelayMs = opts.launchDelayMs ?? 0;
     this.retainedDrivers = opts.retainedDrivers ?? 200;
     this.logLine = opts.log;
+    this.onRequest = opts.onRequest;
     const workers = opts.workers ?? [{ cores: 4, memoryMb: 8192 }, { cores: 4, memoryMb: 8192 }];
     this.initial = { workers: workers.map((w) => ({ ...w })), killDelayMs: this.killDelayMs, launchDelayMs: this.launchDelayMs, status: this.status };
     for (const w of workers) this.addWorker(w);
@@ -416,6 +430,7 @@ export class SparkMasterSimulator {
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
+    this.releaseHeld();
     for (const t of this.timers) clearTimeout(t);
     this.timers.clear();
     for (const t of this.pendingKills.values()) if (t) clearTimeout(t);
@@ -461,6 +476,7 @@ export class SparkMasterSimulator {
     if (!this.started || this.stopped) throw new Error('simulator is not running');
     this.faults = [];
     this.responseDelayMs = 0;
+    this.releaseHeld();
     await this.idle();
     if (this.refusing) await this.refuseConnections(false);
     for (const t of this.timers) clearTimeout(t);
@@ -516,7 +532,34 @@ export class SparkMasterSimulator {
     });
   }
 
-  /** Clears pending failNext/dropNext rules and the response delay. */
+  /**
+   * The next `n` requests (to `endpoint`, or to any endpoint) are read and then not answered:
+   * the connection stays open until `releaseHeld()`, `stop()` or the end of the process (a master
+   * that dies while a client waits for its answer). `log` and `onRequest` report them as HELD
+   * when they arrive. With `processFirst`, the request is carried out at once and
+   * `releaseHeld(true)` sends its (late) answer.
+   */
+  holdNext(n: number, endpoint?: SimEndpoint, opts: HoldNextOptions = {}): void {
+    this.faults.push({
+      kind: 'hold',
+      remaining: n,
+      status: 0,
+      processFirst: opts.processFirst ?? false,
+      ...(endpoint !== undefined ? { endpoint } : {}),
+    });
+  }
+
+  /**
+   * Ends every held request: by destroying its connection (no answer), or with `answer` the
+   * answer of a request that was carried out (`processFirst`).
+   */
+  releaseHeld(answer = false): void {
+    const releases = [...this.held];
+    this.held.clear();
+    for (const release of releases) release(answer);
+  }
+
+  /** Clears pending failNext/dropNext/holdNext rules and the response delay. */
   clearFaults(): void {
     this.faults = [];
     this.responseDelayMs = 0;
@@ -858,7 +901,7 @@ export class SparkMasterSimulator {
     const endpoint: SimEndpoint | 'other' = kind === 'ui' ? 'json' : route?.servlet === 'error' ? 'other' : (route?.servlet ?? 'other');
     const body = await readBody(req);
 
-    const record = (status: number) => {
+    const record = (status: number, held = false) => {
       const rec: SimRequestRecord = {
         at: this.now(),
         server: kind,
@@ -870,9 +913,11 @@ export class SparkMasterSimulator {
       };
       this.requests.push(rec);
       this.logLine?.(
-        `${new Date().toISOString()} ${kind === 'ui' ? 'ui  ' : 'rest'} ${method} ${rawPath} -> ${status === 0 ? 'DROPPED' : status} (${rec.durationMs} ms)`,
+        `${new Date().toISOString()} ${kind === 'ui' ? 'ui  ' : 'rest'} ${method} ${rawPath} -> ${held ? 'HELD (no answer)' : status === 0 ? 'DROPPED' : status} (${rec.durationMs} ms)`,
       );
+      this.onRequest?.(held ? { ...rec, held } : rec, createRecord);
     };
+    let createRecord: SimCreateRecord | undefined;
 
     const fault = this.takeFault(endpoint);
     if (this.responseDelayMs > 0) {
@@ -893,7 +938,17 @@ export class SparkMasterSimulator {
     if (fault && !fault.processFirst) {
       answer = { status: 0, headers: {}, body: '' };
     } else {
+      const createsBefore = this.createRequests.length;
       answer = kind === 'ui' ? this.handleUi(method, pathname, req) : this.handleRest(method, pathname, route!, body);
+      if (this.createRequests.length > createsBefore) createRecord = this.createRequests.at(-1);
+    }
+    if (fault?.kind === 'hold') {
+      record(0, true);
+      const send = this.stopped ? false : await new Promise<boolean>((resolve) => this.held.add(resolve));
+      if (!send || !fault.processFirst || this.stopped) {
+        req.socket.destroy();
+        return;
+      }
     }
     if (fault?.kind === 'drop') {
       record(0);
