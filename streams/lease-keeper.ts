@@ -15,6 +15,7 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { performance } from 'node:perf_hooks';
+import { Subject } from 'rxjs';
 import type { LeaseStore } from '../src/db/leases.js';
 import { errorMessage, type EventInput } from './events.js';
 import {
@@ -94,6 +95,8 @@ export class LeaseKeeper {
   private readonly states = new Map<string, TenantLeaseState>();
   private readonly views = new Map<string, LeaseView>();
   private readonly deadlines = new Map<string, NodeJS.Timeout>();
+  /** Per tenant: emits when this process acquires the tenant's lease (the loop's gate `acquired$`). */
+  private readonly acquired = new Map<string, Subject<void>>();
   private readonly now: () => number;
   private readonly wallNow: () => number;
   private timer: NodeJS.Timeout | undefined;
@@ -111,7 +114,10 @@ export class LeaseKeeper {
     this.tenants = [...new Set(opts.tenants)];
     this.now = opts.now ?? (() => performance.now());
     this.wallNow = opts.wallNow ?? Date.now;
-    for (const t of this.tenants) this.states.set(t, initialLeaseState(t));
+    for (const t of this.tenants) {
+      this.states.set(t, initialLeaseState(t));
+      this.acquired.set(t, new Subject<void>());
+    }
     this.firstRound = new Promise((resolve) => (this.resolveFirstRound = resolve));
   }
 
@@ -164,6 +170,7 @@ export class LeaseKeeper {
     return {
       acting: ACTING_COMMANDS,
       isActing: () => view.isHolder(),
+      acquired$: this.acquired.get(tenant)!.asObservable(),
       refusal: () => {
         const s = this.status(tenant);
         const other = s.holder !== null && s.holder !== this.holderId ? s.holder : null;
@@ -296,6 +303,7 @@ export class LeaseKeeper {
     for (const e of events) {
       if (e.type === 'lease.acquired') {
         this.opts.emit?.(tenant, { type: 'lease.acquired', holder: this.holderId, token: e.token, previousHolder: e.previousHolder, takeover: e.takeover, validForMs: Math.round(e.validForMs) });
+        this.acquired.get(tenant)!.next();
       } else {
         this.opts.emit?.(tenant, { type: 'lease.lost', holder: this.holderId, token: e.token, newHolder: e.newHolder, reason: e.reason });
       }

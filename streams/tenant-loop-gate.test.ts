@@ -1,4 +1,4 @@
-import { concatMap, defer, from, map, timer, type Observable } from 'rxjs';
+import { concatMap, defer, from, map, Subject, timer, type Observable } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
 import { describe, expect, it } from 'vitest';
 import { toHttpError } from '../src/http/errors.js';
@@ -83,6 +83,35 @@ describe('tenant loop gate (many replicas)', () => {
     });
     // Ticks at 0, 100, 200 skipped; from 300 on they act, on the regular schedule.
     expect(runs.filter((r) => r.command === 'act').map((r) => r.start)).toEqual([300, 400]);
+    expect(events.filter((e) => e.type === 'stream.retrying' || e.type === 'command.failed')).toEqual([]);
+  });
+
+  it('ticks at once when the gate says it acts again (lease regained), not at the next interval; a run in flight is not doubled', () => {
+    const runs: Run[] = [];
+    const events: OrchestratorEvent[] = [];
+    const acquired = new Subject<void>();
+    const gate = { ...switchGate(), acquired$: acquired.asObservable() };
+    let acting = true;
+    gate.isActing = () => acting;
+    virtualTime((scheduler) => {
+      const sup = new Supervisor([{ tenant: 'A', backoff: noJitter, random: () => 0, scheduler, gate, streams: (ctx) => streams(ctx, runs, 1_000) }]);
+      sup.events$.subscribe((e) => events.push(e));
+      sup.start();
+      // Acting at 0 (the tick at 0 runs); lost at 100, regained at 1_500: the tick at 1_000 was skipped.
+      scheduler.schedule(() => (acting = false), 100);
+      scheduler.schedule(() => {
+        acting = true;
+        acquired.next();
+      }, 1_500);
+      // Regained again while the run of the tick at 2_000 is in flight (it ends at 2_010).
+      scheduler.schedule(() => acquired.next(), 2_005);
+      scheduler.schedule(() => void sup.stop(), 2_500);
+    });
+    expect(runs.filter((r) => r.command === 'act').map((r) => [r.start, r.end])).toEqual([
+      [0, 10],
+      [1_500, 1_510],
+      [2_000, 2_010],
+    ]);
     expect(events.filter((e) => e.type === 'stream.retrying' || e.type === 'command.failed')).toEqual([]);
   });
 

@@ -7,6 +7,7 @@ import {
   ignoreElements,
   merge,
   Observable,
+  observeOn,
   Subject,
   takeUntil,
   tap,
@@ -71,6 +72,12 @@ export interface LoopGate {
   isActing(): boolean;
   /** The refusal of an acting command (names the holder). */
   refusal(): NotLeaderError;
+  /**
+   * Emits when this process starts acting for the tenant (its lease acquired, again after a
+   * database outage outlived it, or taken over): acting streams then tick at once instead of at
+   * their next interval, so work that failed or was skipped meanwhile resumes promptly.
+   */
+  readonly acquired$?: Observable<unknown>;
 }
 
 /**
@@ -220,11 +227,14 @@ export class TenantLoop {
     const random = this.opts.random ?? Math.random;
     const spread = Math.min(stream.intervalMs, this.opts.firstTickSpreadMs ?? stream.intervalMs);
     let firstDelay = Math.floor(random() * spread);
+    // Acting again after not acting (ticks were skipped meanwhile): tick now, not at the next interval.
+    const acquired$ = this.gateOf(command)?.acquired$;
+    const actingAgain = acquired$ ? acquired$.pipe(observeOn(this.context.scheduler)) : EMPTY;
     return defer(() => {
       // After a retry the stream ticks at once: the backoff delay already was the wait.
       const delay = firstDelay;
       firstDelay = 0;
-      return timer(delay, stream.intervalMs, this.context.scheduler);
+      return merge(timer(delay, stream.intervalMs, this.context.scheduler), actingAgain);
     }).pipe(
       // A tick that arrives while the previous one still runs is dropped, not queued. On a
       // replica that does not act, a tick of an acting stream does nothing: no error, no backoff;
