@@ -18,12 +18,16 @@ const row = (over: Partial<LeaseRow> = {}): LeaseRow => ({ tenant: 'T', holder: 
 
 describe('lease timing', () => {
   it('renews three times per lease, keeps a fifth as margin, and survives one failed renewal', () => {
-    expect(timing).toMatchObject({ leaseMs: 15_000, renewEveryMs: 5_000, marginMs: 3_000, requestTimeoutMs: 5_000 });
-    for (const leaseMs of [1_000, 2_000, 15_000, 60_000]) {
+    expect(timing).toMatchObject({ leaseMs: 15_000, expiryMs: 13_500, takeoverBudgetMs: 1_500, renewEveryMs: 5_000, marginMs: 3_000, requestTimeoutMs: 5_000 });
+    for (const leaseMs of [300, 1_000, 2_000, 15_000, 60_000]) {
       const t = leaseTiming(leaseMs);
-      const localValidity = leaseMs - t.marginMs;
-      // The renewal after a failed one (timed out at the latest) still starts before the local deadline.
+      // The row runs out before the period ends: the rest is the waiting replica's budget to take it.
+      expect(t.expiryMs + t.takeoverBudgetMs).toBe(leaseMs);
+      expect(t.takeoverBudgetMs).toBeGreaterThan(t.takeoverSlackMs);
+      const localValidity = t.expiryMs - t.marginMs;
+      // A renewal that answers as late as its timeout still lands before the local deadline, and one that fails at once is retried before it.
       expect(t.renewEveryMs + t.requestTimeoutMs).toBeLessThan(localValidity);
+      expect(t.renewEveryMs + t.retryAfterFailureMs).toBeLessThan(localValidity);
       expect(t.marginMs).toBeGreaterThan(0);
     }
   });
@@ -36,20 +40,20 @@ describe('lease timing', () => {
 describe('observing a round', () => {
   const base = initialLeaseState('T');
 
-  it('acquires: deadline = request start + lease − margin, on the local clock', () => {
+  it('acquires: deadline = request start + expiry − margin, on the local clock', () => {
     const { state, events } = observeRound(base, { row: row(), dbNow: 1_000_000, me: ME, startedAt: 500, now: 520, timing });
-    expect(state.held).toEqual({ token: 1, validUntil: 500 + 15_000 - 3_000 });
+    expect(state.held).toEqual({ token: 1, validUntil: 500 + 13_500 - 3_000 });
     expect(state.holder).toBe(ME);
-    expect(events).toEqual([{ type: 'lease.acquired', token: 1, previousHolder: null, takeover: false, validForMs: 12_000 - 20 }]);
-    expect(isHeld(state, 12_499)).toBe(true);
-    expect(isHeld(state, 12_500)).toBe(false);
+    expect(events).toEqual([{ type: 'lease.acquired', token: 1, previousHolder: null, takeover: false, validForMs: 10_500 - 20 }]);
+    expect(isHeld(state, 10_999)).toBe(true);
+    expect(isHeld(state, 11_000)).toBe(false);
   });
 
   it('renews silently with the same token and moves the deadline', () => {
     const first = observeRound(base, { row: row(), dbNow: 1_000_000, me: ME, startedAt: 500, now: 520, timing }).state;
     const { state, events } = observeRound(first, { row: row({ expiresAt: 1_005_000 + 15_000, renewedAt: 1_005_000 }), dbNow: 1_005_000, me: ME, startedAt: 5_500, now: 5_530, timing });
     expect(events).toEqual([]);
-    expect(state.held).toEqual({ token: 1, validUntil: 5_500 + 12_000 });
+    expect(state.held).toEqual({ token: 1, validUntil: 5_500 + 10_500 });
   });
 
   it('reports a takeover from the holder seen last, with the larger token', () => {
@@ -111,11 +115,11 @@ describe('local deadline (fencing)', () => {
 
   it('the deadline falls at least the margin before the lease can run out in the database', () => {
     // Whenever the statement ran after the request started (it must), the database expiry
-    // (statement time + lease) is ≥ request start + lease = local deadline + margin.
+    // (statement time + expiry) is ≥ request start + expiry = local deadline + margin.
     for (const delay of [0, 5, 1_000, 4_999]) {
       const startedAt = 100;
       const statementAt = startedAt + delay;
-      const dbExpiry = statementAt + timing.leaseMs;
+      const dbExpiry = statementAt + timing.expiryMs;
       const { state } = observeRound(initialLeaseState('T'), { row: row(), dbNow: 1_000_000, me: ME, startedAt, now: statementAt + 1, timing });
       expect(dbExpiry - state.held!.validUntil).toBeGreaterThanOrEqual(timing.marginMs);
     }
@@ -137,8 +141,88 @@ describe('when to ask again', () => {
     expect(nextRoundDelay([{ ...waiting, expiresInMs: 0 }], { startedAt: 990, ok: true }, ME, 2_000, timing)).toBe(timing.minRoundGapMs);
   });
 
-  it('retries sooner after a failed round', () => {
+  it('retries sooner after a failed round, but still lands at a known expiry that comes first', () => {
     expect(nextRoundDelay([held], { startedAt: 0, ok: false }, ME, 100, timing)).toBe(timing.retryAfterFailureMs);
     expect(timing.retryAfterFailureMs).toBeLessThan(timing.renewEveryMs);
+    const waiting: TenantLeaseState = { ...initialLeaseState('B'), holder: OTHER, token: 2, expiresInMs: 300, readAt: 1_000 };
+    expect(nextRoundDelay([waiting], { startedAt: 1_500, ok: false }, ME, 1_200, timing)).toBe(100 + timing.takeoverSlackMs);
+  });
+
+  it('asks again at once when the lease was free when read but the round did not take it', () => {
+    // Our UPDATE ran a hair before the expiry, the SELECT after it (or the holder released in between).
+    const lapsed = observeRound(initialLeaseState('B'), { row: row({ holder: OTHER, token: 2, expiresAt: 999_999 }), dbNow: 1_000_000, me: ME, startedAt: 990, now: 1_000, timing }).state;
+    expect([lapsed.held, lapsed.holder, lapsed.lastHolder]).toEqual([null, null, OTHER]);
+    expect(nextRoundDelay([held, lapsed], { startedAt: 990, ok: true }, ME, 1_000, timing)).toBe(timing.minRoundGapMs);
+    // A missing row too (it is inserted again by the next round).
+    const missing = observeRound(lapsed, { row: undefined, dbNow: 1_000_000, me: ME, startedAt: 990, now: 1_000, timing }).state;
+    expect(nextRoundDelay([missing], { startedAt: 990, ok: true }, ME, 1_000, timing)).toBe(timing.minRoundGapMs);
+  });
+});
+
+/**
+ * The holder's and a waiting replica's rounds against a model of the lease row, on one timeline:
+ * the holder renews on its cadence until it is killed at a random moment (a renewal it had sent
+ * still lands), the waiting replica runs rounds as `nextRoundDelay` schedules them, each statement
+ * `latency` ms after the one before. The database clock is offset from the local one (they are
+ * never compared). Whatever the kill's phase against the renewals and the replicas' phase against
+ * each other, the waiting replica acquires within one lease period of the kill.
+ */
+describe('failover within one lease period of the death (model)', () => {
+  function failover(leaseMs: number, killAt: number, followerPhase: number, latency: number): { ms: number; tookAfterExpiryMs: number } {
+    const t = leaseTiming(leaseMs);
+    const dbOffset = 1_700_000_000_000;
+    const db = (local: number) => local + dbOffset;
+    const lease = { holder: OTHER, expiresAt: db(0) + t.expiryMs, token: 1 };
+    // The holder's renewal statements: each round starts every renewEveryMs; one started before the kill still lands.
+    const renewals: number[] = [];
+    for (let start = t.renewEveryMs; start < killAt; start += t.renewEveryMs) renewals.push(start + latency);
+    const applyRenewals = (until: number) => {
+      while (renewals.length && renewals[0]! <= until) lease.expiresAt = db(renewals.shift()!) + t.expiryMs;
+    };
+    let state = initialLeaseState('T');
+    let start = followerPhase;
+    for (let round = 0; round < 10_000; round++) {
+      const updateAt = start + latency;
+      applyRenewals(updateAt);
+      const tookAfterExpiryMs = updateAt - (lease.expiresAt - dbOffset);
+      if (lease.holder !== ME && lease.expiresAt <= db(updateAt)) Object.assign(lease, { holder: ME, token: lease.token + 1, expiresAt: db(updateAt) + t.expiryMs });
+      const selectAt = updateAt + latency;
+      applyRenewals(selectAt);
+      const now = selectAt + latency;
+      const observed = observeRound(state, { row: { tenant: 'T', holder: lease.holder, expiresAt: lease.expiresAt, token: lease.token, acquiredAt: 0, renewedAt: 0 }, dbNow: db(selectAt), me: ME, startedAt: start, now, timing: t });
+      state = observed.state;
+      if (observed.events.some((e) => e.type === 'lease.acquired')) return { ms: now - killAt, tookAfterExpiryMs };
+      start = now + nextRoundDelay([state], { startedAt: start, ok: true }, ME, now, t);
+    }
+    throw new Error('never acquired');
+  }
+
+  it('for any kill phase, replica phase and statement latency up to 20 ms', () => {
+    let seed = 42;
+    const random = () => ((seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31) / 2 ** 31);
+    for (const leaseMs of [2_000, 15_000]) {
+      const t = leaseTiming(leaseMs);
+      let worst = 0;
+      for (let i = 0; i < 2_000; i++) {
+        const killAt = 10 * leaseMs + random() * 3 * t.renewEveryMs;
+        const latency = 1 + Math.floor(random() * 20);
+        const { ms, tookAfterExpiryMs } = failover(leaseMs, killAt, random() * t.renewEveryMs, latency);
+        // Never before the dead holder's lease ran out; promptly after it.
+        expect(tookAfterExpiryMs).toBeGreaterThanOrEqual(0);
+        expect(tookAfterExpiryMs).toBeLessThanOrEqual(t.takeoverSlackMs + 4 * latency + t.minRoundGapMs);
+        worst = Math.max(worst, ms);
+      }
+      expect(worst).toBeLessThanOrEqual(leaseMs);
+      // The worst case is a kill just after a renewal: the expiry plus the attempt's latency.
+      expect(worst).toBeGreaterThan(t.expiryMs - t.renewEveryMs);
+    }
+  });
+
+  it('a kill right after a renewal is replaced after the expiry plus the attempt, well inside the period', () => {
+    const t = leaseTiming(2_000);
+    const renewalLandsAt = 3 * t.renewEveryMs + 5;
+    const { ms } = failover(2_000, renewalLandsAt + 1, 17, 5);
+    expect(ms).toBeGreaterThanOrEqual(t.expiryMs - 1);
+    expect(ms).toBeLessThanOrEqual(t.expiryMs + t.takeoverSlackMs + 4 * 5 + t.minRoundGapMs);
   });
 });

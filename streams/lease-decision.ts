@@ -12,13 +12,25 @@
  *    length, and it ran the statement after the request started, so the local deadline falls at
  *    least `marginMs` before any other replica can take the lease over: the holder stops acting
  *    first (fencing), even when it hears nothing back from MySQL.
+ *
+ * The lease period `leaseMs` (`ha.leaseSeconds`) is the promise made to operators: a holder that
+ * dies is replaced within it, counted from its death. A renewal therefore sets the row to run out
+ * `expiryMs` (nine tenths of the period) after the statement, and a waiting replica schedules its
+ * next attempt to land right at that expiry; the last tenth is for that attempt's own latency
+ * (timer, round trip to MySQL). A holder killed just after renewing is thus replaced after
+ * `expiryMs` plus a few ms, not after the whole period plus the waiting replica's lag.
  */
 
 export interface LeaseTiming {
+  /** The lease period: a dead holder is replaced within this long of its death. */
   leaseMs: number;
+  /** A renewal sets the row to run out this long after the statement (database clock): `leaseMs` − `takeoverBudgetMs`. */
+  expiryMs: number;
+  /** The part of the period left, after the row runs out, for a waiting replica's attempt to land (its timer and round trip). */
+  takeoverBudgetMs: number;
   /** A holder renews this often: three tries per lease. */
   renewEveryMs: number;
-  /** Local deadline = request start + leaseMs − marginMs: what is left for an action in flight to land before anyone can take over. */
+  /** Local deadline = request start + expiryMs − marginMs: what is left for an action in flight to land before anyone can take over. */
   marginMs: number;
   /** A round that has not answered by then counts as failed (the local deadline still governs). */
   requestTimeoutMs: number;
@@ -31,16 +43,22 @@ export interface LeaseTiming {
 }
 
 /**
- * The timing of a lease of `leaseMs`: renew every third of it; the margin is a fifth (3 s of the
- * default 15 s), so a holder stays valid through one failed or slow renewal (renewals at L/3 and
- * 2L/3 both start before the deadline at 0.8 L) and an action started just before the deadline
- * still has a fifth of the lease to finish before another replica may act.
+ * The timing of a lease period of `leaseMs`: the row runs out 0.9 L after a renewal (the last
+ * tenth is the waiting replica's budget to take it: 1.5 s of the default 15 s); renew every third
+ * of the period; the margin is a fifth (3 s of 15 s), so the local deadline falls 0.7 L after a
+ * renewal started. A holder stays valid through one bad renewal: the one at L/3 may answer as
+ * late as its timeout at 2L/3 < 0.7 L, and one that fails at once is retried at L/2. An action
+ * started just before the deadline still has a fifth of the period to finish before another
+ * replica may act.
  */
 export function leaseTiming(leaseMs: number): LeaseTiming {
   if (!(leaseMs >= 300)) throw new Error(`a lease must last at least 300 ms, got ${leaseMs}`);
   const renewEveryMs = Math.floor(leaseMs / 3);
+  const takeoverBudgetMs = Math.floor(leaseMs / 10);
   return {
     leaseMs,
+    expiryMs: leaseMs - takeoverBudgetMs,
+    takeoverBudgetMs,
     renewEveryMs,
     marginMs: Math.floor(leaseMs / 5),
     requestTimeoutMs: renewEveryMs,
@@ -130,9 +148,9 @@ export function observeRound(
   const base = { ...before, holder, lastHolder: row.holder === '' ? null : row.holder, token: row.token, expiresInMs, readAt: now };
 
   if (holder === me) {
-    // The UPDATE matched (it always does for our own row), so the lease was set to run
-    // `leaseMs` from a moment after `startedAt`: the local deadline counts from `startedAt`.
-    const validUntil = startedAt + timing.leaseMs - timing.marginMs;
+    // The UPDATE matched (it always does for our own row), so the row was set to run out
+    // `expiryMs` after a moment after `startedAt`: the local deadline counts from `startedAt`.
+    const validUntil = startedAt + timing.expiryMs - timing.marginMs;
     if (validUntil <= now) {
       // Answered too late to be of use: not acting on it (the next round renews again).
       if (before.held) events.push({ type: 'lease.lost', token: before.held.token, newHolder: me, reason: 'renewal answered after its local deadline' });
@@ -158,10 +176,26 @@ export function observeRound(
 }
 
 /**
- * Local ms until the next round. A holder renews `renewEveryMs` after its last round started; a
- * replica waiting for another's lease asks again just after that lease runs out (so it takes
- * over within one lease period of the holder's last renewal), or at the regular pace; after a
- * failed round, sooner.
+ * Local time (ms) at which another replica's lease, as last read, runs out: the read's answer
+ * arrived at `readAt`, `expiresInMs` after the database clock of the read. The estimate errs
+ * late by the read's return trip (a ms or two on a LAN), never early.
+ */
+export function otherExpiresAt(state: TenantLeaseState, me: string): number | null {
+  if (state.holder === null || state.holder === me || state.expiresInMs === null || state.readAt === null) return null;
+  return state.readAt + state.expiresInMs;
+}
+
+/**
+ * Local ms until the next round.
+ *  - A holder renews `renewEveryMs` after its last round started.
+ *  - A replica waiting for another's lease schedules its attempt to land `takeoverSlackMs` after
+ *    that lease runs out (read from the row, on the database clock), so a dead holder is replaced
+ *    `expiryMs` + the attempt's latency after its last renewal: within one lease period of its
+ *    death. Between reads it looks again at the regular pace, so it always knows the latest expiry.
+ *  - A lease that had run out when read but was not ours (our UPDATE ran a hair before the
+ *    expiry, or the holder released it between our statements): again at once.
+ *  - After a failed round, sooner than the regular pace (but still at a known expiry if that
+ *    comes first).
  */
 export function nextRoundDelay(
   states: readonly TenantLeaseState[],
@@ -170,11 +204,15 @@ export function nextRoundDelay(
   now: number,
   timing: LeaseTiming,
 ): number {
-  if (!last.ok) return timing.retryAfterFailureMs;
-  let due = last.startedAt + timing.renewEveryMs;
+  let due = last.ok ? last.startedAt + timing.renewEveryMs : now + timing.retryAfterFailureMs;
   for (const s of states) {
-    if (s.holder === null || s.holder === me || s.expiresInMs === null || s.readAt === null) continue;
-    due = Math.min(due, s.readAt + s.expiresInMs + timing.takeoverSlackMs);
+    if (last.ok && s.held === null && s.holder === null && s.readAt !== null) {
+      // Free (or missing) when read, yet not ours after the round: take it now (a missing row is inserted again).
+      due = Math.min(due, now);
+      continue;
+    }
+    const expiresAt = otherExpiresAt(s, me);
+    if (expiresAt !== null) due = Math.min(due, expiresAt + timing.takeoverSlackMs);
   }
   return Math.max(timing.minRoundGapMs, Math.min(timing.renewEveryMs, due - now));
 }

@@ -8,9 +8,9 @@
  * the local deadline of its last successful renewal has not passed. The deadline is on this
  * process's monotonic clock and falls a safety margin before the lease can run out in MySQL, so
  * `isHolder()` turns false — and the loop stops acting — before any other replica can take over,
- * even when MySQL never answers again (fencing). A waiting replica asks again just after the
- * holder's lease runs out, so a dead holder is replaced within one lease period of its last
- * renewal.
+ * even when MySQL never answers again (fencing). A renewal sets the row to run out nine tenths of
+ * the lease period later, and a waiting replica schedules its attempt to land just after that
+ * expiry, so a dead holder is replaced within one lease period of its death.
  */
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
@@ -249,7 +249,7 @@ export class LeaseKeeper {
   private async runRound(): Promise<{ startedAt: number; ok: boolean }> {
     const startedAt = this.now();
     try {
-      const round = await withTimeout(this.opts.store.acquireOrRenew(this.tenants, this.holderId, this.timing.leaseMs), this.timing.requestTimeoutMs, 'lease renewal');
+      const round = await withTimeout(this.opts.store.acquireOrRenew(this.tenants, this.holderId, this.timing.expiryMs), this.timing.requestTimeoutMs, 'lease renewal');
       // Stopping: the leases this round may have taken are released by `stop()`.
       if (this.stopped) return { startedAt, ok: true };
       const now = this.now();

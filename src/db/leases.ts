@@ -9,8 +9,12 @@ export interface LeaseRound {
 
 /** What the lease keeper needs of the database (the repository below; tests pass fakes). */
 export interface LeaseStore {
-  /** Takes every lease of `tenants` that is `holder`'s or has run out, and renews those that are `holder`'s, in one go; then reads them all back. */
-  acquireOrRenew(tenants: readonly string[], holder: string, leaseMs: number): Promise<LeaseRound>;
+  /**
+   * Takes every lease of `tenants` that is `holder`'s or has run out, and renews those that are
+   * `holder`'s, in one go, each to run out `expiryMs` after the statement (database clock); then
+   * reads them all back.
+   */
+  acquireOrRenew(tenants: readonly string[], holder: string, expiryMs: number): Promise<LeaseRound>;
   /** Ends `holder`'s live leases of `tenants` now, so another replica may take them at once. Returns how many. */
   release(tenants: readonly string[], holder: string): Promise<number>;
 }
@@ -44,7 +48,7 @@ export class LeaseRepository implements LeaseStore {
     return this.mysql ? '(UNIX_TIMESTAMP() * 1000 + MICROSECOND(NOW(3)) DIV 1000)' : "CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)";
   }
 
-  async acquireOrRenew(tenants: readonly string[], holder: string, leaseMs: number): Promise<LeaseRound> {
+  async acquireOrRenew(tenants: readonly string[], holder: string, expiryMs: number): Promise<LeaseRound> {
     if (tenants.length === 0) return { dbNow: await this.dbNow(), rows: [] };
     // One key order for every replica keeps their row locks from crossing.
     const sorted = [...new Set(tenants)].sort();
@@ -52,7 +56,7 @@ export class LeaseRepository implements LeaseStore {
     // Replicas inserting the same missing rows at once can still deadlock in InnoDB (duplicate-key
     // share locks); the statements are idempotent, so the loser simply runs them again.
     if (missing.length > 0) await retryDeadlock(() => this.insertMissing(missing));
-    for (const chunk of chunks(sorted)) await retryDeadlock(() => this.takeOrRenew(chunk, holder, leaseMs));
+    for (const chunk of chunks(sorted)) await retryDeadlock(() => this.takeOrRenew(chunk, holder, expiryMs));
     const round = await this.read(sorted);
     for (const r of round.rows) this.present.add(r.tenant);
     // A row deleted by hand: inserted again next round.
@@ -116,7 +120,7 @@ export class LeaseRepository implements LeaseStore {
    * seeing the ones before, so `token` and `acquiredAt` come first, while `holder` and
    * `expiresAt` still hold their old values (SQLite reads old values throughout).
    */
-  private async takeOrRenew(tenants: readonly string[], holder: string, leaseMs: number): Promise<void> {
+  private async takeOrRenew(tenants: readonly string[], holder: string, expiryMs: number): Promise<void> {
     const now = this.nowSql;
     const mine = `(holder = ? AND expiresAt > ${now})`;
     const placeholders = tenants.map(() => '?').join(', ');
@@ -128,7 +132,7 @@ export class LeaseRepository implements LeaseStore {
          expiresAt = ${now} + ?,
          holder = ?
        WHERE tenant IN (${placeholders}) AND (holder = ? OR expiresAt <= ${now})`,
-      [holder, holder, Math.round(leaseMs), holder, ...tenants, holder],
+      [holder, holder, Math.round(expiryMs), holder, ...tenants, holder],
     );
   }
 }
