@@ -11,7 +11,7 @@ import { LeaseRepository } from './db/leases.js';
 import { migrateLatest } from './db/migrate.js';
 import { ServiceDetailsRepository } from './db/service-details.js';
 import { SparkSubmissionsRepository } from './db/spark-submissions.js';
-import { SparkSubmitStatusRepository } from './db/spark-submit-status.js';
+import { SharedReplayReads, SparkSubmitStatusRepository } from './db/spark-submit-status.js';
 import { createApp } from './http/app.js';
 import { NotImplementedError } from './http/errors.js';
 import { openApiDocument } from './http/openapi.js';
@@ -22,7 +22,8 @@ import { Metrics } from './metrics.js';
 import { createObjectStore, type ObjectStore } from './objectstore/index.js';
 import type { Redactor } from './secrets.js';
 import { SparkMasterClient } from './spark/master-client.js';
-import type { SparkStatusRegistry, SparkStatusView } from '../streams/spark-poll.js';
+import { sharedReadMaxAgeMs } from './shared-read.js';
+import type { ReplayStore, SparkStatusRegistry, SparkStatusView } from '../streams/spark-poll.js';
 import { errorMessage } from '../streams/events.js';
 import { refreshServiceDelayGauge, withServiceDelays, type ServiceDelayRegistry } from '../streams/service-delays.js';
 import type { DelaySampleRegistry } from '../streams/delay-sample.js';
@@ -36,25 +37,14 @@ export const VERSION = '0.1.0';
 /** How old a database ping may be that answers `GET /healthcheck`. */
 export const HEALTH_PING_MAX_AGE_MS = 1_000;
 
-/**
- * How old a master state read may be when another tenant of the same master reuses it: 5 % of
- * the poll interval, at most 1 s. A poll then sees a change on the master at most that much
- * later, so a dead driver is still resubmitted within 1.05 × the interval (plus the read and
- * the create), while 1,000 tenants polling every 15 s read the master about once per 0.75 s
- * instead of 67 times per second.
- */
-export function sharedMasterStateMaxAgeMs(pollIntervalMs: number): number {
-  return Math.min(1_000, 0.05 * pollIntervalMs);
-}
-
 /** What the streams of every tenant share: the configuration, the database and each tenant's store. */
 export interface SharedDeps {
   config: Config;
   db: Db;
   services: ServiceDetailsRepository;
   store(tenant: string): ObjectStore;
-  /** Replay rows (`spark_submit_status`) and the submissions the loop made (`spark_submissions`). */
-  replays: SparkSubmitStatusRepository;
+  /** Replay rows (`spark_submit_status`, read through one shared read for every tenant) and the submissions the loop made (`spark_submissions`). */
+  replays: ReplayStore;
   submissions: SparkSubmissionsRepository;
   /** The client of the tenant's Spark master(s): one per distinct master set, shared by its tenants. */
   sparkMaster(tenant: string): SparkMasterClient;
@@ -140,7 +130,7 @@ export class Orchestrator {
           hosts: [...sparkMasterHost],
           webUiPort: sparkMasterWebUiPort,
           restPort: sparkMasterRestPort,
-          stateMaxAgeMs: sharedMasterStateMaxAgeMs(config.loop.sparkPollSeconds * 1000),
+          stateMaxAgeMs: sharedReadMaxAgeMs(config.loop.sparkPollSeconds * 1000),
         });
         this.sparkClients.set(key, client);
       }
@@ -152,7 +142,7 @@ export class Orchestrator {
       // Discovery's writes check the lease right before each statement.
       services: leases ? new FencedServiceDetailsRepository(this.db, (tenant) => leases.assertActing(tenant)) : this.services,
       store: (tenant) => this.stores.get(tenant)!,
-      replays: new SparkSubmitStatusRepository(this.db),
+      replays: new SharedReplayReads(new SparkSubmitStatusRepository(this.db), sharedReadMaxAgeMs(config.loop.sparkPollSeconds * 1000)),
       submissions: this.submissions,
       sparkMaster: (tenant) => this.sparkClientOf.get(tenant)!,
       sparkStatus: this.sparkStatus,

@@ -1,3 +1,4 @@
+import { SharedRead } from '../shared-read.js';
 import type { Db } from './knex.js';
 import { toDate } from './service-details.js';
 
@@ -38,6 +39,17 @@ export class SparkSubmitStatusRepository {
     return row ? toReplay(row) : undefined;
   }
 
+  /** `latest` of every tenant that has a row, in one query. */
+  async latestOfEveryTenant(): Promise<Map<string, ReplayRow>> {
+    const rows = await this.db(TABLE).whereIn('id', this.db(TABLE).max('id').groupBy('tenant'));
+    const out = new Map<string, ReplayRow>();
+    for (const r of rows as Record<string, unknown>[]) {
+      const row = toReplay(r);
+      out.set(row.tenant, row);
+    }
+    return out;
+  }
+
   /** Returns false when another writer set the flag first: the step must not run twice. */
   async markSubmitted(id: number): Promise<boolean> {
     return (await this.db(TABLE).where({ id, isSubmittedForOffsetsTimestamp: false }).update({ isSubmittedForOffsetsTimestamp: true })) === 1;
@@ -45,6 +57,51 @@ export class SparkSubmitStatusRepository {
 
   async markResumed(id: number): Promise<boolean> {
     return (await this.db(TABLE).where({ id, isResumedToSubscribePattern: false }).update({ isResumedToSubscribePattern: true })) === 1;
+  }
+}
+
+/**
+ * The replay rows as the Spark polls of many tenants read them: `latest(tenant)` answers from
+ * one read of every tenant's newest row (`latestOfEveryTenant`), shared by the polls and made
+ * at most once per `maxAgeMs` (see SharedRead), instead of one query per tenant per poll. A
+ * write through it (insert, flags) makes the next poll read anew; a row inserted by hand, or
+ * a flag set by another replica, is seen within `maxAgeMs`.
+ */
+export class SharedReplayReads {
+  private readonly everyTenant: SharedRead<Map<string, ReplayRow>>;
+
+  constructor(
+    private readonly repo: SparkSubmitStatusRepository,
+    maxAgeMs: number,
+    now?: () => number,
+  ) {
+    this.everyTenant = new SharedRead(() => repo.latestOfEveryTenant(), maxAgeMs, now);
+  }
+
+  async latest(tenant: string): Promise<ReplayRow | undefined> {
+    return (await this.everyTenant.get()).get(tenant);
+  }
+
+  insert(tenant: string, startingOffsetsTimestamp: number, resumeToSubscribePatternTimestamp: number): Promise<ReplayRow> {
+    return this.write(() => this.repo.insert(tenant, startingOffsetsTimestamp, resumeToSubscribePatternTimestamp));
+  }
+
+  markSubmitted(id: number): Promise<boolean> {
+    return this.write(() => this.repo.markSubmitted(id));
+  }
+
+  markResumed(id: number): Promise<boolean> {
+    return this.write(() => this.repo.markResumed(id));
+  }
+
+  /** Forgotten before the write and again after it: no read from before it is answered after it. */
+  private async write<T>(run: () => Promise<T>): Promise<T> {
+    this.everyTenant.invalidate();
+    try {
+      return await run();
+    } finally {
+      this.everyTenant.invalidate();
+    }
   }
 }
 

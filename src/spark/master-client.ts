@@ -16,6 +16,7 @@
  * line of what the master answered.
  */
 import { Agent, request, type Dispatcher } from 'undici';
+import { SharedRead } from '../shared-read.js';
 import type { CreateSubmissionRequest, DriverState, MasterState, MasterStatus, SparkDriver, SubmissionResult } from './types.js';
 
 // ---------------------------------------------------------------- errors
@@ -147,11 +148,8 @@ export class SparkMasterClient {
   private readonly agent: Agent;
   private alive: string | undefined;
   private closed = false;
-  private readonly stateMaxAgeMs: number;
-  /** Bumped by every create and kill: reads of an older generation are neither joined nor reused. */
-  private stateGeneration = 0;
-  private stateInFlight: { generation: number; promise: Promise<MasterState> } | undefined;
-  private stateCache: { generation: number; startedAt: number; state: MasterState } | undefined;
+  /** The state read every caller shares (see the top of this file). */
+  private readonly sharedState: SharedRead<MasterState>;
 
   constructor(opts: SparkMasterClientOptions) {
     const hosts = opts.hosts.map((h) => stripCredentials(h.trim())).filter((h) => h !== '');
@@ -168,7 +166,7 @@ export class SparkMasterClient {
     this.maxResponseBytes = opts.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES;
     const maxAge = opts.stateMaxAgeMs ?? 0;
     if (!(maxAge >= 0) || !Number.isFinite(maxAge)) throw new TypeError('SparkMasterClient: stateMaxAgeMs must be a finite number >= 0');
-    this.stateMaxAgeMs = maxAge;
+    this.sharedState = new SharedRead(() => this.readState(), maxAge);
     this.agent = new Agent({
       connect: { timeout: timeoutMs },
       headersTimeout: timeoutMs,
@@ -197,32 +195,13 @@ export class SparkMasterClient {
   async masterState(opts: CallOptions = {}): Promise<MasterState> {
     this.assertOpen();
     opts.signal?.throwIfAborted();
-    const generation = this.stateGeneration;
-    const cached = this.stateCache;
-    if (cached && cached.generation === generation && performance.now() - cached.startedAt < this.stateMaxAgeMs) return cached.state;
-    let flight = this.stateInFlight;
-    if (!flight || flight.generation !== generation) {
-      const startedAt = performance.now();
-      const promise = this.readState().then((state) => {
-        if (this.stateGeneration === generation) this.stateCache = { generation, startedAt, state };
-        return state;
-      });
-      const current = { generation, promise };
-      flight = current;
-      this.stateInFlight = current;
-      const clear = () => {
-        if (this.stateInFlight === current) this.stateInFlight = undefined;
-      };
-      promise.then(clear, clear);
-    }
-    return opts.signal ? untilAborted(flight.promise, opts.signal) : flight.promise;
+    const shared = this.sharedState.get();
+    return opts.signal ? untilAborted(shared, opts.signal) : shared;
   }
 
   /** Forgets the shared state read (the one in flight and the last one): the next caller reads anew. */
   invalidateState(): void {
-    this.stateGeneration++;
-    this.stateCache = undefined;
-    this.stateInFlight = undefined;
+    this.sharedState.invalidate();
   }
 
   /** One read of every host (not shared); see `masterState()`. */

@@ -4,7 +4,7 @@
  * failover) makes the next caller read anew. Against the Spark master simulator over HTTP.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { sharedMasterStateMaxAgeMs } from '../../src/orchestrator.js';
+import { sharedReadMaxAgeMs } from '../../src/shared-read.js';
 import { SparkMasterClient, SparkUnreachableError, type SparkMasterClientOptions } from '../../src/spark/master-client.js';
 import type { CreateSubmissionRequest } from '../../src/spark/types.js';
 import { SparkMasterSimulator, type MasterSimulatorOptions } from '../spark-sim/master-simulator.js';
@@ -155,9 +155,9 @@ describe('shared master state reads', () => {
   });
 
   it('max age: 5 % of the poll interval, at most 1 s', () => {
-    expect(sharedMasterStateMaxAgeMs(15_000)).toBe(750);
-    expect(sharedMasterStateMaxAgeMs(200)).toBe(10);
-    expect(sharedMasterStateMaxAgeMs(300_000)).toBe(1_000);
+    expect(sharedReadMaxAgeMs(15_000)).toBe(750);
+    expect(sharedReadMaxAgeMs(200)).toBe(10);
+    expect(sharedReadMaxAgeMs(300_000)).toBe(1_000);
   });
 });
 
