@@ -20,6 +20,7 @@
  * let the window empty and the loop would restart at full speed, oscillating.)
  */
 import type { MasterState } from '../src/spark/types.js';
+import { masterIndex } from './master-index.js';
 
 export interface CrashLoopParams {
   /** Deaths within `windowMs` that make a crash loop (default 5). */
@@ -126,8 +127,6 @@ export interface DeathObservation {
   master: MasterState | null;
 }
 
-const ALIVE_STATES: ReadonlySet<string> = new Set(['SUBMITTED', 'RUNNING']);
-
 /**
  * The ids among `prevAliveIds` (the tenant's alive drivers at the previous poll) that are not
  * alive in this observation and that we did not kill ourselves. Not counted as deaths:
@@ -146,11 +145,11 @@ export function detectDeaths(
   const master = obs.master;
   if (master === null) return [];
   const killed = new Set(killedByUs);
-  const alive = new Set(master.activeDrivers.filter((d) => ALIVE_STATES.has(d.state)).map((d) => d.id));
-  const relaunched = new Set(master.completedDrivers.filter((d) => d.state === 'RELAUNCHING').map((d) => d.id));
+  // The state's shared index: a poll costs the tenant's own ids, not the master's whole driver list.
+  const { aliveById, relaunchedIds } = masterIndex(master);
   const deaths: string[] = [];
   for (const id of new Set(prevAliveIds)) {
-    if (alive.has(id) || killed.has(id) || relaunched.has(id)) continue;
+    if (aliveById.has(id) || killed.has(id) || relaunchedIds.has(id)) continue;
     deaths.push(id);
   }
   return deaths;

@@ -43,6 +43,7 @@
  */
 import type { MasterState, SparkDriver } from '../src/spark/types.js';
 import { currentBackoffMs, deathsInWindow, nextSubmitAllowedAt, type CrashLoopState } from './crash-loop.js';
+import { masterIndex } from './master-index.js';
 
 /** The pending row of `spark_submit_status` (SPEC §4.3), if any. */
 export interface PendingReplay {
@@ -152,12 +153,29 @@ export function driverBelongsToTenant(driver: SparkDriver, obs: Ownership): bool
   return driver.mainClass === obs.mainClass && !obs.otherTenantMainClasses.includes(obs.mainClass);
 }
 
-/** The tenant's alive drivers, newest first; empty when the master is unknown. */
+/**
+ * The tenant's alive drivers, newest first; empty when the master is unknown. The same drivers
+ * as filtering `activeDrivers` with `isAliveState` and `driverBelongsToTenant`, found through the
+ * state's shared index: a poll costs the tenant's own ids, not the master's whole driver list.
+ */
 export function tenantAliveDrivers(obs: Ownership & Pick<SparkObservation, 'master'>): SparkDriver[] {
   if (!obs.master) return [];
-  return obs.master.activeDrivers
-    .filter((d) => isAliveState(d.state) && driverBelongsToTenant(d, obs))
-    .sort(compareNewestFirst);
+  const index = masterIndex(obs.master);
+  const found = new Set<SparkDriver>();
+  // Every alive driver of the tenant's main class, when no other tenant on the master has it.
+  if (!obs.otherTenantMainClasses.includes(obs.mainClass)) for (const d of index.aliveByMainClass.get(obs.mainClass) ?? []) found.add(d);
+  const ids = obs.submittedDriverIds;
+  if (ids.size <= index.aliveById.size) {
+    for (const id of ids) {
+      const d = index.aliveById.get(id);
+      if (d) found.add(d);
+    }
+  } else {
+    for (const d of index.aliveById.values()) if (ids.has(d.id)) found.add(d);
+  }
+  const last = obs.lastSubmission ? index.aliveById.get(obs.lastSubmission.submissionId) : undefined;
+  if (last) found.add(last);
+  return [...found].sort(compareNewestFirst);
 }
 
 /** Newest first: later start time, then the later driver id (`driver-<yyyyMMddHHmmss>-<n>`). */
@@ -300,7 +318,7 @@ function submit(
 }
 
 function listedOnMaster(master: MasterState, id: string): boolean {
-  return master.activeDrivers.some((d) => d.id === id) || master.completedDrivers.some((d) => d.id === id);
+  return masterIndex(master).listedIds.has(id);
 }
 
 /** ", its last driver driver-… ended FAILED" when the master still lists one. */

@@ -41,10 +41,12 @@ import {
   type CrashLoopState,
 } from './crash-loop.js';
 import { errorMessage } from './events.js';
+import { masterIndex } from './master-index.js';
 import {
   compareNewestFirst,
   decideSparkAction,
   driverBelongsToTenant,
+  tenantAliveDrivers,
   type OwnSubmission,
   type PendingReplay,
   type ReplayMark,
@@ -96,6 +98,12 @@ export interface SparkPollDeps {
   submissions: SubmissionStore;
   /** Main classes of the other tenants configured on the same master(s). */
   otherTenantMainClasses: readonly string[];
+  /**
+   * No other process records this tenant's submissions (SQLite: one process acts for every
+   * tenant). They are then read at the first poll only, not at every poll; with many replicas
+   * (MySQL) another one may have submitted while it held the lease, so every poll reads them.
+   */
+  soleWriter?: boolean;
   intervalMs: number;
   submitGraceMs: number;
   crashLoop?: Partial<CrashLoopParams>;
@@ -241,9 +249,9 @@ function normalizeHost(host: string): string {
 interface AmbiguousCreate {
   at: number;
   /** Every driver id the master listed just before the create (active or completed). */
-  before: Set<string>;
+  before: ReadonlySet<string>;
   /** The ids in `activedrivers` just before the create. */
-  beforeActive: Set<string>;
+  beforeActive: ReadonlySet<string>;
   /** The driver size requested (the master reports it for every driver): tells our driver from others of the class. */
   size: DriverSize;
   purpose: SubmitPurpose;
@@ -264,7 +272,7 @@ interface State {
   /** The tenant's alive drivers at the last read (null before the first one). */
   prevAliveIds: string[] | null;
   /** Every id in `activedrivers` at the last read (null before the first one). */
-  prevActiveIds: Set<string> | null;
+  prevActiveIds: ReadonlySet<string> | null;
   /**
    * Own drivers the master relaunched (RELAUNCHING), with the new drivers that may be their
    * replacement, until the replacement is known; and those already settled.
@@ -274,6 +282,8 @@ interface State {
   killedByUs: string[];
   /** Ids this process submitted or adopted (also persisted; kept here if the database write failed). */
   ownIds: Set<string>;
+  /** `soleWriter`: the tenant's recorded submissions have been read (into `ownIds`). */
+  ownedRead: boolean;
   unrecorded: SubmissionRecord[];
   /** Replay flags to set after an accepted submission (kept until the write succeeds). */
   pendingMarks: (ReplayMark & { startingOffsetsTimestamp: number | null })[];
@@ -309,6 +319,7 @@ export function sparkPollStream(ctx: StreamContext, deps: SparkPollDeps): SparkP
     relaunchesSettled: new Set(),
     killedByUs: [],
     ownIds: new Set(),
+    ownedRead: false,
     unrecorded: [],
     pendingMarks: [],
     ambiguous: null,
@@ -352,9 +363,19 @@ export function sparkPollStream(ctx: StreamContext, deps: SparkPollDeps): SparkP
 
       // 2. what the tenant owns, and the replay row
       await flushUnrecorded();
-      const [owned, latestReplay] = await Promise.all([deps.submissions.recent(ctx.tenant, OWNED_LOOKBACK), deps.replays.latest(ctx.tenant)]);
-      const ownedIds = new Set<string>(state.ownIds);
-      for (const r of owned) ownedIds.add(r.submissionId);
+      const readOwned = !(deps.soleWriter && state.ownedRead);
+      const [owned, latestReplay] = await Promise.all([readOwned ? deps.submissions.recent(ctx.tenant, OWNED_LOOKBACK) : [], deps.replays.latest(ctx.tenant)]);
+      let ownedIds: Set<string>;
+      if (deps.soleWriter) {
+        // Nobody else records this tenant's submissions: what was read once and what this
+        // process recorded since is all there is (every id recorded here is in ownIds too).
+        for (const r of owned) state.ownIds.add(r.submissionId);
+        state.ownedRead = true;
+        ownedIds = state.ownIds;
+      } else {
+        ownedIds = new Set<string>(state.ownIds);
+        for (const r of owned) ownedIds.add(r.submissionId);
+      }
       const lastRecorded = owned.find((r) => r.reason !== ADOPTED);
       if (lastRecorded && (!state.lastSubmission || lastRecorded.submittedAt.getTime() > state.lastSubmission.at)) {
         state.lastSubmission = {
@@ -379,7 +400,8 @@ export function sparkPollStream(ctx: StreamContext, deps: SparkPollDeps): SparkP
         lastSubmission: ownSubmission(),
         master,
       };
-      const aliveNow = master.activeDrivers.filter((d) => isAlive(d) && driverBelongsToTenant(d, ownership));
+      const index = masterIndex(master);
+      const aliveNow = tenantAliveDrivers(ownership);
       if (state.prevAliveIds !== null) {
         const deaths = detectDeaths(state.prevAliveIds, { master }, state.killedByUs);
         if (deaths.length > 0) {
@@ -404,7 +426,7 @@ export function sparkPollStream(ctx: StreamContext, deps: SparkPollDeps): SparkP
         if (wasLooping && !isCrashLooping(state.crash)) ctx.emit({ type: 'spark.crashloop-ended', restarts: state.restarts });
       }
       state.prevAliveIds = aliveNow.map((d) => d.id);
-      state.prevActiveIds = new Set(master.activeDrivers.map((d) => d.id));
+      state.prevActiveIds = index.activeIds;
 
       // 5. decide and act
       const obs: SparkObservation = {
@@ -479,8 +501,7 @@ export function sparkPollStream(ctx: StreamContext, deps: SparkPollDeps): SparkP
     }
     if (action.cleanState) await cleanState();
 
-    const before = new Set([...current.activeDrivers, ...current.completedDrivers].map((d) => d.id));
-    const beforeActive = new Set(current.activeDrivers.map((d) => d.id));
+    const { listedIds: before, activeIds: beforeActive } = masterIndex(current);
     const masterUrl = current.url || current.webUiUrl;
     const at = ctx.now();
     let res: SubmissionResult;
@@ -674,8 +695,8 @@ export function sparkPollStream(ctx: StreamContext, deps: SparkPollDeps): SparkP
   const adoptReplacements = async (master: MasterState, ownedIds: Set<string>): Promise<void> => {
     const prevActive = state.prevActiveIds;
     const prevAlive = state.prevAliveIds ?? [];
-    for (const d of master.completedDrivers) {
-      if (d.state !== 'RELAUNCHING' || d.mainClass !== mainClass) continue;
+    for (const d of masterIndex(master).relaunched) {
+      if (d.mainClass !== mainClass) continue;
       if (state.relaunchesSettled.has(d.id) || state.relaunches.has(d.id)) continue;
       if (!ownedIds.has(d.id) && !prevAlive.includes(d.id)) continue;
       // The replacement keeps the description: same main class, cores and memory.

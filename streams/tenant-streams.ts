@@ -1,4 +1,4 @@
-import type { TenantConfig } from '../src/config/schema.js';
+import { leaseMsOf, type TenantConfig } from '../src/config/schema.js';
 import type { SharedDeps, TenantStreamsFactory } from '../src/orchestrator.js';
 import { delaySampleStream } from './delay-sample.js';
 import { discoveryStream } from './discovery.js';
@@ -38,6 +38,8 @@ export function sparkPollDeps(tenant: TenantConfig, deps: SharedDeps, extra: Par
     replays: deps.replays,
     submissions: deps.submissions,
     otherTenantMainClasses: otherTenantMainClasses(deps.config.tenants, tenant.name),
+    // Without leases (SQLite) this process is the only one that records submissions.
+    soleWriter: leaseMsOf(deps.config) === null,
     intervalMs: loop.sparkPollSeconds * 1000,
     submitGraceMs: loop.submitGraceSeconds * 1000,
     registry: deps.sparkStatus,

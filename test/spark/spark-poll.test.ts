@@ -54,10 +54,12 @@ class MemoryReplays implements ReplayStore {
 
 class MemorySubmissions implements SubmissionStore {
   rows: SubmissionRecord[] = [];
+  reads = 0;
   async record(s: SubmissionRecord) {
     this.rows.push(s);
   }
   async recent(tenant: string) {
+    this.reads++;
     return this.rows.filter((r) => r.tenant === tenant).reverse();
   }
 }
@@ -90,7 +92,7 @@ afterEach(async () => {
   for (const fn of cleanups.splice(0).reverse()) await fn();
 });
 
-async function setup(opts: { killDelayMs?: number | null; store?: ObjectStore } = {}) {
+async function setup(opts: { killDelayMs?: number | null; store?: ObjectStore; soleWriter?: boolean; otherTenantMainClasses?: string[] } = {}) {
   const sim = await new SparkMasterSimulator({ killDelayMs: opts.killDelayMs === undefined ? 50 : opts.killDelayMs }).start();
   const client = new SparkMasterClient({ hosts: [sim.host], webUiPort: sim.uiPort, restPort: sim.restPort, timeoutMs: 2_000 });
   cleanups.push(() => sim.stop(), () => client.close());
@@ -105,7 +107,18 @@ async function setup(opts: { killDelayMs?: number | null; store?: ObjectStore } 
   const store = opts.store ?? memoryStore(['checkpoint/offsets/0', 'logs/_spark_metadata/0', 'logs/env=prod/x']);
   const stream = sparkPollStream(
     { tenant: 'ABC', now: () => Date.now(), emit: (e) => events.push(e), scheduler: asyncScheduler },
-    { tenant, master: client, store, replays, submissions, otherTenantMainClasses: [], intervalMs: 1000, submitGraceMs: 5_000, killWait: { timeoutMs: 300, pollMs: 20 } },
+    {
+      tenant,
+      master: client,
+      store,
+      replays,
+      submissions,
+      otherTenantMainClasses: opts.otherTenantMainClasses ?? [],
+      ...(opts.soleWriter !== undefined ? { soleWriter: opts.soleWriter } : {}),
+      intervalMs: 1000,
+      submitGraceMs: 5_000,
+      killWait: { timeoutMs: 300, pollMs: 20 },
+    },
   );
   return { sim, stream, events, replays, submissions, store, tenant };
 }
@@ -162,6 +175,22 @@ describe('the Spark poll stream', () => {
     await new Promise((r) => setTimeout(r, 100));
     expect((await stream.poll()).action).toBe('none');
     expect(stream.status()).toMatchObject({ restarts: 0, drivers: { alive: [expect.objectContaining({ id: newer })] } });
+  });
+
+  it.each([true, false])('reads what the tenant owns at the first poll only when it is the sole writer (%s), and knows its drivers either way', async (soleWriter) => {
+    // The main class is shared with another tenant: only the recorded ids tell the tenant's drivers.
+    const { sim, stream, submissions } = await setup({ soleWriter, otherTenantMainClasses: [MAIN] });
+    const before = sim.addDriverByHand({ mainClass: MAIN, supervise: true });
+    await submissions.record({ tenant: 'ABC', submissionId: before, masterUrl: sim.masterUrl, reason: 'keep-alive', startingOffsetsTimestamp: null, submittedAt: new Date() });
+    sim.addDriverByHand({ mainClass: MAIN, supervise: true }); // the other tenant's
+    expect((await stream.poll()).action).toBe('none');
+    expect((await stream.poll()).action).toBe('none');
+    sim.killDriverProcess(before, 'FAILED');
+    const resubmitted = await stream.poll();
+    expect(resubmitted).toMatchObject({ action: 'submit' });
+    expect((await stream.poll()).action).toBe('none');
+    expect(stream.status().drivers.alive.map((d) => d.id)).toEqual([resubmitted.submissionId]);
+    expect(submissions.reads).toBe(soleWriter ? 1 : 4);
   });
 
   it('treats a create as possibly done when no answer came after sending, or a 5xx came', () => {
