@@ -50,21 +50,23 @@ export function sharedRecentRun<T>(run: () => Promise<T>, opts: { maxAgeMs: numb
   };
 
   /** Whether a run that started at `startedAt` may answer a call at `calledAt` (after a clock that went back: not trusted). */
-  const young = (r: Run | undefined, calledAt: number): r is Run => r !== undefined && maxAgeMs > 0 && calledAt >= r.startedAt && calledAt - r.startedAt <= maxAgeMs;
+  const young = (r: Run, calledAt: number): boolean => maxAgeMs > 0 && calledAt >= r.startedAt && calledAt - r.startedAt <= maxAgeMs;
 
-  return () => {
+  return (): Promise<T> => {
     const calledAt = now();
-    if (young(settled, calledAt)) {
+    const last = settled;
+    const running = inFlight;
+    if (last && young(last, calledAt)) {
       // Older than refreshAfterMs: the next run starts now, in the background, so that callers
       // rarely find the latest one too old and wait.
-      if (calledAt - settled.startedAt > refreshAfterMs && !inFlight && !next) start().catch(() => undefined);
-      return settled.promise;
+      if (calledAt - last.startedAt > refreshAfterMs && !running && !next) start().catch(() => undefined);
+      return last.promise;
     }
-    if (young(inFlight, calledAt)) return inFlight.promise;
+    if (running && young(running, calledAt)) return running.promise;
     if (next) return next;
-    if (!inFlight) return start();
+    if (!running) return start();
     // A run is in flight but too old for this caller: wait for the next one, shared.
-    next = inFlight.promise
+    next = running.promise
       .then(
         () => undefined,
         () => undefined,
