@@ -166,6 +166,28 @@ describe('tenant loop', () => {
     expect(starts(runs, 'A', 'sync')).toEqual([0, 50, 100, 200]);
   });
 
+  it('spreads the ticks of a long interval over the whole interval, while the first comes within the first-tick spread', () => {
+    const runs: RunRecord[] = [];
+    virtualTime((scheduler) => {
+      const draws = [0.5, 0.7, 0.1, 0.2];
+      const sup = new Supervisor(
+        ['A', 'B'].map((tenant) => ({
+          tenant,
+          backoff: noJitter,
+          firstTickSpreadMs: 20,
+          random: () => draws.shift()!,
+          scheduler,
+          streams: (ctx: StreamContext) => [recordingStream(ctx, 'sync', 1000, runs)],
+        })),
+      );
+      sup.start();
+      scheduler.schedule(() => void sup.stop(), 2500);
+    });
+    // A: first at 0.5 × 20, then on its place 0.7 × 1000 in the interval; B: 0.1 × 20, then 200 + 1000 (200 is too soon after 2).
+    expect(starts(runs, 'A', 'sync')).toEqual([10, 700, 1700]);
+    expect(starts(runs, 'B', 'sync')).toEqual([2, 1200, 2200]);
+  });
+
   it('on shutdown stops the ticks, lets the action in flight finish and refuses new commands', async () => {
     const runs: RunRecord[] = [];
     let stopped = false;

@@ -12,13 +12,13 @@ import {
   takeUntil,
   tap,
   throwError,
-  timer,
   type ObservableInput,
   type SchedulerLike,
 } from 'rxjs';
 import { errorMessage, type Emit, type EventInput, type OrchestratorEvent } from './events.js';
 import { Lane, LoopStoppedError } from './lane.js';
 import { retryWithBackoff, type BackoffOptions } from './retry-backoff.js';
+import { tickGrid } from './tick-grid.js';
 
 /** What a stream gets from its loop: who it works for, the time, and where to report. */
 export interface StreamContext {
@@ -112,7 +112,10 @@ export interface TenantLoopOptions {
   streams: (ctx: StreamContext) => StreamDefinition[];
   backoff: BackoffOptions;
   scheduler?: SchedulerLike;
-  /** Spreads first ticks over [0, firstTickSpreadMs) so many tenants do not poll in the same millisecond. */
+  /**
+   * Spreads first ticks over [0, firstTickSpreadMs) so many tenants do not poll in the same
+   * millisecond; later ticks fall at a random place of the whole interval and stay there (see tickGrid).
+   */
   firstTickSpreadMs?: number;
   random?: () => number;
   events: Subject<OrchestratorEvent>;
@@ -227,14 +230,20 @@ export class TenantLoop {
     const random = this.opts.random ?? Math.random;
     const spread = Math.min(stream.intervalMs, this.opts.firstTickSpreadMs ?? stream.intervalMs);
     let firstDelay = Math.floor(random() * spread);
+    // Where in its interval the stream ticks after the first one: where the first tick fell when
+    // that is spread over the whole interval; else a place of its own, so that the ticks of
+    // long intervals (discovery every 5 min) are spread over the interval, not over its first
+    // 15 s, while the first run still comes within them.
+    let phase = spread >= stream.intervalMs ? firstDelay : Math.floor(random() * stream.intervalMs);
     // Acting again after not acting (ticks were skipped meanwhile): tick now, not at the next interval.
     const acquired$ = this.gateOf(command)?.acquired$;
     const actingAgain = acquired$ ? acquired$.pipe(observeOn(this.context.scheduler)) : EMPTY;
     return defer(() => {
-      // After a retry the stream ticks at once: the backoff delay already was the wait.
-      const delay = firstDelay;
+      // After a retry the stream ticks at once (the backoff delay already was the wait), then every interval from there.
+      const [delay, at] = [firstDelay, phase];
       firstDelay = 0;
-      return merge(timer(delay, stream.intervalMs, this.context.scheduler), actingAgain);
+      phase = 0;
+      return merge(tickGrid(delay, at, stream.intervalMs, this.context.scheduler), actingAgain);
     }).pipe(
       // A tick that arrives while the previous one still runs is dropped, not queued. On a
       // replica that does not act, a tick of an acting stream does nothing: no error, no backoff;

@@ -1,0 +1,112 @@
+import { Subscription, timer, type Observable, type SchedulerAction, type SchedulerLike } from 'rxjs';
+import { TestScheduler } from 'rxjs/testing';
+import { describe, expect, it } from 'vitest';
+import { tickGrid } from './tick-grid.js';
+
+/**
+ * A scheduler driven by hand that can be "busy": every action due before `busyUntil` runs at
+ * `busyUntil`, all in one turn, as timers do in Node when the event loop was blocked.
+ */
+class BusyScheduler implements SchedulerLike {
+  private t = 0;
+  private readonly tasks: { due: number; fn: () => void; live: boolean }[] = [];
+
+  now(): number {
+    return this.t;
+  }
+
+  schedule<T>(work: (this: SchedulerAction<T>, state?: T) => void, delay = 0, state?: T): Subscription {
+    let current: { due: number; fn: () => void; live: boolean } | undefined;
+    const subscription = new Subscription(() => {
+      if (current) current.live = false;
+    });
+    const action = Object.assign(subscription, {
+      schedule: (next?: T, d = 0) => {
+        plan(next, d);
+        return action;
+      },
+    }) as unknown as SchedulerAction<T>;
+    const plan = (st: T | undefined, d: number) => {
+      if (current) current.live = false;
+      current = { due: this.t + d, fn: () => work.call(action, st), live: true };
+      this.tasks.push(current);
+    };
+    plan(state, delay);
+    return subscription;
+  }
+
+  run(until: number, busyUntil = Number.NEGATIVE_INFINITY): void {
+    for (;;) {
+      const next = this.tasks.filter((x) => x.live).sort((a, b) => a.due - b.due)[0];
+      if (!next || next.due > until) break;
+      next.live = false;
+      this.t = Math.max(this.t, next.due, busyUntil);
+      next.fn();
+    }
+    this.t = Math.max(this.t, until);
+  }
+}
+
+function record(ticks$: Observable<unknown>, scheduler: SchedulerLike): number[] {
+  const at: number[] = [];
+  ticks$.subscribe(() => at.push(scheduler.now()));
+  return at;
+}
+
+describe('tickGrid', () => {
+  it('ticks after the first delay, then every period (phase = first delay)', () => {
+    const virtual = new TestScheduler((a, b) => expect(a).toEqual(b));
+    virtual.run(({ expectObservable }) => {
+      expectObservable(tickGrid(30, 30, 100, virtual), '^ 350ms !').toBe('30ms a 99ms b 99ms c 99ms d', { a: 0, b: 1, c: 2, d: 3 });
+    });
+    const s = new BusyScheduler();
+    const at = record(tickGrid(30, 30, 100, s), s);
+    s.run(350);
+    expect(at).toEqual([30, 130, 230, 330]);
+  });
+
+  it('with a phase of its own: the first tick early, the later ones on the phase, at least half a period after the first', () => {
+    const s = new BusyScheduler();
+    const early = record(tickGrid(3, 70, 100, s), s);
+    const late = record(tickGrid(40, 70, 100, s), s);
+    s.run(300);
+    expect(early).toEqual([3, 70, 170, 270]);
+    expect(late).toEqual([40, 170, 270]);
+  });
+
+  it('a late tick does not move the later ones; ticks late together stay apart afterwards (setInterval merges them)', () => {
+    const s = new BusyScheduler();
+    const a = record(tickGrid(10, 10, 100, s), s);
+    const b = record(tickGrid(30, 30, 100, s), s);
+    const aTimer = record(timer(10, 100, s), s);
+    const bTimer = record(timer(30, 100, s), s);
+    s.run(100);
+    s.run(200, 150); // the loop is busy from 100 to 150: the ticks due at 110 and 130 both run at 150
+    s.run(400);
+    expect(a).toEqual([10, 150, 210, 310]);
+    expect(b).toEqual([30, 150, 230, 330]);
+    // rxjs' timer re-arms from when it ran: the two are in step from then on.
+    expect(aTimer).toEqual([10, 150, 250, 350]);
+    expect(bTimer).toEqual([30, 150, 250, 350]);
+  });
+
+  it('skips the ticks missed by more than a period instead of making them up', () => {
+    const s = new BusyScheduler();
+    const at = record(tickGrid(10, 10, 100, s), s);
+    s.run(100);
+    s.run(400, 350);
+    s.run(500);
+    expect(at).toEqual([10, 350, 410]);
+  });
+
+  it('stops when unsubscribed; refuses a period that is not positive', () => {
+    const s = new BusyScheduler();
+    const at: number[] = [];
+    const sub = tickGrid(0, 0, 100, s).subscribe(() => at.push(s.now()));
+    s.run(150);
+    sub.unsubscribe();
+    s.run(1000);
+    expect(at).toEqual([0, 100]);
+    expect(() => tickGrid(0, 0, 0, s)).toThrow(RangeError);
+  });
+});
