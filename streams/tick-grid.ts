@@ -22,7 +22,9 @@ export function tickGrid(firstDelayMs: number, phaseMs: number, periodMs: number
     const start = scheduler.now();
     const anchor = start + phaseMs;
     const first = start + Math.max(0, firstDelayMs);
-    // The first grid point at least half a period after the first tick.
+    // The grid point to tick at next: first the one at least half a period after the first tick,
+    // then always the one after the last (a timer may run a little before its time on the
+    // scheduler's clock: it must not tick twice), past those already gone by.
     let k = Math.ceil((first + periodMs / 2 - anchor) / periodMs);
     let n = 0;
     return scheduler.schedule(function (this: SchedulerAction<unknown>) {
@@ -30,6 +32,7 @@ export function tickGrid(firstDelayMs: number, phaseMs: number, periodMs: number
       const now = scheduler.now();
       while (anchor + k * periodMs <= now) k++;
       this.schedule(undefined, anchor + k * periodMs - now);
+      k++;
     }, Math.max(0, firstDelayMs));
   });
 }
