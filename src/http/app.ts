@@ -5,7 +5,7 @@ import type { z } from 'zod';
 import type { Logger } from '../log.js';
 import type { Redactor } from '../secrets.js';
 import { HttpError, toHttpError } from './errors.js';
-import type { RouteDef } from './route.js';
+import type { Reply, RouteDef } from './route.js';
 
 export const MAX_BODY_BYTES = 64 * 1024;
 
@@ -32,7 +32,7 @@ export function createApp(opts: AppOptions): Hono {
     const expected = Buffer.from(opts.authToken);
     app.use('*', async (c, next) => {
       const guarded = c.req.method !== 'GET' && c.req.method !== 'HEAD' ? true : opts.protectReads && c.req.path !== '/healthcheck';
-      if (guarded && !bearerMatches(c.req.header('authorization'), expected)) {
+      if (guarded && !bearerMatches(requestHeader(c, 'authorization'), expected)) {
         throw new HttpError(401, 'UNAUTHORIZED', 'missing or wrong bearer token');
       }
       await next();
@@ -48,14 +48,20 @@ export function createApp(opts: AppOptions): Hono {
 
   for (const def of opts.routes) {
     for (const path of def.paths) {
-      const handler = async (c: Context) => {
-        const tenant = def.tenant ? tenantOf(c, opts.tenants) : '';
-        const query = def.query ? validate(def.query, c.req.query(), 'query') : {};
-        const body = def.body ? validate(def.body, await readJson(c), 'body') : {};
-        const reply = await def.handle({ tenant, query, body, c });
+      const respond = (c: Context, reply: Reply): Response => {
         if (reply instanceof Response) return reply;
         // Answers quote what the loop knows (the last Spark or S3 error, a lease error): no secret value leaves in them.
         return c.json({ data: opts.redactor.scrubStrings(reply.data) }, reply.status ?? 200);
+      };
+      // Synchronous as long as the route's handler answers synchronously (a read from memory):
+      // @hono/node-server then writes the answer at once, without the bookkeeping of a pending one.
+      const handler = (c: Context): Response | Promise<Response> => {
+        const tenant = def.tenant ? tenantOf(c, opts.tenants) : '';
+        const query = def.query ? validate(def.query, c.req.query(), 'query') : {};
+        const { body: bodySchema } = def;
+        if (bodySchema) return readJson(c).then(async (json) => respond(c, await def.handle({ tenant, query, body: validate(bodySchema, json, 'body'), c })));
+        const reply = def.handle({ tenant, query, body: {}, c });
+        return reply instanceof Promise ? reply.then((r) => respond(c, r)) : respond(c, reply);
       };
       if (def.method === 'post') app.post(path, limit, handler);
       else app.get(path, handler);
@@ -73,10 +79,25 @@ function sendError(c: Context, err: HttpError, opts: AppOptions): Response {
 }
 
 function tenantOf(c: Context, tenants: ReadonlySet<string>): string {
-  const tenant = c.req.header('x-tenant-name');
+  const tenant = requestHeader(c, 'x-tenant-name');
   if (tenant === undefined || tenant.trim() === '') throw new HttpError(400, 'MISSING_TENANT', 'the X-Tenant-Name header is required');
   if (!tenants.has(tenant)) throw new HttpError(400, 'INVALID_TENANT', `unknown tenant "${tenant.slice(0, 128)}"`);
   return tenant;
+}
+
+/**
+ * One request header (`name` in lower case). Served by @hono/node-server, from Node's own parsed
+ * headers (repeated ones joined with ", ", as Fetch's Headers.get does), so that a request
+ * whose handler reads a header does not build a Fetch Headers object of all of them; else
+ * (app.request in tests, another runtime) from the Fetch request.
+ */
+function requestHeader(c: Context, name: string): string | undefined {
+  const incoming = (c.env as { incoming?: { headers?: Record<string, string | string[] | undefined> } } | undefined)?.incoming;
+  if (incoming?.headers) {
+    const value = incoming.headers[name];
+    return Array.isArray(value) ? value.join(', ') : value;
+  }
+  return c.req.header(name);
 }
 
 /**

@@ -80,19 +80,19 @@ export function buildRoutes(deps: RouteDeps): RouteDef[] {
     summary: 'Minutes between now and the newest minute partition of the sample service',
     tenant: true,
     response: { schema: s.successEnvelope(s.syncDelayData), description: 'null when the sample could not be taken' },
-    async handle({ tenant }) {
+    handle({ tenant }): Reply | Promise<Reply> {
       // A sample younger than one interval is answered from memory (the stream takes one every
-      // interval), so dashboards polling this never make the daemon list the store per request.
+      // interval), at once, so dashboards polling this never make the daemon list the store per request.
       const recent = deps.recentDelay?.(tenant, deps.delaySampleIntervalMs);
       if (recent) return { data: { tenant, appLogsDelayMinutes: recent.minutes } };
-      const minutes = await deps
+      return deps
         .dispatch<number>(tenant, 'sample-delay', { maxAgeMs: deps.delaySampleIntervalMs })
         // The reference answers 200 with null when S3 fails; dashboards expect that.
         .catch((err: unknown) => {
           if ([501, 503].includes(toHttpError(err).status)) throw err;
           return null;
-        });
-      return { data: { tenant, appLogsDelayMinutes: minutes } };
+        })
+        .then((minutes) => ({ data: { tenant, appLogsDelayMinutes: minutes } }));
     },
   });
 

@@ -121,6 +121,28 @@ describe('HTTP shell', () => {
     expect(status).toBe(413);
   });
 
+  it('reads X-Tenant-Name from the socket as from a Fetch request: any case, repeated ones joined (and so refused)', async () => {
+    const get = (headers: Record<string, string | string[]>) =>
+      new Promise<{ status: number; body: string }>((resolve, reject) => {
+        const req = httpRequest({ host: '127.0.0.1', port: t.orchestrator.port, path: '/service-details', headers }, (res) => {
+          let body = '';
+          res.setEncoding('utf8').on('data', (d: string) => (body += d));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+        });
+        req.on('error', reject);
+        req.end();
+      });
+    expect((await get({ 'X-TENANT-NAME': 'ABC' })).status).toBe(200);
+    expect((await get({ 'x-tenant-name': '  ABC ' })).status).toBe(200);
+    expect(JSON.parse((await get({})).body).error.code).toBe('MISSING_TENANT');
+    // Two header lines.
+    const repeated = await get({ 'X-Tenant-Name': ['ABC', 'ABC'] });
+    expect(repeated.status).toBe(400);
+    expect(JSON.parse(repeated.body).error).toMatchObject({ code: 'INVALID_TENANT', message: 'unknown tenant "ABC, ABC"' });
+    const fetched = await call('/service-details', { tenant: null, headers: [['X-Tenant-Name', 'ABC'], ['X-Tenant-Name', 'ABC']] });
+    expect(((await fetched.json()) as { error: { message: string } }).error.message).toBe('unknown tenant "ABC, ABC"');
+  });
+
   it('survives invalid UTF-8 and binary bodies with a 400', async () => {
     const res = await call('/monitor-spark-job', { method: 'POST', body: Buffer.from([0x7b, 0xff, 0xfe, 0x22, 0x7d]) });
     expect(res.status).toBe(400);
