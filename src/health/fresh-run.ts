@@ -18,13 +18,29 @@
  * answers within half a second, and it answers 500 at most a second (plus the ping's own
  * timeout) after the database stopped answering.
  */
-export function sharedRecentRun<T>(run: () => Promise<T>, opts: { maxAgeMs: number; refreshAfterMs?: number; now?: () => number }): () => Promise<T> {
+/** The outcome of a settled run. */
+export type RunOutcome<T> = { ok: true; value: T } | { ok: false; error: unknown };
+
+/** A check shared by `sharedRecentRun`. */
+export interface SharedRecentRun<T> {
+  /** The outcome of a young enough run: of the latest settled one at once, else when one settles. */
+  (): Promise<T>;
+  /**
+   * The latest settled run's outcome when it may answer a call now, without waiting (a caller
+   * that can answer synchronously uses it); it starts the background refresh as a call does.
+   * Undefined when a call would wait.
+   */
+  settled(): RunOutcome<T> | undefined;
+}
+
+export function sharedRecentRun<T>(run: () => Promise<T>, opts: { maxAgeMs: number; refreshAfterMs?: number; now?: () => number }): SharedRecentRun<T> {
   const now = opts.now ?? Date.now;
   const maxAgeMs = Math.max(0, opts.maxAgeMs);
   const refreshAfterMs = Math.min(maxAgeMs, Math.max(0, opts.refreshAfterMs ?? maxAgeMs));
   interface Run {
     startedAt: number;
     promise: Promise<T>;
+    outcome?: RunOutcome<T>;
   }
   /** The latest run that settled (its promise settled). */
   let settled: Run | undefined;
@@ -41,27 +57,36 @@ export function sharedRecentRun<T>(run: () => Promise<T>, opts: { maxAgeMs: numb
     }
     const entry: Run = { startedAt: now(), promise };
     inFlight = entry;
-    const done = () => {
+    const done = (outcome: RunOutcome<T>) => {
+      entry.outcome = outcome;
       if (inFlight === entry) inFlight = undefined;
       if (!settled || settled.startedAt <= entry.startedAt) settled = entry;
     };
-    promise.then(done, done);
+    promise.then(
+      (value) => done({ ok: true, value }),
+      (error: unknown) => done({ ok: false, error }),
+    );
     return promise;
   };
 
   /** Whether a run that started at `startedAt` may answer a call at `calledAt` (after a clock that went back: not trusted). */
   const young = (r: Run, calledAt: number): boolean => maxAgeMs > 0 && calledAt >= r.startedAt && calledAt - r.startedAt <= maxAgeMs;
 
-  return (): Promise<T> => {
-    const calledAt = now();
+  /** The latest settled run when it may answer a call at `calledAt`; starts the background refresh when it is due. */
+  const settledYoung = (calledAt: number): Run | undefined => {
     const last = settled;
+    if (!last || !young(last, calledAt)) return undefined;
+    // Older than refreshAfterMs: the next run starts now, in the background, so that callers
+    // rarely find the latest one too old and wait.
+    if (calledAt - last.startedAt > refreshAfterMs && !inFlight && !next) start().catch(() => undefined);
+    return last;
+  };
+
+  const check = (): Promise<T> => {
+    const calledAt = now();
+    const last = settledYoung(calledAt);
+    if (last) return last.promise;
     const running = inFlight;
-    if (last && young(last, calledAt)) {
-      // Older than refreshAfterMs: the next run starts now, in the background, so that callers
-      // rarely find the latest one too old and wait.
-      if (calledAt - last.startedAt > refreshAfterMs && !running && !next) start().catch(() => undefined);
-      return last.promise;
-    }
     if (running && young(running, calledAt)) return running.promise;
     if (next) return next;
     if (!running) return start();
@@ -77,4 +102,5 @@ export function sharedRecentRun<T>(run: () => Promise<T>, opts: { maxAgeMs: numb
       });
     return next;
   };
+  return Object.assign(check, { settled: () => settledYoung(now())?.outcome });
 }

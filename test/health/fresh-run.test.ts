@@ -180,4 +180,24 @@ describe('sharedRecentRun with a window: a run that started at most maxAgeMs bef
     c.runs[1]!.resolve('up, slowly');
     expect(await waiting).toBe('up, slowly');
   });
+
+  it('settled() gives the outcome a call would get at once, and undefined when a call would wait', async () => {
+    const c = manualCheck();
+    const check = sharedRecentRun(c.run, { maxAgeMs: 1_000, refreshAfterMs: 500, now: c.now });
+    expect(check.settled()).toBeUndefined();
+    const first = check();
+    expect(check.settled()).toBeUndefined(); // in flight: a call would wait
+    c.runs[0]!.resolve('up');
+    await first;
+    expect(check.settled()).toEqual({ ok: true, value: 'up' });
+    c.clock.now += 600;
+    expect(check.settled()).toEqual({ ok: true, value: 'up' });
+    expect(c.runs).toHaveLength(2); // and it started the refresh
+    c.runs[1]!.reject(new Error('database down'));
+    await tick();
+    expect(check.settled()).toEqual({ ok: false, error: new Error('database down') });
+    c.clock.now += 1_001;
+    expect(check.settled()).toBeUndefined();
+  });
 });
+
