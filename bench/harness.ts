@@ -8,13 +8,13 @@
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 
-/** One figure with a target: `value op limit` must hold (op '=' for exact counts, '<=' for bounds). */
+/** One figure with a target: `value op limit` must hold (op '=' for exact counts, '<=' for upper bounds, '>=' for lower ones such as throughput ratios). */
 export interface TargetFigure {
   /** e.g. "discovery.sync.wall" */
   name: string;
   value: number;
   unit: string;
-  op: '<=' | '=';
+  op: '<=' | '>=' | '=';
   limit: number;
   /** How the limit was set, shown after it (e.g. "minimum counted with the SDK"). */
   limitNote?: string;
@@ -32,7 +32,8 @@ export interface BenchResult {
 }
 
 export function passes(t: Pick<TargetFigure, 'value' | 'op' | 'limit'>): boolean {
-  return t.op === '=' ? t.value === t.limit : t.value <= t.limit;
+  if (t.op === '=') return t.value === t.limit;
+  return t.op === '>=' ? t.value >= t.limit : t.value <= t.limit;
 }
 
 /**
