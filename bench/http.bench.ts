@@ -153,10 +153,13 @@ interface Run {
   non2xx: number;
   errors: number;
   cpuMsPerKReq: number;
+  /** The load generator's (this process's) CPU time per 1,000 requests. */
+  clientCpuMsPerKReq: number;
 }
 
 async function load(t: Target, seconds: number): Promise<Run> {
   const cpuBefore = cpuMsOf(t.server.child.pid!);
+  const clientCpu = process.cpuUsage();
   const result = await autocannon({
     url: `http://127.0.0.1:${t.server.port}${t.path}`,
     headers: t.headers,
@@ -165,6 +168,7 @@ async function load(t: Target, seconds: number): Promise<Run> {
     duration: seconds,
   });
   const cpu = cpuMsOf(t.server.child.pid!) - cpuBefore;
+  const clientUsed = process.cpuUsage(clientCpu);
   const requests = result.requests.total;
   return {
     rps: requests / result.duration,
@@ -174,6 +178,7 @@ async function load(t: Target, seconds: number): Promise<Run> {
     non2xx: result.non2xx,
     errors: result.errors + result.timeouts,
     cpuMsPerKReq: requests > 0 ? (cpu * 1000) / requests : 0,
+    clientCpuMsPerKReq: requests > 0 ? (clientUsed.user + clientUsed.system) / requests : 0,
   };
 }
 
@@ -321,6 +326,7 @@ tenants = [{
       figures[`${name}.p99_ms`] = med(name, (r) => r.p99);
       figures[`${name}.p99_ms_max`] = Math.max(...runs[name].map((r) => r.p99));
       figures[`${name}.cpu_ms_per_1000_req`] = round(med(name, (r) => r.cpuMsPerKReq), 1);
+      figures[`${name}.client_cpu_ms_per_1000_req`] = round(med(name, (r) => r.clientCpuMsPerKReq), 1);
     }
     figures['sync_delay.samples_during_load'] = samplesDuringLoad;
     figures['sync_delay.list_calls_during_load'] = listCallsDuringLoad;
