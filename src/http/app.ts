@@ -86,18 +86,21 @@ function tenantOf(c: Context, tenants: ReadonlySet<string>): string {
 }
 
 /**
- * One request header (`name` in lower case). Served by @hono/node-server, from Node's own parsed
- * headers (repeated ones joined with ", ", as Fetch's Headers.get does), so that a request
- * whose handler reads a header does not build a Fetch Headers object of all of them; else
- * (app.request in tests, another runtime) from the Fetch request.
+ * One request header (`name` in lower case), as Fetch's `Headers.get` gives it: every value of a
+ * repeated header joined with ", ". Served by @hono/node-server, read from the socket's raw
+ * header lines, so that a request whose handler reads a header builds neither a Fetch Headers
+ * object of all of them nor Node's `headers` object (which would also keep only the first of
+ * repeated `Authorization` lines); else (app.request in tests, another runtime) from the Fetch request.
  */
 function requestHeader(c: Context, name: string): string | undefined {
-  const incoming = (c.env as { incoming?: { headers?: Record<string, string | string[] | undefined> } } | undefined)?.incoming;
-  if (incoming?.headers) {
-    const value = incoming.headers[name];
-    return Array.isArray(value) ? value.join(', ') : value;
+  const raw = (c.env as { incoming?: { rawHeaders?: string[] } } | undefined)?.incoming?.rawHeaders;
+  if (!raw) return c.req.header(name);
+  let value: string | undefined;
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    const key = raw[i]!;
+    if (key.length === name.length && key.toLowerCase() === name) value = value === undefined ? raw[i + 1]! : `${value}, ${raw[i + 1]!}`;
   }
-  return c.req.header(name);
+  return value;
 }
 
 /**

@@ -187,7 +187,7 @@ describe('the API page', () => {
 describe('HTTP shell with an auth token', () => {
   let t: TestOrchestrator;
   beforeAll(async () => {
-    t = await startTestOrchestrator(`http.authToken = "tok-0123456789abcdef"\n${oneTenant()}`, { streams: echoStreams });
+    t = await startTestOrchestrator(`http.authToken = "tok-0123456789abcdef"\n${oneTenant()}`, { streams: echoStreams, listen: true });
   });
   afterAll(async () => t?.stop());
   const post = (authorization?: string) =>
@@ -203,6 +203,24 @@ describe('HTTP shell with an auth token', () => {
       expect(await res.json()).toEqual({ error: { code: 'UNAUTHORIZED', message: 'missing or wrong bearer token' } });
     }
     expect((await post('Bearer tok-0123456789abcdef')).status).toBe(200);
+  });
+
+  it('over a real socket, accepts the token in any header case and refuses repeated Authorization lines (joined, as Fetch does)', async () => {
+    const postOverSocket = (headers: Record<string, string | string[]>) =>
+      new Promise<number>((resolve, reject) => {
+        const req = httpRequest(
+          { host: '127.0.0.1', port: t.orchestrator.port, method: 'POST', path: '/api/v1/component/sync?componentType=application', headers: { 'X-Tenant-Name': 'ABC', ...headers } },
+          (res) => {
+            res.resume();
+            resolve(res.statusCode ?? 0);
+          },
+        );
+        req.on('error', reject);
+        req.end();
+      });
+    expect(await postOverSocket({ AUTHORIZATION: 'Bearer tok-0123456789abcdef' })).toBe(200);
+    expect(await postOverSocket({ authorization: ['Bearer tok-0123456789abcdef', 'Bearer tok-0123456789abcdef'] })).toBe(401);
+    expect(await postOverSocket({})).toBe(401);
   });
 
   it('keeps reads open when protectReads is off', async () => {
