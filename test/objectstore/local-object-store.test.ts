@@ -244,6 +244,23 @@ describe('LocalObjectStore', () => {
     }
   });
 
+  it('lets the event loop turn while it lists a large tree (it reads directories synchronously, in slices)', async () => {
+    await put(...Array.from({ length: 3000 }, (_, i) => `logs/service_name=s${i}/part-0.json`));
+    const store = new LocalObjectStore({ path: root });
+    let turns = 0;
+    let done = false;
+    const spin = () => {
+      turns++;
+      if (!done) setImmediate(spin);
+    };
+    setImmediate(spin);
+    const listed = await store.listPrefixes('logs/');
+    done = true;
+    expect(listed).toHaveLength(3000);
+    // 3,000 stats and reads take tens of milliseconds; the loop turned every couple of them.
+    expect(turns).toBeGreaterThan(3);
+  });
+
   it('honours an aborted signal and close()', async () => {
     await put('a/b');
     const store = new LocalObjectStore({ path: root });
