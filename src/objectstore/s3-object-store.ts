@@ -145,14 +145,22 @@ function findNetworkCode(error: unknown, depth: number): string | undefined {
   return findNetworkCode(e.cause, depth + 1);
 }
 
+/** The callers waiting on each signal: one abort listener per signal, however many requests are in flight on it. */
+const abortWaiters = new WeakMap<AbortSignal, Set<(reason: unknown) => void>>();
+
 /** `request`, or a rejection as soon as `signal` aborts (the request's own outcome is then ignored). */
 function untilAborted<T>(request: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
   if (!signal) return request;
   return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(signal.reason);
-    if (signal.aborted) onAbort();
-    else signal.addEventListener('abort', onAbort, { once: true });
-    request.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+    if (signal.aborted) return reject(signal.reason);
+    let waiters = abortWaiters.get(signal);
+    if (!waiters) {
+      const set = new Set<(reason: unknown) => void>();
+      signal.addEventListener('abort', () => set.forEach((fail) => fail(signal.reason)), { once: true });
+      abortWaiters.set(signal, (waiters = set));
+    }
+    waiters.add(reject);
+    request.then(resolve, reject).finally(() => waiters.delete(reject));
   });
 }
 
