@@ -35,21 +35,9 @@
  * wrapper around the tenant's store), the store's `stats.listCalls` (one per page sent), and for
  * the heavy services the pages of each hour folder recounted with a plain SDK client.
  */
-import { spawn } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { Agent } from 'node:http';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
-import {
-  CreateBucketCommand,
-  DeleteBucketCommand,
-  DeleteObjectsCommand,
-  GetObjectCommand,
-  ListObjectsV2Command,
-  PutObjectCommand,
-  S3Client,
-  S3ServiceException,
-} from '@aws-sdk/client-s3';
+import { ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
 import type { ObjectStore } from '../src/objectstore/object-store.js';
 import { escapePathName } from '../streams/discovery-decision.js';
 import { lastValueFrom, from } from 'rxjs';
@@ -60,13 +48,21 @@ import { tenantStreams } from '../streams/tenant-streams.js';
 import { freshMysqlDatabase } from '../test/support/databases.js';
 import { startTestOrchestrator } from '../test/support/orchestrator.js';
 import { assertS3TestServerUp, s3TestAccessKeyId, s3TestEndpoint, s3TestRegion, s3TestSecretAccessKey } from '../test/support/s3.js';
-import { flagValue, hasFlag, progress, reportResult, since, type BenchResult, type TargetFigure } from './harness.js';
+import { hasFlag, intFlag, progress, reportResult, since, type BenchResult, type TargetFigure } from './harness.js';
+import {
+  benchS3Client,
+  componentName,
+  envName,
+  markerFor,
+  removeBucket,
+  seedBucket,
+  seedInChild,
+  serviceName,
+  type SeedOutcome,
+} from './seeded-bucket.js';
 
 const NAME = 'delay';
 const TENANT = 'BENCH';
-const SEED_CONCURRENCY = 96;
-const DELETE_CONCURRENCY = 8;
-const MARKER_KEY = '_bench/seeded.json';
 /** Bump when the seeded layout changes, so an old bucket is not reused. */
 const LAYOUT_VERSION = 1;
 /** The instant the layout is written around: 00:40 UTC on New Year's Day. */
@@ -75,8 +71,6 @@ const MINUTE = 60_000;
 const HOUR = 3_600_000;
 const MAX_DELAY = 180;
 
-const ENV_NAMES = ['prod', 'stag', 'dev', 'qa', 'perf', 'uat', 'sandbox', 'dr', 'canary', 'preprod'];
-const COMPONENT_NAMES = ['application', 'worker', 'cron', 'api', 'consumer', 'producer', 'scheduler', 'gateway', 'batch', 'stream'];
 
 interface Layout {
   envs: number;
@@ -92,19 +86,8 @@ const layout: Layout = {
 };
 const INTERVAL_SECONDS = intFlag('--interval') ?? (quick ? 10 : 60);
 
-function intFlag(flag: string): number | undefined {
-  const v = flagValue(flag);
-  if (v === undefined) return undefined;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 1) throw new Error(`${flag} wants a positive integer, got ${v}`);
-  return n;
-}
 
 const round = (v: number, digits: number) => Math.round(v * 10 ** digits) / 10 ** digits;
-const envName = (i: number) => (i < ENV_NAMES.length ? ENV_NAMES[i]! : `env${i}`);
-const componentName = (i: number) => (i < COMPONENT_NAMES.length ? COMPONENT_NAMES[i]! : `component${i}`);
-/** One service in a hundred has characters Spark escapes in folder names (`=` → %3D), or that need care in URLs. */
-const serviceName = (i: number) => (i % 100 === 50 ? `svc ${String(i).padStart(4, '0')}+a&b=c` : `svc-${String(i).padStart(4, '0')}`);
 
 // ---------------------------------------------------------------- the layout
 
@@ -227,137 +210,19 @@ function describeLayout(l: Layout): string {
 const bucketOf = (l: Layout) => `lw-bench-delay-${l.envs}x${l.services}x${l.components}`;
 
 function markerOf(l: Layout): string {
-  const digest = createHash('sha256');
-  for (const key of keysOf(l)) digest.update(key).update('\n');
-  return JSON.stringify({ layoutVersion: LAYOUT_VERSION, t0: new Date(T0).toISOString(), ...l, objects: objectCount(l), keys: digest.digest('hex') });
+  return markerFor({ layoutVersion: LAYOUT_VERSION, t0: new Date(T0).toISOString(), ...l, objects: objectCount(l) }, keysOf(l));
 }
 
 // ---------------------------------------------------------------- seeding (its own process)
 
-function benchS3Client(maxSockets: number): S3Client {
-  return new S3Client({
-    endpoint: s3TestEndpoint,
-    region: s3TestRegion,
-    credentials: { accessKeyId: s3TestAccessKeyId, secretAccessKey: s3TestSecretAccessKey },
-    forcePathStyle: true,
-    requestChecksumCalculation: 'WHEN_REQUIRED',
-    responseChecksumValidation: 'WHEN_REQUIRED',
-    requestHandler: { httpAgent: new Agent({ keepAlive: true, maxSockets }) },
-  });
+/** Seeds the layout's bucket (this file run with --seed, in a child process of its own). */
+function seed(l: Layout, fresh: boolean): Promise<SeedOutcome> {
+  return seedBucket({ bench: NAME, bucket: bucketOf(l), marker: markerOf(l), keys: keysOf(l), objects: objectCount(l), fresh });
 }
 
-/** Runs `fn` over `items` with at most `limit` in flight; the first error stops the rest. */
-async function pool<T>(items: Iterable<T>, limit: number, fn: (item: T) => Promise<void>): Promise<void> {
-  const it = items[Symbol.iterator]();
-  let failed: unknown;
-  const worker = async () => {
-    for (let next = it.next(); !next.done && failed === undefined; next = it.next()) {
-      try {
-        await fn(next.value);
-      } catch (error) {
-        failed ??= error;
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: limit }, worker));
-  if (failed !== undefined) throw failed;
-}
-
-interface SeedOutcome {
-  bucket: string;
-  reused: boolean;
-  objects: number;
-  seedMs: number;
-}
-
-async function readMarker(client: S3Client, bucket: string): Promise<string | undefined> {
-  try {
-    const res = await client.send(new GetObjectCommand({ Bucket: bucket, Key: MARKER_KEY }));
-    return await res.Body?.transformToString();
-  } catch (error) {
-    if (error instanceof S3ServiceException && ['NoSuchBucket', 'NoSuchKey', 'NotFound'].includes(error.name)) return undefined;
-    throw error;
-  }
-}
-
-async function deleteObjects(client: S3Client, bucket: string): Promise<number> {
-  const keys: string[] = [];
-  let token: string | undefined;
-  try {
-    do {
-      const page = await client.send(new ListObjectsV2Command({ Bucket: bucket, ContinuationToken: token }));
-      for (const o of page.Contents ?? []) if (o.Key !== undefined) keys.push(o.Key);
-      token = page.IsTruncated ? page.NextContinuationToken : undefined;
-    } while (token);
-  } catch (error) {
-    if (error instanceof S3ServiceException && error.name === 'NoSuchBucket') return 0;
-    throw error;
-  }
-  const batches: string[][] = [];
-  for (let i = 0; i < keys.length; i += 1000) batches.push(keys.slice(i, i + 1000));
-  await pool(batches, DELETE_CONCURRENCY, async (batch) => {
-    const res = await client.send(new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: batch.map((Key) => ({ Key })), Quiet: true } }));
-    if (res.Errors?.length) throw new Error(`DeleteObjects in ${bucket}: ${res.Errors.length} errors, first ${res.Errors[0]?.Key}: ${res.Errors[0]?.Code}`);
-  });
-  return keys.length;
-}
-
-async function deleteBucket(client: S3Client, bucket: string): Promise<void> {
-  await deleteObjects(client, bucket);
-  try {
-    await client.send(new DeleteBucketCommand({ Bucket: bucket }));
-  } catch (error) {
-    if (!(error instanceof S3ServiceException && error.name === 'NoSuchBucket')) throw error;
-  }
-}
-
-async function seed(l: Layout, fresh: boolean): Promise<SeedOutcome> {
-  await assertS3TestServerUp();
-  const client = benchS3Client(SEED_CONCURRENCY);
-  const bucket = bucketOf(l);
-  const marker = markerOf(l);
-  const started = performance.now();
-  try {
-    if (!fresh && (await readMarker(client, bucket)) === marker) return { bucket, reused: true, objects: objectCount(l), seedMs: since(started) };
-    if (fresh) await deleteBucket(client, bucket);
-    try {
-      await client.send(new CreateBucketCommand({ Bucket: bucket }));
-    } catch (error) {
-      if (!(error instanceof S3ServiceException && error.name === 'BucketAlreadyOwnedByYou')) throw error;
-    }
-    // A bucket without the right marker (an interrupted seeding, an older layout) is emptied first.
-    await deleteObjects(client, bucket);
-    const objects = objectCount(l);
-    let done = 0;
-    await pool(keysOf(l), SEED_CONCURRENCY, async (key) => {
-      await client.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: 'x' }));
-      done += 1;
-      if (done % 10_000 === 0) progress(NAME, `seeded ${done.toLocaleString('en')} / ${objects.toLocaleString('en')} objects (${(since(started) / 1000).toFixed(1)} s)`);
-    });
-    await client.send(new PutObjectCommand({ Bucket: bucket, Key: MARKER_KEY, Body: marker }));
-    return { bucket, reused: false, objects, seedMs: since(started) };
-  } finally {
-    client.destroy();
-  }
-}
-
-function seedInChild(l: Layout, fresh: boolean): Promise<SeedOutcome> {
-  const args = ['--import', 'tsx', fileURLToPath(import.meta.url), '--seed', '--envs', String(l.envs), '--services', String(l.services), '--components', String(l.components)];
-  if (fresh) args.push('--fresh');
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
-    let out = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
-    child.on('error', reject);
-    child.on('close', (code) => {
-      if (code !== 0) return reject(new Error(`seeding the bucket failed (exit ${code})`));
-      try {
-        resolve(JSON.parse(out.trim().split('\n').at(-1)!) as SeedOutcome);
-      } catch {
-        reject(new Error(`seeding printed no outcome: ${out.slice(0, 500)}`));
-      }
-    });
-  });
+function seedLayoutInChild(l: Layout, fresh: boolean): Promise<SeedOutcome> {
+  const args = ['--envs', String(l.envs), '--services', String(l.services), '--components', String(l.components)];
+  return seedInChild(fileURLToPath(import.meta.url), fresh ? [...args, '--fresh'] : args);
 }
 
 // ---------------------------------------------------------------- counting the walk
@@ -439,7 +304,7 @@ async function measure(): Promise<BenchResult> {
   const clean = hasFlag('--clean') || process.env.BENCH_CLEAN === '1';
   progress(NAME, `${quick ? 'quick: ' : ''}${describeLayout(layout)}, interval ${INTERVAL_SECONDS} s`);
   await assertS3TestServerUp();
-  const seeded = await seedInChild(layout, hasFlag('--fresh'));
+  const seeded = await seedLayoutInChild(layout, hasFlag('--fresh'));
   progress(NAME, `bucket ${seeded.bucket}: ${seeded.reused ? 'reused (marker found)' : `seeded ${seeded.objects.toLocaleString('en')} objects`} in ${(seeded.seedMs / 1000).toFixed(1)} s`);
 
   const services = [...servicesOf(layout)];
@@ -643,9 +508,7 @@ async function measure(): Promise<BenchResult> {
     await t.stop();
     await mysql.drop();
     if (clean) {
-      progress(NAME, `deleting bucket ${seeded.bucket} ...`);
-      const client = benchS3Client(DELETE_CONCURRENCY);
-      await deleteBucket(client, seeded.bucket).finally(() => client.destroy());
+      await removeBucket(NAME, seeded.bucket);
     } else {
       progress(NAME, `keeping bucket ${seeded.bucket} for the next run (--clean deletes it)`);
     }

@@ -21,44 +21,37 @@
  * peak RSS reported is the one of the process that syncs. A bucket is reused when it holds the
  * marker object `_bench/seeded.json` written after the last object of the same layout.
  */
-import { spawn } from 'node:child_process';
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { Agent } from 'node:http';
 import os from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import {
-  CreateBucketCommand,
-  DeleteBucketCommand,
-  DeleteObjectsCommand,
-  GetObjectCommand,
-  ListObjectsV2Command,
-  PutObjectCommand,
-  S3Client,
-  S3ServiceException,
-} from '@aws-sdk/client-s3';
+import { ListObjectsV2Command } from '@aws-sdk/client-s3';
 import knexFactory from 'knex';
 import { mysqlTestServer } from '../test/support/databases.js';
 import { assertS3TestServerUp, s3TestAccessKeyId, s3TestEndpoint, s3TestRegion, s3TestSecretAccessKey } from '../test/support/s3.js';
 import { partitionKey } from '../test/support/stores.js';
 import { buildDaemon, cpuMsOf, freePort, memoryOf, startDaemon, waitFor, type Daemon } from './daemon.js';
-import { MB, flagValue, hasFlag, progress, reportResult, since, type BenchResult, type TargetFigure } from './harness.js';
+import { MB, hasFlag, intFlag, progress, reportResult, type BenchResult, type TargetFigure } from './harness.js';
+import {
+  benchS3Client,
+  componentName,
+  envName,
+  markerFor,
+  pool,
+  removeBucket,
+  seedBucket,
+  seedInChild,
+  serviceName,
+  type SeedOutcome,
+} from './seeded-bucket.js';
 
 const NAME = 'discovery';
 const TENANT = 'BENCH';
-/** PutObject requests in flight while seeding. */
-const SEED_CONCURRENCY = 96;
 /** Listings in flight while counting the minimum independently. */
 const COUNT_CONCURRENCY = 32;
-/** DeleteObjects batches in flight while cleaning up. */
-const DELETE_CONCURRENCY = 8;
-const MARKER_KEY = '_bench/seeded.json';
 /** Bump when the seeded layout changes, so an old bucket is not reused. */
 const LAYOUT_VERSION = 1;
-
-const ENV_NAMES = ['prod', 'stag', 'dev', 'qa', 'perf', 'uat', 'sandbox', 'dr', 'canary', 'preprod'];
-const COMPONENT_NAMES = ['application', 'worker', 'cron', 'api', 'consumer', 'producer', 'scheduler', 'gateway', 'batch', 'stream'];
 
 interface Layout {
   envs: number;
@@ -72,19 +65,6 @@ const layout: Layout = {
   services: intFlag('--services') ?? (quick ? 100 : 1000),
   components: intFlag('--components') ?? (quick ? 5 : 10),
 };
-
-function intFlag(flag: string): number | undefined {
-  const v = flagValue(flag);
-  if (v === undefined) return undefined;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 1) throw new Error(`${flag} wants a positive integer, got ${v}`);
-  return n;
-}
-
-const envName = (i: number) => (i < ENV_NAMES.length ? ENV_NAMES[i]! : `env${i}`);
-const componentName = (i: number) => (i < COMPONENT_NAMES.length ? COMPONENT_NAMES[i]! : `component${i}`);
-/** One service in a hundred has characters that need care in URLs and S3 keys (as in the integration test). */
-const serviceName = (i: number) => (i % 100 === 50 ? `svc ${String(i).padStart(4, '0')}+a&b=c` : `svc-${String(i).padStart(4, '0')}`);
 
 function partitionCount(l: Layout): number {
   return l.envs * l.services * l.components;
@@ -104,142 +84,17 @@ function bucketOf(l: Layout): string {
 }
 
 function markerOf(l: Layout): string {
-  const digest = createHash('sha256');
-  for (const key of keysOf(l)) digest.update(key).update('\n');
-  return JSON.stringify({ layoutVersion: LAYOUT_VERSION, ...l, objects: partitionCount(l), keys: digest.digest('hex') });
+  return markerFor({ layoutVersion: LAYOUT_VERSION, ...l, objects: partitionCount(l) }, keysOf(l));
 }
 
-function benchS3Client(maxSockets: number): S3Client {
-  return new S3Client({
-    endpoint: s3TestEndpoint,
-    region: s3TestRegion,
-    credentials: { accessKeyId: s3TestAccessKeyId, secretAccessKey: s3TestSecretAccessKey },
-    forcePathStyle: true,
-    requestChecksumCalculation: 'WHEN_REQUIRED',
-    responseChecksumValidation: 'WHEN_REQUIRED',
-    requestHandler: { httpAgent: new Agent({ keepAlive: true, maxSockets }) },
-  });
+/** Seeds the layout's bucket (this file run with --seed, in a child process of its own). */
+function seed(l: Layout, fresh: boolean): Promise<SeedOutcome> {
+  return seedBucket({ bench: NAME, bucket: bucketOf(l), marker: markerOf(l), keys: keysOf(l), objects: partitionCount(l), fresh });
 }
 
-/** Runs `fn` over `items` with at most `limit` in flight; the first error stops the rest. */
-async function pool<T>(items: Iterable<T>, limit: number, fn: (item: T) => Promise<void>): Promise<void> {
-  const it = items[Symbol.iterator]();
-  let failed: unknown;
-  const worker = async () => {
-    for (let next = it.next(); !next.done && failed === undefined; next = it.next()) {
-      try {
-        await fn(next.value);
-      } catch (error) {
-        failed ??= error;
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: limit }, worker));
-  if (failed !== undefined) throw failed;
-}
-
-// ---------------------------------------------------------------- seeding (its own process)
-
-interface SeedOutcome {
-  bucket: string;
-  reused: boolean;
-  objects: number;
-  seedMs: number;
-}
-
-async function readMarker(client: S3Client, bucket: string): Promise<string | undefined> {
-  try {
-    const res = await client.send(new GetObjectCommand({ Bucket: bucket, Key: MARKER_KEY }));
-    return await res.Body?.transformToString();
-  } catch (error) {
-    if (error instanceof S3ServiceException && ['NoSuchBucket', 'NoSuchKey', 'NotFound'].includes(error.name)) return undefined;
-    throw error;
-  }
-}
-
-async function seed(l: Layout, fresh: boolean): Promise<SeedOutcome> {
-  await assertS3TestServerUp();
-  const client = benchS3Client(SEED_CONCURRENCY);
-  const bucket = bucketOf(l);
-  const marker = markerOf(l);
-  const started = performance.now();
-  try {
-    if (!fresh && (await readMarker(client, bucket)) === marker) {
-      return { bucket, reused: true, objects: partitionCount(l), seedMs: since(started) };
-    }
-    if (fresh) await deleteBucket(client, bucket);
-    try {
-      await client.send(new CreateBucketCommand({ Bucket: bucket }));
-    } catch (error) {
-      if (!(error instanceof S3ServiceException && error.name === 'BucketAlreadyOwnedByYou')) throw error;
-    }
-    // A bucket without the right marker (an interrupted seeding, an older layout) is emptied first,
-    // so that nothing but the layout is in it.
-    await deleteObjects(client, bucket);
-    const total = partitionCount(l);
-    let done = 0;
-    await pool(keysOf(l), SEED_CONCURRENCY, async (key) => {
-      await client.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: 'x' }));
-      done += 1;
-      if (done % 10_000 === 0) progress(NAME, `seeded ${done.toLocaleString('en')} / ${total.toLocaleString('en')} objects (${(since(started) / 1000).toFixed(1)} s)`);
-    });
-    await client.send(new PutObjectCommand({ Bucket: bucket, Key: MARKER_KEY, Body: marker }));
-    return { bucket, reused: false, objects: total, seedMs: since(started) };
-  } finally {
-    client.destroy();
-  }
-}
-
-/** Deletes every object of the bucket: the whole listing first, then DeleteObjects batches in parallel. */
-async function deleteObjects(client: S3Client, bucket: string): Promise<number> {
-  const keys: string[] = [];
-  let token: string | undefined;
-  try {
-    do {
-      const page = await client.send(new ListObjectsV2Command({ Bucket: bucket, ContinuationToken: token }));
-      for (const o of page.Contents ?? []) if (o.Key !== undefined) keys.push(o.Key);
-      token = page.IsTruncated ? page.NextContinuationToken : undefined;
-    } while (token);
-  } catch (error) {
-    if (error instanceof S3ServiceException && error.name === 'NoSuchBucket') return 0;
-    throw error;
-  }
-  const batches: string[][] = [];
-  for (let i = 0; i < keys.length; i += 1000) batches.push(keys.slice(i, i + 1000));
-  await pool(batches, DELETE_CONCURRENCY, async (batch) => {
-    const res = await client.send(new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: batch.map((Key) => ({ Key })), Quiet: true } }));
-    if (res.Errors?.length) throw new Error(`DeleteObjects in ${bucket}: ${res.Errors.length} errors, first ${res.Errors[0]?.Key}: ${res.Errors[0]?.Code}`);
-  });
-  return keys.length;
-}
-
-async function deleteBucket(client: S3Client, bucket: string): Promise<void> {
-  await deleteObjects(client, bucket);
-  try {
-    await client.send(new DeleteBucketCommand({ Bucket: bucket }));
-  } catch (error) {
-    if (!(error instanceof S3ServiceException && error.name === 'NoSuchBucket')) throw error;
-  }
-}
-
-/** Seeds in a child process (this file with --seed), so its memory never counts in the sync's peak RSS. */
-function seedInChild(l: Layout, fresh: boolean): Promise<SeedOutcome> {
-  const args = ['--import', 'tsx', fileURLToPath(import.meta.url), '--seed', '--envs', String(l.envs), '--services', String(l.services), '--components', String(l.components)];
-  if (fresh) args.push('--fresh');
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
-    let out = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
-    child.on('error', reject);
-    child.on('close', (code) => {
-      if (code !== 0) return reject(new Error(`seeding the bucket failed (exit ${code})`));
-      try {
-        resolve(JSON.parse(out.trim().split('\n').at(-1)!) as SeedOutcome);
-      } catch {
-        reject(new Error(`seeding printed no outcome: ${out.slice(0, 500)}`));
-      }
-    });
-  });
+function seedLayoutInChild(l: Layout, fresh: boolean): Promise<SeedOutcome> {
+  const args = ['--envs', String(l.envs), '--services', String(l.services), '--components', String(l.components)];
+  return seedInChild(fileURLToPath(import.meta.url), fresh ? [...args, '--fresh'] : args);
 }
 
 // ---------------------------------------------------------------- the independent minimum
@@ -379,7 +234,7 @@ async function measure(): Promise<BenchResult> {
   progress(NAME, `${quick ? 'quick: ' : ''}${describeLayout(layout)}`);
 
   await assertS3TestServerUp();
-  const seeded = await seedInChild(layout, fresh);
+  const seeded = await seedLayoutInChild(layout, fresh);
   progress(NAME, `bucket ${seeded.bucket}: ${seeded.reused ? 'reused (marker found)' : `seeded ${seeded.objects.toLocaleString('en')} objects`} in ${(seeded.seedMs / 1000).toFixed(1)} s`);
 
   buildDaemon();
@@ -529,9 +384,7 @@ async function measure(): Promise<BenchResult> {
     await database.drop();
     rmSync(dir, { recursive: true, force: true });
     if (clean) {
-      progress(NAME, `deleting bucket ${seeded.bucket} ...`);
-      const client = benchS3Client(DELETE_CONCURRENCY);
-      await deleteBucket(client, seeded.bucket).finally(() => client.destroy());
+      await removeBucket(NAME, seeded.bucket);
     } else {
       progress(NAME, `keeping bucket ${seeded.bucket} for the next run (--clean deletes it)`);
     }

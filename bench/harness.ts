@@ -61,6 +61,15 @@ export function flagValue(flag: string): string | undefined {
   return i >= 0 ? process.argv[i + 1] : undefined;
 }
 
+/** A positive integer flag (`--services 200`), or undefined when absent. */
+export function intFlag(flag: string): number | undefined {
+  const v = flagValue(flag);
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`${flag} wants a positive integer, got ${v}`);
+  return n;
+}
+
 /** Progress for people, on stderr. */
 export function progress(bench: string, message: string): void {
   process.stderr.write(`[${bench}] ${message}\n`);

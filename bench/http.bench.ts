@@ -35,7 +35,7 @@ import autocannon from 'autocannon';
 import { freshMysqlDatabase } from '../test/support/databases.js';
 import { createTestBucket, emptyAndDeleteBucket, putObjects, s3TestAccessKeyId, s3TestEndpoint, s3TestRegion, s3TestSecretAccessKey, testS3Client } from '../test/support/s3.js';
 import { partitionKey } from '../test/support/stores.js';
-import { flagValue, hasFlag, median, progress, reportResult, type BenchResult, type TargetFigure } from './harness.js';
+import { flagValue, hasFlag, intFlag, median, progress, reportResult, type BenchResult, type TargetFigure } from './harness.js';
 
 const NAME = 'http';
 const TENANT = 'BENCH';
@@ -48,13 +48,6 @@ const WARMUP_SECONDS = quick ? 1 : 3;
 const RATIO_TARGET = 0.8;
 const SAMPLE = { env: 'prod', service: 'checkout', component: 'application' };
 
-function intFlag(flag: string): number | undefined {
-  const v = flagValue(flag);
-  if (v === undefined) return undefined;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 1) throw new Error(`${flag} wants a positive integer, got ${v}`);
-  return n;
-}
 
 const round = (v: number, digits: number) => Math.round(v * 10 ** digits) / 10 ** digits;
 

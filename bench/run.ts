@@ -36,6 +36,8 @@ interface Registered {
 const BENCHMARKS: Registered[] = [
   { name: 'discovery', file: 'discovery.bench.ts', timeoutMs: { full: 30 * 60_000, quick: 100_000 } },
   { name: 'recovery', file: 'recovery.bench.ts', timeoutMs: { full: 10 * 60_000, quick: 60_000 } },
+  { name: 'http', file: 'http.bench.ts', timeoutMs: { full: 6 * 60_000, quick: 90_000 } },
+  { name: 'delay', file: 'delay.bench.ts', timeoutMs: { full: 10 * 60_000, quick: 90_000 } },
 ];
 
 const BENCH_DIR = dirname(fileURLToPath(import.meta.url));
@@ -175,7 +177,7 @@ function resultLines(quick: boolean, scale: string, summaries: TargetSummary[]):
     const name = quick ? `${s.name} [quick: ${scale}]` : s.name;
     const spread = s.values.length > 1 ? ` (median of ${s.values.length}, ${fmt(s.min)}–${fmt(s.max)})` : '';
     const figure = `${fmt(s.median)} ${s.unit}${spread}`;
-    const target = `${s.op === '<=' ? '≤' : '='} ${fmt(s.limit)} ${s.unit}${s.limitNote ? ` (${s.limitNote})` : ''}`;
+    const target = `${{ '<=': '≤', '>=': '≥', '=': '=' }[s.op]} ${fmt(s.limit)} ${s.unit}${s.limitNote ? ` (${s.limitNote})` : ''}`;
     return [name, figure, target, s.pass ? 'PASS' : 'FAIL'];
   });
   const widths = [0, 1, 2].map((i) => Math.max(...rows.map((r) => r[i]!.length)));
