@@ -139,8 +139,18 @@ export class Metrics {
     this.crashBackoff.set({ tenant }, 0);
   }
 
-  text(): Promise<string> {
-    return this.registry.metrics();
+  /**
+   * The exposition text (what `registry.metrics()` gives), built one metric at a time with a
+   * turn of the event loop between two: at 1,000 tenants it is 2.4 MB in 40,000 series, and
+   * built in one go it held the loop for 60 to 270 ms at every scrape.
+   */
+  async text(): Promise<string> {
+    const parts: string[] = [];
+    for (const metric of this.registry.getMetricsAsArray()) {
+      parts.push(await this.registry.getSingleMetricAsString(metric.name));
+      await new Promise<void>((resolve) => setImmediate(resolve));
+    }
+    return `${parts.join('\n\n')}\n`;
   }
 
   get contentType(): string {
