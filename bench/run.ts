@@ -38,6 +38,7 @@ const BENCHMARKS: Registered[] = [
   { name: 'recovery', file: 'recovery.bench.ts', timeoutMs: { full: 10 * 60_000, quick: 60_000 } },
   { name: 'http', file: 'http.bench.ts', timeoutMs: { full: 6 * 60_000, quick: 90_000 } },
   { name: 'delay', file: 'delay.bench.ts', timeoutMs: { full: 10 * 60_000, quick: 90_000 } },
+  { name: 'tenants', file: 'tenants.bench.ts', timeoutMs: { full: 20 * 60_000, quick: 120_000 } },
 ];
 
 const BENCH_DIR = dirname(fileURLToPath(import.meta.url));
