@@ -9,7 +9,7 @@
  *        [--deaths N] [--profile DIR] [--heap-snapshot] [--keep] [--no-build]
  *
  * --quick   100 tenants with every interval divided by 10 (poll 1.5 s, discovery 30 s, delay
- *           6 s): the same polls per second as 1,000 tenants at 15 s, a 20 s window; under a
+ *           6 s): the same polls per second as 1,000 tenants at 15 s, a 10 s window; under a
  *           minute in all.
  * --profile DIR  the daemon runs with --cpu-prof and writes its profile to DIR when it stops
  * --heap-snapshot  the daemon writes a heap snapshot at the end of the window (use with --keep)
@@ -22,7 +22,7 @@
  *     they run the same Spark job; each owns its driver by the submission id it recorded);
  *  2. settle: every tenant has a RUNNING driver, two more polls have passed, and the daemon
  *     has run 5 minutes (the target is for a daemon 5 minutes after its start: the first
- *     submissions and the first runs of every stream are behind it; quick: 15 s);
+ *     submissions and the first runs of every stream are behind it; quick: 8 s);
  *  3. idle window (300 s, one discovery interval: every tenant syncs once, samples its delay
  *     5 times and polls 20 times): the daemon's CPU (utime + stime from /proc/<pid>/stat),
  *     its RSS at the end (VmRSS; VmHWM as a figure), its event-loop delay p99 as an operator
@@ -57,7 +57,7 @@ const SPEEDUP = quick ? 10 : 1;
 const POLL_MS = 15_000 / SPEEDUP;
 const DISCOVERY_S = 300 / SPEEDUP;
 const DELAY_S = 60 / SPEEDUP;
-const WINDOW_MS = Number(flagValue('--window') ?? (quick ? 20 : 300)) * 1000;
+const WINDOW_MS = Number(flagValue('--window') ?? (quick ? 10 : 300)) * 1000;
 /** How often /metrics is scraped during the window (Prometheus' usual 15 s). */
 const SCRAPE_MS = quick ? 5_000 : 15_000;
 const DEATHS = Number(flagValue('--deaths') ?? (quick ? 15 : 60));
@@ -65,7 +65,7 @@ const DEATHS = Number(flagValue('--deaths') ?? (quick ? 15 : 60));
 const DEATH_SPAN_MS = quick ? 10_000 : 60_000;
 const SERVICES_PER_TENANT = 5;
 /** The window starts this long after the daemon's start at the earliest (the target: "after 5 minutes"). */
-const SETTLE_MS = Number(flagValue('--settle') ?? (quick ? 15 : 300)) * 1000;
+const SETTLE_MS = Number(flagValue('--settle') ?? (quick ? 8 : 300)) * 1000;
 const MAIN_CLASS = 'com.logwise.spark.MainApplication';
 
 // ---------------------------------------------------------------- small helpers
