@@ -5,8 +5,8 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { sharedReadMaxAgeMs } from '../../src/shared-read.js';
-import { SparkMasterClient, SparkUnreachableError, type SparkMasterClientOptions } from '../../src/spark/master-client.js';
-import type { CreateSubmissionRequest } from '../../src/spark/types.js';
+import { SparkMasterClient, SparkUnreachableError, parseMasterState, sharingUnchanged, type SparkMasterClientOptions } from '../../src/spark/master-client.js';
+import type { CreateSubmissionRequest, MasterState } from '../../src/spark/types.js';
 import { SparkMasterSimulator, type MasterSimulatorOptions } from '../spark-sim/master-simulator.js';
 import { acceptedCreates, aliveOf, sleep, sparkTenant, startSparkOrchestrator, waitFor } from '../support/spark.js';
 
@@ -65,8 +65,10 @@ describe('shared master state reads', () => {
     expect(await client.masterState()).toBe(first);
     expect(reads(sim)).toBe(1);
     await sleep(350);
+    sim.addDriverByHand({ mainClass: 'com.a.Main' });
     const second = await client.masterState();
     expect(second).not.toBe(first);
+    expect(second.activeDrivers).toHaveLength(1);
     expect(reads(sim)).toBe(2);
   });
 
@@ -162,6 +164,40 @@ describe('shared master state reads', () => {
     expect(sharedReadMaxAgeMs(15_000)).toBe(750);
     expect(sharedReadMaxAgeMs(200)).toBe(10);
     expect(sharedReadMaxAgeMs(300_000)).toBe(1_000);
+  });
+});
+
+describe('sharingUnchanged: what a new read has not changed is the previous read', () => {
+  const doc = (drivers: { id: string; state: string }[], coresused = 1) => ({
+    status: 'ALIVE',
+    url: 'spark://m:7077',
+    aliveworkers: 1,
+    cores: 8,
+    coresused,
+    activedrivers: drivers.map((d) => ({ ...d, starttime: '1', worker: 'w', mainclass: 'com.a.Main', cores: 1, memory: 1024, submitdate: 'x' })),
+    completeddrivers: [],
+  });
+  const parse = (d: unknown) => parseMasterState(d, 'http://m:8080');
+
+  it('hands out the previous state when nothing changed, so lookups built over it are kept', async () => {
+    const first = sharingUnchanged(parse(doc([{ id: 'a', state: 'RUNNING' }, { id: 'b', state: 'RUNNING' }])), undefined);
+    expect(Object.isFrozen(first) && Object.isFrozen(first.activeDrivers) && Object.isFrozen(first.activeDrivers[0])).toBe(true);
+    expect(sharingUnchanged(parse(doc([{ id: 'a', state: 'RUNNING' }, { id: 'b', state: 'RUNNING' }])), first)).toBe(first);
+  });
+
+  it('reuses the drivers that did not change, and only those', () => {
+    const first = sharingUnchanged(parse(doc([{ id: 'a', state: 'RUNNING' }, { id: 'b', state: 'RUNNING' }])), undefined);
+    const second = sharingUnchanged(parse(doc([{ id: 'b', state: 'RUNNING' }, { id: 'a', state: 'SUBMITTED' }, { id: 'c', state: 'RUNNING' }])), first);
+    expect(second).not.toBe(first);
+    expect(second.activeDrivers.map((d) => [d.id, d.state])).toEqual([['b', 'RUNNING'], ['a', 'SUBMITTED'], ['c', 'RUNNING']]);
+    expect(second.activeDrivers[0]).toBe(first.activeDrivers[1]);
+    expect(second.activeDrivers[1]).not.toBe(first.activeDrivers[0]);
+    expect(Object.isFrozen(second) && Object.isFrozen(second.activeDrivers) && second.activeDrivers.every((d) => Object.isFrozen(d))).toBe(true);
+    // Only a figure changed: a new state around the same driver list.
+    const third: MasterState = sharingUnchanged(parse(doc([{ id: 'b', state: 'RUNNING' }, { id: 'a', state: 'SUBMITTED' }, { id: 'c', state: 'RUNNING' }], 2)), second);
+    expect(third).not.toBe(second);
+    expect(third.coresUsed).toBe(2);
+    expect(third.activeDrivers).toBe(second.activeDrivers);
   });
 });
 
