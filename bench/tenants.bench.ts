@@ -47,6 +47,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SparkMasterSimulator, type SimDriverView } from '../test/spark-sim/master-simulator.js';
 import { flagValue, hasFlag, progress, reportResult, type BenchResult, type TargetFigure } from './harness.js';
+import { seededRandom as mulberry32 } from '../test/support/seeded-random.js';
 
 const NAME = 'tenants';
 const ROOT = dirname(dirname(fileURLToPath(import.meta.url)));
@@ -113,18 +114,6 @@ async function waitFor<T>(what: string, timeoutMs: number, fn: () => T | undefin
     if (Date.now() > deadline) throw new Error(`timed out after ${Math.round(timeoutMs / 1000)} s waiting for ${what}${last ? ` (${(last as Error).message})` : ''}`);
     await sleep(everyMs);
   }
-}
-
-/** Deterministic PRNG (mulberry32), for the Monte Carlo limit of the spread. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** The most points of `phases` (in [0, period)) in any window of `width` on the circle of length `period`. */

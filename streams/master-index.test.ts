@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { seededRandom as rng } from '../test/support/seeded-random.js';
 import type { MasterState, SparkDriver } from '../src/spark/types.js';
 import { detectDeaths } from './crash-loop.js';
 import { masterIndex } from './master-index.js';
@@ -20,18 +21,6 @@ function frozen(s: MasterState): MasterState {
   Object.freeze(s.activeDrivers);
   Object.freeze(s.completedDrivers);
   return Object.freeze(s);
-}
-
-/** Seeded PRNG (mulberry32). */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 describe('masterIndex', () => {

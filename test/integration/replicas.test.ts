@@ -28,6 +28,7 @@ import { leaseTiming } from '../../streams/lease-decision.js';
 import { SparkMasterSimulator } from '../spark-sim/master-simulator.js';
 import { freshMysqlDatabase, type TestDatabase } from '../support/databases.js';
 import { acceptedCreates, aliveOf, sleep, sparkTenant, waitFor } from '../support/spark.js';
+import { seededRandom as rng } from '../support/seeded-random.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const LEASE_MS = 2_000;
@@ -221,18 +222,6 @@ interface Failover {
 /** A successor stalled this long (not run, or MySQL slow to answer it) is the machine's doing, not the lease logic's. */
 const STALL_MS = TAKEOVER_LAG_LIMIT_MS / 2;
 const stallOf = (f: Failover) => f.startedLateMs + Math.max(0, f.loggedLateMs - 20);
-
-/** Deterministic from the seed: mulberry32. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
 
 /**
  * The kills of one phase: every kind at least once (in random order) when there is room, the rest

@@ -31,6 +31,7 @@ import type { StreamContext } from '../../streams/tenant-loop.js';
 import { SparkMasterSimulator } from '../spark-sim/master-simulator.js';
 import { freshSqliteDatabase, type TestDatabase } from '../support/databases.js';
 import { aliveOf, MAIN_CLASS } from '../support/spark.js';
+import { seededRandom as prng } from '../support/seeded-random.js';
 
 const SCHEDULES = Number(process.env.SPARK_FAULT_SCHEDULES ?? 200);
 const SEED = Number(process.env.SPARK_FAULT_SEED ?? Math.floor(Math.random() * 2 ** 31));
@@ -41,18 +42,6 @@ const CRASH_LOOP = { threshold: 5, windowMs: 60_000, baseBackoffMs: 3_000, maxBa
 const RECOVERY_POLLS = 20;
 const CLIENT_TIMEOUT_MS = 150;
 const OTHER_CLASS = 'com.other.StreamingJob';
-
-/** mulberry32: small, fast, good enough for schedules. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 type Fault = 'json-500' | 'create-500' | 'create-500-after' | 'kill-500' | 'drop-json' | 'drop-create-after' | 'drop-kill' | 'refuse' | 'slow' | 'very-slow' | 'standby' | 'death' | 'worker-loss';
 const FAULTS: Fault[] = ['json-500', 'create-500', 'create-500-after', 'kill-500', 'drop-json', 'drop-create-after', 'drop-kill', 'refuse', 'slow', 'very-slow', 'standby', 'death', 'worker-loss'];
