@@ -507,6 +507,8 @@ async function main(): Promise<void> {
         'tenants.windowStartSeconds': round((w0 - startedAt) / 1000, 1),
         'tenants.idleCpuWorstSlice': round(Math.max(...cpuSlices), 2),
         'tenants.rssPeakMB': mem.hwm,
+        // RSS follows V8's heap between two major collections: the largest the scrapes saw.
+        'tenants.rssMaxInWindowMB': Math.max(...scrapes.map((s) => s.rssMB)),
         'tenants.eventLoopDelayP99Median': round(percentile(lagP99s, 50), 1),
         'tenants.eventLoopDelayMaxWorst': round(Math.max(...scrapes.map((s) => s.lagMaxMs)), 1),
         'tenants.pollsPerSecond': round(polled / ((scrapes.at(-1)!.at - first.at) / 1000), 1),
