@@ -37,7 +37,6 @@
  */
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
 import type { ObjectStore } from '../src/objectstore/object-store.js';
 import { escapePathName } from '../streams/discovery-decision.js';
 import { lastValueFrom, from } from 'rxjs';
@@ -47,7 +46,7 @@ import type { OrchestratorEvent } from '../streams/events.js';
 import { tenantStreams } from '../streams/tenant-streams.js';
 import { freshMysqlDatabase } from '../test/support/databases.js';
 import { startTestOrchestrator } from '../test/support/orchestrator.js';
-import { assertS3TestServerUp, s3TestAccessKeyId, s3TestEndpoint, s3TestRegion, s3TestSecretAccessKey } from '../test/support/s3.js';
+import { assertS3TestServerUp, delimiterPages, s3TestAccessKeyId, s3TestEndpoint, s3TestRegion, s3TestSecretAccessKey } from '../test/support/s3.js';
 import { hasFlag, intFlag, progress, reportResult, since, type BenchResult, type TargetFigure } from './harness.js';
 import {
   benchS3Client,
@@ -280,18 +279,6 @@ class CountingStore implements ObjectStore {
   }
 }
 
-/** Pages of one delimiter listing, counted with a plain SDK client. */
-async function sdkPages(client: S3Client, bucket: string, prefix: string): Promise<number> {
-  let pages = 0;
-  let token: string | undefined;
-  do {
-    const page = await client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, Delimiter: '/', ContinuationToken: token }));
-    pages += 1;
-    token = page.IsTruncated ? page.NextContinuationToken : undefined;
-  } while (token);
-  return pages;
-}
-
 function percentile(values: readonly number[], p: number): number {
   const s = [...values].sort((a, b) => a - b);
   return s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))]!;
@@ -405,7 +392,7 @@ async function measure(): Promise<BenchResult> {
     for (const s of heavy) {
       const w = store.perService.get(folderOf(s))!;
       heavyWalkCalls += w.calls;
-      for (const hour of w.hours) heavySdkPages += await sdkPages(sdk, seeded.bucket, folderOf(s) + hour);
+      for (const hour of w.hours) heavySdkPages += await delimiterPages(sdk, seeded.bucket, folderOf(s) + hour);
     }
     const heavyObjects = heavy.reduce((a, s) => a + s.minutes.length * s.parts, 0);
 
@@ -430,7 +417,7 @@ async function measure(): Promise<BenchResult> {
     const sampleEvent = events.slice(before).find((e) => e.type === 'delay.sampled') as Extract<OrchestratorEvent, { type: 'delay.sampled' }> | undefined;
     const samplePages = store.stats.listCalls - samplePagesBefore;
     let sampleSdkPages = 0;
-    for (let h = 0; h < (sampleEvent?.listCalls ?? 0); h++) sampleSdkPages += await sdkPages(sdk, seeded.bucket, folderOf(sampleService) + hourFolderOf(now() - h * HOUR));
+    for (let h = 0; h < (sampleEvent?.listCalls ?? 0); h++) sampleSdkPages += await delimiterPages(sdk, seeded.bucket, folderOf(sampleService) + hourFolderOf(now() - h * HOUR));
     progress(NAME, `sample service (${sampleService.minutes.length * sampleService.parts} objects in its newest hour): ${sampled} min in ${sampleEvent?.listCalls} listings, ${samplePages} pages (SDK recount ${sampleSdkPages})`);
 
     const ms = perSample.map((p) => p.ms);

@@ -8,7 +8,6 @@
  */
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { Agent } from 'node:http';
 import {
   CreateBucketCommand,
   DeleteBucketCommand,
@@ -19,7 +18,7 @@ import {
   S3Client,
   S3ServiceException,
 } from '@aws-sdk/client-s3';
-import { assertS3TestServerUp, s3TestAccessKeyId, s3TestEndpoint, s3TestRegion, s3TestSecretAccessKey } from '../test/support/s3.js';
+import { assertS3TestServerUp, testS3Client } from '../test/support/s3.js';
 import { progress, since } from './harness.js';
 
 export const MARKER_KEY = '_bench/seeded.json';
@@ -37,15 +36,7 @@ export const componentName = (i: number): string => (i < COMPONENT_NAMES.length 
 export const serviceName = (i: number): string => (i % 100 === 50 ? `svc ${String(i).padStart(4, '0')}+a&b=c` : `svc-${String(i).padStart(4, '0')}`);
 
 export function benchS3Client(maxSockets: number): S3Client {
-  return new S3Client({
-    endpoint: s3TestEndpoint,
-    region: s3TestRegion,
-    credentials: { accessKeyId: s3TestAccessKeyId, secretAccessKey: s3TestSecretAccessKey },
-    forcePathStyle: true,
-    requestChecksumCalculation: 'WHEN_REQUIRED',
-    responseChecksumValidation: 'WHEN_REQUIRED',
-    requestHandler: { httpAgent: new Agent({ keepAlive: true, maxSockets }) },
-  });
+  return testS3Client({ maxSockets });
 }
 
 /** Runs `fn` over `items` with at most `limit` in flight; the first error stops the rest. */

@@ -4,6 +4,7 @@
  * every helper here throws an error naming the endpoint and the command to start it.
  */
 import { randomBytes } from 'node:crypto';
+import { Agent } from 'node:http';
 import {
   CreateBucketCommand,
   DeleteBucketCommand,
@@ -33,7 +34,7 @@ export const s3TestSettings = {
 const START_HINT = 'start it with `bash test/services.sh up` (npm test does this first)';
 
 /** An S3Client for the test server: path-style, static credentials, checksums only when required. */
-export function testS3Client(): S3Client {
+export function testS3Client(opts: { maxSockets?: number } = {}): S3Client {
   return new S3Client({
     endpoint: s3TestEndpoint,
     region: s3TestRegion,
@@ -42,7 +43,20 @@ export function testS3Client(): S3Client {
     // Streamed bodies otherwise go out chunked with a trailing checksum, which RGW answers with 411.
     requestChecksumCalculation: 'WHEN_REQUIRED',
     responseChecksumValidation: 'WHEN_REQUIRED',
+    ...(opts.maxSockets ? { requestHandler: { httpAgent: new Agent({ keepAlive: true, maxSockets: opts.maxSockets }) } } : {}),
   });
+}
+
+/** Pages of one delimiter listing of `prefix`, counted with a plain SDK client (the independent count). */
+export async function delimiterPages(client: S3Client, bucket: string, prefix: string): Promise<number> {
+  let pages = 0;
+  let token: string | undefined;
+  do {
+    const page = await client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, Delimiter: '/', ContinuationToken: token }));
+    pages += 1;
+    token = page.IsTruncated ? page.NextContinuationToken : undefined;
+  } while (token);
+  return pages;
 }
 
 let reachable: Promise<void> | undefined;

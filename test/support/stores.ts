@@ -2,7 +2,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { DeleteObjectsCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
-import { createTestBucket, emptyAndDeleteBucket, putObjects, s3TestEndpoint, s3TestRegion, testS3Client } from './s3.js';
+import { createTestBucket, emptyAndDeleteBucket, delimiterPages, putObjects, s3TestEndpoint, s3TestRegion, testS3Client } from './s3.js';
 
 /** A bucket (or folder) a test fills with objects, and the HOCON `objectStore` block that points at it. */
 export interface TestStore {
@@ -20,16 +20,7 @@ export async function cephBucket(label: string): Promise<TestStore> {
   return {
     hocon: `objectStore.aws { region = "${s3TestRegion}", bucket = "${bucket}", endpointOverride = "${s3TestEndpoint}" }`,
     put: (keys) => putObjects(client, bucket, keys, 48),
-    async pagesOf(prefix) {
-      let pages = 0;
-      let token: string | undefined;
-      do {
-        const page = await client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, Delimiter: '/', ContinuationToken: token }));
-        pages += 1;
-        token = page.IsTruncated ? page.NextContinuationToken : undefined;
-      } while (token);
-      return pages;
-    },
+    pagesOf: (prefix) => delimiterPages(client, bucket, prefix),
     async deletePrefix(prefix) {
       let token: string | undefined;
       do {
