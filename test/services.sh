@@ -1,11 +1,15 @@
 #!/usr/bin/env bash
-# Test services for the integration tests: MariaDB and a real S3 server (Ceph RADOS
+# Test services for the integration tests: MariaDB, a real S3 server (Ceph RADOS
 # Gateway on a one-host cluster: one ceph-mon, one ceph-osd on the in-memory memstore,
-# radosgw with the beast frontend; no cephx, no systemd, everything on 127.0.0.1).
+# radosgw with the beast frontend; no cephx, no systemd, everything on 127.0.0.1), a real
+# Spark standalone master + worker and a real Kafka broker (test/services/spark.sh and
+# kafka.sh: jars from Maven Central, plain java).
 #
 #   bash test/services.sh up      start what is not running (idempotent; run as root)
-#   bash test/services.sh down    stop radosgw, then the OSD, then the monitor
+#   bash test/services.sh down    stop Spark, Kafka, then radosgw, the OSD, the monitor
 #   bash test/services.sh status  show what runs
+#   bash test/services.sh spark-up|spark-down|spark-env|spark-status   the Spark cluster alone
+#   bash test/services.sh kafka-up|kafka-down|kafka-env|kafka-status   the Kafka broker alone
 #   bash test/services.sh ceph-up      `up` for the S3 server alone (fault tests start a private
 #                                  cluster with other ports and data dir; MariaDB is left alone)
 #   bash test/services.sh rgw-restart  (re)start only radosgw on the running monitor and OSD,
@@ -544,7 +548,13 @@ ceph_status() {
 
 # ---------------------------------------------------------------- main
 
-usage() { err "usage: bash test/services.sh up|down|status|ceph-up|rgw-restart"; exit 2; }
+usage() { err "usage: bash test/services.sh up|down|status|ceph-up|rgw-restart|spark-up|spark-down|spark-env|spark-status|kafka-up|kafka-down|kafka-env|kafka-status"; exit 2; }
+
+# The JVM services have scripts of their own, with locks of their own.
+case "${1:-}" in
+  spark-up | spark-down | spark-env | spark-status | spark-build) exec bash "$ROOT/test/services/spark.sh" "${1#spark-}" ;;
+  kafka-up | kafka-down | kafka-env | kafka-status) exec bash "$ROOT/test/services/kafka.sh" "${1#kafka-}" ;;
+esac
 
 for p in "$S3_PORT" "$MON_PORT" "$MARIADB_PORT"; do
   [[ "$p" =~ ^[0-9]+$ ]] && ((p > 0 && p < 65535)) || die "invalid port '$p' (check S3_TEST_PORT, CEPH_TEST_MON_PORT, MARIADB_TEST_PORT)"
@@ -564,14 +574,20 @@ case "$1" in
     ceph_up
     log "mariadb: up at $MARIADB_HOST:$MARIADB_PORT (database $MARIADB_DATABASE)"
     log "s3 (ceph rgw): up at $S3_URL"
+    bash "$ROOT/test/services/kafka.sh" up
+    bash "$ROOT/test/services/spark.sh" up
     ;;
   down)
+    bash "$ROOT/test/services/spark.sh" down
+    bash "$ROOT/test/services/kafka.sh" down
     ceph_down
     log "s3 (ceph rgw): stopped (mariadb left running)"
     ;;
   status)
     mariadb_status
     ceph_status
+    bash "$ROOT/test/services/kafka.sh" status
+    bash "$ROOT/test/services/spark.sh" status
     ;;
   ceph-up)
     [[ "$(id -u)" == 0 ]] || err "warning: not root; starting services may fail"
