@@ -72,6 +72,11 @@ const spark = z.strictObject({
   driverMemory: sparkValue.default('1G'),
   driverMaxResultSize: sparkValue.default('1G'),
   log4jPropertiesFilePath: nonEmpty.optional(),
+  /**
+   * Appended to the driver's JVM options: e.g. the `--add-opens` flags a Java 17 driver of
+   * Spark 3.3–3.5 needs to create its SparkContext (their REST server does not add them).
+   */
+  driverExtraJavaOptions: nonEmpty.optional(),
   executorCores: sparkValue.default('1'),
   executorMemory: sparkValue.default('1G'),
   logsDir: nonEmpty.default('logs'),

@@ -88,12 +88,13 @@ export function buildSubmissionRequest(input: SubmissionRequestInput): CreateSub
   const javaOptions = spark.log4jPropertiesFilePath
     ? `${SPARK_GC_JAVA_OPTIONS} -Dlog4j.configuration=${spark.log4jPropertiesFilePath}`
     : SPARK_GC_JAVA_OPTIONS;
+  const driverJavaOptions = spark.driverExtraJavaOptions ? `${javaOptions} ${spark.driverExtraJavaOptions}` : javaOptions;
   const sparkProperties: Record<string, string> = {
     'spark.app.name': spark.appName,
     'spark.cores.max': spark.driverCoresMax,
     'spark.driver.cores': driverCores !== undefined ? String(driverCores) : spark.driverCores,
     'spark.driver.memory': driverMemoryInGb !== undefined ? `${driverMemoryInGb}G` : spark.driverMemory,
-    'spark.driver.extraJavaOptions': javaOptions,
+    'spark.driver.extraJavaOptions': driverJavaOptions,
     'spark.driver.maxResultSize': spark.driverMaxResultSize,
     'spark.driver.supervise': 'true',
     'spark.executor.cores': spark.executorCores,

@@ -176,6 +176,14 @@ describe('buildSubmissionRequest', () => {
     expect(req.sparkProperties['spark.executor.extraJavaOptions']).toBe(SPARK_GC_JAVA_OPTIONS);
   });
 
+  it('appends driverExtraJavaOptions to the JVM options of the driver only (executors get the module flags from their SparkContext)', () => {
+    const flags = '-XX:+IgnoreUnrecognizedVMOptions --add-opens=java.base/sun.nio.ch=ALL-UNNAMED';
+    const tenant = tenantOf({ spark: { log4jPropertiesFilePath: undefined, driverExtraJavaOptions: flags } });
+    const req = buildSubmissionRequest({ tenant, masterHost: 'spark-master' });
+    expect(req.sparkProperties['spark.driver.extraJavaOptions']).toBe(`${SPARK_GC_JAVA_OPTIONS} ${flags}`);
+    expect(req.sparkProperties['spark.executor.extraJavaOptions']).toBe(SPARK_GC_JAVA_OPTIONS);
+  });
+
   it('fails clearly without a Kafka broker host or a master host', () => {
     expect(() => buildSubmissionRequest({ tenant: tenantOf({ kafka: null }), masterHost: 'spark-master' })).toThrow(/kafka\.kafkaBrokersHost/);
     expect(() => buildSubmissionRequest({ tenant: tenantOf(), masterHost: ' ' })).toThrow(/master host/);
