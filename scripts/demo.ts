@@ -5,7 +5,8 @@
  *
  *   curl -N localhost:8080/api/v1/events
  *
- * Runs until Ctrl-C, or for `--seconds N`.
+ * Runs until Ctrl-C, or for `--seconds N`. `--real` runs the real pipeline instead
+ * (scripts/demo-real.ts: Kafka, Spark, Ceph, a streaming job and a producer).
  */
 import { spawn } from 'node:child_process';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -14,7 +15,7 @@ import { parseArgs } from 'node:util';
 import { SparkMasterSimulator } from '../test/spark-sim/master-simulator.js';
 
 const { values } = parseArgs({
-  options: { seconds: { type: 'string' }, 'die-every': { type: 'string', default: '20' } },
+  options: { seconds: { type: 'string' }, 'die-every': { type: 'string', default: '20' }, real: { type: 'boolean', default: false } },
   strict: true,
 });
 const root = 'data/demo';
@@ -105,4 +106,8 @@ async function main(): Promise<void> {
   say('orchestrator starting on http://localhost:8080 — try: curl -N localhost:8080/api/v1/events');
 }
 
-void main();
+if (values.real) {
+  void import('./demo-real.js').then((m) => m.runRealDemo(values.seconds === undefined ? undefined : Number(values.seconds)));
+} else {
+  void main();
+}
