@@ -184,8 +184,11 @@ start_worker() {
   port_in_use "$WORKER_UI_PORT" && die "port $WORKER_UI_PORT for the Spark worker UI is taken (set SPARK_TEST_WORKER_UI_PORT)"
   local masters="spark://$HOST:$PORT"
   [[ "$HA" == 1 ]] && masters="spark://$HOST:$PORT,$HOST:$STANDBY_PORT"
+  # The worker heartbeats every spark.worker.timeout/4 of ITS OWN setting (default 60 s → 15 s):
+  # with only the master at 10 s, the master dropped the worker every 30 s and relaunched
+  # every supervised driver under a new id.
   spawn worker "$TAG:worker" "${JVM_ENV[@]}" java -Xmx256m "-Dlogwise.tag=$TAG:worker" \
-    "-Dspark.shuffle.service.enabled=$SHUFFLE_SERVICE" \
+    -Dspark.worker.timeout=10 "-Dspark.shuffle.service.enabled=$SHUFFLE_SERVICE" \
     -cp "$SPARK_HOME/conf:$JARS/*" org.apache.spark.deploy.worker.Worker \
     --host "$HOST" -c "$WORKER_CORES" -m "$WORKER_MEMORY" -d "$WORK_DIR" \
     --webui-port "$WORKER_UI_PORT" "$masters"

@@ -8,6 +8,11 @@
  * Timestamps (driver start time, submit date, ids, heartbeats) come from the injectable
  * `now()`; the asynchronous parts (kill completion, launch delay, slow answers) use real
  * timers with millisecond knobs so that tests stay fast.
+ *
+ * Checked against a real Spark 3.5.7 master by test/spark-conformance (fixture and its list of
+ * deliberate differences in test/fixtures/spark-3.5/). A driver's process does what the
+ * test's `driverProgram` says (default: runs until killed); fault injection (failNext, dropNext,
+ * holdNext, killDriverProcess, loseWorker, …) may go beyond what Spark does.
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -51,6 +56,14 @@ export interface MasterSimulatorOptions {
   launchDelayMs?: number;
   /** `spark.deploy.retainedDrivers`. Default 200. */
   retainedDrivers?: number;
+  /**
+   * What a driver's process does once its worker launches it (default: runs until killed).
+   * Lets a test model its application, e.g. "exits 1 after 2 s": the simulator then applies
+   * Spark's rules (exit 0 → FINISHED; non-zero → FAILED, or restarted in place when supervised).
+   */
+  driverProgram?: (launch: SimDriverLaunch) => SimDriverRun | undefined;
+  /** First wait before a supervised driver that exited non-zero is restarted (doubles, as in DriverRunner). Default 1000. */
+  superviseBackoffMs?: number;
   /** Called with one line per request received (for the CLI). */
   log?: (line: string) => void;
   /**
@@ -59,6 +72,20 @@ export interface MasterSimulatorOptions {
    */
   onRequest?: (request: SimRequestRecord & { held?: boolean }, create?: SimCreateRecord) => void;
 }
+
+export interface SimDriverLaunch {
+  id: string;
+  mainClass: string;
+  appResource: string;
+  appArgs: string[];
+  sparkProperties: Record<string, string>;
+  supervise: boolean;
+  /** 1 for the first launch, 2 for the first in-place restart of a supervised driver, … */
+  launch: number;
+}
+
+/** A driver process's run: it exits with `exitCode` after `afterMs`, or its worker fails to prepare it (ERROR). */
+export type SimDriverRun = { exitAfterMs: number; exitCode: number } | { errorAfterMs?: number; error: string };
 
 export interface SimRequestRecord {
   at: number;
@@ -100,6 +127,8 @@ export interface SimDriverView {
   appArgs: string[];
   sparkProperties: Record<string, string>;
   killRequested: boolean;
+  /** How often a worker started its process (in-place restarts of a supervised driver count). */
+  launches: number;
 }
 
 export interface SimWorkerView {
@@ -159,6 +188,13 @@ const PROTOCOL_VERSION = 'v1';
 const SC_UNKNOWN_PROTOCOL_VERSION = 468;
 const DEFAULT_DRIVER_CORES = 1;
 const DEFAULT_DRIVER_MEMORY_MB = 1024;
+/** Headers Spark's web UI adds to its pages (JettyUtils). */
+const UI_HEADERS = {
+  'cache-control': 'no-cache, no-store, must-revalidate',
+  'x-frame-options': 'SAMEORIGIN',
+  'x-xss-protection': '1; mode=block',
+  'x-content-type-options': 'nosniff',
+};
 
 interface Worker {
   id: string;
@@ -176,6 +212,7 @@ interface Worker {
 
 interface DriverDesc {
   mainClass: string;
+  appResource: string;
   cores: number;
   memoryMb: number;
   supervise: boolean;
@@ -194,6 +231,7 @@ interface Driver {
   killRequested: boolean;
   /** True while the launch delay has not passed. */
   launchHold: boolean;
+  launches: number;
 }
 
 interface FaultRule {
@@ -257,16 +295,38 @@ export function jacksonPretty(value: unknown, rest = false, nesting = 0): string
   return JSON.stringify(value);
 }
 
-function jettyErrorPage(status: number, reason: string, uri: string, message = reason): string {
-  const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+/**
+ * Jetty 9.4's ErrorHandler page (as Spark's servers send it): the message in the title, heading
+ * and table; the servlet that answered (class name and identity hash) when there was one; an
+ * uncaught exception as CAUSED BY plus its stack trace.
+ */
+function jettyErrorPage(status: number, uri: string, message: string, servlet?: string, cause?: string): string {
+  const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/'/g, '&apos;');
+  const causeLine = cause?.split('\n')[0];
   return (
     '<html>\n<head>\n<meta http-equiv="Content-Type" content="text/html;charset=ISO-8859-1"/>\n' +
-    `<title>Error ${status} ${esc(reason)}</title>\n</head>\n<body><h2>HTTP ERROR ${status} ${esc(message)}</h2>\n` +
+    `<title>Error ${status} ${esc(message)}</title>\n</head>\n<body><h2>HTTP ERROR ${status} ${esc(message)}</h2>\n` +
     `<table>\n<tr><th>URI:</th><td>${esc(uri)}</td></tr>\n<tr><th>STATUS:</th><td>${status}</td></tr>\n` +
-    `<tr><th>MESSAGE:</th><td>${esc(message)}</td></tr>\n</table>\n` +
-    '<hr><a href="https://eclipse.org/jetty">Powered by Jetty:// 9.4.54.v20240208</a><hr/>\n\n</body>\n</html>\n'
+    `<tr><th>MESSAGE:</th><td>${esc(message)}</td></tr>\n` +
+    (servlet ? `<tr><th>SERVLET:</th><td>${esc(servlet)}</td></tr>\n` : '') +
+    (causeLine ? `<tr><th>CAUSED BY:</th><td>${esc(causeLine)}</td></tr>\n` : '') +
+    '</table>\n' +
+    (cause ? `<h3>Caused by:</h3><pre>${esc(cause)}\n</pre>\n` : '') +
+    '\n</body>\n</html>\n'
   );
 }
+
+/** Servlet names as Jetty prints them: class name, '-', identity hash (hex); one hash per servlet and process. */
+const SERVLET_NAMES = Object.fromEntries(
+  (
+    [
+      ['create', 'org.apache.spark.deploy.rest.StandaloneSubmitRequestServlet'],
+      ['kill', 'org.apache.spark.deploy.rest.StandaloneKillRequestServlet'],
+      ['status', 'org.apache.spark.deploy.rest.StandaloneStatusRequestServlet'],
+      ['ui', 'org.apache.spark.ui.JettyUtils$$anon$1'],
+    ] as const
+  ).map(([k, cls]) => [k, `${cls}-${Math.floor(Math.random() * 0x7fffffff).toString(16)}`]),
+) as Record<'create' | 'kill' | 'status' | 'ui', string>;
 
 function reasonPhrase(status: number): string {
   return http.STATUS_CODES[status] ?? 'Error';
@@ -297,6 +357,11 @@ const JACKSON_FRAMES = [
   'org.json4s.jackson.JsonMethods.parse(JsonMethods.scala:33)',
   'org.apache.spark.deploy.rest.SubmitRestProtocolMessage$.parseField(SubmitRestProtocolMessage.scala:143)',
 ];
+const WORKER_FRAMES = [
+  'org.apache.spark.deploy.worker.DriverRunner.downloadUserJar(DriverRunner.scala:162)',
+  'org.apache.spark.deploy.worker.DriverRunner.prepareAndRunDriver(DriverRunner.scala:179)',
+  'org.apache.spark.deploy.worker.DriverRunner$$anon$2.run(DriverRunner.scala:99)',
+];
 const MASTER_FRAMES = [
   'org.apache.spark.deploy.master.Master$$anonfun$receiveAndReply$1.applyOrElse(Master.scala:487)',
   'org.apache.spark.rpc.netty.Inbox.$anonfun$process$1(Inbox.scala:103)',
@@ -310,7 +375,14 @@ class MalformedRequest extends Error {
   }
 }
 /** An uncaught exception that Jetty turns into its 500 error page. */
-class InternalError extends Error {}
+class InternalError extends Error {
+  constructor(
+    message: string,
+    readonly frames: string[] = ['org.apache.spark.deploy.rest.SubmitRequestServlet.doPost(RestSubmissionServer.scala:282)'],
+  ) {
+    super(message);
+  }
+}
 
 // ---------------------------------------------------------------- Java-like value checks
 
@@ -339,10 +411,16 @@ function isJavaBoolean(value: string): boolean {
   return /^(true|false)$/i.test(value);
 }
 
+const PARSE_INT_FRAMES = [
+  'java.base/java.lang.NumberFormatException.forInputString(NumberFormatException.java:67)',
+  'java.base/java.lang.Integer.parseInt(Integer.java:668)',
+  'org.apache.spark.deploy.rest.StandaloneSubmitRequestServlet.buildDriverDescription(StandaloneRestServer.scala:183)',
+];
+
 function javaParseInt(value: string): number {
-  if (!/^[+-]?\d+$/.test(value)) throw new InternalError(`java.lang.NumberFormatException: For input string: "${value}"`);
+  if (!/^[+-]?\d+$/.test(value)) throw new InternalError(`java.lang.NumberFormatException: For input string: "${value}"`, PARSE_INT_FRAMES);
   const n = Number(value);
-  if (n > 2147483647 || n < -2147483648) throw new InternalError(`java.lang.NumberFormatException: For input string: "${value}"`);
+  if (n > 2147483647 || n < -2147483648) throw new InternalError(`java.lang.NumberFormatException: For input string: "${value}"`, PARSE_INT_FRAMES);
   return n;
 }
 
@@ -364,6 +442,10 @@ export class SparkMasterSimulator {
   private killDelayMs: number | null;
   private launchDelayMs: number;
   private readonly retainedDrivers: number;
+  private readonly driverProgram: MasterSimulatorOptions['driverProgram'];
+  private readonly superviseBackoffMs: number;
+  /** The timer of each driver's running process (its exit) or of its restart back-off. */
+  private readonly processTimers = new Map<string, NodeJS.Timeout>();
   private readonly logLine: ((line: string) => void) | undefined;
   private readonly onRequest: MasterSimulatorOptions['onRequest'];
   /** Releases of the requests held by `holdNext` (true: send the answer, if there is one). */
@@ -408,6 +490,8 @@ export class SparkMasterSimulator {
     this.killDelayMs = opts.killDelayMs === undefined ? 50 : opts.killDelayMs;
     this.launchDelayMs = opts.launchDelayMs ?? 0;
     this.retainedDrivers = opts.retainedDrivers ?? 200;
+    this.driverProgram = opts.driverProgram;
+    this.superviseBackoffMs = opts.superviseBackoffMs ?? 1000;
     this.logLine = opts.log;
     this.onRequest = opts.onRequest;
     const workers = opts.workers ?? [{ cores: 4, memoryMb: 8192 }, { cores: 4, memoryMb: 8192 }];
@@ -482,6 +566,7 @@ export class SparkMasterSimulator {
     for (const t of this.timers) clearTimeout(t);
     this.timers.clear();
     this.pendingKills.clear();
+    this.processTimers.clear();
     this.drivers.clear();
     this.completed.length = 0;
     this.workersList.length = 0;
@@ -605,9 +690,10 @@ export class SparkMasterSimulator {
   }
 
   /**
-   * The driver process ends with `finalState`: the driver moves to `completeddrivers` with that
-   * state (and keeps its worker id). With `respectSupervise`, a supervised driver that FAILED is
-   * restarted in place by its worker instead (it stays RUNNING, as Spark does).
+   * Fault injection: the driver ends in `finalState`, whatever Spark would do; it moves to
+   * `completeddrivers` with that state (and keeps its worker id). Real Spark 3.5 never shows a
+   * supervised driver as FAILED (its worker restarts it in place, forever): `exitDriverProcess`
+   * follows that rule, and so does this with `respectSupervise`.
    */
   killDriverProcess(
     id: string,
@@ -616,7 +702,10 @@ export class SparkMasterSimulator {
   ): 'completed' | 'restarted' {
     const d = this.drivers.get(id);
     if (!d || d.state !== 'RUNNING' || !d.worker) throw new Error(`driver ${id} is not RUNNING on a worker`);
-    if (opts.respectSupervise && d.desc.supervise && finalState === 'FAILED' && !d.killRequested) return 'restarted';
+    if (opts.respectSupervise && d.desc.supervise && finalState === 'FAILED' && !d.killRequested) {
+      this.processExited(d, 1, Date.now(), this.superviseBackoffMs);
+      return 'restarted';
+    }
     const exception =
       finalState === 'ERROR'
         ? opts.exception ??
@@ -628,6 +717,17 @@ export class SparkMasterSimulator {
     this.cancelPendingKill(id);
     this.removeDriver(id, finalState, exception);
     return 'completed';
+  }
+
+  /**
+   * The driver's process exits with `exitCode` by itself, and its worker reacts as Spark's
+   * DriverRunner does: 0 → FINISHED; non-zero → KILLED if a kill was requested, otherwise
+   * restarted in place when supervised (it stays RUNNING; returns 'restarted'), else FAILED.
+   */
+  exitDriverProcess(id: string, exitCode: number): 'FINISHED' | 'FAILED' | 'KILLED' | 'restarted' {
+    const d = this.drivers.get(id);
+    if (!d || d.state !== 'RUNNING' || !d.worker) throw new Error(`driver ${id} is not RUNNING on a worker`);
+    return this.processExited(d, exitCode, Date.now(), this.superviseBackoffMs);
   }
 
   /**
@@ -684,6 +784,7 @@ export class SparkMasterSimulator {
   addDriverByHand(opts: AddDriverByHandOptions): string {
     const d = this.createDriver({
       mainClass: opts.mainClass,
+      appResource: '',
       cores: opts.cores ?? DEFAULT_DRIVER_CORES,
       memoryMb: opts.memoryMb ?? DEFAULT_DRIVER_MEMORY_MB,
       supervise: opts.supervise ?? false,
@@ -777,6 +878,7 @@ export class SparkMasterSimulator {
       exception: null,
       killRequested: false,
       launchHold: this.launchDelayMs > 0,
+      launches: 0,
     };
     this.drivers.set(d.id, d);
     if (d.launchHold) {
@@ -802,6 +904,68 @@ export class SparkMasterSimulator {
       w.drivers.add(d.id);
       d.worker = w;
       d.state = 'RUNNING';
+      this.startProcess(d, this.superviseBackoffMs);
+    }
+  }
+
+  /**
+   * DriverRunner on the worker: runs the driver's program (if the test gave one). A supervised
+   * driver that exits non-zero is started again in place after a back-off that doubles (reset
+   * after a run longer than 5 back-off units), with no limit: the master keeps showing RUNNING.
+   */
+  private startProcess(d: Driver, backoffMs: number): void {
+    d.launches++;
+    const run = this.driverProgram?.({
+      id: d.id,
+      mainClass: d.desc.mainClass,
+      appResource: d.desc.appResource,
+      appArgs: [...d.desc.appArgs],
+      sparkProperties: { ...d.desc.sparkProperties },
+      supervise: d.desc.supervise,
+      launch: d.launches,
+    });
+    if (!run) return;
+    if ('error' in run) {
+      // prepareAndRunDriver threw (e.g. the jar could not be fetched): ERROR, even when supervised
+      this.setProcessTimer(d.id, run.errorAfterMs ?? 0, () => {
+        this.cancelPendingKill(d.id);
+        const e = run.error.includes('\n\t') ? run.error : `${run.error}\n${WORKER_FRAMES.map((f) => `\t${f}`).join('\n')}`;
+        this.removeDriver(d.id, 'ERROR', e);
+      });
+      return;
+    }
+    const startedAt = Date.now();
+    this.setProcessTimer(d.id, run.exitAfterMs, () => this.processExited(d, run.exitCode, startedAt, backoffMs));
+  }
+
+  /** DriverRunner's final-state rule: exit 0 → FINISHED, else KILLED after a kill, else FAILED unless supervised. */
+  private processExited(d: Driver, exitCode: number, startedAt: number, backoffMs: number): 'FINISHED' | 'FAILED' | 'KILLED' | 'restarted' {
+    if (exitCode !== 0 && d.desc.supervise && !d.killRequested) {
+      const wait = Date.now() - startedAt > 5 * this.superviseBackoffMs ? this.superviseBackoffMs : backoffMs;
+      this.setProcessTimer(d.id, wait, () => this.startProcess(d, wait * 2));
+      return 'restarted';
+    }
+    const state = exitCode === 0 ? 'FINISHED' : d.killRequested ? 'KILLED' : 'FAILED';
+    this.cancelPendingKill(d.id);
+    this.removeDriver(d.id, state, null);
+    return state;
+  }
+
+  private setProcessTimer(id: string, ms: number, fn: () => void): void {
+    this.clearProcessTimer(id);
+    const t = this.setTimer(ms, () => {
+      if (this.processTimers.get(id) === t) this.processTimers.delete(id);
+      fn();
+    });
+    this.processTimers.set(id, t);
+  }
+
+  private clearProcessTimer(id: string): void {
+    const t = this.processTimers.get(id);
+    if (t) {
+      clearTimeout(t);
+      this.timers.delete(t);
+      this.processTimers.delete(id);
     }
   }
 
@@ -809,6 +973,7 @@ export class SparkMasterSimulator {
     const d = this.drivers.get(id);
     if (!d) return;
     this.drivers.delete(id);
+    this.clearProcessTimer(id);
     if (this.completed.length >= this.retainedDrivers) {
       this.completed.splice(0, Math.max(Math.floor(this.retainedDrivers / 10), 1));
     }
@@ -961,7 +1126,7 @@ export class SparkMasterSimulator {
       answer = {
         status: fault.status,
         headers: { 'content-type': fault.contentType ?? 'text/html;charset=iso-8859-1', 'cache-control': 'must-revalidate,no-cache,no-store' },
-        body: fault.body ?? jettyErrorPage(fault.status, reasonPhrase(fault.status), pathname),
+        body: fault.body ?? jettyErrorPage(fault.status, pathname, reasonPhrase(fault.status)),
       };
     }
     record(answer.status);
@@ -983,22 +1148,20 @@ export class SparkMasterSimulator {
       const hostHeader = req.headers.host ?? `${urlHost(this.host)}:${this.uiPortValue}`;
       return { status: 302, headers: { location: `http://${hostHeader}/json/` }, body: '' };
     }
+    if (method !== 'GET' && method !== 'HEAD') return methodNotAllowed(method, pathname, 'ui');
     if (pathname.startsWith('/json/')) {
-      if (method !== 'GET' && method !== 'HEAD') return methodNotAllowed(method, pathname);
       return {
         status: 200,
-        headers: { 'content-type': 'text/json;charset=utf-8' },
+        headers: { 'content-type': 'text/json;charset=utf-8', ...UI_HEADERS },
         body: jacksonPretty(this.stateDocument()),
       };
     }
-    if (pathname === '/') {
-      return {
-        status: 200,
-        headers: { 'content-type': 'text/html;charset=utf-8' },
-        body: `<!DOCTYPE html><html><head><title>Spark Master at ${this.masterUrl}</title></head><body><h3>Spark Master at ${this.masterUrl}</h3><p>Status: ${this.status}</p></body></html>`,
-      };
-    }
-    return jettyAnswer(404, pathname);
+    // The master page is the UI's root servlet: every other path answers it too.
+    return {
+      status: 200,
+      headers: { 'content-type': 'text/html;charset=utf-8', ...UI_HEADERS },
+      body: `<!DOCTYPE html><html><head><title>Spark Master at ${this.masterUrl}</title></head><body><h3>Spark Master at ${this.masterUrl}</h3><p>Status: ${this.status}</p></body></html>`,
+    };
   }
 
   private handleRest(method: string, pathname: string, route: RestRoute, body: string): Answer {
@@ -1006,10 +1169,10 @@ export class SparkMasterSimulator {
       case 'error':
         return this.errorServlet(route.parts);
       case 'create':
-        if (method !== 'POST') return methodNotAllowed(method, pathname);
+        if (method !== 'POST') return methodNotAllowed(method, pathname, 'create');
         return this.createServlet(body);
       case 'kill': {
-        if (method !== 'POST') return methodNotAllowed(method, pathname);
+        if (method !== 'POST') return methodNotAllowed(method, pathname, 'kill');
         const id = parseSubmissionId(route.pathInfo);
         if (id === undefined) return this.restAnswer(400, this.errorResponse('Submission ID is missing in kill request.'));
         const r = this.requestKill(id);
@@ -1023,7 +1186,7 @@ export class SparkMasterSimulator {
         });
       }
       case 'status': {
-        if (method !== 'GET' && method !== 'HEAD') return methodNotAllowed(method, pathname);
+        if (method !== 'GET' && method !== 'HEAD') return methodNotAllowed(method, pathname, 'status');
         const id = parseSubmissionId(route.pathInfo);
         if (id === undefined) return this.restAnswer(400, this.errorResponse('Submission ID is missing in status request.'));
         this.statusRequests.push({ at: this.now(), id });
@@ -1064,7 +1227,8 @@ export class SparkMasterSimulator {
       if (e instanceof MalformedRequest) {
         answer = this.restAnswer(400, this.errorResponse(`Malformed request: ${e.formatted}`));
       } else if (e instanceof InternalError) {
-        answer = jettyAnswer(500, '/v1/submissions/create', e.message);
+        // Jetty's page for an exception the servlet did not catch: its text and stack trace
+        answer = jettyAnswer(500, '/v1/submissions/create', e.message, SERVLET_NAMES.create, `${e.message}\n${e.frames.map((f) => `\tat ${f}`).join('\n')}`);
       } else throw e;
     }
     rec.status = answer.status;
@@ -1099,9 +1263,22 @@ export class SparkMasterSimulator {
     if (action !== 'CreateSubmissionRequest') {
       if (!responseTypes.includes(action)) {
         // Class.forName fails: ClassNotFoundException is not caught by the servlet.
-        throw new InternalError(`java.lang.ClassNotFoundException: org.apache.spark.deploy.rest.${action}`);
+        throw new InternalError(`java.lang.ClassNotFoundException: org.apache.spark.deploy.rest.${action}`, [
+          'java.base/jdk.internal.loader.BuiltinClassLoader.loadClass(BuiltinClassLoader.java:641)',
+          'org.apache.spark.deploy.rest.SubmitRestProtocolMessage$.fromJson(SubmitRestProtocolMessage.scala:131)',
+          'org.apache.spark.deploy.rest.SubmitRequestServlet.doPost(RestSubmissionServer.scala:278)',
+        ]);
       }
-      if (typeof obj.serverSparkVersion !== 'string') throw this.validationFailed(action);
+      // each response type's doValidate: serverSparkVersion plus its own required fields
+      const required: Record<string, string[]> = {
+        CreateSubmissionResponse: ['success'],
+        KillSubmissionResponse: ['submissionId', 'success'],
+        SubmissionStatusResponse: ['submissionId', 'success'],
+        ErrorResponse: ['message'],
+      };
+      for (const f of ['serverSparkVersion', ...required[action]!]) {
+        if (obj[f] === undefined || obj[f] === null) throw this.validationFailed(action);
+      }
       return this.restAnswer(400, this.errorResponse(`Received message of unexpected type ${action}.`));
     }
 
@@ -1148,6 +1325,7 @@ export class SparkMasterSimulator {
     const superviseProp = prop('spark.driver.supervise');
     const desc: DriverDesc = {
       mainClass,
+      appResource,
       cores: coresProp === undefined ? DEFAULT_DRIVER_CORES : javaParseInt(coresProp),
       memoryMb: memProp === undefined ? DEFAULT_DRIVER_MEMORY_MB : memoryStringToMb(memProp),
       supervise: superviseProp === undefined ? false : superviseProp.toLowerCase() === 'true',
@@ -1221,7 +1399,7 @@ export class SparkMasterSimulator {
         return {
           status,
           headers: { 'content-type': 'text/html;charset=iso-8859-1', 'cache-control': 'must-revalidate,no-cache,no-store' },
-          body: jettyErrorPage(status, message, pathname, message),
+          body: jettyErrorPage(status, pathname, message),
         };
       case 'rejected':
         return this.restAnswer(200, { action: 'CreateSubmissionResponse', message, serverSparkVersion: this.sparkVersion, success: false });
@@ -1271,15 +1449,16 @@ function parseSubmissionId(pathInfo: string | null): string | undefined {
   return head === undefined || head === '' ? undefined : head;
 }
 
-function methodNotAllowed(method: string, uri: string): Answer {
-  return jettyAnswer(405, uri, `HTTP method ${method} is not supported by this URL`);
+/** HttpServlet's answer to a method the servlet does not implement. */
+function methodNotAllowed(method: string, uri: string, servlet: keyof typeof SERVLET_NAMES): Answer {
+  return jettyAnswer(405, uri, `HTTP method ${method} is not supported by this URL`, SERVLET_NAMES[servlet]);
 }
 
-function jettyAnswer(status: number, uri: string, message?: string): Answer {
+function jettyAnswer(status: number, uri: string, message?: string, servlet?: string, cause?: string): Answer {
   return {
     status,
     headers: { 'content-type': 'text/html;charset=iso-8859-1', 'cache-control': 'must-revalidate,no-cache,no-store' },
-    body: jettyErrorPage(status, reasonPhrase(status), uri, message ?? reasonPhrase(status)),
+    body: jettyErrorPage(status, uri, message ?? reasonPhrase(status), servlet, cause),
   };
 }
 
@@ -1348,6 +1527,7 @@ function view(d: Driver): SimDriverView {
     appArgs: [...d.desc.appArgs],
     sparkProperties: { ...d.desc.sparkProperties },
     killRequested: d.killRequested,
+    launches: d.launches,
   };
 }
 
