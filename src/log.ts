@@ -46,6 +46,7 @@ const WARN_EVENTS = new Set<string>([
   'spark.submit-failed',
   'spark.crashloop',
   'spark.master-unreachable',
+  'spark.split-brain',
   'lease.lost',
   'lease.renew-failed',
 ]);

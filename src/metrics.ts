@@ -25,6 +25,7 @@ export class Metrics {
   private readonly submitFailures = new Counter({ name: 'logwise_spark_submission_failures_total', help: 'Driver submissions that failed', labelNames: ['tenant'], registers: [this.registry] });
   private readonly kills = new Counter({ name: 'logwise_spark_kills_total', help: 'Drivers killed by the orchestrator', labelNames: ['tenant'], registers: [this.registry] });
   private readonly crashLooping = new Gauge({ name: 'logwise_spark_crashloop', help: '1 while the tenant’s driver is crash-looping and submissions are spaced out', labelNames: ['tenant'], registers: [this.registry] });
+  private readonly splitBrain = new Gauge({ name: 'logwise_spark_split_brain', help: '1 while more than one of the tenant’s listed Spark masters is ALIVE (actions go to one of them only)', labelNames: ['tenant'], registers: [this.registry] });
   private readonly crashBackoff = new Gauge({ name: 'logwise_spark_crashloop_backoff_seconds', help: 'Current spacing of submissions of a crash-looping driver', labelNames: ['tenant'], registers: [this.registry] });
 
   private readonly servicesKnown = new Gauge({ name: 'logwise_services_known', help: 'Services in service_details after the last sync', labelNames: ['tenant'], registers: [this.registry] });
@@ -90,6 +91,12 @@ export class Metrics {
       case 'spark.crashloop-ended':
         this.crashLoopEnded(tenant);
         break;
+      case 'spark.split-brain':
+        this.splitBrain.set({ tenant }, 1);
+        break;
+      case 'spark.split-brain-ended':
+        this.splitBrain.set({ tenant }, 0);
+        break;
       case 'discovery.synced':
         this.servicesKnown.set({ tenant }, e.present + e.onboarded);
         this.servicesOnboarded.inc({ tenant }, e.onboarded);
@@ -125,6 +132,7 @@ export class Metrics {
     for (const tenant of tenants) {
       this.crashLooping.set({ tenant }, 0);
       this.crashBackoff.set({ tenant }, 0);
+      this.splitBrain.set({ tenant }, 0);
       for (const purpose of SUBMIT_PURPOSES) this.submissions.inc({ tenant, purpose }, 0);
       this.submitFailures.inc({ tenant }, 0);
       this.kills.inc({ tenant }, 0);

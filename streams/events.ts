@@ -31,6 +31,14 @@ export interface EventPayloads {
   'spark.master-unreachable': { error: string };
   'spark.waiting': { reason: string };
   'spark.adopted': { submissionIds: string[] };
+  /**
+   * More than one of the tenant's listed masters is ALIVE (SPEC §4.2: a split brain, or two
+   * clusters listed by mistake): drivers on any of them count, actions go to `actingOn` only.
+   * Emitted when it begins and whenever the set of ALIVE masters changes.
+   */
+  'spark.split-brain': { masters: string[]; actingOn: string; driversElsewhere: string[] };
+  /** Only one listed master is ALIVE again. */
+  'spark.split-brain-ended': { actingOn: string };
 
   /** This replica now acts for the tenant (SPEC §4.5); `takeover` when another replica held it last. */
   'lease.acquired': { holder: string; token: number; previousHolder: string | null; takeover: boolean; validForMs: number };

@@ -28,12 +28,18 @@
  *           `replay-continue`: submit with the replay timestamp and no cleaning, so the job
  *           continues from its checkpoint (as the reference does); no flag changes;
  *         otherwise → `keep-alive`: a plain submission, state kept.
+ *     (Before 2 and 3: a due replay step whose create was begun less than `submitGraceMs` ago
+ *     by a run whose outcome is unknown, its driver not listed yet → `wait` (submit-grace).)
  *  3. alive driver(s) →
  *       a due, not-yet-submitted replay → `submit` (replay-start) killing all of them first;
  *       else a due resume → `submit` (replay-resume) killing all of them first;
  *       else more than one → `kill-duplicates`, keeping the newest;
  *       else `none`.
  *     Anything in 3 that needs the master to act while it is not ALIVE → `wait` instead.
+ *  Split brain (several listed masters ALIVE, `master.splitBrain`): drivers on any of them
+ *  count, but only those on the master acted on are ever killed: a replay that would kill a
+ *  driver on another → `wait` (split-brain); duplicates across masters → keep (the newest of)
+ *  those on the other masters, kill the ones on this one, `wait` when none can be killed.
  * Every action lists the tenant's alive drivers and those to adopt (alive, belonging, but not
  * yet recorded as the tenant's: the stream records their ids).
  *
@@ -54,6 +60,13 @@ export interface PendingReplay {
   resumeToSubscribePatternTimestamp: number;
   isSubmittedForOffsetsTimestamp: boolean;
   isResumedToSubscribePattern: boolean;
+  /**
+   * Epoch ms at which a create for the step now due (start or resume) was begun by a run whose
+   * outcome is not known (another replica, or this process before a restart, recorded it and
+   * never set the flag), when the master lists no driver of it yet: the create may still be on
+   * its way, so the step is not carried out again before `submitGraceMs` have passed.
+   */
+  stepBegunAt?: number | null;
 }
 
 /** The tenant's last own submission. */
@@ -81,7 +94,7 @@ export interface SparkObservation {
   submitGraceMs: number;
 }
 
-export type WaitReason = 'master-not-alive' | 'submit-grace' | 'crash-loop-backoff';
+export type WaitReason = 'master-not-alive' | 'submit-grace' | 'crash-loop-backoff' | 'split-brain';
 export type SubmitPurpose = 'keep-alive' | 'replay-start' | 'replay-continue' | 'replay-resume';
 export type ReplayFlag = 'isSubmittedForOffsetsTimestamp' | 'isResumedToSubscribePattern';
 
@@ -225,6 +238,18 @@ export function decideSparkAction(obs: SparkObservation): SparkAction {
   const replayDue = replay !== null && !replay.isSubmittedForOffsetsTimestamp && replay.startingOffsetsTimestamp <= now;
   const replayStarted = replay !== null && replay.isSubmittedForOffsetsTimestamp && !replay.isResumedToSubscribePattern;
   const resumeDue = replayStarted && replay.resumeToSubscribePatternTimestamp <= now;
+  const stepBegunAt = replay?.stepBegunAt ?? null;
+
+  if ((replayDue || resumeDue) && stepBegunAt !== null && now - stepBegunAt < obs.submitGraceMs) {
+    const step = replayDue ? 'start' : 'resume';
+    return {
+      kind: 'wait',
+      waitFor: 'submit-grace',
+      retryAt: stepBegunAt + obs.submitGraceMs,
+      ...base,
+      reason: `replay #${replay?.id} is due to ${step}, but a create for that step was begun ${duration(now - stepBegunAt)} ago and its outcome is not known (the master does not list its driver yet), so the step is not carried out again before ${duration(obs.submitGraceMs)} have passed (${duration(stepBegunAt + obs.submitGraceMs - now)} left)`,
+    };
+  }
 
   if (alive.length === 0) {
     const none = `tenant ${tenant} has no alive driver${lastEndedNote(obs, master)}`;
@@ -280,6 +305,16 @@ export function decideSparkAction(obs: SparkObservation): SparkAction {
     }
   }
 
+  // Split brain: drivers on another ALIVE master count, but only the one acted on is acted on.
+  const elsewhere = master.splitBrain?.elsewhere;
+  const unreachable = elsewhere ? alive.filter((d) => elsewhere.has(d.id)) : [];
+  const splitNote = (ds: readonly SparkDriver[]) =>
+    `${ds.map((d) => `${d.id} runs on ${elsewhere?.get(d.id)}`).join(', ')}, another ALIVE master than the one acted on (${master.splitBrain?.actingOn}; split brain): it is never killed from here`;
+  if ((replayDue || resumeDue) && unreachable.length > 0) {
+    const wanted = replayDue ? `replay #${replay?.id} is due` : `replay #${replay?.id} is due to resume`;
+    return { kind: 'wait', waitFor: 'split-brain', retryAt: null, ...base, reason: `${wanted}, but ${splitNote(unreachable)}; waiting` };
+  }
+
   if (replayDue) {
     return submit(base, 'replay-start', allIds, true, replay.startingOffsetsTimestamp, { replayId: replay.id, flag: 'isSubmittedForOffsetsTimestamp' },
       `replay #${replay.id} is due (from ${instant(replay.startingOffsetsTimestamp)}): killing ${aliveList}, cleaning state and submitting from that timestamp`);
@@ -287,6 +322,22 @@ export function decideSparkAction(obs: SparkObservation): SparkAction {
   if (resumeDue) {
     return submit(base, 'replay-resume', allIds, true, null, { replayId: replay.id, flag: 'isResumedToSubscribePattern' },
       `replay #${replay.id} is due to resume the subscribe pattern (at ${instant(replay.resumeToSubscribePatternTimestamp)}): killing ${aliveList}, cleaning state and submitting normally`);
+  }
+  if (unreachable.length > 0 && alive.length > 1) {
+    // Keep one that cannot be killed from here (the newest of them); kill the others that can.
+    const keep = unreachable[0]!;
+    const kill = alive.filter((d) => d !== keep && !elsewhere!.has(d.id));
+    const left = unreachable.slice(1);
+    if (kill.length === 0) {
+      return { kind: 'wait', waitFor: 'split-brain', retryAt: null, ...base, reason: `tenant ${tenant} has ${alive.length} alive drivers (${aliveList}), but ${splitNote(left)}; waiting` };
+    }
+    return {
+      kind: 'kill-duplicates',
+      keep: keep.id,
+      kill: kill.map((d) => d.id),
+      ...base,
+      reason: `tenant ${tenant} has ${alive.length} alive drivers (${aliveList}): keeping ${keep.id} (on ${elsewhere!.get(keep.id)}, another ALIVE master: split brain), killing ${kill.map((d) => d.id).join(', ')}${left.length > 0 ? `; ${splitNote(left)}` : ''}`,
+    };
   }
   const [newest, ...older] = alive;
   if (newest && older.length > 0) {

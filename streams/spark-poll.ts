@@ -23,7 +23,7 @@
  */
 import { defer } from 'rxjs';
 import type { TenantConfig } from '../src/config/schema.js';
-import type { ReplayRow } from '../src/db/spark-submit-status.js';
+import type { ReplayRow, ReplayStepAttempt } from '../src/db/spark-submit-status.js';
 import type { SubmissionRecord } from '../src/db/spark-submissions.js';
 import type { ObjectStore } from '../src/objectstore/object-store.js';
 import { buildSubmissionRequest, type SubmissionOverrides } from '../src/spark/submission-request.js';
@@ -74,6 +74,14 @@ export interface ReplayStore {
   latest(tenant: string): Promise<ReplayRow | undefined>;
   markSubmitted(id: number): Promise<boolean>;
   markResumed(id: number): Promise<boolean>;
+  /**
+   * The write-ahead of a replay step (SPEC §4.3): recorded right before its create is sent, and
+   * read back by whoever acts next while the step's flag is not set, to recognise the driver
+   * that create started instead of carrying the step out again. Without them a step is
+   * recognised only by the process that sent the create, while it runs.
+   */
+  beginStep?(attempt: ReplayStepAttempt): Promise<void>;
+  lastStep?(tenant: string, replayId: number, flag: ReplayMark['flag']): Promise<ReplayStepAttempt | undefined>;
 }
 
 export interface SubmissionStore {
@@ -156,6 +164,8 @@ export interface SparkStatusView {
     status: string | null;
     aliveWorkers: number | null;
     readAt: string | null;
+    /** Several listed masters ALIVE at the last read (SPEC §4.2): all of them, and the one acted on; null otherwise. */
+    splitBrain: { aliveMasters: string[]; actingOn: string } | null;
   };
   drivers: { alive: DriverView[]; recentCompleted: DriverView[] };
   lastSubmission: {
@@ -288,6 +298,8 @@ interface State {
   /** Replay flags to set after an accepted submission (kept until the write succeeds). */
   pendingMarks: (ReplayMark & { startingOffsetsTimestamp: number | null })[];
   ambiguous: AmbiguousCreate | null;
+  /** Replay steps this process began (`replayId:flag:at`): their outcome is known here, never settled from the master. */
+  begunSteps: string[];
   lastSubmission: LastSubmission | null;
   restarts: number;
   submissions: number;
@@ -297,6 +309,8 @@ interface State {
   replay: ReplayRow | null;
   lastPoll: { at: number; durationMs: number; outcome: string; reason: string } | null;
   lastError: { at: number; message: string } | null;
+  /** The ALIVE masters of the split brain last reported (null: none). */
+  splitBrain: string | null;
 }
 
 export interface SparkPollStream extends StreamDefinition {
@@ -323,6 +337,7 @@ export function sparkPollStream(ctx: StreamContext, deps: SparkPollDeps): SparkP
     unrecorded: [],
     pendingMarks: [],
     ambiguous: null,
+    begunSteps: [],
     lastSubmission: null,
     restarts: 0,
     submissions: 0,
@@ -332,6 +347,7 @@ export function sparkPollStream(ctx: StreamContext, deps: SparkPollDeps): SparkP
     replay: null,
     lastPoll: null,
     lastError: null,
+    splitBrain: null,
   };
 
   // ------------------------------------------------------------ one run
@@ -361,8 +377,10 @@ export function sparkPollStream(ctx: StreamContext, deps: SparkPollDeps): SparkP
       state.masterReadAt = now;
       masterStatus = master.status;
 
-      // 2. what the tenant owns, and the replay row
+      // 2. what the tenant owns, and the replay row (read after the flags still to set are set:
+      // a row read before would show a step done meanwhile as still to do)
       await flushUnrecorded();
+      await flushMarks();
       const readOwned = !(deps.soleWriter && state.ownedRead);
       const [owned, latestReplay] = await Promise.all([readOwned ? deps.submissions.recent(ctx.tenant, OWNED_LOOKBACK) : [], deps.replays.latest(ctx.tenant)]);
       let ownedIds: Set<string>;
@@ -385,11 +403,12 @@ export function sparkPollStream(ctx: StreamContext, deps: SparkPollDeps): SparkP
           startingOffsetsTimestamp: lastRecorded.startingOffsetsTimestamp,
         };
       }
-      await flushMarks();
       state.replay = latestReplay ? withMarks(latestReplay) : null;
 
-      // 3. an earlier create whose outcome was unknown; replacements of our relaunched drivers
+      // 3. an earlier create whose outcome was unknown (this process's, or a replay step begun
+      // by another run); replacements of our relaunched drivers
       await settleAmbiguous(master, ownedIds, now);
+      const stepBegunAt = await settleBegunStep(master, ownedIds, now);
       await adoptReplacements(master, ownedIds);
 
       // 4. deaths and the crash-loop state
@@ -427,6 +446,7 @@ export function sparkPollStream(ctx: StreamContext, deps: SparkPollDeps): SparkP
       }
       state.prevAliveIds = aliveNow.map((d) => d.id);
       state.prevActiveIds = index.activeIds;
+      reportSplitBrain(master, aliveNow);
 
       // 5. decide and act
       const obs: SparkObservation = {
@@ -437,7 +457,7 @@ export function sparkPollStream(ctx: StreamContext, deps: SparkPollDeps): SparkP
         submittedDriverIds: ownedIds,
         otherTenantMainClasses: deps.otherTenantMainClasses,
         lastSubmission: ownSubmission(),
-        pendingReplay: toPending(state.replay),
+        pendingReplay: withStepBegunAt(toPending(state.replay), stepBegunAt),
         crashLoop: state.crash,
         submitGraceMs: deps.submitGraceMs,
       };
@@ -507,6 +527,25 @@ export function sparkPollStream(ctx: StreamContext, deps: SparkPollDeps): SparkP
     let res: SubmissionResult;
     // Many replicas: only while this process holds the tenant's lease (it may have lapsed during the kill wait or the cleanup).
     ctx.assertActing?.();
+    if (action.markReplay && deps.replays.beginStep) {
+      // A replay step is recorded as begun before its create is sent: whoever acts next
+      // recognises the driver it starts even when this process never gets to set the flag.
+      const size = requestedSize(request);
+      await deps.replays.beginStep({
+        tenant: ctx.tenant,
+        replayId: action.markReplay.replayId,
+        flag: action.markReplay.flag,
+        at,
+        masterUrl,
+        mainClass,
+        driverCores: size.cores ?? null,
+        driverMemoryMb: size.memoryMb ?? null,
+        knownDriverIds: [...current.activeDrivers, ...current.completedDrivers].filter((d) => d.mainClass === mainClass).map((d) => d.id),
+      });
+      state.begunSteps.push(stepKey(action.markReplay.replayId, action.markReplay.flag, at));
+      if (state.begunSteps.length > KILLED_MEMORY) state.begunSteps.splice(0, state.begunSteps.length - KILLED_MEMORY);
+      ctx.assertActing?.();
+    }
     try {
       res = await deps.master.createSubmission(request);
     } catch (err) {
@@ -684,6 +723,66 @@ export function sparkPollStream(ctx: StreamContext, deps: SparkPollDeps): SparkP
   };
 
   /**
+   * A due replay step whose flag is not set, begun (`beginStep`) by a create this process knows
+   * nothing of: another replica's, or this process's before a restart, which then could not set
+   * the flag (a database stall that outlived its lease, a crash). The drivers of the recorded
+   * main class and size that the master lists and did not list before that create are the
+   * step's: when there are any, the step happened, so its driver is recorded (as the step's
+   * submission, unless it already is) and the flag set, instead of killing it and doing the step
+   * again. None yet: the create may still be on its way; while it was begun less than the grace
+   * period ago, its time is returned (the decision waits), after that it started nothing and the
+   * step is carried out.
+   */
+  const settleBegunStep = async (master: MasterState, ownedIds: Set<string>, now: number): Promise<number | null> => {
+    const replay = toPending(state.replay);
+    const step = replay ? dueStep(replay, now) : null;
+    if (!replay || !step || !deps.replays.lastStep) return null;
+    // A create of this process for the step: settled here (its flag waits in pendingMarks, or settleAmbiguous looks for it).
+    if (state.pendingMarks.some((m) => m.replayId === replay.id && m.flag === step.flag)) return null;
+    if (state.ambiguous?.markReplay?.replayId === replay.id && state.ambiguous.markReplay.flag === step.flag) return null;
+    const attempt = await deps.replays.lastStep(ctx.tenant, replay.id, step.flag);
+    if (!attempt || state.begunSteps.includes(stepKey(attempt.replayId, attempt.flag, attempt.at))) return null;
+    const known = new Set(attempt.knownDriverIds);
+    const size: DriverSize = {};
+    if (attempt.driverCores !== null) size.cores = attempt.driverCores;
+    if (attempt.driverMemoryMb !== null) size.memoryMb = attempt.driverMemoryMb;
+    const lineage = (
+      await notOwnedByOthers([...master.activeDrivers, ...master.completedDrivers].filter((d) => !known.has(d.id) && d.mainClass === attempt.mainClass && sameSize(d, size)))
+    )
+      .sort(compareNewestFirst)
+      .reverse();
+    if (lineage.length === 0) return now - attempt.at < deps.submitGraceMs ? attempt.at : null;
+
+    const mark: ReplayMark = { replayId: replay.id, flag: step.flag };
+    const recorded = lineage.find((d) => ownedIds.has(d.id));
+    if (recorded) {
+      // Its create was recorded; only the flag is missing.
+      state.pendingMarks.push({ ...mark, startingOffsetsTimestamp: step.startingOffsetsTimestamp });
+      await flushMarks();
+    } else {
+      const original = lineage.find((d) => d.state !== 'RELAUNCHING') ?? lineage[0]!;
+      ownedIds.add(original.id);
+      for (const d of lineage) if (d.state === 'RELAUNCHING') state.relaunchesSettled.add(d.id);
+      await accepted(
+        original.id,
+        attempt.at,
+        step.purpose,
+        step.startingOffsetsTimestamp,
+        mark,
+        attempt.masterUrl,
+        `found on the master: the driver of replay #${replay.id}'s ${step.purpose} step, whose create was begun at ${new Date(attempt.at).toISOString()} by a run that did not set its flag`,
+      );
+      const rest = lineage.filter((d) => d !== original && d.state !== 'RELAUNCHING');
+      if (rest.length > 0) await adopt(rest.map((d) => d.id), master, ownedIds);
+      // A driver of the lineage is a death only if it is seen alive from now on.
+      const aliveIds = new Set(master.activeDrivers.filter(isAlive).map((d) => d.id));
+      if (state.prevAliveIds) state.prevAliveIds = state.prevAliveIds.filter((x) => aliveIds.has(x) || !lineage.some((d) => d.id === x));
+    }
+    if (state.replay) state.replay = withMarks(state.replay);
+    return null;
+  };
+
+  /**
    * After a worker loss the master retires a supervised driver as RELAUNCHING and starts a
    * replacement under a new id (SPARK_PROTOCOL §3.1). The decision claims a replacement only by
    * main class, which fails where other tenants share the class; here the replacement of an
@@ -779,6 +878,19 @@ export function sparkPollStream(ctx: StreamContext, deps: SparkPollDeps): SparkP
     return out;
   };
 
+  /** `spark.split-brain` when several masters are ALIVE (again, or others than before); `spark.split-brain-ended` when one is left. */
+  const reportSplitBrain = (master: MasterState, aliveNow: readonly SparkDriver[]): void => {
+    const split = master.splitBrain;
+    const key = split ? split.aliveMasters.join(',') : null;
+    if (key === state.splitBrain) return;
+    if (split) {
+      ctx.emit({ type: 'spark.split-brain', masters: [...split.aliveMasters], actingOn: split.actingOn, driversElsewhere: aliveNow.filter((d) => split.elsewhere.has(d.id)).map((d) => d.id) });
+    } else {
+      ctx.emit({ type: 'spark.split-brain-ended', actingOn: master.webUiUrl });
+    }
+    state.splitBrain = key;
+  };
+
   const rememberKilled = (id: string): void => {
     if (!state.killedByUs.includes(id)) state.killedByUs.push(id);
     if (state.killedByUs.length > KILLED_MEMORY) state.killedByUs.splice(0, state.killedByUs.length - KILLED_MEMORY);
@@ -809,6 +921,7 @@ export function sparkPollStream(ctx: StreamContext, deps: SparkPollDeps): SparkP
         status: state.masterReachable === false ? 'UNREACHABLE' : (master?.status ?? null),
         aliveWorkers: master?.aliveWorkers ?? null,
         readAt: iso(state.masterReadAt),
+        splitBrain: master?.splitBrain ? { aliveMasters: [...master.splitBrain.aliveMasters], actingOn: master.splitBrain.actingOn } : null,
       },
       drivers: { alive: alive.map(driverView), recentCompleted: completed.map(driverView) },
       lastSubmission: state.lastSubmission
@@ -899,6 +1012,25 @@ function sameSize(d: SparkDriver, size: DriverSize): boolean {
 
 function isAlive(d: SparkDriver): boolean {
   return d.state === 'SUBMITTED' || d.state === 'RUNNING';
+}
+
+/** The replay step due now (start, then resume), if any. */
+function dueStep(replay: PendingReplay, now: number): { flag: ReplayMark['flag']; purpose: SubmitPurpose; startingOffsetsTimestamp: number | null } | null {
+  if (!replay.isSubmittedForOffsetsTimestamp) {
+    return replay.startingOffsetsTimestamp <= now ? { flag: 'isSubmittedForOffsetsTimestamp', purpose: 'replay-start', startingOffsetsTimestamp: replay.startingOffsetsTimestamp } : null;
+  }
+  if (!replay.isResumedToSubscribePattern && replay.resumeToSubscribePatternTimestamp <= now) {
+    return { flag: 'isResumedToSubscribePattern', purpose: 'replay-resume', startingOffsetsTimestamp: null };
+  }
+  return null;
+}
+
+function stepKey(replayId: number, flag: string, at: number): string {
+  return `${replayId}:${flag}:${at}`;
+}
+
+function withStepBegunAt(pending: PendingReplay | null, at: number | null): PendingReplay | null {
+  return pending && at !== null ? { ...pending, stepBegunAt: at } : pending;
 }
 
 /** The replay row as the decision reads it: pending while a step remains, else none. */

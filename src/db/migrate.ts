@@ -3,6 +3,7 @@ import type { Knex } from 'knex';
 import type { Db } from './knex.js';
 import * as initial from './migrations/001_initial.js';
 import * as leases from './migrations/002_leases.js';
+import * as replaySteps from './migrations/003_replay_steps.js';
 
 /**
  * The versioned migrations, in order. Listed here rather than read from a folder so the
@@ -11,6 +12,7 @@ import * as leases from './migrations/002_leases.js';
 const migrations: Record<string, { up(k: Knex): Promise<void>; down(k: Knex): Promise<void> }> = {
   '001_initial': initial,
   '002_leases': leases,
+  '003_replay_steps': replaySteps,
 };
 
 const source: Knex.MigrationSource<string> = {

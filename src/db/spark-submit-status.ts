@@ -13,7 +13,32 @@ export interface ReplayRow {
   createdAt: Date;
 }
 
+/** The flag a replay step sets once its submission went through. */
+export type ReplayStepFlag = 'isSubmittedForOffsetsTimestamp' | 'isResumedToSubscribePattern';
+
+/**
+ * A replay step's create, recorded right before it is sent (SPEC §4.3: a step whose create went
+ * through but whose flag write did not is recognised, not redone). Whoever acts for the tenant
+ * next finds the step's driver on the master: of `mainClass` and the requested size, and not
+ * among `knownDriverIds`.
+ */
+export interface ReplayStepAttempt {
+  tenant: string;
+  replayId: number;
+  flag: ReplayStepFlag;
+  /** Epoch ms (the writer's clock), just before the create was sent. */
+  at: number;
+  masterUrl: string;
+  mainClass: string;
+  /** The driver size requested (null: not known); the master reports it for every driver. */
+  driverCores: number | null;
+  driverMemoryMb: number | null;
+  /** Every driver of `mainClass` the master listed (active or completed) just before the create. */
+  knownDriverIds: string[];
+}
+
 const TABLE = 'spark_submit_status';
+const STEPS = 'spark_replay_steps';
 
 export class SparkSubmitStatusRepository {
   constructor(private readonly db: Db) {}
@@ -58,6 +83,44 @@ export class SparkSubmitStatusRepository {
   async markResumed(id: number): Promise<boolean> {
     return (await this.db(TABLE).where({ id, isResumedToSubscribePattern: false }).update({ isResumedToSubscribePattern: true })) === 1;
   }
+
+  /** Records a replay step's create before it is sent (the write-ahead of SPEC §4.3). */
+  async beginStep(a: ReplayStepAttempt): Promise<void> {
+    await this.db(STEPS).insert({
+      tenant: a.tenant,
+      replayId: a.replayId,
+      flag: a.flag,
+      attemptedAt: a.at,
+      masterUrl: a.masterUrl.slice(0, 255),
+      mainClass: a.mainClass.slice(0, 255),
+      driverCores: a.driverCores,
+      driverMemoryMb: a.driverMemoryMb,
+      knownDriverIds: JSON.stringify(a.knownDriverIds),
+    });
+  }
+
+  /** The latest create begun for this step of the replay, if any. */
+  async lastStep(tenant: string, replayId: number, flag: ReplayStepFlag): Promise<ReplayStepAttempt | undefined> {
+    const r = (await this.db(STEPS).where({ tenant, replayId, flag }).orderBy('id', 'desc').first()) as Record<string, unknown> | undefined;
+    if (!r) return undefined;
+    let known: unknown;
+    try {
+      known = JSON.parse(String(r.knownDriverIds));
+    } catch {
+      known = [];
+    }
+    return {
+      tenant: String(r.tenant),
+      replayId: Number(r.replayId),
+      flag: String(r.flag) as ReplayStepFlag,
+      at: Number(r.attemptedAt),
+      masterUrl: String(r.masterUrl),
+      mainClass: String(r.mainClass),
+      driverCores: r.driverCores == null ? null : Number(r.driverCores),
+      driverMemoryMb: r.driverMemoryMb == null ? null : Number(r.driverMemoryMb),
+      knownDriverIds: Array.isArray(known) ? known.map(String) : [],
+    };
+  }
 }
 
 /**
@@ -92,6 +155,15 @@ export class SharedReplayReads {
 
   markResumed(id: number): Promise<boolean> {
     return this.write(() => this.repo.markResumed(id));
+  }
+
+  /** Not shared: written once per replay step, read only while a due step's flag is not set. */
+  beginStep(a: ReplayStepAttempt): Promise<void> {
+    return this.repo.beginStep(a);
+  }
+
+  lastStep(tenant: string, replayId: number, flag: ReplayStepFlag): Promise<ReplayStepAttempt | undefined> {
+    return this.repo.lastStep(tenant, replayId, flag);
   }
 
   /** Forgotten before the write and again after it: no read from before it is answered after it. */

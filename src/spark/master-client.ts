@@ -79,6 +79,21 @@ export class SparkProtocolError extends SparkError {
   }
 }
 
+/**
+ * The master answered a JSON document that is not a usable state (SPEC §4.2): no usable driver
+ * list (missing, null, wrong types) or another field a decision reads. Handled like an
+ * unreachable master: nothing is decided from it.
+ */
+export class SparkMalformedStateError extends SparkProtocolError {
+  /** The `status` the document gives, when it gives one (a master that says it is STANDBY is not the one acted on anyway). */
+  readonly reportedStatus: string | undefined;
+
+  constructor(message: string, opts: { target?: string; status?: number; reportedStatus?: string } = {}) {
+    super(message, opts);
+    this.reportedStatus = opts.reportedStatus;
+  }
+}
+
 /** The master answered `success:false` to a create (or a kill/status on a master that is not ALIVE). */
 export class SparkSubmissionRejected extends SparkError {
   /** The master's message, as sent. */
@@ -159,6 +174,10 @@ export class SparkMasterClient {
   private readonly sharedState: SharedRead<MasterState>;
   /** Each host's last state: what has not changed since is handed out again (see sharingUnchanged). */
   private readonly lastStates = new Map<string, MasterState>();
+  /** The last split-brain view and the states it was made of (handed out again while they are unchanged). */
+  private lastSplit: { parts: MasterState[]; view: MasterState } | undefined;
+  /** The host last read ALIVE: with several ALIVE, actions stay on it (kept when a failure makes `alive` forgotten). */
+  private lastAlive: string | undefined;
 
   constructor(opts: SparkMasterClientOptions) {
     const hosts = opts.hosts.map((h) => stripCredentials(h.trim())).filter((h) => h !== '');
@@ -186,15 +205,24 @@ export class SparkMasterClient {
     });
   }
 
-  /** The host that answered ALIVE most recently (undefined when none is known to be). */
+  /**
+   * The host that answered ALIVE most recently (undefined when none is known to be): the one
+   * REST calls go to. With several ALIVE (a split brain) it stays the same while it is ALIVE.
+   */
   get aliveHost(): string | undefined {
     return this.alive;
   }
 
   /**
-   * `GET http://host:webUiPort/json/` on every host in parallel. Returns the ALIVE master's
-   * state (as soon as one answers ALIVE); if none is ALIVE, the state of the first host (in
-   * `hosts` order) that answered; throws SparkUnreachableError if none answered.
+   * `GET http://host:webUiPort/json/` on every host in parallel, waiting for each (within the
+   * timeout): with two ALIVE masters, deciding from whichever answered first would act on each
+   * in turn. Returns the ALIVE master's state; with several ALIVE, the state of the one acted on
+   * (the one acted on before while it stays ALIVE, else the first in `hosts` order) with the
+   * drivers of every ALIVE master and `splitBrain` set; if none is ALIVE, the state of the first
+   * host (in `hosts` order) that answered. Throws SparkMalformedStateError when a host that is
+   * or may be ALIVE answered a document that is not a usable state (its drivers are unknown),
+   * SparkUnreachableError if none answered. A host that does not answer (or answers an HTTP
+   * error, or no JSON) is left out, as in an HA pair with a master down.
    *
    * Shared (see the top of this file): the read in flight, or one that started less than
    * `stateMaxAgeMs` ago, unless a kill came since. A failed read is shared only by
@@ -213,24 +241,68 @@ export class SparkMasterClient {
     this.sharedState.invalidate();
   }
 
+  /**
+   * Several ALIVE masters: the state of the one acted on, with the drivers of all of them (an
+   * id listed by two keeps the acting master's entry) and `splitBrain` naming where each driver
+   * of another master is. Frozen, and the same object while the masters' states are unchanged.
+   */
+  private splitView(acting: MasterState, others: MasterState[]): MasterState {
+    const parts = [acting, ...others];
+    const last = this.lastSplit;
+    if (last && last.parts.length === parts.length && last.parts.every((p, i) => p === parts[i])) return last.view;
+    const elsewhere = new Map<string, string>();
+    const seen = new Set<string>([...acting.activeDrivers, ...acting.completedDrivers].map((d) => d.id));
+    const active = [...acting.activeDrivers];
+    const completed = [...acting.completedDrivers];
+    for (const other of others) {
+      for (const d of other.activeDrivers) {
+        if (seen.has(d.id)) continue;
+        seen.add(d.id);
+        active.push(d);
+        elsewhere.set(d.id, other.webUiUrl);
+      }
+      for (const d of other.completedDrivers) {
+        if (seen.has(d.id)) continue;
+        seen.add(d.id);
+        completed.push(d);
+        elsewhere.set(d.id, other.webUiUrl);
+      }
+    }
+    const view: MasterState = Object.freeze({
+      ...acting,
+      activeDrivers: Object.freeze(active) as SparkDriver[],
+      completedDrivers: Object.freeze(completed) as SparkDriver[],
+      splitBrain: Object.freeze({ aliveMasters: parts.map((p) => p.webUiUrl), actingOn: acting.webUiUrl, elsewhere }),
+    });
+    this.lastSplit = { parts, view };
+    return view;
+  }
+
   /** One read of every host (not shared); see `masterState()`. */
   private async readState(): Promise<MasterState> {
-    const early = new AbortController();
-    const attempts = this.hosts.map((host) => this.fetchState(host, early.signal).then((state) => ({ host, state })));
-    try {
-      const alive = await firstMatching(attempts, (a) => a.state.status === 'ALIVE');
-      if (alive) {
-        this.alive = alive.host;
-        return alive.state;
-      }
-    } finally {
-      early.abort();
-    }
-    const results = await Promise.allSettled(attempts);
-    this.alive = undefined;
-    for (const r of results) if (r.status === 'fulfilled') return r.value.state;
-    // Nobody answered with a usable document: a protocol error (somebody answered) wins.
+    const results = await Promise.allSettled(this.hosts.map((host) => this.fetchState(host, undefined)));
     const reasons = results.map((r) => (r.status === 'rejected' ? r.reason : undefined));
+    // A master that is (or may be) ALIVE and whose drivers are unknown: nothing can be decided.
+    const malformed = reasons.find((e): e is SparkMalformedStateError => e instanceof SparkMalformedStateError && (e.reportedStatus === undefined || e.reportedStatus === 'ALIVE'));
+    if (malformed) {
+      this.alive = undefined;
+      throw malformed;
+    }
+    const answered = results.flatMap((r, i) => (r.status === 'fulfilled' ? [{ host: this.hosts[i]!, state: r.value }] : []));
+    const alive = answered.filter((a) => a.state.status === 'ALIVE');
+    if (alive.length === 1) {
+      this.alive = this.lastAlive = alive[0]!.host;
+      return alive[0]!.state;
+    }
+    if (alive.length > 1) {
+      // Split brain: actions stay on one master (the one acted on so far, while it is ALIVE).
+      const acting = alive.find((a) => a.host === this.lastAlive) ?? alive[0]!;
+      this.alive = this.lastAlive = acting.host;
+      return this.splitView(acting.state, alive.filter((a) => a !== acting).map((a) => a.state));
+    }
+    this.alive = undefined;
+    if (answered.length > 0) return answered[0]!.state;
+    // Nobody answered with a usable document: a protocol error (somebody answered) wins.
     const protocol = reasons.find((e): e is SparkProtocolError => e instanceof SparkProtocolError);
     if (protocol) throw protocol;
     const parts = this.hosts.map((h, i) => `${h}:${this.webUiPort} (${describeFailure(reasons[i])})`);
@@ -343,6 +415,14 @@ export class SparkMasterClient {
       return await this.call(host, this.restPort, method, path, body, opts);
     } catch (e) {
       if (e instanceof SparkUnreachableError && this.alive === host) this.forgetAlive();
+      // The master's web UI answered (that is how it was found), its REST port refuses: in Spark
+      // 3.x the REST server is off unless enabled, so say which setting, not just "refused".
+      if (e instanceof SparkUnreachableError && e.kind === 'unreachable' && !e.maybeProcessed && e.message.endsWith(': connection refused')) {
+        throw new SparkUnreachableError(
+          `${e.message} (is the master's REST submission server on? It needs spark.master.rest.enabled=true, off by default in Spark 3.x, and spark.master.rest.port=${this.restPort})`,
+          { target: e.target, maybeProcessed: false, cause: e },
+        );
+      }
       throw e;
     }
   }
@@ -378,9 +458,11 @@ export class SparkMasterClient {
       this.lastStates.set(host, state);
       return state;
     } catch (e) {
-      throw new SparkProtocolError(`Spark master ${target} answered GET /json/ with an unexpected document: ${(e as Error).message}`, {
+      const reported = typeof doc === 'object' && doc !== null && typeof (doc as Obj).status === 'string' ? ((doc as Obj).status as string) : undefined;
+      throw new SparkMalformedStateError(`Spark master ${target} answered GET /json/ with an unexpected document: ${(e as Error).message}`, {
         target,
         status: res.status,
+        ...(reported !== undefined ? { reportedStatus: reported } : {}),
       });
     }
   }
@@ -483,9 +565,18 @@ export function parseMasterState(doc: unknown, webUiUrl: string): MasterState {
   };
 }
 
+/** Every `DriverState` a master writes (SPARK_PROTOCOL §3). */
+const DRIVER_STATES: ReadonlySet<string> = new Set(['SUBMITTED', 'RUNNING', 'FINISHED', 'RELAUNCHING', 'UNKNOWN', 'KILLED', 'FAILED', 'ERROR']);
+
+/**
+ * A driver list the decision can use (SPEC §4.2): a list of driver objects, each with everything
+ * a decision reads of it (id, a driver state, start time, main class, cores, memory). A list
+ * that is missing, null or of the wrong type, or any entry that is not usable, makes the whole
+ * document malformed: read as "no drivers", it would start a duplicate of every running driver.
+ */
 function parseDrivers(o: Obj, key: string): SparkDriver[] {
   const v = o[key];
-  if (v === undefined || v === null) return [];
+  if (v === undefined || v === null) throw new Error(`'${key}' is ${v === null ? 'null' : 'missing'}: no usable driver list`);
   if (!Array.isArray(v)) throw new Error(`'${key}' is not a list`);
   return v.map((d, i) => parseDriver(d, `${key}[${i}]`));
 }
@@ -495,23 +586,28 @@ function parseDriver(d: unknown, where: string): SparkDriver {
   const o = d as Obj;
   if (typeof o.id !== 'string' || o.id === '') throw new Error(`${where}.id is missing or not a string`);
   if (typeof o.state !== 'string') throw new Error(`${where}.state is missing or not a string`);
-  let startTime = 0;
-  if (o.starttime !== undefined && o.starttime !== null) {
-    startTime = typeof o.starttime === 'number' ? o.starttime : typeof o.starttime === 'string' && o.starttime.trim() !== '' ? Number(o.starttime) : NaN;
-    if (!Number.isFinite(startTime)) throw new Error(`${where}.starttime is not a number`);
-  }
+  if (!DRIVER_STATES.has(o.state)) throw new Error(`${where}.state ${JSON.stringify(o.state.slice(0, 40))} is not a driver state`);
+  const startTime = reqNumber(o, 'starttime', where);
   const worker = o.worker;
   if (worker !== undefined && worker !== null && typeof worker !== 'string') throw new Error(`${where}.worker is not a string`);
+  const mainClass = optString(o, 'mainclass', where);
+  if (mainClass === undefined) throw new Error(`${where}.mainclass is missing`);
   return {
     id: o.id,
     startTime,
     state: o.state as DriverState,
     worker: typeof worker === 'string' && worker !== 'None' && worker !== '' ? worker : null,
-    mainClass: optString(o, 'mainclass', where) ?? '',
-    cores: optNumber(o, 'cores', where) ?? 0,
-    memoryMb: optNumber(o, 'memory', where) ?? 0,
+    mainClass,
+    cores: reqNumber(o, 'cores', where),
+    memoryMb: reqNumber(o, 'memory', where),
     submitDate: optString(o, 'submitdate', where) ?? '',
   };
+}
+
+function reqNumber(o: Obj, key: string, where: string): number {
+  const n = optNumber(o, key, where);
+  if (n === undefined) throw new Error(`${where}.${key} is missing`);
+  return n;
 }
 
 function optString(o: Obj, key: string, where?: string): string | undefined {
@@ -630,25 +726,6 @@ function hostOfWebUiUrl(webUiUrl: string, hosts: readonly string[]): string {
 function anySignal(a: AbortSignal | undefined, b: AbortSignal | undefined): AbortSignal | undefined {
   if (a && b) return AbortSignal.any([a, b]);
   return a ?? b;
-}
-
-/** Resolves with the first fulfilled value that matches, or undefined once all have settled. */
-function firstMatching<T>(promises: Promise<T>[], match: (v: T) => boolean): Promise<T | undefined> {
-  return new Promise((resolve) => {
-    let pending = promises.length;
-    if (pending === 0) resolve(undefined);
-    for (const p of promises) {
-      p.then(
-        (v) => {
-          if (match(v)) resolve(v);
-          if (--pending === 0) resolve(undefined);
-        },
-        () => {
-          if (--pending === 0) resolve(undefined);
-        },
-      );
-    }
-  });
 }
 
 async function readLimited(body: Dispatcher.ResponseData['body'], limit: number, target: string): Promise<string> {

@@ -39,6 +39,22 @@ export interface MasterState {
   memoryUsedMb: number;
   activeDrivers: SparkDriver[];
   completedDrivers: SparkDriver[];
+  /**
+   * Set when more than one listed master answered ALIVE (SPEC §4.2: a split brain, or two
+   * clusters listed by mistake). The driver lists are then those of every ALIVE master (a
+   * tenant's driver on any of them counts); the rest of the state is that of the one master
+   * actions go to.
+   */
+  splitBrain?: SplitBrain;
+}
+
+export interface SplitBrain {
+  /** Every ALIVE master (web UI URLs), the one actions go to first. */
+  aliveMasters: string[];
+  /** The master actions go to (web UI URL); it stays the same while it is ALIVE. */
+  actingOn: string;
+  /** Drivers listed by another ALIVE master than `actingOn`: id → that master's web UI URL. Never acted on. */
+  elsewhere: ReadonlyMap<string, string>;
 }
 
 /** Body of `POST /v1/submissions/create` (SPARK_PROTOCOL.md §4.2). */

@@ -1,6 +1,7 @@
 /**
  * SparkMasterClient against the Spark master simulator, over real HTTP on loopback.
  */
+import { createServer, type AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   SparkError,
@@ -10,6 +11,7 @@ import {
   SparkTimeoutError,
   SparkUnreachableError,
   parseMasterState,
+  SparkMalformedStateError,
   type SparkMasterClientOptions,
 } from '../../src/spark/master-client.js';
 import type { CreateSubmissionRequest } from '../../src/spark/types.js';
@@ -129,15 +131,37 @@ describe('masterState()', () => {
     expect((await client.masterState()).status).toBe('ALIVE');
   });
 
-  it('accepts missing optional fields and numeric starttime', () => {
-    const st = parseMasterState({ status: 'ALIVE', activedrivers: [{ id: 'driver-1', state: 'RUNNING', starttime: 5, worker: 'None' }] }, 'http://m:8080');
+  it('accepts missing optional fields (url, figures, worker, submitdate) and numeric starttime', () => {
+    const st = parseMasterState({ status: 'ALIVE', activedrivers: [{ id: 'driver-1', state: 'RUNNING', starttime: 5, worker: 'None', mainclass: 'a.B', cores: 1, memory: 1024 }], completeddrivers: [] }, 'http://m:8080');
     expect(st).toEqual({
       webUiUrl: 'http://m:8080', url: '', status: 'ALIVE', aliveWorkers: 0, cores: 0, coresUsed: 0, memoryMb: 0, memoryUsedMb: 0,
-      activeDrivers: [{ id: 'driver-1', startTime: 5, state: 'RUNNING', worker: null, mainClass: '', cores: 0, memoryMb: 0, submitDate: '' }],
+      activeDrivers: [{ id: 'driver-1', startTime: 5, state: 'RUNNING', worker: null, mainClass: 'a.B', cores: 1, memoryMb: 1024, submitDate: '' }],
       completedDrivers: [],
     });
     expect(() => parseMasterState([], 'x')).toThrow('not a JSON object');
-    expect(() => parseMasterState({ status: 'ALIVE', activedrivers: {} }, 'x')).toThrow("'activedrivers' is not a list");
+  });
+
+  it('a document without a usable driver list is malformed, whatever else it says (SPEC §4.2)', () => {
+    const good = { id: 'driver-1', state: 'RUNNING', starttime: '5', worker: 'None', mainclass: 'a.B', cores: 1, memory: 1024, submitdate: 'x' };
+    const doc = (patch: Record<string, unknown>) => ({ status: 'ALIVE', activedrivers: [good], completeddrivers: [], ...patch });
+    const cases: [Record<string, unknown>, string][] = [
+      [doc({ activedrivers: undefined }), "'activedrivers' is missing: no usable driver list"],
+      [doc({ activedrivers: null }), "'activedrivers' is null: no usable driver list"],
+      [doc({ activedrivers: {} }), "'activedrivers' is not a list"],
+      [doc({ activedrivers: 'driver-1' }), "'activedrivers' is not a list"],
+      [doc({ completeddrivers: undefined }), "'completeddrivers' is missing: no usable driver list"],
+      [doc({ completeddrivers: null }), "'completeddrivers' is null: no usable driver list"],
+      [doc({ activedrivers: ['driver-1'] }), 'activedrivers[0] is not an object'],
+      [doc({ activedrivers: [{ ...good, state: 'LIVELY' }] }), 'activedrivers[0].state "LIVELY" is not a driver state'],
+      [doc({ activedrivers: [{ ...good, state: 3 }] }), 'activedrivers[0].state is missing or not a string'],
+      [doc({ activedrivers: [{ ...good, mainclass: undefined }] }), 'activedrivers[0].mainclass is missing'],
+      [doc({ activedrivers: [{ ...good, mainclass: 7 }] }), 'activedrivers[0].mainclass is not a string'],
+      [doc({ activedrivers: [{ ...good, starttime: undefined }] }), 'activedrivers[0].starttime is missing'],
+      [doc({ activedrivers: [{ ...good, cores: 'one' }] }), 'activedrivers[0].cores is not a number'],
+      [doc({ activedrivers: [{ ...good, memory: null }] }), 'activedrivers[0].memory is missing'],
+      [doc({ completeddrivers: [{ ...good, id: '' }] }), 'completeddrivers[0].id is missing or not a string'],
+    ];
+    for (const [d, message] of cases) expect(() => parseMasterState(d, 'x'), message).toThrow(message);
   });
 
   it('times out against a slow master (SparkUnreachableError naming the host)', async () => {
@@ -372,8 +396,26 @@ describe('createSubmission / killSubmission / submissionStatus', () => {
     const e = await caught(client.createSubmission(submission()));
     expect(e).toBeInstanceOf(SparkUnreachableError);
     expect(e).toMatchObject({ kind: 'unreachable', maybeProcessed: false });
-    expect(e.message).toBe(`Spark master 127.0.0.1:${sim.restPort}: POST /v1/submissions/create failed: connection refused`);
+    expect(e.message).toBe(
+      `Spark master 127.0.0.1:${sim.restPort}: POST /v1/submissions/create failed: connection refused (is the master's REST submission server on? It needs spark.master.rest.enabled=true, off by default in Spark 3.x, and spark.master.rest.port=${sim.restPort})`,
+    );
     expect(client.aliveHost).toBeUndefined(); // rediscovered through /json/ next time
+  });
+
+  it('REST server off (the web UI answers ALIVE, the REST port refuses): the create error names spark.master.rest.enabled', async () => {
+    const sim = await startSim();
+    const closed = await new Promise<number>((resolve) => {
+      const probe = createServer().listen(0, '127.0.0.1', () => {
+        const { port } = probe.address() as AddressInfo;
+        probe.close(() => resolve(port));
+      });
+    });
+    const client = clientFor(sim, { restPort: closed });
+    const e = await caught(client.createSubmission(submission()));
+    expect(e).toMatchObject({ kind: 'unreachable', maybeProcessed: false, target: `127.0.0.1:${closed}` });
+    expect(e.message).toContain(`127.0.0.1:${closed}: POST /v1/submissions/create failed: connection refused`);
+    expect(e.message).toContain('spark.master.rest.enabled=true');
+    expect(sim.counts()).toMatchObject({ json: 1, create: 0 });
   });
 
   it('discovers the ALIVE master on first use', async () => {
@@ -480,13 +522,69 @@ describe('Spark HA (several masters)', () => {
     );
   });
 
-  it('does not wait for a slow standby once the ALIVE master answered', async () => {
+  it('waits for every master (a slow one may be ALIVE too), each within the timeout; one that does not answer in time is left out', async () => {
     const [a, b] = await pair();
-    const client = new SparkMasterClient({ hosts: ['127.0.0.1', '127.0.0.2'], webUiPort: a.uiPort, restPort: a.restPort, timeoutMs: 2_000 });
+    const client = new SparkMasterClient({ hosts: ['127.0.0.1', '127.0.0.2'], webUiPort: a.uiPort, restPort: a.restPort, timeoutMs: 1_000 });
     clients.push(client);
-    a.delayResponses(1_900);
-    const t = Date.now();
+    a.delayResponses(600);
+    let t = Date.now();
     expect((await client.masterState()).webUiUrl).toBe(b.uiUrl);
-    expect(Date.now() - t).toBeLessThan(1_000);
+    expect(Date.now() - t).toBeGreaterThanOrEqual(550);
+    a.delayResponses(1_500);
+    t = Date.now();
+    const st = await client.masterState();
+    expect([st.webUiUrl, st.splitBrain]).toEqual([b.uiUrl, undefined]);
+    expect(Date.now() - t).toBeLessThan(1_400);
+  });
+
+  it('two ALIVE masters (split brain): the drivers of both, actions on one that stays the same while it is ALIVE', async () => {
+    const [a, b] = await pair();
+    a.setStatus('ALIVE');
+    const onA = a.addDriverByHand({ mainClass: 'com.a.Main' });
+    b.addDriverByHand({ mainClass: 'com.other.Job' }); // (each master numbers its drivers from 0000)
+    const onB = b.addDriverByHand({ mainClass: 'com.a.Main' });
+    const client = new SparkMasterClient({ hosts: ['127.0.0.1', '127.0.0.2'], webUiPort: a.uiPort, restPort: a.restPort, timeoutMs: 1_000 });
+    clients.push(client);
+    const st = await client.masterState();
+    expect([st.status, st.webUiUrl, client.aliveHost]).toEqual(['ALIVE', a.uiUrl, '127.0.0.1']);
+    // (An id both list, as b's other job and onA when made in the same second, keeps the acting master's entry.)
+    expect(st.activeDrivers.filter((d) => d.mainClass === 'com.a.Main').map((d) => d.id)).toEqual([onA, onB]);
+    expect(st.splitBrain).toMatchObject({ aliveMasters: [a.uiUrl, b.uiUrl], actingOn: a.uiUrl });
+    expect([st.splitBrain?.elsewhere.get(onB), st.splitBrain?.elsewhere.has(onA)]).toEqual([b.uiUrl, false]);
+    expect(Object.isFrozen(st) && Object.isFrozen(st.activeDrivers)).toBe(true);
+    // Unchanged masters: the same view (and the lookups built over it) again.
+    expect(await client.masterState()).toBe(st);
+    await client.createSubmission(submission());
+    expect([a.createRequests.length, b.createRequests.length]).toEqual([1, 0]);
+
+    // The master acted on is kept while it is ALIVE, whichever answers first.
+    b.delayResponses(0);
+    a.delayResponses(50);
+    expect((await client.masterState()).splitBrain?.actingOn).toBe(a.uiUrl);
+    // It steps down: the other one, alone.
+    a.setStatus('STANDBY');
+    const after = await client.masterState();
+    expect([after.webUiUrl, after.splitBrain, client.aliveHost]).toEqual([b.uiUrl, undefined, '127.0.0.2']);
+    // Both ALIVE again: the one acted on last stays.
+    a.setStatus('ALIVE');
+    expect((await client.masterState()).splitBrain?.actingOn).toBe(b.uiUrl);
+  });
+
+  it('a malformed answer from a master that is or may be ALIVE fails the read; from one that says it is not ALIVE, it is left out', async () => {
+    const [a, b] = await pair();
+    const client = new SparkMasterClient({ hosts: ['127.0.0.1', '127.0.0.2'], webUiPort: a.uiPort, restPort: a.restPort, timeoutMs: 1_000 });
+    clients.push(client);
+    a.failNext(1, { endpoint: 'json', status: 200, contentType: 'text/json', body: '{"status":"STANDBY"}' });
+    expect((await client.masterState()).webUiUrl).toBe(b.uiUrl);
+    for (const body of ['{"status":"ALIVE"}', '{"activedrivers":[]}']) {
+      a.failNext(1, { endpoint: 'json', status: 200, contentType: 'text/json', body });
+      const e = await caught(client.masterState());
+      expect(e).toBeInstanceOf(SparkMalformedStateError);
+      expect(e.message).toMatch(new RegExp(`^Spark master 127\\.0\\.0\\.1:${a.uiPort} answered GET /json/ with an unexpected document: `));
+      expect(client.aliveHost).toBeUndefined();
+    }
+    // An HTTP error page is no answer (as a master that is down): the other one decides.
+    a.failNext(1, { endpoint: 'json', status: 502 });
+    expect((await client.masterState()).webUiUrl).toBe(b.uiUrl);
   });
 });

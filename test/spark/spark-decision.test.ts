@@ -388,6 +388,76 @@ describe('decideSparkAction', () => {
   });
 });
 
+describe('decideSparkAction: a replay step begun by a run whose outcome is unknown (SPEC §4.3)', () => {
+  it('no new step within the grace period after the step was begun, whether or not a driver is alive', () => {
+    const begun = NOW - 20 * SEC;
+    const none = decideSparkAction(obs({ pendingReplay: replay({ stepBegunAt: begun }) }));
+    expect(none).toMatchObject({ kind: 'wait', waitFor: 'submit-grace', retryAt: begun + 60 * SEC });
+    expect(none.reason).toBe(
+      'replay #7 is due to start, but a create for that step was begun 20s ago and its outcome is not known (the master does not list its driver yet), so the step is not carried out again before 1m have passed (40s left)',
+    );
+    const alive = decideSparkAction(obs({ master: master([driver(D1, 'RUNNING')]), submittedDriverIds: new Set([D1]), pendingReplay: replay({ stepBegunAt: begun }) }));
+    expect(alive).toMatchObject({ kind: 'wait', waitFor: 'submit-grace', aliveDriverIds: [D1] });
+    const resume = decideSparkAction(
+      obs({ master: master([driver(D1, 'RUNNING')]), submittedDriverIds: new Set([D1]), pendingReplay: replay({ isSubmittedForOffsetsTimestamp: true, resumeToSubscribePatternTimestamp: NOW - SEC, stepBegunAt: begun }) }),
+    );
+    expect(resume).toMatchObject({ kind: 'wait', waitFor: 'submit-grace' });
+    expect(resume.reason).toContain('is due to resume');
+  });
+
+  it('after the grace period, or when the step is not due, it changes nothing', () => {
+    const late = expectSubmit(decideSparkAction(obs({ pendingReplay: replay({ stepBegunAt: NOW - 61 * SEC }) })));
+    expect(late).toMatchObject({ purpose: 'replay-start', markReplay: { replayId: 7, flag: 'isSubmittedForOffsetsTimestamp' } });
+    const notDue = decideSparkAction(obs({ master: master([driver(D1, 'RUNNING')]), submittedDriverIds: new Set([D1]), pendingReplay: replay({ startingOffsetsTimestamp: NOW + MIN, stepBegunAt: NOW - SEC }) }));
+    expect(notDue.kind).toBe('none');
+  });
+});
+
+describe('decideSparkAction: several masters ALIVE (split brain, SPEC §4.2)', () => {
+  const ELSEWHERE = 'http://spark-master-b:8080';
+  /** The acting master's state with drivers of another ALIVE master merged in, as the client hands it out. */
+  function split(here: SparkDriver[], there: SparkDriver[]): MasterState {
+    const m = master([...here, ...there]);
+    return { ...m, splitBrain: { aliveMasters: [m.webUiUrl, ELSEWHERE], actingOn: m.webUiUrl, elsewhere: new Map(there.map((d) => [d.id, ELSEWHERE])) } };
+  }
+
+  it("the tenant's driver on the other master counts: nothing is submitted", () => {
+    const a = decideSparkAction(obs({ master: split([], [driver(D1, 'RUNNING')]) }));
+    expect(a).toMatchObject({ kind: 'none', aliveDriverIds: [D1], adopt: [D1] });
+  });
+
+  it('no driver on any: submit (to the master acted on)', () => {
+    expectSubmit(decideSparkAction(obs({ master: split([], [driver(D1, 'RUNNING', { mainClass: OTHER_MAIN })]), otherTenantMainClasses: [] })));
+  });
+
+  it('duplicates across masters: keep the one on the other master, kill those on this one', () => {
+    const here = driver(D2, 'RUNNING', { startTime: NOW - MIN });
+    const there = driver(D1, 'RUNNING', { startTime: NOW - 20 * MIN });
+    const a = decideSparkAction(obs({ master: split([here], [there]), submittedDriverIds: new Set([D1, D2]) }));
+    expect(a).toMatchObject({ kind: 'kill-duplicates', keep: D1, kill: [D2] });
+    expect(a.reason).toContain(`keeping ${D1} (on ${ELSEWHERE}, another ALIVE master: split brain)`);
+  });
+
+  it('duplicates only on the other master: wait, never act there', () => {
+    const a = decideSparkAction(obs({ master: split([], [driver(D1, 'RUNNING'), driver(D2, 'RUNNING', { startTime: NOW })]), submittedDriverIds: new Set([D1, D2]) }));
+    expect(a).toMatchObject({ kind: 'wait', waitFor: 'split-brain', retryAt: null });
+    expect(a.reason).toContain(`${D1} runs on ${ELSEWHERE}`);
+  });
+
+  it('duplicates on this master only: killed as usual', () => {
+    const a = decideSparkAction(obs({ master: split([driver(D1, 'RUNNING'), driver(D2, 'RUNNING', { startTime: NOW })], []), submittedDriverIds: new Set([D1, D2]) }));
+    expect(a).toMatchObject({ kind: 'kill-duplicates', keep: D2, kill: [D1] });
+  });
+
+  it('a replay that would kill a driver on the other master waits; one whose drivers are all here goes on', () => {
+    const waiting = decideSparkAction(obs({ master: split([], [driver(D1, 'RUNNING')]), submittedDriverIds: new Set([D1]), pendingReplay: replay() }));
+    expect(waiting).toMatchObject({ kind: 'wait', waitFor: 'split-brain' });
+    expect(waiting.reason).toMatch(/^replay #7 is due, but driver-20240101114000-0001 runs on http:\/\/spark-master-b:8080, another ALIVE master than the one acted on/);
+    const going = expectSubmit(decideSparkAction(obs({ master: split([driver(D1, 'RUNNING')], []), submittedDriverIds: new Set([D1]), pendingReplay: replay() })));
+    expect(going).toMatchObject({ purpose: 'replay-start', kill: [D1] });
+  });
+});
+
 describe('helpers', () => {
   it('tenantAliveDrivers lists the alive ones newest first', () => {
     const m = master([driver(D1, 'RUNNING', { startTime: NOW - 9 * MIN }), driver(D2, 'SUBMITTED', { startTime: NOW - MIN }), driver(D3, 'FAILED')]);
