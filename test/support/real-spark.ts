@@ -330,3 +330,94 @@ export function realSparkTenant(masters: RealMaster | RealMaster[], opts: RealTe
     ${opts.extra ?? ''}
   }`;
 }
+
+// ---------------------------------------------------------------- keep-alive and fault tests
+
+/** The driver JVMs (DriverWrapper processes) running from this cluster's work dir: driver id → pids. */
+function driverJvms(master: RealMaster): Map<string, number[]> {
+  const out = new Map<string, number[]>();
+  for (const pid of readdirSync('/proc').filter((n) => /^\d+$/.test(n))) {
+    let cmd: string;
+    try {
+      cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+    } catch {
+      continue; // exited meanwhile
+    }
+    if (!cmd.includes('org.apache.spark.deploy.worker.DriverWrapper') || !pidAlive(Number(pid))) continue;
+    const at = cmd.indexOf(`${master.workDir}/driver-`);
+    const id = at < 0 ? undefined : /^driver-[0-9-]+/.exec(cmd.slice(at + master.workDir.length + 1))?.[0];
+    if (id) out.set(id, [...(out.get(id) ?? []), Number(pid)]);
+  }
+  return out;
+}
+
+/** Ids of the driver JVMs running from this cluster's work dir (the master may not know them). */
+export function runningDriverJvms(master: RealMaster): string[] {
+  return [...driverJvms(master).keys()].sort();
+}
+
+/**
+ * SIGKILLs the driver JVMs still running from this cluster's work dir: `down()` stops the worker,
+ * and a driver whose worker died without its WorkerWatcher noticing runs on as an orphan.
+ */
+export function killDriverJvms(master: RealMaster): string[] {
+  const jvms = driverJvms(master);
+  for (const pids of jvms.values()) {
+    for (const pid of pids) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // exited meanwhile
+      }
+    }
+  }
+  return [...jvms.keys()];
+}
+
+export interface AliveSample {
+  at: number;
+  /** The master's status, or null when `/json/` did not answer. */
+  status: string | null;
+  /** Alive (SUBMITTED or RUNNING) drivers of the main class, with their states. */
+  alive: { id: string; state: string }[];
+}
+
+/** Reads `/json/` every `everyMs` and keeps what it saw of one main class's alive drivers. */
+export class AliveSampler {
+  readonly samples: AliveSample[] = [];
+  private running = true;
+  private readonly done: Promise<void>;
+
+  constructor(readonly master: RealMaster, readonly mainClass: string, everyMs = 150) {
+    this.done = (async () => {
+      while (this.running) {
+        const at = Date.now();
+        try {
+          const s = await master.state();
+          const alive = s.activedrivers.filter((d) => d.mainclass === mainClass && (d.state === 'SUBMITTED' || d.state === 'RUNNING'));
+          this.samples.push({ at, status: s.status, alive: alive.map((d) => ({ id: d.id, state: d.state })) });
+        } catch {
+          this.samples.push({ at, status: null, alive: [] });
+        }
+        await sleep(Math.max(0, everyMs - (Date.now() - at)));
+      }
+    })();
+  }
+
+  /** The most alive drivers of the class any answered read showed. */
+  maxAlive(): number {
+    return Math.max(0, ...this.samples.map((s) => s.alive.length));
+  }
+
+  /** When an answered read first showed `id` not alive after one had shown it alive. */
+  goneAt(id: string): number | undefined {
+    const seen = this.samples.findIndex((s) => s.alive.some((d) => d.id === id));
+    if (seen < 0) return undefined;
+    return this.samples.slice(seen).find((s) => s.status !== null && !s.alive.some((d) => d.id === id))?.at;
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    await this.done;
+  }
+}
