@@ -10,6 +10,7 @@
 #   bash test/services.sh status  show what runs
 #   bash test/services.sh spark-up|spark-down|spark-env|spark-status   the Spark cluster alone
 #   bash test/services.sh kafka-up|kafka-down|kafka-env|kafka-status   the Kafka broker alone
+#   bash test/services.sh ceph-down    `down` for the S3 server alone (the JVM services stay)
 #   bash test/services.sh ceph-up      `up` for the S3 server alone (fault tests start a private
 #                                  cluster with other ports and data dir; MariaDB is left alone)
 #   bash test/services.sh rgw-restart  (re)start only radosgw on the running monitor and OSD,
@@ -548,7 +549,7 @@ ceph_status() {
 
 # ---------------------------------------------------------------- main
 
-usage() { err "usage: bash test/services.sh up|down|status|ceph-up|rgw-restart|spark-up|spark-down|spark-env|spark-status|kafka-up|kafka-down|kafka-env|kafka-status"; exit 2; }
+usage() { err "usage: bash test/services.sh up|down|status|ceph-up|ceph-down|rgw-restart|spark-up|spark-down|spark-env|spark-status|kafka-up|kafka-down|kafka-env|kafka-status"; exit 2; }
 
 # The JVM services have scripts of their own, with locks of their own.
 case "${1:-}" in
@@ -593,6 +594,10 @@ case "$1" in
     [[ "$(id -u)" == 0 ]] || err "warning: not root; starting services may fail"
     ceph_up
     log "s3 (ceph rgw): up at $S3_URL"
+    ;;
+  ceph-down)
+    ceph_down
+    log "s3 (ceph rgw): stopped"
     ;;
   rgw-restart)
     rgw_restart

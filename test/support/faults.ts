@@ -169,7 +169,7 @@ export async function startPrivateCeph(opts: { port?: number; monPort?: number; 
     },
     async stop() {
       client.destroy();
-      await services('down', 60_000);
+      await services('ceph-down', 60_000);
     },
   };
 }
