@@ -39,6 +39,7 @@ const BENCHMARKS: Registered[] = [
   { name: 'http', file: 'http.bench.ts', timeoutMs: { full: 6 * 60_000, quick: 90_000 } },
   { name: 'delay', file: 'delay.bench.ts', timeoutMs: { full: 10 * 60_000, quick: 90_000 } },
   { name: 'tenants', file: 'tenants.bench.ts', timeoutMs: { full: 20 * 60_000, quick: 120_000 } },
+  { name: 'config', file: 'config.bench.ts', timeoutMs: { full: 10 * 60_000, quick: 180_000 } },
 ];
 
 const BENCH_DIR = dirname(fileURLToPath(import.meta.url));

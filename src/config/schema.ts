@@ -37,7 +37,9 @@ function describe(v: unknown): string {
   if (v === null) return 'null';
   if (Array.isArray(v)) return 'a list';
   if (typeof v === 'object') return 'an object';
-  return `${typeof v} ${JSON.stringify(v)}`;
+  // A config value or a request field quoted back: its start is enough to recognise it.
+  const text = JSON.stringify(v);
+  return `${typeof v} ${text.length <= 64 ? text : `${text.slice(0, 64)}… (${text.length - 64} more characters)`}`;
 }
 
 const awsObjectStore = z.strictObject({
@@ -51,12 +53,68 @@ const objectStore = z
   .strictObject({ aws: awsObjectStore.optional(), local: localObjectStore.optional() })
   .refine((o) => Boolean(o.aws) !== Boolean(o.local), 'set exactly one of objectStore.aws or objectStore.local');
 
+/**
+ * One Spark master as `sparkMasterHost` may name it: `host`, `host:port` or `spark://host:port`
+ * (the reference's compose default is `spark://spark-master:7077`); IPv6 in brackets.
+ */
+export function parseSparkMaster(entry: string): { host: string; port?: number } | null {
+  const text = entry.trim().replace(/^spark:\/\//i, '').replace(/\/+$/, '');
+  const m = /^(\[[0-9a-fA-F:.]+\]|[^\s/:[\]@?#]+)(?::(\d{1,5}))?$/.exec(text);
+  if (!m) return null;
+  const port = m[2] === undefined ? undefined : Number(m[2]);
+  if (port !== undefined && (port < 1 || port > 65535)) return null;
+  return port === undefined ? { host: m[1]! } : { host: m[1]!, port };
+}
+
+/**
+ * `sparkMasterHost` as written (one string, comma-separated, or a list; `spark://` URLs as
+ * Spark writes an HA master list: `spark://m1:7077,m2:7077`) → plain hosts. A port in it is
+ * the RPC port (`sparkMasterPort`); one that contradicts another, or an explicit
+ * `sparkMasterPort`, is an error (one port applies to every master of a tenant).
+ */
+function normalizeSparkMasters(raw: unknown, ctx: z.core.$RefinementCtx): unknown {
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) return raw;
+  const spark = raw as Record<string, unknown>;
+  const given = spark.sparkMasterHost;
+  const entries = typeof given === 'string' ? given.split(',') : Array.isArray(given) && given.every((e) => typeof e === 'string') ? (given as string[]).flatMap((e) => e.split(',')) : undefined;
+  if (!entries) return raw;
+  const hosts: string[] = [];
+  const ports = new Set<number>();
+  for (const entry of entries.map((e) => e.trim()).filter(Boolean)) {
+    const master = parseSparkMaster(entry);
+    if (!master) {
+      ctx.addIssue({ code: 'custom', path: ['sparkMasterHost'], message: `expected host, host:port or spark://host:port, got ${describe(entry)}` });
+      return raw;
+    }
+    hosts.push(master.host);
+    if (master.port !== undefined) ports.add(master.port);
+  }
+  const out: Record<string, unknown> = { ...spark, sparkMasterHost: hosts };
+  if (ports.size > 1) {
+    ctx.addIssue({ code: 'custom', path: ['sparkMasterHost'], message: `names the masters with different ports (${[...ports].join(', ')}); one sparkMasterPort applies to all` });
+  } else if (ports.size === 1) {
+    const [port] = ports;
+    if (spark.sparkMasterPort === undefined) out.sparkMasterPort = port;
+    else if (Number(spark.sparkMasterPort) !== port) {
+      ctx.addIssue({ code: 'custom', path: ['sparkMasterPort'], message: `is ${String(spark.sparkMasterPort)}, but sparkMasterHost names port ${port}` });
+    }
+  }
+  return out;
+}
+
+/** One broker of `kafkaBrokersHost`: `host` or `host:port` (a `PLAINTEXT://`-style prefix is allowed; IPv6 in brackets). */
+function validBroker(entry: string): boolean {
+  const text = entry.trim().replace(/^[a-z_]+:\/\//i, '').replace(/\/+$/, '');
+  const m = /^(\[[0-9a-fA-F:.]+\]|[^\s/:[\]@?#]+)(?::(\d{1,5}))?$/.exec(text);
+  return m !== null && (m[2] === undefined || (Number(m[2]) >= 1 && Number(m[2]) <= 65535));
+}
+
+/** The reference's Spark job layout: `logs/env=…/service_name=…/component_name=…/` (SPEC §2). */
+export const DEFAULT_PARTITION_KEYS: readonly string[] = ['env', 'service_name', 'component_name'];
+
 const spark = z.strictObject({
-  /** One host, or several (comma-separated or a list) for Spark standalone HA. */
-  sparkMasterHost: z.preprocess(
-    (v) => (typeof v === 'string' ? v.split(',').map((h) => h.trim()).filter(Boolean) : v),
-    z.array(nonEmpty, { error: (i) => (i.input === undefined ? 'is required' : 'expected a host name or a list of them') }).min(1, 'must name at least one master'),
-  ),
+  /** One host, or several (comma-separated or a list) for Spark standalone HA; `spark://host:port` forms are read by `normalizeSparkMasters`. */
+  sparkMasterHost: z.array(nonEmpty, { error: (i) => (i.input === undefined ? 'is required' : 'expected a host name or a list of them') }).min(1, 'must name at least one master'),
   sparkMasterWebUiPort: port.default(8080),
   sparkMasterRestPort: port.default(6066),
   sparkMasterPort: port.default(7077),
@@ -96,12 +154,28 @@ const tenant = z.strictObject({
     .array(z.strictObject({ envs: z.array(nonEmpty).min(1, 'must name at least one env'), retentionDays: int.pipe(z.number().min(1, 'expected at least 1 day')) }))
     .default([]),
   objectStore,
-  partitionKeys: z.array(nonEmpty).min(1, 'must name at least one level').default(['env', 'service_name', 'component_name']),
+  /**
+   * The folder levels under `logsDir` that name a service. Unset: read from the bucket
+   * (`service_name=` or `env=` at the first level), for discovery and delay alike.
+   */
+  partitionKeys: z.array(nonEmpty).min(1, 'must name at least one level').optional(),
   vector: z.strictObject({ host: nonEmpty, apiPort: port.default(8686) }).optional(),
-  kafka: z
-    .strictObject({ kafkaBrokersHost: nonEmpty, kafkaBrokerPort: port.default(9092), maxProducerRatePerPartition: int.optional() })
-    .optional(),
-  spark,
+  /** Required: every submission of the tenant's Spark job passes `kafka.cluster.dns=<kafkaBrokersHost>`. */
+  kafka: z.strictObject(
+    {
+      /** `host`, `host:port` or a comma-separated list of them; passed to the Spark job as written. */
+      kafkaBrokersHost: nonEmpty.refine((v) => v.split(',').some((e) => e.trim() !== '') && v.split(',').every((e) => e.trim() === '' || validBroker(e)), {
+        message: 'expected host, host:port or a comma-separated list of them',
+      }),
+      kafkaBrokerPort: port.default(9092),
+      maxProducerRatePerPartition: int.optional(),
+    },
+    {
+      error: (i) =>
+        i.input === undefined ? 'is required (a Spark submission passes kafka.kafkaBrokersHost to the job)' : `expected an object ({ … }), got ${describe(i.input)}`,
+    },
+  ),
+  spark: z.preprocess(normalizeSparkMasters, spark),
   delayMetrics: z
     .strictObject({
       app: z.strictObject({

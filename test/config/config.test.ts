@@ -1,9 +1,10 @@
-import { spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { appendFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { ConfigError, configPathFrom, loadConfig, parseConfig } from '../../src/config/load.js';
+import { CONFIG_LIMITS, ConfigError, configPathFrom, loadConfig, parseConfig } from '../../src/config/load.js';
+import { referenceTenants } from '../support/reference-config.js';
 
 const referenceEnv = {
   AWS_REGION: 'ap-south-1',
@@ -22,6 +23,7 @@ const tenant = (extra = '', spark = '') => `
   tenants = [{
     name = "ABC"
     objectStore.local { path = "data/store" }
+    kafka { kafkaBrokersHost = "k1" }
     spark {
       sparkMasterHost = "m1", sparkJarPath = "file:///app.jar"
       ${spark}
@@ -73,7 +75,8 @@ describe('configuration', () => {
     });
     expect(t.spark.awsSessionToken).toBeUndefined();
     expect(t.delayMetrics?.app).toMatchObject({ sampleEnv: 'local', sampleServiceName: 'healthcheck-dummy', sampleComponentType: 'application' });
-    expect(t.partitionKeys).toEqual(['env', 'service_name', 'component_name']);
+    // Not configured: read from the bucket (issue 14).
+    expect(t.partitionKeys).toBeUndefined();
     expect(config.database).toMatchObject({ client: 'sqlite', database: 'log_central' });
     expect(config.loop).toMatchObject({ sparkPollSeconds: 15, discoverySeconds: 300, delaySampleSeconds: 60, submitGraceSeconds: 60 });
   });
@@ -117,7 +120,7 @@ describe('configuration', () => {
     ['an unknown database client', `database.client = postgres\n${tenant()}`, ['database.client: expected "mysql" or "sqlite", got string "postgres"']],
     ['a wrong boolean', `http.protectReads = maybe\n${tenant()}`, ['http.protectReads: expected true or false, got string "maybe"']],
     ['two object stores', tenant('objectStore.aws { region = "us-east-1", bucket = "b" }'), ['tenants[0].objectStore: set exactly one of objectStore.aws or objectStore.local']],
-    ['a duplicate tenant', `tenants = [{ name = "A", objectStore.local.path = "x", spark { sparkMasterHost = "m", sparkJarPath = "j" } }, { name = "A", objectStore.local.path = "y", spark { sparkMasterHost = "m", sparkJarPath = "j" } }]`, ['tenants[1].name: duplicate tenant name "A"']],
+    ['a duplicate tenant', `tenants = [{ name = "A", objectStore.local.path = "x", kafka.kafkaBrokersHost = k, spark { sparkMasterHost = "m", sparkJarPath = "j" } }, { name = "A", objectStore.local.path = "y", kafka.kafkaBrokersHost = k, spark { sparkMasterHost = "m", sparkJarPath = "j" } }]`, ['tenants[1].name: duplicate tenant name "A"']],
     ['no tenants', 'http.port = 8080', ['tenants: is required: list at least one tenant']],
     ['a backoff that shrinks', `loop.backoff { minSeconds = 10, maxSeconds = 1 }\n${tenant()}`, ['loop.backoff.minSeconds: must not be greater than loop.backoff.maxSeconds']],
     ['an empty retention env list', tenant('envLogsRetentionDays = [{ envs = [], retentionDays = 3 }]'), ['tenants[0].envLogsRetentionDays[0].envs: must name at least one env']],
@@ -126,14 +129,15 @@ describe('configuration', () => {
   });
 
   it.each([
-    ['tenants[0].name', `tenants = [{ objectStore.local.path = "x", spark { sparkMasterHost = "m", sparkJarPath = "j" } }]`],
-    ['tenants[0].objectStore', `tenants = [{ name = A, spark { sparkMasterHost = "m", sparkJarPath = "j" } }]`],
-    ['tenants[0].spark', `tenants = [{ name = A, objectStore.local.path = "x" }]`],
-    ['tenants[0].spark.sparkMasterHost', `tenants = [{ name = A, objectStore.local.path = "x", spark { sparkJarPath = "j" } }]`],
-    ['tenants[0].spark.sparkJarPath', `tenants = [{ name = A, objectStore.local.path = "x", spark { sparkMasterHost = "m" } }]`],
-    ['tenants[0].objectStore.local.path', `tenants = [{ name = A, objectStore.local {}, spark { sparkMasterHost = "m", sparkJarPath = "j" } }]`],
-    ['tenants[0].objectStore.aws.bucket', `tenants = [{ name = A, objectStore.aws { region = x }, spark { sparkMasterHost = "m", sparkJarPath = "j" } }]`],
-    ['tenants[0].delayMetrics.app.sampleServiceName', `tenants = [{ name = A, delayMetrics.app { sampleEnv = x }, objectStore.local.path = "x", spark { sparkMasterHost = "m", sparkJarPath = "j" } }]`],
+    ['tenants[0].name', `tenants = [{ objectStore.local.path = "x", kafka.kafkaBrokersHost = k, spark { sparkMasterHost = "m", sparkJarPath = "j" } }]`],
+    ['tenants[0].objectStore', `tenants = [{ name = A, kafka.kafkaBrokersHost = k, spark { sparkMasterHost = "m", sparkJarPath = "j" } }]`],
+    ['tenants[0].spark', `tenants = [{ name = A, objectStore.local.path = "x", kafka.kafkaBrokersHost = k }]`],
+    ['tenants[0].spark.sparkMasterHost', `tenants = [{ name = A, objectStore.local.path = "x", kafka.kafkaBrokersHost = k, spark { sparkJarPath = "j" } }]`],
+    ['tenants[0].kafka.kafkaBrokersHost', `tenants = [{ name = A, objectStore.local.path = "x", kafka {}, spark { sparkMasterHost = "m", sparkJarPath = "j" } }]`],
+    ['tenants[0].spark.sparkJarPath', `tenants = [{ name = A, objectStore.local.path = "x", kafka.kafkaBrokersHost = k, spark { sparkMasterHost = "m" } }]`],
+    ['tenants[0].objectStore.local.path', `tenants = [{ name = A, objectStore.local {}, kafka.kafkaBrokersHost = k, spark { sparkMasterHost = "m", sparkJarPath = "j" } }]`],
+    ['tenants[0].objectStore.aws.bucket', `tenants = [{ name = A, objectStore.aws { region = x }, kafka.kafkaBrokersHost = k, spark { sparkMasterHost = "m", sparkJarPath = "j" } }]`],
+    ['tenants[0].delayMetrics.app.sampleServiceName', `tenants = [{ name = A, delayMetrics.app { sampleEnv = x }, objectStore.local.path = "x", kafka.kafkaBrokersHost = k, spark { sparkMasterHost = "m", sparkJarPath = "j" } }]`],
   ])('names the missing required key %s in one line', async (path, text) => {
     expect(await problemsOf(text)).toEqual([`${path}: is required`]);
   });
@@ -184,5 +188,178 @@ describe('configuration', () => {
     const lines = run.stderr.trim().split('\n').sort();
     expect(lines).toEqual(['config error: http.port: expected a port (0-65535)', 'config error: spark: unknown key', 'config error: tenants[0].defaultLogsRetentionDays: expected a number, got string "x"']);
     expect(run.stdout + run.stderr).not.toMatch(/Sup3rSecret/);
+  });
+});
+
+/** `node --import tsx src/main.ts --config <file>` on `text` written to a file of its own: its exit code, stderr lines and how long it took. */
+async function startDaemonOn(text: string): Promise<{ code: number | null; lines: string[]; stdout: string; ms: number }> {
+  const dir = mkdtempSync(join(tmpdir(), 'lw-conf-edge-'));
+  const file = join(dir, 'daemon.conf');
+  writeFileSync(file, text);
+  try {
+    return await startDaemonOnFile(file);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function startDaemonOnFile(file: string): Promise<{ code: number | null; lines: string[]; stdout: string; ms: number }> {
+  const t0 = Date.now();
+  return new Promise((resolve) => {
+    const proc = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', '--config', file], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, PORT: '0' } });
+    let stdout = '';
+    let stderr = '';
+    proc.stdout.on('data', (d: Buffer) => (stdout += d.toString('utf8')));
+    proc.stderr.on('data', (d: Buffer) => (stderr += d.toString('utf8')));
+    // A daemon that starts (it should not) or a parser that hangs is stopped after 60 s.
+    const timer = setTimeout(() => proc.kill('SIGKILL'), 60_000);
+    proc.once('exit', (code) => {
+      clearTimeout(timer);
+      resolve({ code, lines: stderr.trim().split('\n').filter(Boolean), stdout, ms: Date.now() - t0 });
+    });
+  });
+}
+
+describe('many tenants written out in the reference’s full format (issue 19)', () => {
+  afterEach(() => vi.unstubAllEnvs());
+
+  /** Loaded through loadConfig (the start-up, reload and `config check` path); the tenants checked one by one. */
+  async function loadsAll(n: number): Promise<number> {
+    const text = referenceTenants(n);
+    const dir = mkdtempSync(join(tmpdir(), 'lw-conf-many-'));
+    const file = join(dir, 'application.conf');
+    writeFileSync(file, text);
+    try {
+      const t0 = performance.now();
+      const config = await loadConfig(file);
+      const ms = performance.now() - t0;
+      console.log(`${n.toLocaleString('en')} reference tenants, ${(text.length / 1e6).toFixed(1)} MB: loaded in ${ms.toFixed(0)} ms`);
+      expect(config.tenants).toHaveLength(n);
+      for (let i = 0; i < n; i++) {
+        const t = config.tenants[i]!;
+        if (t.name !== `T${i}` || t.objectStore.aws?.bucket !== `log-central-${i}` || t.spark.sparkMasterHost[0] !== `spark-master-${i}`) {
+          expect.fail(`tenant ${i} came out wrong: ${JSON.stringify(t).slice(0, 300)}`);
+        }
+      }
+      return ms;
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }
+
+  it('1,000 tenants load, every key where the reference puts it', { timeout: 60_000 }, async () => {
+    vi.stubEnv('LW_REFERENCE_AWS_SESSION_TOKEN', 'session-token');
+    vi.stubEnv('LW_REFERENCE_JAR_PATH', 'jars/');
+    await loadsAll(1_000);
+    const config = await parseConfig(referenceTenants(1_000), 'test.conf');
+    const last = config.tenants[999]!;
+    expect(last).toMatchObject({
+      name: 'T999',
+      defaultLogsRetentionDays: 3,
+      envLogsRetentionDays: [{ envs: ['prod', 'darwin'], retentionDays: 30 }],
+      objectStore: { aws: { region: 'us-east-1', bucket: 'log-central-999', roleArn: 'arn:aws:iam::000000000000:role/log-central-role-999' } },
+      kafka: { kafkaBrokersHost: 'kafka-999-1.internal,kafka-999-2.internal', kafkaBrokerPort: 9092, maxProducerRatePerPartition: 6000 },
+      delayMetrics: { app: { sampleEnv: 'prod', sampleComponentType: 'application', sampleServiceName: 'healthcheck-dummy-999' } },
+    });
+    expect(last.objectStore.aws).not.toHaveProperty('endpointOverride');
+    expect(last.spark).toMatchObject({
+      sparkMasterHost: ['spark-master-999'],
+      sparkJarPath: 's3a://log-central-999/jars/logwise-spark.jar',
+      log4jPropertiesFilePath: 'https://s3.amazonaws.com/log-central-999/log4j.properties',
+      driverCoresMax: '50000',
+      awsSessionToken: 'session-token',
+    });
+    expect(last.spark.awsAccessKeyId).toBeUndefined();
+  });
+
+  it('10,000 tenants (~15 MB) load', { timeout: 120_000 }, async () => {
+    const ms = await loadsAll(10_000);
+    // The benchmark holds the 10 s target (in a process of its own); here only a gross regression fails.
+    expect(ms).toBeLessThan(30_000);
+  });
+});
+
+describe('config edges: the daemon stops at start-up, exit 2, one line saying what is wrong and the limit', () => {
+  const refTenant = (i: number) => `{
+    name = "T${i}"
+    defaultLogsRetentionDays = 3
+    envLogsRetentionDays = [{
+      envs = ["prod"],
+      retentionDays = 30
+    }]
+    objectStore = {
+      local = {
+        path = "/data/store-${i}"
+      }
+    },
+    kafka = {
+      kafkaBrokersHost = "kafka-${i}.internal"
+    },
+    spark = {
+      sparkMasterHost = "spark-master-1"
+      kafkaMaxRatePerPartition = "4000"
+      kafkaStartingOffsets = "latest"
+      subscribePattern = "^logs.*"
+      sparkJarPath = "s3a://jars/logwise-spark.jar"
+      clientSparkVersion = "3.1.2"
+      mainClass = "com.logwise.spark.MainApplication"
+      appName = "logwise"
+      driverCoresMax = "50000"
+      driverCores = "1"
+      driverMemory = "1G"
+      driverMaxResultSize = "1G"
+      executorCores = "1"
+      executorMemory = "1G"
+      logsDir = "logs"
+      checkPointDir = "checkpoint"
+    },
+    delayMetrics = {
+      app = {
+        sampleEnv = "local"
+        sampleComponentType = "application"
+        sampleServiceName = "healthcheck-dummy"
+      }
+    }
+  }`;
+  const tenants = (n: number) => `tenants = [\n${Array.from({ length: n }, (_, i) => refTenant(i)).join(',\n')}\n]\n`;
+
+  it('a config over 64 MiB: too large, with the limit, without reading it', { timeout: 90_000 }, async () => {
+    const chunk = tenants(1_000);
+    const dir = mkdtempSync(join(tmpdir(), 'lw-conf-large-'));
+    const file = join(dir, 'daemon.conf');
+    try {
+      for (let written = 0; written <= CONFIG_LIMITS.bytes; written += chunk.length) appendFileSync(file, chunk);
+      const run = await startDaemonOnFile(file);
+      console.log(`config edges, > 64 MiB: exit ${run.code} after ${run.ms} ms: ${run.lines.join(' | ')}`);
+      expect(run.code).toBe(2);
+      expect(run.lines).toEqual([expect.stringMatching(/^config error: .*daemon\.conf: the config is 6\d\.\d MiB \(\d+ bytes\); at most 64 MiB \(67108864 bytes\) is read$/)]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+    // Text handed to parseConfig is measured the same way.
+    expect(await problemsOf(`${tenant()}\n${' '.repeat(CONFIG_LIMITS.bytes)}`)).toEqual([
+      expect.stringMatching(/^test\.conf: the config is 64\.0 MiB \(\d+ bytes\); at most 64 MiB \(67108864 bytes\) is read$/),
+    ]);
+  });
+
+  it('deep nesting: too deeply nested, with the limit, at once', { timeout: 90_000 }, async () => {
+    const run = await startDaemonOn(`${tenants(1)}deep ${'{ a '.repeat(5_000)}= 1${' }'.repeat(5_000)}\n`);
+    console.log(`config edges, 5,000 levels: exit ${run.code} after ${run.ms} ms: ${run.lines.join(' | ')}`);
+    expect(run.code).toBe(2);
+    expect(run.lines).toEqual([expect.stringMatching(/^config error: .*daemon\.conf: nested 5000 levels deep at line \d+; at most 64 levels of \{ \}, \[ \] and dotted keys are read$/)]);
+    expect(run.ms).toBeLessThan(15_000);
+  });
+
+  it('a tenant without the kafka block a submission needs: named at start-up', { timeout: 90_000 }, async () => {
+    const run = await startDaemonOn(tenants(1).replace(/kafka = \{\s*kafkaBrokersHost = "kafka-0.internal"\s*\},/, ''));
+    console.log(`config edges, no kafka: exit ${run.code} after ${run.ms} ms: ${run.lines.join(' | ')}; stdout ${run.stdout.length} bytes`);
+    expect(run.code).toBe(2);
+    expect(run.lines).toEqual(['config error: tenants[0].kafka: is required (a Spark submission passes kafka.kafkaBrokersHost to the job)']);
+  });
+
+  it('a long quoted string is read like any other (no limit but the file size)', async () => {
+    const t0 = performance.now();
+    expect(await problemsOf(`${tenant()}\nnote = "${'x'.repeat(1_000_000)}"`)).toEqual(['note: unknown key']);
+    expect(performance.now() - t0).toBeLessThan(5_000);
   });
 });

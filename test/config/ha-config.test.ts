@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { ConfigError, parseConfig } from '../../src/config/load.js';
 import { leaseMsOf } from '../../src/config/schema.js';
 
-const tenant = `tenants = [{ name = "ABC", objectStore.local { path = "data/store" }, spark { sparkMasterHost = "m1", sparkJarPath = "file:///app.jar" } }]`;
+const tenant = `tenants = [{ name = "ABC", objectStore.local { path = "data/store" }, kafka.kafkaBrokersHost = k, spark { sparkMasterHost = "m1", sparkJarPath = "file:///app.jar" } }]`;
 
 async function problemsOf(text: string): Promise<string[]> {
   try {

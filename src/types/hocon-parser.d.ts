@@ -1,5 +1,0 @@
-declare module '@pushcorn/hocon-parser' {
-  interface ParseOptions { text?: string; url?: string; strict?: boolean }
-  function parse(opts: ParseOptions): Promise<unknown>;
-  export default parse;
-}
