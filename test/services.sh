@@ -577,6 +577,7 @@ case "$1" in
     log "s3 (ceph rgw): up at $S3_URL"
     bash "$ROOT/test/services/kafka.sh" up
     bash "$ROOT/test/services/spark.sh" up
+    bash "$ROOT/test/services/chromium.sh"
     ;;
   down)
     bash "$ROOT/test/services/spark.sh" down
