@@ -42,6 +42,7 @@ const WARN_EVENTS = new Set<string>([
   'command.failed',
   'discovery.failed',
   'discovery.guarded',
+  'layout.ambiguous',
   'delay.failed',
   'spark.submit-failed',
   'spark.crashloop',

@@ -16,8 +16,10 @@ let redactor = new Redactor([
 
 async function main(): Promise<void> {
   let config;
+  // Keys of the Java orchestrator's config that are accepted and not used: logged once the logger exists.
+  const warnings: string[] = [];
   try {
-    config = await loadConfig(configPathFrom(process.argv.slice(2), process.env));
+    config = await loadConfig(configPathFrom(process.argv.slice(2), process.env), { onWarning: (line) => warnings.push(line) });
   } catch (err) {
     if (err instanceof ConfigError) {
       // One line per problem, no stack: the operator fixes the file and starts again.
@@ -27,7 +29,9 @@ async function main(): Promise<void> {
     throw err;
   }
   redactor = Redactor.fromConfig(config);
-  const log = createLogger({ level: process.env.LOG_LEVEL ?? 'info', format: process.env.LOG_FORMAT === 'pretty' ? 'pretty' : 'json', redactor });
+  // An empty variable is unset, as everywhere in the config (SPEC §2).
+  const log = createLogger({ level: process.env.LOG_LEVEL || 'info', format: process.env.LOG_FORMAT === 'pretty' ? 'pretty' : 'json', redactor });
+  for (const line of warnings) log.warn({ config: line.slice(0, line.indexOf(':')) }, `config: ${line}`);
   let orchestrator: Orchestrator;
   try {
     orchestrator = new Orchestrator({ config, log, redactor });

@@ -1,9 +1,10 @@
 import { defer } from 'rxjs';
-import type { TenantConfig } from '../src/config/schema.js';
+import { DEFAULT_PARTITION_KEYS, type TenantConfig } from '../src/config/schema.js';
 import type { ObjectStore } from '../src/objectstore/object-store.js';
 import { sampleDelay } from './delay-decision.js';
 import { escapePathName } from './discovery-decision.js';
 import { errorMessage } from './events.js';
+import { PartitionLayout } from './partition-layout.js';
 import type { StreamContext, StreamDefinition } from './tenant-loop.js';
 
 export interface SampleDelayArgs {
@@ -17,6 +18,8 @@ export interface DelayDeps {
   intervalMs: number;
   /** Where the stream publishes its memory of the latest sample, so reads can be answered without a round through the loop. */
   registry?: DelaySampleRegistry;
+  /** The tenant's partition layout, shared with its discovery (default: one of its own). */
+  layout?: PartitionLayout;
 }
 
 /**
@@ -56,8 +59,11 @@ export class DelaySampleMemory {
 /** Each tenant's delay-sample memory, by tenant name. */
 export type DelaySampleRegistry = Map<string, DelaySampleMemory>;
 
-/** The sample service's folder: `logs/env=…/service_name=…/component_name=…/`, by the tenant's partition keys. */
-export function sampleServicePrefix(tenant: TenantConfig): string | null {
+/**
+ * The sample service's folder: `logs/env=…/service_name=…/component_name=…/`, by the
+ * partition keys (default: the tenant's, else the default layout's).
+ */
+export function sampleServicePrefix(tenant: TenantConfig, partitionKeys: readonly string[] = tenant.partitionKeys ?? DEFAULT_PARTITION_KEYS): string | null {
   const app = tenant.delayMetrics?.app;
   if (!app) return null;
   const values: Record<string, string | undefined> = {
@@ -65,7 +71,7 @@ export function sampleServicePrefix(tenant: TenantConfig): string | null {
     service_name: app.sampleServiceName,
     component_name: app.sampleComponentName ?? app.sampleComponentType,
   };
-  const levels = tenant.partitionKeys.map((key) => {
+  const levels = partitionKeys.map((key) => {
     const value = values[key];
     return value === undefined ? null : `${key}=${escapePathName(value)}/`;
   });
@@ -79,20 +85,25 @@ export function sampleServicePrefix(tenant: TenantConfig): string | null {
  * and fails the run (the caller answers null; the tick is retried with backoff).
  */
 export function delaySampleStream(ctx: StreamContext, deps: DelayDeps): StreamDefinition {
-  const prefix = sampleServicePrefix(deps.tenant);
+  const layout = deps.layout ?? new PartitionLayout(deps.tenant, deps.store);
+  // Whether there is a sample service at all (its folder depends on the layout, which may be read from the bucket).
+  const sampled = deps.tenant.delayMetrics?.app !== undefined;
   // A failed sample is remembered briefly, so dashboards polling during an outage do not
   // each pay a full listing with retries.
   const memory = new DelaySampleMemory(() => ctx.now(), Math.min(deps.intervalMs, 10_000));
   // Without a sample service there is nothing to remember: every read goes through the loop (and answers null).
-  if (prefix) deps.registry?.set(ctx.tenant, memory);
+  if (sampled) deps.registry?.set(ctx.tenant, memory);
 
   const sample = async ({ maxAgeMs }: SampleDelayArgs): Promise<number | null> => {
     // Without a sample service there is nothing to measure; the API answers null, as on failure.
-    if (!prefix) return null;
+    if (!sampled) return null;
     const recalled = memory.recall(maxAgeMs);
     if (recalled) return recalled.minutes;
     const now = ctx.now();
     try {
+      // The layout (configured, or as discovery last read it from the bucket) says the sample service's folder.
+      const prefix = sampleServicePrefix(deps.tenant, await layout.keys(ctx.emit));
+      if (!prefix) return null;
       const result = await sampleDelay(now, (hourPath) => deps.store.listPrefixes(prefix + hourPath));
       memory.record(result.minutes, now);
       ctx.emit({

@@ -5,6 +5,7 @@ import type { ServiceDetailsRepository, ServicePartition } from '../src/db/servi
 import type { ObjectStore } from '../src/objectstore/object-store.js';
 import { lastFolder, partitionId, partitionValue, planSync, toPartition, type SyncPlan } from './discovery-decision.js';
 import { errorMessage } from './events.js';
+import { PartitionLayout } from './partition-layout.js';
 import type { StreamContext, StreamDefinition } from './tenant-loop.js';
 
 /**
@@ -33,6 +34,8 @@ export interface DiscoveryDeps {
   store: ObjectStore;
   services: ServiceDetailsRepository;
   intervalMs: number;
+  /** The tenant's partition layout, shared with its delay streams (default: one of its own). */
+  layout?: PartitionLayout;
 }
 
 /**
@@ -41,7 +44,8 @@ export interface DiscoveryDeps {
  * row is touched, so an outage never deletes anything.
  */
 export function discoveryStream(ctx: StreamContext, deps: DiscoveryDeps): StreamDefinition {
-  const sync = (args: SyncArgs) => defer(() => runSync(ctx, deps, args.force));
+  const withLayout = { ...deps, layout: deps.layout ?? new PartitionLayout(deps.tenant, deps.store) };
+  const sync = (args: SyncArgs) => defer(() => runSync(ctx, withLayout, args.force));
   return {
     name: 'discovery',
     intervalMs: deps.intervalMs,
@@ -50,7 +54,7 @@ export function discoveryStream(ctx: StreamContext, deps: DiscoveryDeps): Stream
   };
 }
 
-async function runSync(ctx: StreamContext, deps: DiscoveryDeps, force: boolean): Promise<SyncResult> {
+async function runSync(ctx: StreamContext, deps: DiscoveryDeps & { layout: PartitionLayout }, force: boolean): Promise<SyncResult> {
   const started = ctx.now();
   const listCallsBefore = deps.store.stats.listCalls;
   const retriesBefore = deps.store.stats.retries;
@@ -107,10 +111,19 @@ interface SyncWork {
  * of a large sync) can be collected before the first write, which keeps V8's next collection
  * limit, and so the peak memory, lower. A listing error throws before any row is read.
  */
-async function planWork(ctx: StreamContext, deps: DiscoveryDeps, force: boolean): Promise<SyncWork> {
+async function planWork(ctx: StreamContext, deps: DiscoveryDeps & { layout: PartitionLayout }, force: boolean): Promise<SyncWork> {
   let listing: { partitions: ServicePartition[]; ignored: number };
+  const root = `${trimSlashes(deps.tenant.spark.logsDir)}/`;
   try {
-    listing = await listPartitions(deps.store, `${trimSlashes(deps.tenant.spark.logsDir)}/`, deps.tenant.partitionKeys);
+    // Without configured partitionKeys, the first level's listing (the walk's first listing
+    // anyway) says the layout, every sync.
+    let keys = deps.tenant.partitionKeys;
+    let firstLevel: string[] | undefined;
+    if (!keys) {
+      firstLevel = await deps.store.listPrefixes(root);
+      keys = [...deps.layout.fromListing(firstLevel, ctx.emit)];
+    }
+    listing = await listPartitions(deps.store, root, keys, LIST_CONCURRENCY, firstLevel);
   } catch (err) {
     ctx.emit({ type: 'discovery.failed', error: errorMessage(err) });
     throw err;
@@ -143,6 +156,8 @@ export async function listPartitions(
   root: string,
   keys: readonly string[],
   concurrency: number = LIST_CONCURRENCY,
+  /** The listing of `root` when the caller has it already (it is not listed again). */
+  rootListing?: readonly string[],
 ): Promise<{ partitions: ServicePartition[]; ignored: number }> {
   if (keys.length === 0) return { partitions: [toPartition(keys, [])], ignored: 0 };
   const found: ServicePartition[] = [];
@@ -157,7 +172,8 @@ export async function listPartitions(
     const key = keys[values.length]!;
     const leaf = values.length === keys.length - 1;
     const children: Promise<void>[] = [];
-    for (const child of await limit(() => store.listPrefixes(prefix, abort.signal))) {
+    const listed = values.length === 0 && rootListing ? rootListing : await limit(() => store.listPrefixes(prefix, abort.signal));
+    for (const child of listed) {
       const name = lastFolder(child);
       const value = partitionValue(name, key);
       if (value === null) {

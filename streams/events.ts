@@ -14,6 +14,16 @@ export interface EventPayloads {
   'discovery.synced': { onboarded: number; removed: number; present: number; ignoredFolders: number; listCalls: number; retries: number; durationMs: number };
   'discovery.guarded': { wouldRemove: number; known: number; reason: string };
   'discovery.failed': { error: string };
+  /**
+   * The partition layout read from the bucket (tenants without `partitionKeys`): emitted when
+   * first known and whenever it changes. `firstLevel` is what the first level under logsDir holds.
+   */
+  'layout.detected': { partitionKeys: string[]; firstLevel: 'service_name' | 'env' };
+  /**
+   * The first level under logsDir holds both `service_name=` and `env=` folders, or neither
+   * (an empty bucket, a wrong logsDir): the default layout is used. Emitted once while it lasts.
+   */
+  'layout.ambiguous': { partitionKeys: string[]; firstLevel: 'both' | 'neither'; reason: string };
 
   'delay.sampled': { appLogsDelayMinutes: number; newestPartition: string | null; listCalls: number };
   'delay.failed': { error: string };

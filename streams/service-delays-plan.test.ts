@@ -40,7 +40,7 @@ describe('service folder', () => {
         delayMetrics: { app: { sampleEnv: 'prod', sampleServiceName: 'order svc+v2=blue', sampleComponentName: 'application' }, allServices: true },
       }) as unknown as TenantConfig;
     for (const t of [tenant(THREE), tenant(['service_name']), tenant(THREE, '/nested/logs/')]) {
-      expect(servicePrefix(t.spark.logsDir, t.partitionKeys, svc('prod', 'order svc+v2=blue', 'application'))).toBe(sampleServicePrefix(t));
+      expect(servicePrefix(t.spark.logsDir, t.partitionKeys!, svc('prod', 'order svc+v2=blue', 'application'))).toBe(sampleServicePrefix(t));
     }
   });
 });

@@ -4,6 +4,7 @@ import type { ServiceDetailsRepository, ServicePartition } from '../src/db/servi
 import { mapLimit, type ObjectStore } from '../src/objectstore/object-store.js';
 import { sampleDelay } from './delay-decision.js';
 import { errorMessage } from './events.js';
+import { PartitionLayout } from './partition-layout.js';
 import {
   DEFAULT_ABANDON_AFTER,
   DEFAULT_CONCURRENCY,
@@ -31,6 +32,8 @@ export interface ServiceDelaysDeps {
    * flight. On abort, the round starts no further sample, aborts its listings and ends.
    */
   signal?: AbortSignal;
+  /** The tenant's partition layout, shared with its discovery (default: one of its own). */
+  layout?: PartitionLayout;
 }
 
 /** The latest delay of one service. */
@@ -113,6 +116,7 @@ export function serviceDelaysStream(ctx: StreamContext, deps: ServiceDelaysDeps)
   const fraction = deps.spreadFraction ?? DEFAULT_SPREAD_FRACTION;
   const abandonAfter = deps.abandonAfter ?? DEFAULT_ABANDON_AFTER;
   const { signal } = deps;
+  const layout = deps.layout ?? new PartitionLayout(deps.tenant, deps.store);
 
   // Pacing and duration are measured on the scheduler the round sleeps on; the delays on the stream's clock.
   const clock = () => ctx.scheduler.now();
@@ -121,7 +125,24 @@ export function serviceDelaysStream(ctx: StreamContext, deps: ServiceDelaysDeps)
     const started = clock();
     const rows = await deps.services.listByTenant(ctx.tenant);
     const timers = new Timers(ctx.scheduler, signal);
-    const plan = planRound(rows, { logsDir: deps.tenant.spark.logsDir, partitionKeys: deps.tenant.partitionKeys }, deps.intervalMs, fraction);
+    // The layout (configured, or read from the bucket); when it cannot be read (the store is
+    // down), no folder can be built: every service is null for this round, which still ends.
+    let partitionKeys: readonly string[] | undefined;
+    let layoutError = '';
+    try {
+      partitionKeys = await layout.keys(ctx.emit, signal);
+    } catch (err) {
+      layoutError = `the partition layout could not be read from the bucket: ${errorMessage(err)}`;
+    }
+    const plan = partitionKeys
+      ? planRound(rows, { logsDir: deps.tenant.spark.logsDir, partitionKeys }, deps.intervalMs, fraction)
+      : {
+          jobs: [],
+          unbuildable: rows.map((r) => {
+            const service = { env: r.env, serviceName: r.serviceName, componentName: r.componentName };
+            return { key: serviceKey(service), service, reason: layoutError };
+          }),
+        };
     const keys = new Set<string>();
     let failed = 0;
     let skipped = 0;

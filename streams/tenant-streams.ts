@@ -2,6 +2,7 @@ import { leaseMsOf, type TenantConfig } from '../src/config/schema.js';
 import type { SharedDeps, TenantStreamsFactory } from '../src/orchestrator.js';
 import { delaySampleStream } from './delay-sample.js';
 import { discoveryStream } from './discovery.js';
+import { PartitionLayout } from './partition-layout.js';
 import { serviceDelaysStream } from './service-delays.js';
 import { otherTenantMainClasses, sparkPollStream, type SparkPollDeps } from './spark-poll.js';
 
@@ -9,10 +10,12 @@ import { otherTenantMainClasses, sparkPollStream, type SparkPollDeps } from './s
 export const tenantStreams: TenantStreamsFactory = (tenant, ctx, deps) => {
   const { loop } = deps.config;
   const store = deps.store(tenant.name);
+  // One layout per tenant: discovery reads it from the bucket (without partitionKeys), the delay streams follow it.
+  const layout = deps.layout?.(tenant.name) ?? new PartitionLayout(tenant, store);
   const streams = [
     sparkPollStream(ctx, sparkPollDeps(tenant, deps)),
-    discoveryStream(ctx, { tenant, store, services: deps.services, intervalMs: loop.discoverySeconds * 1000 }),
-    delaySampleStream(ctx, { tenant, store, intervalMs: loop.delaySampleSeconds * 1000, registry: deps.delaySamples }),
+    discoveryStream(ctx, { tenant, store, services: deps.services, intervalMs: loop.discoverySeconds * 1000, layout }),
+    delaySampleStream(ctx, { tenant, store, intervalMs: loop.delaySampleSeconds * 1000, registry: deps.delaySamples, layout }),
   ];
   if (tenant.delayMetrics?.allServices) {
     const serviceDelays = serviceDelaysStream(ctx, {
@@ -21,6 +24,7 @@ export const tenantStreams: TenantStreamsFactory = (tenant, ctx, deps) => {
       services: deps.services,
       intervalMs: loop.delaySampleSeconds * 1000,
       signal: deps.shutdown,
+      layout,
     });
     deps.serviceDelays.set(tenant.name, serviceDelays.state);
     streams.push(serviceDelays.definition);

@@ -4,6 +4,7 @@ import type { Db } from './knex.js';
 import * as initial from './migrations/001_initial.js';
 import * as leases from './migrations/002_leases.js';
 import * as replaySteps from './migrations/003_replay_steps.js';
+import * as adoptReference from './migrations/004_adopt_reference_tables.js';
 
 /**
  * The versioned migrations, in order. Listed here rather than read from a folder so the
@@ -13,6 +14,7 @@ const migrations: Record<string, { up(k: Knex): Promise<void>; down(k: Knex): Pr
   '001_initial': initial,
   '002_leases': leases,
   '003_replay_steps': replaySteps,
+  '004_adopt_reference_tables': adoptReference,
 };
 
 const source: Knex.MigrationSource<string> = {

@@ -43,6 +43,12 @@ export class ServiceDetailsRepository {
     return Number(row?.n ?? 0);
   }
 
+  /** Rows per tenant in one grouped query (the dashboard's overview of every tenant). */
+  async countAllTenants(): Promise<Map<string, number>> {
+    const rows: { tenant: unknown; n: unknown }[] = await this.db(TABLE).select('tenant').count({ n: '*' }).groupBy('tenant');
+    return new Map(rows.map((r) => [String(r.tenant), Number(r.n)]));
+  }
+
   /** Inserts in batches inside one transaction; a row that already exists is left as it is. */
   async insertMany(tenant: string, rows: (ServicePartition & { retentionDays: number })[], at: Date): Promise<number> {
     if (rows.length === 0) return 0;
@@ -91,9 +97,10 @@ function toRow(r: Record<string, unknown>, text: (v: unknown) => string = String
   };
 }
 
-/** mysql2 returns Date, better-sqlite3 the epoch ms or string knex wrote. */
+/** mysql2 returns Date, better-sqlite3 the epoch ms or string knex wrote; NULL (an adopted reference table's nullable TIMESTAMP) is the epoch. */
 export function toDate(v: unknown): Date {
   if (v instanceof Date) return v;
+  if (v === null || v === undefined) return new Date(0);
   if (typeof v === 'number') return new Date(v);
   if (typeof v === 'string' && /^\d+$/.test(v)) return new Date(Number(v));
   return new Date(String(v).replace(' ', 'T') + (String(v).endsWith('Z') ? '' : 'Z'));

@@ -40,11 +40,30 @@ export interface ReplayStepAttempt {
 const TABLE = 'spark_submit_status';
 const STEPS = 'spark_replay_steps';
 
+/**
+ * A replay of the tenant from the same timestamp is recorded already: the Java orchestrator's
+ * table (adopted in place) keeps one row per timestamp and tenant. Answered 409.
+ */
+export class ReplayExistsError extends Error {
+  readonly httpStatus = 409;
+  readonly httpCode = 'REPLAY_EXISTS';
+  constructor(tenant: string, startingOffsetsTimestamp: number) {
+    super(`a replay of tenant ${tenant} from startingOffsetsTimestamp ${startingOffsetsTimestamp} is recorded already`);
+    this.name = 'ReplayExistsError';
+  }
+}
+
 export class SparkSubmitStatusRepository {
   constructor(private readonly db: Db) {}
 
   async insert(tenant: string, startingOffsetsTimestamp: number, resumeToSubscribePatternTimestamp: number): Promise<ReplayRow> {
-    const [id] = await this.db(TABLE).insert({ tenant, startingOffsetsTimestamp, resumeToSubscribePatternTimestamp });
+    let id: number | undefined;
+    try {
+      [id] = await this.db(TABLE).insert({ tenant, startingOffsetsTimestamp, resumeToSubscribePatternTimestamp });
+    } catch (err) {
+      if ((err as { code?: unknown }).code === 'ER_DUP_ENTRY') throw new ReplayExistsError(tenant, startingOffsetsTimestamp);
+      throw err;
+    }
     const row = await this.db(TABLE).where({ id }).first();
     return toReplay(row);
   }

@@ -24,6 +24,7 @@ import type { SparkMasterClient } from '../spark/master-client.js';
 import type { SparkDriver } from '../spark/types.js';
 import { HOURS_WALKED, sampleDelay } from '../../streams/delay-decision.js';
 import { sampleServicePrefix } from '../../streams/delay-sample.js';
+import type { PartitionLayout } from '../../streams/partition-layout.js';
 import { compareNewestFirst, driverBelongsToTenant, tenantAliveDrivers } from '../../streams/spark-decision.js';
 
 // ---------------------------------------------------------------- public types
@@ -58,6 +59,8 @@ export interface PipelineHealthDeps {
   otherTenantMainClasses?: readonly string[];
   /** Driver ids this tenant submitted (persisted). */
   submittedDriverIds?: ReadonlySet<string>;
+  /** The tenant's partition layout (read from the bucket when not configured); default: the configured or default keys. */
+  layout?: Pick<PartitionLayout, 'keys'>;
 }
 
 export interface PipelineHealthOptions {
@@ -488,7 +491,7 @@ function describeDriver(d: SparkDriver): Record<string, unknown> {
 async function checkS3(tenant: TenantConfig, deps: PipelineHealthDeps, ctx: CheckContext, maxDelayMinutes: number): Promise<CheckOutcome> {
   const store = deps.store;
   ctx.details.store = store.describe();
-  const prefix = sampleServicePrefix(tenant);
+  const prefix = tenant.delayMetrics?.app ? sampleServicePrefix(tenant, deps.layout ? await deps.layout.keys(undefined, ctx.signal) : undefined) : null;
   if (!prefix) {
     ctx.phase('waiting for the object store to answer a ping');
     await store.ping(ctx.signal);

@@ -1,8 +1,12 @@
 import type { Context } from 'hono';
 import type { z } from 'zod';
 
-/** What a handler returns: data for the success envelope, or a whole Response (SSE, text). */
-export type Reply = { status?: 200 | 202; data: unknown } | Response;
+/**
+ * What a handler returns: data for the success envelope, or a whole Response (SSE, text).
+ * `topLevel`: fields answered beside `data`, for clients of the Java orchestrator whose answer
+ * had them at the top (`/pipeline/health`).
+ */
+export type Reply = { status?: 200 | 202; data: unknown; topLevel?: Record<string, unknown> } | Response;
 
 /**
  * One HTTP route, described once: the same schemas validate the request and describe it

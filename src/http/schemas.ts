@@ -25,7 +25,8 @@ export const monitorSparkJobBody = z
     driverCores: z.number({ error: 'expected a number' }).int('expected a whole number of cores').min(1).max(1024).optional(),
     driverMemoryInGb: z.number({ error: 'expected a number' }).positive('expected a positive size').max(4096).optional(),
   })
-  .openapi('MonitorSparkJobRequest');
+  // Without an example, /docs' try-it-out would offer the maximum (1024 cores, 4096 GB).
+  .openapi('MonitorSparkJobRequest', { example: { driverCores: 1, driverMemoryInGb: 2 } });
 
 export const sparkReplayBody = z
   .object({
@@ -44,7 +45,7 @@ export const eventsQuery = z.object({
 });
 
 export const errorEnvelope = z
-  .object({ error: z.object({ code: z.string(), message: z.string() }) })
+  .object({ error: z.object({ code: z.string(), message: z.string(), cause: z.string().openapi({ description: 'As the Java orchestrator’s error bodies: what failed (here the same as message).' }) }) })
   .openapi('Error');
 
 export const successEnvelope = <T extends z.ZodType>(data: T) => z.object({ data });
@@ -53,20 +54,27 @@ export const messageData = z.object({ success: z.boolean(), message: z.string() 
 export const componentSyncData = messageData.extend({ onboarded: z.number().int(), removed: z.number().int() }).openapi('ComponentSyncResult');
 export const syncDelayData = z.object({ tenant: z.string(), appLogsDelayMinutes: z.number().int().nullable() }).openapi('SyncDelay');
 export const serviceDetailsData = z
-  .array(
-    z.object({
-      env: z.string(),
-      serviceName: z.string(),
-      componentName: z.string(),
-      retentionDays: z.number().int(),
-      tenant: z.string(),
-      lastCheckedAt: z.string().openapi({ format: 'date-time' }),
-      appLogsDelayMinutes: z.number().int().nullable().optional(),
-    }),
-  )
+  .object({
+    serviceDetails: z.array(
+      z.object({
+        env: z.string().openapi({ description: 'Empty in the single-level layout (logs/service_name=…/).' }),
+        serviceName: z.string(),
+        componentName: z.string().openapi({ description: 'Empty in the single-level layout.' }),
+        retentionDays: z.number().int(),
+        tenant: z.string(),
+        lastCheckedAt: z.string().openapi({ format: 'date-time' }),
+        appLogsDelayMinutes: z.number().int().nullable().optional(),
+      }),
+    ),
+  })
   .openapi('ServiceDetails');
 export const healthData = z
-  .object({ status: z.enum(['UP', 'DOWN']), checks: z.array(z.object({ name: z.string(), status: z.enum(['UP', 'DOWN']), message: z.string().optional() })) })
+  .object({
+    status: z.enum(['UP', 'DOWN']),
+    checks: z
+      .record(z.string(), z.object({ status: z.enum(['UP', 'DOWN']), type: z.string(), message: z.string().optional() }))
+      .openapi({ description: 'By check, as the Java orchestrator: `mysql` (or `sqlite`), the database ping.' }),
+  })
   .openapi('Health');
 export const replayData = z
   .object({ id: z.number().int(), tenant: z.string(), startingOffsetsTimestamp: z.number(), resumeToSubscribePatternTimestamp: z.number() })

@@ -175,6 +175,24 @@ function safeEndpoint(endpoint: string): string {
 }
 
 /**
+ * Whether `roleArn` is assumed for this store. A role is assumed through STS: AWS's, whose
+ * credentials only AWS S3 takes (no endpointOverride, or one on amazonaws.com such as a VPC
+ * endpoint), or the one `AWS_ENDPOINT_URL_STS` / `AWS_ENDPOINT_URL` names. An S3-compatible
+ * server (Ceph, MinIO, localstack) without such an STS is reached with the default
+ * credentials: the Java orchestrator's configs name a roleArn beside an `endpointOverride`
+ * meant for such servers, and its newer version never assumed it.
+ */
+export function assumesRole(cfg: Pick<S3ObjectStoreConfig, 'roleArn' | 'endpointOverride'>, env: NodeJS.ProcessEnv = process.env): boolean {
+  if (!cfg.roleArn) return false;
+  if (!cfg.endpointOverride || env.AWS_ENDPOINT_URL_STS || env.AWS_ENDPOINT_URL) return true;
+  try {
+    return /(^|\.)amazonaws\.com(\.cn)?$/i.test(new URL(cfg.endpointOverride).hostname);
+  } catch {
+    return true;
+  }
+}
+
+/**
  * ObjectStore over S3 (AWS, or an S3-compatible server via `endpointOverride`).
  *
  * Every request is sent with the SDK's own retry switched off and retried here instead, so that
@@ -202,7 +220,7 @@ export class S3ObjectStore implements ObjectStore {
     this.label = cfg.endpointOverride ? `s3://${cfg.bucket} (${safeEndpoint(cfg.endpointOverride)})` : `s3://${cfg.bucket}`;
 
     let credentials = opts.credentials;
-    if (cfg.roleArn) {
+    if (cfg.roleArn && assumesRole(cfg)) {
       credentials = fromTemporaryCredentials({
         params: { RoleArn: cfg.roleArn, RoleSessionName: opts.roleSessionName ?? 'logwise-orchestrator' },
         // Without explicit base credentials the provider uses the default chain.

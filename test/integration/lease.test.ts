@@ -146,7 +146,7 @@ describe('replicas starting together', () => {
       pools.push(...dbs);
       const ran = await Promise.all(dbs.map((db) => migrateLatest(db, { retryMs: 50 })));
       // Every migration ran exactly once, by whichever replica got there first.
-      expect(ran.flat().sort()).toEqual(['001_initial', '002_leases', '003_replay_steps']);
+      expect(ran.flat().sort()).toEqual(['001_initial', '002_leases', '003_replay_steps', '004_adopt_reference_tables']);
       expect(await dbs[0]!.schema.hasTable('tenant_leases')).toBe(true);
       // A lock table left with two rows (replicas of an older version racing) would refuse every start; it is repaired.
       await dbs[0]!('orchestrator_migrations_lock').insert({ is_locked: 0 });

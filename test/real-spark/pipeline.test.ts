@@ -173,7 +173,7 @@ describe('Kafka → Spark (LogStreamJob) → Ceph, supervised, discovered and re
     const rows = await waitFor(
       async () => {
         const res = await h!.get('/service-details', TENANT);
-        const data = (res.body.data ?? []) as { env: string; serviceName: string; componentName: string; retentionDays: number; tenant: string }[];
+        const data = (res.body.data?.serviceDetails ?? []) as { env: string; serviceName: string; componentName: string; retentionDays: number; tenant: string }[];
         return data.length >= SERVICES.length ? data : undefined;
       },
       'the three services in service_details',

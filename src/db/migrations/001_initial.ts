@@ -1,7 +1,15 @@
 import type { Knex } from 'knex';
 
 // Lengths keep the unique index within InnoDB's 3,072-byte limit in utf8mb4.
+// A table that exists already is the Java orchestrator's (its `log_central` database): it is
+// left as it is here and adopted in place by 004_adopt_reference_tables.
 export async function up(knex: Knex): Promise<void> {
+  if (!(await knex.schema.hasTable('service_details'))) await createServiceDetails(knex);
+  if (!(await knex.schema.hasTable('spark_submit_status'))) await createSparkSubmitStatus(knex);
+  if (!(await knex.schema.hasTable('spark_submissions'))) await createSparkSubmissions(knex);
+}
+
+async function createServiceDetails(knex: Knex): Promise<void> {
   await knex.schema.createTable('service_details', (t) => {
     t.increments('id').primary();
     t.string('env', 128).notNullable();
@@ -13,7 +21,9 @@ export async function up(knex: Knex): Promise<void> {
     t.unique(['env', 'serviceName', 'componentName', 'tenant'], { indexName: 'uq_service_details_partition' });
     t.index(['tenant'], 'ix_service_details_tenant');
   });
+}
 
+async function createSparkSubmitStatus(knex: Knex): Promise<void> {
   await knex.schema.createTable('spark_submit_status', (t) => {
     t.increments('id').primary();
     t.string('tenant', 128).notNullable();
@@ -25,7 +35,9 @@ export async function up(knex: Knex): Promise<void> {
     t.dateTime('createdAt', { precision: 3 }).notNullable().defaultTo(isMysql(knex) ? knex.fn.now(3) : knex.fn.now());
     t.index(['tenant', 'id'], 'ix_spark_submit_status_tenant');
   });
+}
 
+async function createSparkSubmissions(knex: Knex): Promise<void> {
   // Every driver the orchestrator submitted: ownership survives restarts (SPEC §4.2).
   await knex.schema.createTable('spark_submissions', (t) => {
     t.increments('id').primary();
