@@ -311,6 +311,7 @@ async function measure(): Promise<BenchResult> {
     tenants = [{
       name = "${TENANT}"
       objectStore.aws { region = "${s3TestRegion}", bucket = "${seeded.bucket}", endpointOverride = "${s3TestEndpoint}" }
+      kafka.kafkaBrokersHost = "127.0.0.1:1"
       spark { sparkMasterHost = "127.0.0.1", sparkMasterWebUiPort = 1, sparkMasterRestPort = 1, sparkJarPath = "file:///app.jar" }
       delayMetrics {
         allServices = true

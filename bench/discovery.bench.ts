@@ -259,6 +259,7 @@ async function measure(): Promise<BenchResult> {
           objectStore.aws { region = "${s3TestRegion}", bucket = "${seeded.bucket}", endpointOverride = "${s3TestEndpoint}" }
           envLogsRetentionDays = [{ envs = ["prod"], retentionDays = 30 }]
           defaultLogsRetentionDays = 3
+          kafka.kafkaBrokersHost = "127.0.0.1:1"
           spark { sparkMasterHost = "127.0.0.1", sparkMasterWebUiPort = 1, sparkMasterRestPort = 1, sparkJarPath = "file:///app.jar" }
         }]
         loop { discoverySeconds = 86400, delaySampleSeconds = 86400, sparkPollSeconds = 86400 }`,

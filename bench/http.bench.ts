@@ -217,6 +217,7 @@ tenants = [{
   name = "${TENANT}"
   objectStore.aws { region = "${s3TestRegion}", bucket = "${bucket}", endpointOverride = "${s3TestEndpoint}" }
   # No Spark master here: the Spark poll reports it unreachable and backs off, as with npm start.
+  kafka.kafkaBrokersHost = "127.0.0.1:1"
   spark { sparkMasterHost = "127.0.0.1", sparkMasterWebUiPort = 1, sparkMasterRestPort = 1, sparkJarPath = "file:///app.jar" }
   delayMetrics.app { sampleEnv = "${SAMPLE.env}", sampleServiceName = "${SAMPLE.service}", sampleComponentName = "${SAMPLE.component}" }
 }]

@@ -2,7 +2,8 @@ import { serve, type ServerType } from '@hono/node-server';
 import type { Subscription } from 'rxjs';
 import { config as rxConfig } from 'rxjs';
 import type { StreamContext, StreamDefinition } from '../streams/tenant-loop.js';
-import { Supervisor } from '../streams/supervisor.js';
+import { Supervisor, UnknownTenantError } from '../streams/supervisor.js';
+import { TenantActivity } from '../streams/tenant-activity.js';
 import { tenantStreams } from '../streams/tenant-streams.js';
 import { leaseMsOf, type Config, type TenantConfig } from './config/schema.js';
 import { createDb, pingDb, type Db, type DbLog } from './db/knex.js';
@@ -12,7 +13,12 @@ import { migrateLatest } from './db/migrate.js';
 import { ServiceDetailsRepository } from './db/service-details.js';
 import { SparkSubmissionsRepository } from './db/spark-submissions.js';
 import { SharedReplayReads, SparkSubmitStatusRepository } from './db/spark-submit-status.js';
-import { createApp } from './http/app.js';
+import { answerMalformedRequests, createApp } from './http/app.js';
+import { mountDashboardAssets } from './http/dashboard/assets.js';
+import { mountDocsAssets } from './http/docs/swagger-ui.js';
+import { isPublicPage } from './http/public-pages.js';
+import type { TenantsData } from './http/tenants-schema.js';
+import { serviceCountsReader, tenantsSummary } from './tenant-summary.js';
 import { NotImplementedError } from './http/errors.js';
 import { openApiDocument } from './http/openapi.js';
 import { buildRoutes, type HealthReport } from './http/routes.js';
@@ -27,15 +33,21 @@ import type { ReplayStore, SparkStatusRegistry, SparkStatusView } from '../strea
 import { errorMessage } from '../streams/events.js';
 import { refreshServiceDelayGauge, withServiceDelays, type ServiceDelayRegistry } from '../streams/service-delays.js';
 import type { DelaySampleRegistry } from '../streams/delay-sample.js';
+import { PartitionLayout } from '../streams/partition-layout.js';
 import { otherTenantMainClasses } from '../streams/spark-poll.js';
 import { checkPipeline, preloadKafkaClient, type PipelineHealth } from './health/pipeline-health.js';
-import { sharedRecentRun, type RunOutcome } from './health/fresh-run.js';
+import { BackgroundCheck, CheckOverdueError, type RunOutcome } from './health/fresh-run.js';
+import { describeDatabaseError } from './db/errors.js';
 import { ACTING_COMMANDS, LeaseKeeper, type LeaseStatus } from '../streams/lease-keeper.js';
 
 export const VERSION = '0.1.0';
 
-/** How old a database ping may be that answers `GET /healthcheck`. */
-export const HEALTH_PING_MAX_AGE_MS = 1_000;
+/** `GET /healthcheck`: a database ping starts this often, in the background. */
+export const HEALTH_PING_INTERVAL_MS = 500;
+/** `GET /healthcheck` reports the database DOWN while a ping has been waiting for an answer this long. */
+export const HEALTH_PING_BUDGET_MS = 2_000;
+/** A ping still unanswered after this long is given up (failed), so that the next one can start. */
+const HEALTH_PING_GIVE_UP_MS = 10_000;
 
 /** What the streams of every tenant share: the configuration, the database and each tenant's store. */
 export interface SharedDeps {
@@ -56,6 +68,8 @@ export interface SharedDeps {
   serviceDelays: ServiceDelayRegistry;
   /** Each tenant's memory of its latest sample-service delay (tenants with a sample service). */
   delaySamples: DelaySampleRegistry;
+  /** Each tenant's partition layout (configured, or read from its bucket), shared by its streams and `/pipeline/health`. */
+  layout?(tenant: string): PartitionLayout;
 }
 
 /** Who acts for a tenant: the lease (MySQL, many replicas) or, on SQLite, always this one process. */
@@ -87,9 +101,13 @@ export class Orchestrator {
   readonly metrics: Metrics;
   private eventLog: Subscription | undefined;
   private metricsFeed: Subscription | undefined;
+  /** What the dashboard's overview shows that only the events know (last discovery, delay history). */
+  private readonly activity = new TenantActivity();
+  private activityFeed: Subscription | undefined;
   private readonly services: ServiceDetailsRepository;
   private readonly submissions: SparkSubmissionsRepository;
   private readonly stores = new Map<string, ObjectStore>();
+  private readonly layouts = new Map<string, PartitionLayout>();
   /** Spark master clients by master set (hosts + ports); `sparkClientOf` maps tenants to them. */
   private readonly sparkClients = new Map<string, SparkMasterClient>();
   private readonly sparkClientOf = new Map<string, SparkMasterClient>();
@@ -121,6 +139,7 @@ export class Orchestrator {
     }
     const leases = this.leases;
     for (const t of config.tenants) this.stores.set(t.name, createObjectStore(t.objectStore));
+    for (const t of config.tenants) this.layouts.set(t.name, new PartitionLayout(t, this.stores.get(t.name)!));
     for (const t of config.tenants) {
       const { sparkMasterHost, sparkMasterWebUiPort, sparkMasterRestPort } = t.spark;
       const key = JSON.stringify([[...sparkMasterHost].map((h) => h.trim().toLowerCase()).sort(), sparkMasterWebUiPort, sparkMasterRestPort]);
@@ -149,6 +168,7 @@ export class Orchestrator {
       shutdown: this.shutdown.signal,
       serviceDelays: this.serviceDelays,
       delaySamples: this.delaySamples,
+      layout: (tenant) => this.layouts.get(tenant)!,
     };
     const backoff = { minMs: config.loop.backoff.minSeconds * 1000, maxMs: config.loop.backoff.maxSeconds * 1000 };
     this.supervisor = new Supervisor(
@@ -183,6 +203,11 @@ export class Orchestrator {
         return { ...status(), lease: this.leaseStatus(tenant) };
       },
       openapi: () => openApi,
+      tenants: (query) => this.tenantsSummary(query),
+      recentEvents: (tenant) => {
+        if (!this.supervisor.has(tenant)) throw new UnknownTenantError(tenant);
+        return { tenant, events: this.activity.view(tenant).recent };
+      },
       events: eventStream({ events$: this.supervisor.events$, redactor: opts.redactor, metrics: this.metrics }),
       metrics: async () => {
         refreshServiceDelayGauge(this.metrics.serviceDelay, this.serviceDelays);
@@ -201,7 +226,10 @@ export class Orchestrator {
       log: opts.log,
       ...(config.http.authToken ? { authToken: config.http.authToken } : {}),
       protectReads: config.http.protectReads,
+      publicPaths: isPublicPage,
     });
+    mountDashboardAssets(this.app);
+    mountDocsAssets(this.app);
   }
 
   async start(): Promise<void> {
@@ -210,8 +238,10 @@ export class Orchestrator {
     rxConfig.onUnhandledError = (err) => log.error({ error: errorMessage(err) }, 'unhandled error in an event subscriber');
     const ran = await migrateLatest(this.db);
     if (ran.length) log.info({ migrations: ran }, 'database migrated');
+    this.pingDatabase.start();
     this.eventLog = this.supervisor.events$.subscribe((event) => logEvent(log, event));
     this.metricsFeed = this.metrics.follow(this.supervisor.events$);
+    this.activityFeed = this.activity.follow(this.supervisor.events$);
     if (this.leases) {
       // The first round before the first tick: a replica that holds a lease acts from its first tick.
       this.leases.start();
@@ -225,6 +255,7 @@ export class Orchestrator {
       await new Promise<void>((resolve, reject) => {
         this.server = serve({ fetch: this.app.fetch, port: config.http.port, hostname: config.http.host }, () => resolve());
         this.server.once('error', reject);
+        answerMalformedRequests(this.server);
       });
       log.info({ port: this.port, tenants: this.supervisor.tenants, database: config.database.client }, 'orchestrator listening');
     }
@@ -241,27 +272,47 @@ export class Orchestrator {
   }
 
   /**
-   * The database check of `GET /healthcheck`: one ping shared by the checks that wait for it,
-   * and a ping that began at most a second before a check answers it (`sharedRecentRun`; the
-   * next one starts in the background after half a second). Many clients polling the health
-   * then cost about two pings a second instead of one per request, and no request waits for a
-   * database round trip while the database answers; one that stops answering fails the checks
-   * at most a second (plus the ping's timeout) later.
+   * The database check of `GET /healthcheck`: a ping every half second in the background
+   * (`BackgroundCheck`, from `start()` to `stop()`), whatever the number of clients. A check
+   * answers at once from the latest settled ping, and DOWN when the ping in flight has waited
+   * longer than its budget: a hung database (SIGSTOPped, a dead network path) is reported DOWN
+   * within the interval plus the budget, and never makes a probe wait.
    */
-  private readonly pingDatabase = sharedRecentRun(() => pingDb(this.db), { maxAgeMs: HEALTH_PING_MAX_AGE_MS, refreshAfterMs: HEALTH_PING_MAX_AGE_MS / 2 });
+  private readonly pingDatabase = new BackgroundCheck(() => pingDb(this.db, HEALTH_PING_GIVE_UP_MS), {
+    intervalMs: HEALTH_PING_INTERVAL_MS,
+    budgetMs: HEALTH_PING_BUDGET_MS,
+  });
 
+  /** The health report: at once, except before the first ping settled (then at most the ping's budget later). */
   health(): Promise<HealthReport> {
-    return this.pingDatabase().then(
-      () => healthReport({ ok: true, value: undefined }),
-      (error: unknown) => healthReport({ ok: false, error }),
-    );
+    // The check is named by the database (`mysql`, as the Java orchestrator names it; or `sqlite`).
+    return this.pingDatabase.verdict().then((ping) => healthReport(ping, this.opts.config.database.client));
   }
 
-  /** `health()` when a ping young enough has settled (the common case under many clients), without waiting; else undefined. */
+  /** The health report now, without waiting; undefined only before the first ping settled. */
   recentHealth(): HealthReport | undefined {
-    const outcome = this.pingDatabase.settled();
-    return outcome ? healthReport(outcome) : undefined;
+    const outcome = this.pingDatabase.current();
+    return outcome ? healthReport(outcome, this.opts.config.database.client) : undefined;
   }
+
+  /** `GET /api/v1/tenants`: every tenant (or the one asked for) at a glance, from memory and one grouped count. */
+  private async tenantsSummary(query: { tenant?: string }): Promise<TenantsData> {
+    const { http } = this.opts.config;
+    if (query.tenant !== undefined && !this.supervisor.has(query.tenant)) throw new UnknownTenantError(query.tenant);
+    return tenantsSummary({
+      tenants: query.tenant !== undefined ? [query.tenant] : this.supervisor.tenants,
+      sparkStatus: (tenant) => this.sparkStatus.get(tenant)?.(),
+      lease: (tenant) => this.leaseStatus(tenant),
+      activity: this.activity,
+      serviceCounts: await this.serviceCounts(),
+      replica: this.leases?.holderId ?? null,
+      auth: { postsNeedToken: Boolean(http.authToken), readsNeedToken: Boolean(http.authToken && http.protectReads) },
+      now: Date.now(),
+    });
+  }
+
+  // One grouped count a second at most, however many dashboards poll; a second stale at worst after a sync.
+  private readonly serviceCounts = serviceCountsReader(() => this.services.countAllTenants(), { maxAgeMs: 1_000, waitMs: 1_000 });
 
   /** Vector, Kafka, the Spark master and driver, and recent logs, each within its own timeout. */
   async pipelineHealth(name: string): Promise<PipelineHealth> {
@@ -278,6 +329,7 @@ export class Orchestrator {
       now: Date.now,
       otherTenantMainClasses: otherTenantMainClasses(config.tenants, name),
       submittedDriverIds,
+      layout: this.layouts.get(name)!,
     });
   }
 
@@ -292,6 +344,7 @@ export class Orchestrator {
         })
       : Promise.resolve();
     this.shutdown.abort();
+    this.pingDatabase.stop();
     await this.supervisor.stop();
     // After the loops finished their actions: hand the leases over so another replica takes over at once.
     if (this.leases) {
@@ -302,14 +355,25 @@ export class Orchestrator {
     await closed;
     this.eventLog?.unsubscribe();
     this.metricsFeed?.unsubscribe();
+    this.activityFeed?.unsubscribe();
     for (const store of this.stores.values()) store.close();
     await Promise.all([...this.sparkClients.values()].map((c) => c.close()));
     await this.db.destroy();
   }
 }
 
-/** The health report of a database ping's outcome. */
-function healthReport(ping: RunOutcome<unknown>): HealthReport {
-  const database = ping.ok ? { name: 'database', status: 'UP' as const } : { name: 'database', status: 'DOWN' as const, message: errorMessage(ping.error) };
+/** The health report of a database ping's outcome: the failure's kind, never the driver's text (it names hosts and ports). */
+function healthReport(ping: RunOutcome<unknown>, type: string): HealthReport {
+  const database = ping.ok
+    ? { name: 'database', type, status: 'UP' as const }
+    : {
+        name: 'database',
+        type,
+        status: 'DOWN' as const,
+        message:
+          ping.error instanceof CheckOverdueError
+            ? `no answer to a ping for ${Math.round(ping.error.runningMs)} ms (DOWN after ${ping.error.budgetMs} ms)`
+            : describeDatabaseError(ping.error, errorMessage),
+      };
   return { status: database.status, checks: [database] };
 }

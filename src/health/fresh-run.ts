@@ -1,106 +1,133 @@
 /**
- * Shares runs of a check among its callers, never answering a caller with a run that started
- * more than `maxAgeMs` before it called.
+ * A check that runs in the background, so that whoever asks for its verdict never waits on it
+ * (`GET /healthcheck` and its database ping: a hung database must be reported DOWN, not make the
+ * probe time out).
  *
- * A call is answered by the latest run when that run started at most `maxAgeMs` before the call
- * (settled: at once, with its outcome, success or failure; in flight: when it settles).
- * Otherwise it waits for the next run, which starts at once when none is in flight, or as soon
- * as the one in flight settles, and is shared by every caller waiting for it. At most one run is
- * in flight, whatever the number of callers.
+ * Once started, a run begins every `intervalMs` (measured from the start of the previous one),
+ * at most one in flight: a run still in flight when the next is due delays it until it settles.
+ * The verdict, read synchronously at any time, is
+ *  - the outcome of the latest settled run (success or failure), unless
+ *  - the run in flight has been running for more than `budgetMs`: then a failure,
+ *    `CheckOverdueError`, whatever the latest settled run said — a check that stopped answering
+ *    is DOWN within `intervalMs + budgetMs` of its last answer.
+ * Before the first run settles (within its budget) there is no verdict yet; `verdict()` waits for
+ * that first run, at most until its budget is spent.
  *
- * A caller answered by a settled run older than `refreshAfterMs` (default: `maxAgeMs`) also
- * starts the next run, in the background; callers keep being answered by the latest settled run
- * until it is `maxAgeMs` old, so they wait only when a run takes longer than the difference.
- *
- * With `maxAgeMs` 0 every caller gets a run that began after it called. `GET /healthcheck`
- * uses a second, refreshed after half of it: polled by many clients it pings the database about
- * twice a second instead of once per request, no request waits for a ping while the database
- * answers within half a second, and it answers 500 at most a second (plus the ping's own
- * timeout) after the database stopped answering.
+ * The cost does not depend on the number of callers: one run per interval, none while stopped.
  */
+
 /** The outcome of a settled run. */
 export type RunOutcome<T> = { ok: true; value: T } | { ok: false; error: unknown };
 
-/** A check shared by `sharedRecentRun`. */
-export interface SharedRecentRun<T> {
-  /** The outcome of a young enough run: of the latest settled one at once, else when one settles. */
-  (): Promise<T>;
-  /**
-   * The latest settled run's outcome when it may answer a call now, without waiting (a caller
-   * that can answer synchronously uses it); it starts the background refresh as a call does.
-   * Undefined when a call would wait.
-   */
-  settled(): RunOutcome<T> | undefined;
+/** The run in flight has not settled within its budget. */
+export class CheckOverdueError extends Error {
+  constructor(
+    readonly runningMs: number,
+    readonly budgetMs: number,
+  ) {
+    super(`no answer for ${Math.round(runningMs)} ms (budget ${budgetMs} ms)`);
+    this.name = 'CheckOverdueError';
+  }
 }
 
-export function sharedRecentRun<T>(run: () => Promise<T>, opts: { maxAgeMs: number; refreshAfterMs?: number; now?: () => number }): SharedRecentRun<T> {
-  const now = opts.now ?? Date.now;
-  const maxAgeMs = Math.max(0, opts.maxAgeMs);
-  const refreshAfterMs = Math.min(maxAgeMs, Math.max(0, opts.refreshAfterMs ?? maxAgeMs));
-  interface Run {
-    startedAt: number;
-    promise: Promise<T>;
-    outcome?: RunOutcome<T>;
-  }
-  /** The latest run that settled (its promise settled). */
-  let settled: Run | undefined;
-  let inFlight: Run | undefined;
-  /** The run the callers too late for `inFlight` wait for: it starts when `inFlight` settles. */
-  let next: Promise<T> | undefined;
+export interface BackgroundCheckOptions {
+  /** Time between the starts of two runs. */
+  intervalMs: number;
+  /** How long a run may be in flight before the verdict is a failure. */
+  budgetMs: number;
+  now?: () => number;
+}
 
-  const start = (): Promise<T> => {
+export class BackgroundCheck<T> {
+  private readonly now: () => number;
+  private latest: { startedAt: number; outcome: RunOutcome<T> } | undefined;
+  private inFlight: { startedAt: number; settled: Promise<void> } | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private running = false;
+
+  constructor(
+    private readonly run: () => Promise<T>,
+    private readonly opts: BackgroundCheckOptions,
+  ) {
+    this.now = opts.now ?? Date.now;
+  }
+
+  /** Starts the runs: the first one now (when none is in flight), then one every interval. */
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    if (!this.inFlight) this.runOnce();
+    else this.schedule();
+  }
+
+  /** No new run starts; the one in flight settles on its own. */
+  stop(): void {
+    this.running = false;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+  }
+
+  /** The verdict now, without waiting; undefined while the first run is in flight within its budget. */
+  current(): RunOutcome<T> | undefined {
+    const flight = this.inFlight;
+    if (flight) {
+      const runningMs = this.now() - flight.startedAt;
+      if (runningMs > this.opts.budgetMs) return { ok: false, error: new CheckOverdueError(runningMs, this.opts.budgetMs) };
+    }
+    return this.latest?.outcome;
+  }
+
+  /**
+   * The verdict: at once when there is one; else (before the first run settled) when that run
+   * settles or its budget is spent, whichever comes first. Not started, it runs once for this call.
+   */
+  async verdict(): Promise<RunOutcome<T>> {
+    const now = this.current();
+    if (now) return now;
+    if (!this.inFlight) this.runOnce();
+    const flight = this.inFlight!;
+    const left = Math.max(0, this.opts.budgetMs - (this.now() - flight.startedAt)) + 1;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([flight.settled, new Promise<void>((resolve) => (timer = setTimeout(resolve, left)))]);
+    clearTimeout(timer);
+    return this.current() ?? { ok: false, error: new CheckOverdueError(this.now() - flight.startedAt, this.opts.budgetMs) };
+  }
+
+  private runOnce(): void {
+    const startedAt = this.now();
     let promise: Promise<T>;
     try {
-      promise = run();
+      promise = this.run();
     } catch (error) {
       promise = Promise.reject(error);
     }
-    const entry: Run = { startedAt: now(), promise };
-    inFlight = entry;
-    const done = (outcome: RunOutcome<T>) => {
-      entry.outcome = outcome;
-      if (inFlight === entry) inFlight = undefined;
-      if (!settled || settled.startedAt <= entry.startedAt) settled = entry;
-    };
-    promise.then(
-      (value) => done({ ok: true, value }),
-      (error: unknown) => done({ ok: false, error }),
+    const settled = promise.then(
+      (value) => this.settle(startedAt, { ok: true, value }),
+      (error: unknown) => this.settle(startedAt, { ok: false, error }),
     );
-    return promise;
-  };
+    this.inFlight = { startedAt, settled };
+    this.schedule();
+  }
 
-  /** Whether a run that started at `startedAt` may answer a call at `calledAt` (after a clock that went back: not trusted). */
-  const young = (r: Run, calledAt: number): boolean => maxAgeMs > 0 && calledAt >= r.startedAt && calledAt - r.startedAt <= maxAgeMs;
+  private settle(startedAt: number, outcome: RunOutcome<T>): void {
+    if (this.inFlight?.startedAt === startedAt) this.inFlight = undefined;
+    if (!this.latest || this.latest.startedAt <= startedAt) this.latest = { startedAt, outcome };
+    // A run that outlived its interval: the next one was waiting for it.
+    if (this.running && !this.timer) this.schedule();
+  }
 
-  /** The latest settled run when it may answer a call at `calledAt`; starts the background refresh when it is due. */
-  const settledYoung = (calledAt: number): Run | undefined => {
-    const last = settled;
-    if (!last || !young(last, calledAt)) return undefined;
-    // Older than refreshAfterMs: the next run starts now, in the background, so that callers
-    // rarely find the latest one too old and wait.
-    if (calledAt - last.startedAt > refreshAfterMs && !inFlight && !next) start().catch(() => undefined);
-    return last;
-  };
-
-  const check = (): Promise<T> => {
-    const calledAt = now();
-    const last = settledYoung(calledAt);
-    if (last) return last.promise;
-    const running = inFlight;
-    if (running && young(running, calledAt)) return running.promise;
-    if (next) return next;
-    if (!running) return start();
-    // A run is in flight but too old for this caller: wait for the next one, shared.
-    next = running.promise
-      .then(
-        () => undefined,
-        () => undefined,
-      )
-      .then(() => {
-        next = undefined;
-        return start();
-      });
-    return next;
-  };
-  return Object.assign(check, { settled: () => settledYoung(now())?.outcome });
+  /** The next run, `intervalMs` after the start of the latest one; while one is in flight, when it settles. */
+  private schedule(): void {
+    if (!this.running || this.timer) return;
+    const last = this.inFlight?.startedAt ?? this.latest?.startedAt ?? this.now();
+    const delay = Math.max(0, last + this.opts.intervalMs - this.now());
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      if (!this.running) return;
+      // Still in flight: settle() schedules the next run when it settles.
+      if (this.inFlight) return;
+      this.runOnce();
+    }, delay);
+    this.timer.unref?.();
+  }
 }

@@ -4,10 +4,13 @@ import { bodyLimit } from 'hono/body-limit';
 import type { z } from 'zod';
 import type { Logger } from '../log.js';
 import type { Redactor } from '../secrets.js';
-import { HttpError, toHttpError } from './errors.js';
+import { HttpError, MAX_ERROR_MESSAGE, quote, toHttpError } from './errors.js';
 import type { Reply, RouteDef } from './route.js';
 
 export const MAX_BODY_BYTES = 64 * 1024;
+
+/** Probes that stay open under protectReads: the health check (and its alias) and the liveness probe. */
+const PROBES = new Set(['/healthcheck', '/health', '/liveness']);
 
 export interface AppOptions {
   routes: RouteDef[];
@@ -16,6 +19,8 @@ export interface AppOptions {
   log: Logger;
   authToken?: string;
   protectReads?: boolean;
+  /** GETs that stay open under protectReads (pages and assets that hold no data). */
+  publicPaths?: (path: string) => boolean;
 }
 
 /**
@@ -25,13 +30,13 @@ export interface AppOptions {
 export function createApp(opts: AppOptions): Hono {
   const app = new Hono();
 
-  app.onError((err, c) => sendError(c, toHttpError(err), opts));
-  app.notFound((c) => sendError(c, new HttpError(404, 'NOT_FOUND', `no route for ${c.req.method} ${c.req.path}`), opts));
+  app.onError((err, c) => sendError(c, toHttpError(err), opts, err));
+  app.notFound((c) => sendError(c, new HttpError(404, 'NOT_FOUND', `no route for ${quote(c.req.method, 16)} ${quote(c.req.path, 200)}`), opts));
 
   if (opts.authToken) {
     const expected = Buffer.from(opts.authToken);
     app.use('*', async (c, next) => {
-      const guarded = c.req.method !== 'GET' && c.req.method !== 'HEAD' ? true : opts.protectReads && c.req.path !== '/healthcheck';
+      const guarded = c.req.method !== 'GET' && c.req.method !== 'HEAD' ? true : opts.protectReads && !PROBES.has(c.req.path) && !opts.publicPaths?.(c.req.path);
       if (guarded && !bearerMatches(requestHeader(c, 'authorization'), expected)) {
         throw new HttpError(401, 'UNAUTHORIZED', 'missing or wrong bearer token');
       }
@@ -51,7 +56,8 @@ export function createApp(opts: AppOptions): Hono {
       const respond = (c: Context, reply: Reply): Response => {
         if (reply instanceof Response) return reply;
         // Answers quote what the loop knows (the last Spark or S3 error, a lease error): no secret value leaves in them.
-        return c.json({ data: opts.redactor.scrubStrings(reply.data) }, reply.status ?? 200);
+        const data = opts.redactor.scrubStrings(reply.data);
+        return c.json(reply.topLevel ? { ...opts.redactor.scrubStrings(reply.topLevel), data } : { data }, reply.status ?? 200);
       };
       // Synchronous as long as the route's handler answers synchronously (a read from memory):
       // @hono/node-server then writes the answer at once, without the bookkeeping of a pending one.
@@ -70,18 +76,24 @@ export function createApp(opts: AppOptions): Hono {
   return app;
 }
 
-function sendError(c: Context, err: HttpError, opts: AppOptions): Response {
+function sendError(c: Context, err: HttpError, opts: AppOptions, cause?: unknown): Response {
   // NOT_LEADER is routine on a replica that does not act for the tenant (the client retries elsewhere).
-  if (err.status >= 500 && err.status !== 501 && err.code !== 'NOT_LEADER') opts.log.error({ err: { message: err.message, code: err.code }, method: c.req.method, path: c.req.path }, 'request failed');
-  const message = opts.redactor.scrub(err.message);
+  if (err.status >= 500 && err.status !== 501 && err.code !== 'NOT_LEADER') {
+    // The answer says what failed in a few words; the log keeps what the failing part said (a driver's text, scrubbed of secrets).
+    const detail = cause !== undefined && cause !== err && cause instanceof Error && cause.message !== err.message ? { cause: cause.message } : {};
+    opts.log.error({ err: { message: err.message, code: err.code }, ...detail, method: c.req.method, path: c.req.path }, 'request failed');
+  }
+  // Bounded whatever produced it: an answer never carries the input back at length.
+  const message = quote(opts.redactor.scrub(err.message), MAX_ERROR_MESSAGE);
   const details = err.details ? opts.redactor.scrubValue(err.details) : {};
-  return c.json({ error: { code: err.code, message, ...details } }, err.status);
+  // `cause` as the Java orchestrator's error bodies have it (there: the exception's message).
+  return c.json({ error: { code: err.code, message, cause: message, ...details } }, err.status);
 }
 
 function tenantOf(c: Context, tenants: ReadonlySet<string>): string {
   const tenant = requestHeader(c, 'x-tenant-name');
   if (tenant === undefined || tenant.trim() === '') throw new HttpError(400, 'MISSING_TENANT', 'the X-Tenant-Name header is required');
-  if (!tenants.has(tenant)) throw new HttpError(400, 'INVALID_TENANT', `unknown tenant "${tenant.slice(0, 128)}"`);
+  if (!tenants.has(tenant)) throw new HttpError(400, 'INVALID_TENANT', `unknown tenant "${quote(tenant, 128)}"`);
   return tenant;
 }
 
@@ -123,8 +135,11 @@ function validate<T extends z.ZodType>(schema: T, value: unknown, where: 'query'
   }
   const result = schema.safeParse(value);
   if (result.success) return result.data;
-  const problems = result.error.issues.map((i) => `${[where, ...i.path].join('.')}: ${i.message}`);
-  throw new HttpError(400, 'INVALID_REQUEST', problems.join('; '));
+  // The first few problems, each with its key path and message cut short (a body of 5,000 unknown keys is not listed back).
+  const shown = 3;
+  const problems = result.error.issues.slice(0, shown).map((i) => `${quote([where, ...i.path.map(String)].join('.'), 100)}: ${quote(i.message, 160)}`);
+  const more = result.error.issues.length - shown;
+  throw new HttpError(400, 'INVALID_REQUEST', problems.join('; ') + (more > 0 ? `; and ${more} more` : ''));
 }
 
 function bearerMatches(header: string | undefined, expected: Buffer): boolean {
@@ -133,4 +148,28 @@ function bearerMatches(header: string | undefined, expected: Buffer): boolean {
   const given = Buffer.from(match[1]!.trim());
   // Compare equal-length buffers only, in constant time; the length check leaks only the length.
   return given.length === expected.length && timingSafeEqual(given, expected);
+}
+
+/**
+ * Requests Node's HTTP parser refuses before they reach the app (a malformed request line, a
+ * `#` in the target, broken chunking, headers over the size limit) are answered with the error
+ * envelope too, instead of Node's bare "400 Bad Request" without a body; the connection closes.
+ */
+export function answerMalformedRequests(server: { on(event: 'clientError', listener: (err: Error & { code?: string }, socket: import('node:stream').Duplex) => void): unknown }): void {
+  server.on('clientError', (err, socket) => {
+    if (err.code === 'ECONNRESET' || !socket.writable) {
+      socket.destroy();
+      return;
+    }
+    const tooLarge = err.code === 'HPE_HEADER_OVERFLOW';
+    const body = JSON.stringify({
+      error: tooLarge
+        ? { code: 'HEADERS_TOO_LARGE', message: 'the request headers are too large', cause: 'the request headers are too large' }
+        : { code: 'BAD_REQUEST', message: 'malformed HTTP request', cause: 'malformed HTTP request' },
+    });
+    socket.end(
+      `HTTP/1.1 ${tooLarge ? '431 Request Header Fields Too Large' : '400 Bad Request'}\r\n` +
+        `Content-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+    );
+  });
 }

@@ -1,5 +1,6 @@
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { LoopStoppedError } from '../../streams/lane.js';
+import { databaseFailure } from '../db/errors.js';
 import { ObjectStoreError } from '../objectstore/object-store.js';
 import { UnknownTenantError } from '../../streams/supervisor.js';
 import { NotLeaderError, UnknownCommandError } from '../../streams/tenant-loop.js';
@@ -15,6 +16,17 @@ export class HttpError extends Error {
     super(message);
     this.name = 'HttpError';
   }
+}
+
+/** Most characters of a message an error answer carries; what it quotes of the request is cut shorter (`quote`). */
+export const MAX_ERROR_MESSAGE = 512;
+
+/**
+ * A piece of the request quoted in an error message, at most `max` characters: an answer says
+ * what was wrong, it does not echo the input back (a 16 KB path, a 60 KB body value).
+ */
+export function quote(text: string, max = 100): string {
+  return text.length <= max ? text : `${text.slice(0, max)}… (${text.length - max} more characters)`;
 }
 
 /** A capability whose route exists but whose implementation has not landed. */
@@ -34,6 +46,14 @@ export function toHttpError(err: unknown): HttpError {
   if (err instanceof NotImplementedError) return new HttpError(501, 'NOT_IMPLEMENTED', err.message);
   if (err instanceof ObjectStoreError) return new HttpError(502, 'OBJECT_STORE_ERROR', err.message);
   if (err instanceof UnknownCommandError) return new HttpError(501, 'NOT_IMPLEMENTED', `${err.command} is not available in this version`);
+  // A database outage is the client's to retry (503), said in a few words: the driver's text
+  // quotes SQL, hosts and ports, and stays in the log.
+  const db = databaseFailure(err);
+  if (db) {
+    return db.unavailable
+      ? new HttpError(503, 'DATABASE_UNAVAILABLE', `the database is unavailable (${db.reason}); try again later`)
+      : new HttpError(500, 'DATABASE_ERROR', `the database failed the request (${db.reason})`);
+  }
   const status = (err as { httpStatus?: unknown }).httpStatus;
   const code = (err as { httpCode?: unknown }).httpCode;
   if (typeof status === 'number' && typeof code === 'string') {

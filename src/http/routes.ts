@@ -1,8 +1,10 @@
 import type { ServiceDetailsRow } from '../db/service-details.js';
 import type { ReplayRow } from '../db/spark-submit-status.js';
-import { HttpError, NotImplementedError, toHttpError } from './errors.js';
+import { HttpError, NotImplementedError, quote, toHttpError } from './errors.js';
 import { route, type Reply, type RouteDef } from './route.js';
-import { DOCS_PAGE } from './docs-page.js';
+import { dashboardPage } from './dashboard/assets.js';
+import { docsPage } from './docs/swagger-ui.js';
+import { recentEventsData, recentEventsQuery, tenantsData, tenantsQuery, type TenantsData } from './tenants-schema.js';
 import * as s from './schemas.js';
 
 /** Outcome of a discovery sync, as the discovery stream reports it. */
@@ -14,7 +16,8 @@ export interface SyncOutcome {
 
 export interface HealthReport {
   status: 'UP' | 'DOWN';
-  checks: { name: string; status: 'UP' | 'DOWN'; message?: string }[];
+  /** `name` says what is checked in messages ("database"); `type` is the check's key in the answer ("mysql"), `name` when absent. */
+  checks: { name: string; type?: string; status: 'UP' | 'DOWN'; message?: string }[];
 }
 
 /** What the handlers need; each one either reads or pushes a command into the tenant's loop. */
@@ -29,6 +32,10 @@ export interface RouteDeps {
   events?(query: { tenant?: string; type?: string }, c: import('hono').Context): Response;
   metrics?(): Promise<string>;
   openapi(): unknown;
+  /** Every tenant at a glance (the dashboard, `logwise status`); only `tenant` when given. */
+  tenants?(query: { tenant?: string }): Promise<TenantsData>;
+  /** The tenant's last notable events (what a page opened now shows before the live ones). */
+  recentEvents?(tenant: string): { tenant: string; events: readonly unknown[] };
   /**
    * The tenant's latest delay sample when it is younger than `maxAgeMs` (what `sample-delay`
    * would answer from memory), read without a round through the loop; undefined when a new
@@ -52,7 +59,7 @@ export function buildRoutes(deps: RouteDeps): RouteDef[] {
     async handle({ tenant, query, body }) {
       const componentType = body.componentType ?? query.componentType;
       if (componentType !== 'application') {
-        throw new HttpError(400, 'INVALID_COMPONENT_TYPE', `componentType must be "application", got ${componentType === undefined ? 'nothing' : JSON.stringify(componentType)}`);
+        throw new HttpError(400, 'INVALID_COMPONENT_TYPE', `componentType must be "application", got ${componentType === undefined ? 'nothing' : quote(JSON.stringify(componentType), 64)}`);
       }
       const force = body.force ?? query.force === 'true';
       const outcome = await deps.dispatch<SyncOutcome>(tenant, 'sync', { force });
@@ -103,10 +110,10 @@ export function buildRoutes(deps: RouteDeps): RouteDef[] {
     paths: ['/service-details'],
     summary: 'The tenant’s rows of service_details',
     tenant: true,
-    response: { schema: s.successEnvelope(s.serviceDetailsData), description: 'Discovered services' },
+    response: { schema: s.successEnvelope(s.serviceDetailsData), description: 'Discovered services, under `serviceDetails` as the Java orchestrator answered' },
     async handle({ tenant }) {
       const rows = await deps.serviceDetails(tenant);
-      return { data: rows.map(({ id: _id, lastCheckedAt, ...r }) => ({ ...r, lastCheckedAt: lastCheckedAt.toISOString() })) };
+      return { data: { serviceDetails: rows.map(({ id: _id, lastCheckedAt, ...r }) => ({ ...r, lastCheckedAt: lastCheckedAt.toISOString() })) } };
     },
   });
 
@@ -147,30 +154,62 @@ export function buildRoutes(deps: RouteDeps): RouteDef[] {
     paths: ['/pipeline/health'],
     summary: 'Vector, Kafka, the Spark master and driver, and recent logs in S3',
     tenant: true,
-    response: { schema: s.successEnvelope(s.anyObject), description: 'Each component UP or DOWN; overall UP only if all are' },
+    response: {
+      schema: s.successEnvelope(s.anyObject),
+      description:
+        'Each component UP or DOWN; overall UP only if all are. Beside `data`, the Java orchestrator’s fields at the top: `status`, `message`, `tenant`, `checks: [{component, check: {status, message}}]`',
+    },
     async handle({ tenant }): Promise<Reply> {
       if (!deps.pipelineHealth) throw new NotImplementedError('Pipeline health');
-      return { data: await deps.pipelineHealth(tenant) };
+      const health = await deps.pipelineHealth(tenant);
+      const message = health.status === 'UP' ? 'All pipeline components are healthy' : 'One or more pipeline components have issues';
+      return {
+        data: { ...health, message, tenant },
+        topLevel: {
+          status: health.status,
+          message,
+          tenant,
+          checks: health.checks.map((ch) => ({ component: ch.name, check: { status: ch.status, message: ch.message ?? (ch.status === 'UP' ? `${ch.name} is healthy` : `${ch.name} is down`) } })),
+        },
+      };
     },
   });
 
   const health = route({
     method: 'get',
-    paths: ['/healthcheck'],
+    // `/health`: what the Java orchestrator's compose file probes (`curl -fsS …/health | grep UP`).
+    paths: ['/healthcheck', '/health'],
     summary: 'Liveness of the daemon and its database',
     tenant: false,
-    response: { schema: s.successEnvelope(s.healthData), description: 'UP; 500 with the failing check otherwise (the database ping is at most a second old)' },
+    response: {
+      schema: s.successEnvelope(s.healthData),
+      description: 'UP; 503 with the failing check otherwise. Answered at once from the latest database ping (one every half second, in the background); DOWN also while a ping has waited more than 2 s',
+    },
     handle(): Reply | Promise<Reply> {
+      // As the Java orchestrator: `checks` by name (`mysql`), each with its status.
+      const byName = (report: HealthReport) =>
+        Object.fromEntries(report.checks.map((ch) => [ch.type ?? ch.name, { status: ch.status, type: ch.type ?? ch.name, ...(ch.message !== undefined ? { message: ch.message } : {}) }]));
       const answer = (report: HealthReport): Reply => {
         if (report.status === 'DOWN') {
           const failing = report.checks.filter((ch) => ch.status === 'DOWN').map((ch) => `${ch.name}: ${ch.message ?? 'DOWN'}`);
-          throw new HttpError(500, 'UNHEALTHY', failing.join('; '), { checks: report.checks });
+          throw new HttpError(503, 'UNHEALTHY', failing.join('; '), { checks: byName(report) });
         }
-        return { data: report };
+        return { data: { status: report.status, checks: byName(report) } };
       };
-      // At once when a recent database ping has settled; else when the next one does.
+      // At once from the latest database ping; only before the first one settled, when it does (within its budget).
       const recent = deps.recentHealth?.();
       return recent ? answer(recent) : deps.health().then(answer);
+    },
+  });
+
+  const liveness = route({
+    method: 'get',
+    paths: ['/liveness'],
+    summary: 'The process runs (the Java orchestrator’s probe): 200 `Success`, without asking the database',
+    tenant: false,
+    response: { description: 'text/plain `Success`', contentType: 'text/plain' },
+    handle({ c }) {
+      return c.text('Success');
     },
   });
 
@@ -213,13 +252,50 @@ export function buildRoutes(deps: RouteDeps): RouteDef[] {
   const docs = route({
     method: 'get',
     paths: ['/docs'],
-    summary: 'A page that renders /openapi.json',
+    summary: 'The API reference (Swagger UI on /openapi.json, served by the daemon), with try-it-out',
     tenant: false,
     response: { description: 'HTML', contentType: 'text/html' },
     handle({ c }) {
-      return c.html(DOCS_PAGE);
+      return docsPage(c);
     },
   });
 
-  return [health, componentSync, monitor, syncDelay, serviceDetails, pipelineHealth, replay, sparkStatus, events, metrics, openapi, docs];
+  const tenants = route({
+    method: 'get',
+    paths: ['/api/v1/tenants'],
+    summary: 'Every tenant at a glance: lease, Spark master and driver, restarts, services, discovery, delay and its last hours',
+    tenant: false,
+    query: tenantsQuery,
+    response: { schema: s.successEnvelope(tenantsData), description: 'From what the loops hold in memory, and one grouped count of service_details' },
+    async handle({ query }) {
+      if (!deps.tenants) throw new NotImplementedError('The tenants summary');
+      return { data: await deps.tenants(query) };
+    },
+  });
+
+  const recentEvents = route({
+    method: 'get',
+    paths: ['/api/v1/events/recent'],
+    summary: 'The tenant’s last 20 notable events (polls that did nothing and delay samples left out), kept in memory',
+    tenant: false,
+    query: recentEventsQuery,
+    response: { schema: s.successEnvelope(recentEventsData), description: 'Oldest first; empty after a restart until something happens' },
+    handle({ query }) {
+      if (!deps.recentEvents) throw new NotImplementedError('Recent events');
+      return { data: deps.recentEvents(query.tenant) };
+    },
+  });
+
+  const dashboard = route({
+    method: 'get',
+    paths: ['/'],
+    summary: 'The operators’ live dashboard (HTML; its scripts read /api/v1/tenants and /api/v1/events)',
+    tenant: false,
+    response: { description: 'HTML', contentType: 'text/html' },
+    handle({ c }) {
+      return dashboardPage(c);
+    },
+  });
+
+  return [health, liveness, componentSync, monitor, syncDelay, serviceDetails, pipelineHealth, replay, sparkStatus, tenants, events, recentEvents, metrics, openapi, docs, dashboard];
 }

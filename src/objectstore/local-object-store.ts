@@ -1,4 +1,4 @@
-import { readdirSync, statSync, type Dirent, type Stats } from 'node:fs';
+import { readdirSync, realpathSync, statSync, type Dirent, type Stats } from 'node:fs';
 import { access, constants, rmdir, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import {
@@ -60,7 +60,19 @@ function fsMessage(error: unknown): string {
  * file `<root>/a/b/c.parquet`. Semantics follow S3: a "folder" exists only while some file lies
  * below it (empty directories are not listed), listings are in UTF-8 byte order, a missing
  * directory lists as empty, deleting a missing key succeeds. Deleting prunes the directories it
- * leaves empty, up to (not including) the root. Symbolic links are followed (with loop detection).
+ * leaves empty, up to (not including) the root.
+ *
+ * Symbolic links are followed while they stay inside the root (real paths compared, loops cut),
+ * and never out of it (the root itself may be a link: its real path is the boundary):
+ *  - `listPrefixes` (discovery, delay samples) ignores a link that leaves the root, as if it were
+ *    not there; a prefix whose directory lies outside lists as empty;
+ *  - `listKeys` (what state cleanup deletes) fails with `OutsideRoot` naming the link, so that a
+ *    cleanup never runs on half a checkpoint without saying why;
+ *  - `deleteKeys` refuses, per key (`OutsideRoot`), a key whose directory's real path is outside
+ *    the root, and deletes nothing there; a key that is itself a link is deleted as a link (the
+ *    file it points to stays).
+ * (A link swapped in between the check and the unlink could still be followed: the root is
+ * assumed not to be writable by anyone hostile.)
  *
  * `stats.listCalls` counts one directory listing per `listPrefixes`/`listKeys` call (the read of
  * the listed prefix), however many directories below it are visited.
@@ -71,6 +83,8 @@ export class LocalObjectStore implements ObjectStore {
   readonly root: string;
   private readonly concurrency: number;
   private closed = false;
+  /** The root's real path, once it exists (the boundary links may not cross). */
+  private realRoot: string | undefined;
 
   constructor(cfg: LocalObjectStoreConfig, opts: LocalObjectStoreOptions = {}) {
     this.root = path.resolve(cfg.path);
@@ -103,13 +117,15 @@ export class LocalObjectStore implements ObjectStore {
     this.check('listPrefixes', prefix, signal);
     const { dirKey, namePrefix, dirPath } = this.splitPrefix('listPrefixes', prefix);
     this.stats.listCalls++;
+    // A folder reached through a link that leaves the root is not there.
+    if ((await this.whereIs(dirPath, 'listPrefixes', prefix)) === 'outside') return [];
     const entries = await this.readDir('listPrefixes', prefix, dirPath);
     const candidates = entries.filter((e) => e.name.startsWith(namePrefix));
     const dirId = candidates.length > 0 ? await this.dirId(dirPath) : undefined;
     const found = await mapLimit(candidates, this.concurrency, async (entry) => {
       this.check('listPrefixes', prefix, signal);
       const full = path.join(dirPath, entry.name);
-      const kind = await this.kindOf('listPrefixes', prefix, entry, full);
+      const kind = await this.kindOf('listPrefixes', prefix, entry, full, 'skip');
       // A link back to the listed directory is a loop, not a folder (listKeys does not walk it either).
       if (kind?.type !== 'dir' || kind.id === dirId) return undefined;
       const hasFile = await this.containsFile('listPrefixes', prefix, full, new Set([kind.id, ...(dirId !== undefined ? [dirId] : [])]), signal);
@@ -128,12 +144,13 @@ export class LocalObjectStore implements ObjectStore {
       const entries = (await this.readDir('listKeys', prefix, dir)).filter((e) => e.name.startsWith(filter));
       await mapLimit(entries, this.concurrency, async (entry) => {
         const full = path.join(dir, entry.name);
-        const kind = await this.kindOf('listKeys', prefix, entry, full);
+        const kind = await this.kindOf('listKeys', prefix, entry, full, 'fail');
         if (kind === undefined) return;
         if (kind.type === 'file') keys.push(`${key}${entry.name}`);
         else if (!ancestors.has(kind.id)) await walk(full, `${key}${entry.name}/`, new Set([...ancestors, kind.id]), '');
       });
     };
+    if ((await this.whereIs(dirPath, 'listKeys', prefix)) === 'outside') throw this.outsideRoot('listKeys', prefix, dirKey.slice(0, -1));
     const rootId = await this.dirId(dirPath);
     if (rootId !== undefined) await walk(dirPath, dirKey, new Set([rootId]), namePrefix);
     return keys.sort(compareUtf8);
@@ -157,11 +174,30 @@ export class LocalObjectStore implements ObjectStore {
 
     let deleted = 0;
     const parents = new Set<string>();
+    /** Where each key's directory really is (keys share their directories). */
+    const placeOf = new Map<string, Promise<'inside' | 'outside' | 'absent'>>();
     for (let i = 0; i < unique.length; i += MAX_DELETE_BATCH) {
       this.check('deleteKeys', unique[i]?.key ?? '', signal);
       const batch = unique.slice(i, i + MAX_DELETE_BATCH);
       this.stats.deleteCalls++;
       await mapLimit(batch, this.concurrency, async ({ key, file }) => {
+        const dir = path.dirname(file);
+        let place = placeOf.get(dir);
+        if (!place) placeOf.set(dir, (place = this.whereIs(dir, 'deleteKeys', key)));
+        let where: 'inside' | 'outside' | 'absent';
+        try {
+          where = await place;
+        } catch (error) {
+          // Its directory cannot be resolved (EACCES, …): this key fails, the others go on.
+          errors.push({ key, code: error instanceof ObjectStoreError ? error.code : fsCode(error), message: error instanceof ObjectStoreError ? error.detail : fsMessage(error) });
+          return;
+        }
+        // As in S3, deleting what is not there succeeds.
+        if (where === 'absent') return void deleted++;
+        if (where === 'outside') {
+          errors.push({ key, code: 'OutsideRoot', message: `${JSON.stringify(key)} lies outside the root ${this.root} through a symbolic link; not deleted` });
+          return;
+        }
         try {
           await unlink(file);
           deleted++;
@@ -213,7 +249,7 @@ export class LocalObjectStore implements ObjectStore {
     if (entries.some((e) => e.isFile())) return true;
     for (const entry of entries) {
       const full = path.join(dir, entry.name);
-      const kind = await this.kindOf(operation, prefix, entry, full);
+      const kind = await this.kindOf(operation, prefix, entry, full, 'skip');
       if (kind?.type === 'file') return true;
       if (kind?.type === 'dir' && !ancestors.has(kind.id)) {
         if (await this.containsFile(operation, prefix, full, new Set([...ancestors, kind.id]), signal)) return true;
@@ -222,15 +258,28 @@ export class LocalObjectStore implements ObjectStore {
     return false;
   }
 
-  /** File, directory (with its device:inode, for loop detection) or neither (sockets, dangling links, vanished). */
+  /**
+   * File, directory (with its device:inode, for loop detection) or neither (sockets, dangling
+   * links, vanished). A symbolic link that leaves the root is neither (`outside` 'skip') or an
+   * `OutsideRoot` error ('fail').
+   */
   private async kindOf(
     operation: ObjectStoreOperation,
     prefix: string,
     entry: Dirent,
     full: string,
+    outside: 'skip' | 'fail',
   ): Promise<{ type: 'file' } | { type: 'dir'; id: string } | undefined> {
     if (entry.isFile()) return { type: 'file' };
     if (!entry.isDirectory() && !entry.isSymbolicLink()) return undefined;
+    if (entry.isSymbolicLink()) {
+      const where = await this.whereIs(full, operation, prefix);
+      if (where === 'absent') return undefined;
+      if (where === 'outside') {
+        if (outside === 'skip') return undefined;
+        throw this.outsideRoot(operation, prefix, this.keyOf(full));
+      }
+    }
     let st: Stats;
     try {
       await letTheLoopTurn();
@@ -242,6 +291,38 @@ export class LocalObjectStore implements ObjectStore {
     if (st.isFile()) return { type: 'file' };
     if (st.isDirectory()) return { type: 'dir', id: `${st.dev}:${st.ino}` };
     return undefined;
+  }
+
+  /**
+   * Where `file` really is: inside the root (its real path, links resolved, is the root's or
+   * below it), outside it, or absent (it, or the root, does not exist; a dangling or looping link).
+   */
+  private async whereIs(file: string, operation: ObjectStoreOperation, prefix: string): Promise<'inside' | 'outside' | 'absent'> {
+    await letTheLoopTurn();
+    try {
+      this.realRoot ??= realpathSync.native(this.root);
+      const real = realpathSync.native(file);
+      return real === this.realRoot || real.startsWith(this.realRoot.endsWith(path.sep) ? this.realRoot : this.realRoot + path.sep) ? 'inside' : 'outside';
+    } catch (error) {
+      if (ABSENT_CODES.has(fsCode(error)) || fsCode(error) === 'ELOOP') return 'absent';
+      throw this.fsError(operation, prefix, error);
+    }
+  }
+
+  /** The key (or prefix) of a path under the root. */
+  private keyOf(file: string): string {
+    return path.relative(this.root, file).split(path.sep).join('/');
+  }
+
+  private outsideRoot(operation: ObjectStoreOperation, prefix: string, key: string): ObjectStoreError {
+    return new ObjectStoreError({
+      operation,
+      store: this.describe(),
+      prefix,
+      code: 'OutsideRoot',
+      retryable: false,
+      detail: `${JSON.stringify(key)} leaves the root through a symbolic link; links out of the root are not followed (nothing there is listed or deleted)`,
+    });
   }
 
   private async dirId(dir: string): Promise<string | undefined> {

@@ -23,7 +23,9 @@
  * line of what the master answered.
  */
 import { Agent, request, type Dispatcher } from 'undici';
+import { scrubCredentialPatterns } from '../secrets.js';
 import { SharedRead } from '../shared-read.js';
+import { isSecretSettingName } from './submission-request.js';
 import type { CreateSubmissionRequest, DriverState, MasterState, MasterStatus, SparkDriver, SubmissionResult } from './types.js';
 
 // ---------------------------------------------------------------- errors
@@ -96,16 +98,41 @@ export class SparkMalformedStateError extends SparkProtocolError {
 
 /** The master answered `success:false` to a create (or a kill/status on a master that is not ALIVE). */
 export class SparkSubmissionRejected extends SparkError {
-  /** The master's message, as sent. */
+  /**
+   * The master's message, scrubbed: a master may quote the request back (a create carries
+   * credentials), so `secrets` (the request's secret values) and every credential recognisable
+   * by shape or name (`scrubCredentialPatterns`) are masked, here and in `message`.
+   */
   readonly masterMessage: string;
   /** The master's recovery state when the message says it is not ALIVE (e.g. `STANDBY`). */
   readonly masterStatus: string | undefined;
 
-  constructor(masterMessage: string, opts: { target?: string; masterStatus?: string } = {}) {
-    super('rejected', `Spark master rejected the request${opts.target ? ` (${opts.target})` : ''}: ${firstLine(masterMessage, 300)}`, opts.target);
-    this.masterMessage = masterMessage;
+  constructor(masterMessage: string, opts: { target?: string; masterStatus?: string; secrets?: readonly string[] } = {}) {
+    const scrubbed = scrubSecrets(masterMessage, opts.secrets ?? []);
+    super('rejected', `Spark master rejected the request${opts.target ? ` (${opts.target})` : ''}: ${firstLine(scrubbed, 300)}`, opts.target);
+    this.masterMessage = scrubbed;
     this.masterStatus = opts.masterStatus;
   }
+}
+
+/** `text` without the given secret values (longest first) and without credentials recognisable by shape or name. */
+function scrubSecrets(text: string, secrets: readonly string[]): string {
+  let out = text;
+  for (const secret of [...secrets].sort((a, b) => b.length - a.length)) if (secret.length >= 4 && out.includes(secret)) out = out.split(secret).join('[redacted]');
+  return scrubCredentialPatterns(out);
+}
+
+/** The secret values a create request carries (settings, environment variables and `name=value` arguments under secret-looking names). */
+function secretValuesOf(req: CreateSubmissionRequest): string[] {
+  const out: string[] = [];
+  for (const map of [req.sparkProperties, req.environmentVariables]) {
+    for (const [name, value] of Object.entries(map ?? {})) if (isSecretSettingName(name) && typeof value === 'string') out.push(value);
+  }
+  for (const arg of req.appArgs ?? []) {
+    const eq = arg.indexOf('=');
+    if (eq > 0 && isSecretSettingName(arg.slice(0, eq))) out.push(arg.slice(eq + 1));
+  }
+  return out;
 }
 
 // ---------------------------------------------------------------- public types
@@ -329,7 +356,7 @@ export class SparkMasterClient {
       }
       return typeof msg.message === 'string' ? { submissionId: msg.submissionId, message: msg.message } : { submissionId: msg.submissionId };
     }
-    throw this.rejected(msg, host, 'success:false without a message');
+    throw this.rejected(msg, host, 'success:false without a message', secretValuesOf(req));
   }
 
   /**
@@ -427,11 +454,11 @@ export class SparkMasterClient {
     }
   }
 
-  private rejected(msg: Record<string, unknown>, host: string, fallback: string): SparkSubmissionRejected {
+  private rejected(msg: Record<string, unknown>, host: string, fallback: string, secrets: readonly string[] = []): SparkSubmissionRejected {
     const message = typeof msg.message === 'string' ? msg.message : fallback;
     const m = /Current state is not alive: ([A-Z_]+)/.exec(message);
     if (m && this.alive === host) this.forgetAlive(); // a failover happened: rediscover next time
-    return new SparkSubmissionRejected(message, { target: `${host}:${this.restPort}`, ...(m?.[1] ? { masterStatus: m[1] } : {}) });
+    return new SparkSubmissionRejected(message, { target: `${host}:${this.restPort}`, secrets, ...(m?.[1] ? { masterStatus: m[1] } : {}) });
   }
 
   private async fetchState(host: string, signal: AbortSignal | undefined): Promise<MasterState> {

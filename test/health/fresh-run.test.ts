@@ -1,203 +1,115 @@
-import { describe, expect, it } from 'vitest';
-import { sharedRecentRun } from '../../src/health/fresh-run.js';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { BackgroundCheck, CheckOverdueError } from '../../src/health/fresh-run.js';
 
-/** A check whose runs the test settles by hand, on a clock the test moves. */
+/** A check whose runs the test settles by hand; time is vitest's fake clock. */
 function manualCheck() {
-  const clock = { now: 1_000 };
   const runs: { resolve(v: string): void; reject(e: unknown): void; startedAt: number }[] = [];
   const run = () =>
     new Promise<string>((resolve, reject) => {
-      runs.push({ resolve, reject, startedAt: clock.now });
+      runs.push({ resolve, reject, startedAt: Date.now() });
     });
-  return { runs, run, clock, now: () => clock.now };
+  return { runs, run };
 }
 
-const tick = () => new Promise((r) => setImmediate(r));
+const INTERVAL = 500;
+const BUDGET = 2_000;
 
-describe('sharedRecentRun with maxAgeMs 0: every caller gets a run that began after it called', () => {
-  it('starts one run for a caller when none is in flight, and a new one for the next caller', async () => {
+describe('BackgroundCheck: a check run in the background, read without waiting', () => {
+  beforeEach(() => {
+    vi.useFakeTimers({ now: 1_000_000 });
+  });
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  it('runs at start and then every interval, whatever the number of readers', async () => {
     const c = manualCheck();
-    const check = sharedRecentRun(c.run, { maxAgeMs: 0, now: c.now });
-    const a = check();
+    const check = new BackgroundCheck(c.run, { intervalMs: INTERVAL, budgetMs: BUDGET });
+    check.start();
     expect(c.runs).toHaveLength(1);
-    c.runs[0]!.resolve('one');
-    expect(await a).toBe('one');
-    const b = check();
-    expect(c.runs).toHaveLength(2);
-    c.runs[1]!.resolve('two');
-    expect(await b).toBe('two');
-  });
-
-  it('answers the callers that arrive during a run with the next run, shared, never with the one in flight', async () => {
-    const c = manualCheck();
-    const check = sharedRecentRun(c.run, { maxAgeMs: 0, now: c.now });
-    const first = check();
-    const late = [check(), check(), check()];
-    // One run in flight at a time: the next starts only when the first settles.
+    expect(check.current()).toBeUndefined(); // no verdict before the first run settles
+    c.runs[0]!.resolve('up');
+    await vi.advanceTimersByTimeAsync(1);
+    for (let i = 0; i < 1_000; i++) expect(check.current()).toEqual({ ok: true, value: 'up' });
     expect(c.runs).toHaveLength(1);
-    c.runs[0]!.resolve('before they asked');
-    expect(await first).toBe('before they asked');
-    await tick();
+    await vi.advanceTimersByTimeAsync(INTERVAL);
     expect(c.runs).toHaveLength(2);
-    const later = check(); // arrives during the second run: waits for a third
-    c.runs[1]!.resolve('after they asked');
-    expect(await Promise.all(late)).toEqual(['after they asked', 'after they asked', 'after they asked']);
-    await tick();
-    expect(c.runs).toHaveLength(3);
-    c.runs[2]!.resolve('third');
-    expect(await later).toBe('third');
+    expect(c.runs[1]!.startedAt - c.runs[0]!.startedAt).toBe(INTERVAL);
+    c.runs[1]!.reject(new Error('refused'));
+    await vi.advanceTimersByTimeAsync(1);
+    expect(check.current()).toEqual({ ok: false, error: new Error('refused') });
+    check.stop();
   });
 
-  it('fails the callers of a failed run; the next caller gets a new run', async () => {
+  it('answers from the latest settled run while the one in flight is within its budget, and fails once it is over', async () => {
     const c = manualCheck();
-    const check = sharedRecentRun(c.run, { maxAgeMs: 0, now: c.now });
-    const first = check();
-    const queued = check();
-    c.runs[0]!.reject(new Error('timeout'));
-    await expect(first).rejects.toThrow('timeout');
-    await tick();
-    c.runs[1]!.reject(new Error('database down'));
-    await expect(queued).rejects.toThrow('database down');
-    const after = check();
+    const check = new BackgroundCheck(c.run, { intervalMs: INTERVAL, budgetMs: BUDGET });
+    check.start();
+    c.runs[0]!.resolve('up');
+    await vi.advanceTimersByTimeAsync(INTERVAL);
+    expect(c.runs).toHaveLength(2); // in flight, never answered (a hung database)
+    await vi.advanceTimersByTimeAsync(BUDGET);
+    expect(check.current()).toEqual({ ok: true, value: 'up' }); // exactly at the budget: still the last answer
+    await vi.advanceTimersByTimeAsync(1);
+    const verdict = check.current();
+    expect(verdict?.ok).toBe(false);
+    expect((verdict as { error: unknown }).error).toBeInstanceOf(CheckOverdueError);
+    expect(((verdict as { error: CheckOverdueError }).error).runningMs).toBe(BUDGET + 1);
+    // At most one run in flight: the hung one holds the next back.
+    await vi.advanceTimersByTimeAsync(10 * INTERVAL);
+    expect(c.runs).toHaveLength(2);
+    // It answers at last: the verdict is its outcome, and the next run starts at once (it is overdue).
+    c.runs[1]!.resolve('up again');
+    await vi.advanceTimersByTimeAsync(0);
+    expect(check.current()).toEqual({ ok: true, value: 'up again' });
     expect(c.runs).toHaveLength(3);
-    c.runs[2]!.resolve('up again');
-    expect(await after).toBe('up again');
+    check.stop();
   });
 
-  it('turns a synchronous throw into a rejection and recovers', async () => {
+  it('verdict() waits for the first run, at most for its budget', async () => {
+    const c = manualCheck();
+    const check = new BackgroundCheck(c.run, { intervalMs: INTERVAL, budgetMs: BUDGET });
+    check.start();
+    const first = check.verdict();
+    await vi.advanceTimersByTimeAsync(10);
+    c.runs[0]!.resolve('up');
+    expect(await first).toEqual({ ok: true, value: 'up' });
+    expect(await check.verdict()).toEqual({ ok: true, value: 'up' });
+    check.stop();
+
+    const hung = manualCheck();
+    const never = new BackgroundCheck(hung.run, { intervalMs: INTERVAL, budgetMs: BUDGET });
+    never.start();
+    let answered: unknown;
+    void never.verdict().then((v) => (answered = v));
+    await vi.advanceTimersByTimeAsync(BUDGET - 10);
+    expect(answered).toBeUndefined();
+    await vi.advanceTimersByTimeAsync(20);
+    expect((answered as { ok: boolean; error: unknown }).ok).toBe(false);
+    expect((answered as { error: unknown }).error).toBeInstanceOf(CheckOverdueError);
+    never.stop();
+  });
+
+  it('turns a synchronous throw into a failed run; not started, a verdict runs it once', async () => {
     let calls = 0;
-    const check = sharedRecentRun(
+    const check = new BackgroundCheck(
       () => {
         calls += 1;
         if (calls === 1) throw new Error('no pool');
         return Promise.resolve('ok');
       },
-      { maxAgeMs: 0 },
+      { intervalMs: INTERVAL, budgetMs: BUDGET },
     );
-    await expect(check()).rejects.toThrow('no pool');
-    expect(await check()).toBe('ok');
+    expect(await check.verdict()).toEqual({ ok: false, error: new Error('no pool') });
+    expect(await check.verdict()).toEqual({ ok: false, error: new Error('no pool') }); // a verdict, not a new run
+    await vi.advanceTimersByTimeAsync(10 * INTERVAL);
+    expect(calls).toBe(1); // not started: no background runs
+    check.start();
+    await vi.advanceTimersByTimeAsync(0);
+    expect(calls).toBe(2);
+    expect(check.current()).toEqual({ ok: true, value: 'ok' });
+    check.stop();
+    await vi.advanceTimersByTimeAsync(10 * INTERVAL);
+    expect(calls).toBe(2);
   });
 });
-
-describe('sharedRecentRun with a window: a run that started at most maxAgeMs before the call answers it', () => {
-  it('answers from the latest run while it is young enough, then runs again', async () => {
-    const c = manualCheck();
-    const check = sharedRecentRun(c.run, { maxAgeMs: 1_000, now: c.now });
-    const first = check();
-    c.clock.now += 400;
-    const joined = check(); // in flight, started 400 ms ago: shared
-    expect(c.runs).toHaveLength(1);
-    c.runs[0]!.resolve('up');
-    expect(await Promise.all([first, joined])).toEqual(['up', 'up']);
-    c.clock.now = 2_000; // exactly 1 s after the run started
-    expect(await check()).toBe('up');
-    expect(c.runs).toHaveLength(1);
-    c.clock.now = 2_001;
-    const fresh = check();
-    expect(c.runs).toHaveLength(2);
-    c.runs[1]!.resolve('up later');
-    expect(await fresh).toBe('up later');
-  });
-
-  it('remembers a failure as long as a success, and never longer', async () => {
-    const c = manualCheck();
-    const check = sharedRecentRun(c.run, { maxAgeMs: 1_000, now: c.now });
-    const first = check();
-    c.runs[0]!.reject(new Error('database down'));
-    await expect(first).rejects.toThrow('database down');
-    c.clock.now += 999;
-    await expect(check()).rejects.toThrow('database down');
-    expect(c.runs).toHaveLength(1);
-    c.clock.now += 2;
-    const next = check();
-    c.runs[1]!.resolve('up');
-    expect(await next).toBe('up');
-  });
-
-  it('does not answer with a run in flight that is too old: the callers share the next one', async () => {
-    const c = manualCheck();
-    const check = sharedRecentRun(c.run, { maxAgeMs: 1_000, now: c.now });
-    const slow = check();
-    c.clock.now += 1_500; // the run hangs past the window
-    const waiting = [check(), check()];
-    expect(c.runs).toHaveLength(1);
-    c.runs[0]!.reject(new Error('no answer within 2000 ms'));
-    await expect(slow).rejects.toThrow('no answer');
-    await tick();
-    expect(c.runs).toHaveLength(2);
-    c.runs[1]!.resolve('up');
-    expect(await Promise.all(waiting)).toEqual(['up', 'up']);
-  });
-
-  it('does not trust a run from the future (the clock went back)', async () => {
-    const c = manualCheck();
-    const check = sharedRecentRun(c.run, { maxAgeMs: 1_000, now: c.now });
-    const first = check();
-    c.runs[0]!.resolve('up');
-    await first;
-    c.clock.now -= 10;
-    const again = check();
-    expect(c.runs).toHaveLength(2);
-    c.runs[1]!.resolve('up again');
-    expect(await again).toBe('up again');
-  });
-
-  it('refreshes in the background after refreshAfterMs, answering from the latest settled run meanwhile', async () => {
-    const c = manualCheck();
-    const check = sharedRecentRun(c.run, { maxAgeMs: 1_000, refreshAfterMs: 500, now: c.now });
-    const first = check();
-    c.runs[0]!.resolve('up');
-    expect(await first).toBe('up');
-    c.clock.now += 500;
-    expect(await check()).toBe('up');
-    expect(c.runs).toHaveLength(1); // not older than refreshAfterMs yet
-    c.clock.now += 1;
-    expect(await check()).toBe('up'); // answered at once by the settled run …
-    expect(c.runs).toHaveLength(2); // … which started the next one
-    expect(await check()).toBe('up'); // one background run at a time
-    expect(c.runs).toHaveLength(2);
-    c.runs[1]!.reject(new Error('database down'));
-    await tick();
-    // The newer outcome answers from now on.
-    await expect(check()).rejects.toThrow('database down');
-  });
-
-  it('waits for the background run once the settled one is too old', async () => {
-    const c = manualCheck();
-    const check = sharedRecentRun(c.run, { maxAgeMs: 1_000, refreshAfterMs: 500, now: c.now });
-    const first = check();
-    c.runs[0]!.resolve('up');
-    await first;
-    c.clock.now += 600;
-    await check(); // starts the refresh at 1,600, which hangs
-    expect(c.runs).toHaveLength(2);
-    c.clock.now += 500; // the settled run is 1,100 ms old; the one in flight 500 ms
-    const waiting = check();
-    let answered = false;
-    void waiting.then(() => (answered = true));
-    await tick();
-    expect(answered).toBe(false);
-    c.runs[1]!.resolve('up, slowly');
-    expect(await waiting).toBe('up, slowly');
-  });
-
-  it('settled() gives the outcome a call would get at once, and undefined when a call would wait', async () => {
-    const c = manualCheck();
-    const check = sharedRecentRun(c.run, { maxAgeMs: 1_000, refreshAfterMs: 500, now: c.now });
-    expect(check.settled()).toBeUndefined();
-    const first = check();
-    expect(check.settled()).toBeUndefined(); // in flight: a call would wait
-    c.runs[0]!.resolve('up');
-    await first;
-    expect(check.settled()).toEqual({ ok: true, value: 'up' });
-    c.clock.now += 600;
-    expect(check.settled()).toEqual({ ok: true, value: 'up' });
-    expect(c.runs).toHaveLength(2); // and it started the refresh
-    c.runs[1]!.reject(new Error('database down'));
-    await tick();
-    expect(check.settled()).toEqual({ ok: false, error: new Error('database down') });
-    c.clock.now += 1_001;
-    expect(check.settled()).toBeUndefined();
-  });
-});
-

@@ -2,6 +2,7 @@ import { request as httpRequest } from 'node:http';
 import { of, throwError } from 'rxjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { StreamDefinition } from '../../streams/tenant-loop.js';
+import { toHttpError } from '../../src/http/errors.js';
 import { oneTenant, startTestOrchestrator, type TestOrchestrator } from '../support/orchestrator.js';
 
 /** Streams whose commands answer at once, so the shell's own behaviour is what is tested. */
@@ -39,7 +40,8 @@ describe('HTTP shell', () => {
   it('answers /healthcheck with each check', async () => {
     expect(await json(await call('/healthcheck', { tenant: null }))).toEqual({
       status: 200,
-      body: { data: { status: 'UP', checks: [{ name: 'database', status: 'UP' }] } },
+      // As the Java orchestrator: checks by name (the database's: sqlite here, mysql in production).
+      body: { data: { status: 'UP', checks: { sqlite: { status: 'UP', type: 'sqlite' } } } },
     });
   });
 
@@ -83,7 +85,8 @@ describe('HTTP shell', () => {
   ] as const)('answers %s with %i and the envelope', async (_name, path, init, status, code) => {
     const res = await json(await call(path, init as RequestInit & { tenant?: string | null }));
     expect(res.status).toBe(status);
-    expect(res.body).toEqual({ error: { code, message: expect.any(String) } });
+    // `cause` as the Java orchestrator's error bodies.
+    expect(res.body).toEqual({ error: { code, message: expect.any(String), cause: res.body.error.message } });
   });
 
   it('names the field and the problem in a validation error', async () => {
@@ -174,12 +177,13 @@ describe('HTTP shell', () => {
 });
 
 describe('the API page', () => {
-  it('serves an HTML page that renders /openapi.json', async () => {
+  it('serves Swagger UI, which renders /openapi.json (test/browser/dashboard.test.ts opens it)', async () => {
     const t = await startTestOrchestrator(oneTenant(), { streams: echoStreams });
     const res = await t.orchestrator.app.request('/docs');
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toMatch(/^text\/html/);
-    expect(await res.text()).toContain("fetch('/openapi.json')");
+    expect(await res.text()).toContain('/docs/assets/swagger-ui-bundle.js');
+    expect(await (await t.orchestrator.app.request('/docs/assets/init.js')).text()).toContain("url: '/openapi.json'");
     await t.stop();
   });
 });
@@ -200,7 +204,7 @@ describe('HTTP shell with an auth token', () => {
     for (const auth of [undefined, 'Bearer wrong', 'Bearer tok-0123456789abcdeX', 'Basic dG9rOg==', 'Bearer ']) {
       const res = await post(auth);
       expect(res.status, String(auth)).toBe(401);
-      expect(await res.json()).toEqual({ error: { code: 'UNAUTHORIZED', message: 'missing or wrong bearer token' } });
+      expect(await res.json()).toEqual({ error: { code: 'UNAUTHORIZED', message: 'missing or wrong bearer token', cause: 'missing or wrong bearer token' } });
     }
     expect((await post('Bearer tok-0123456789abcdef')).status).toBe(200);
   });
@@ -230,33 +234,69 @@ describe('HTTP shell with an auth token', () => {
 });
 
 describe('HTTP shell when the database is down', () => {
-  it('answers /healthcheck with 500 and the failing check', async () => {
+  it('answers /healthcheck with 503 and the failing check, in a few words (not the driver text)', async () => {
     const t = await startTestOrchestrator(oneTenant());
     await t.orchestrator.db.destroy();
+    // The next background ping finds the pool gone.
+    await new Promise((r) => setTimeout(r, 600));
     const res = await t.orchestrator.app.request('/healthcheck');
-    expect(res.status).toBe(500);
-    const body = (await res.json()) as { error: { code: string; message: string; checks: { name: string; status: string }[] } };
+    expect(res.status).toBe(503);
+    const body = (await res.json()) as { error: { code: string; message: string; checks: Record<string, unknown> } };
     expect(body.error.code).toBe('UNHEALTHY');
-    expect(body.error.message).toMatch(/^database: /);
-    expect(body.error.checks).toEqual([{ name: 'database', status: 'DOWN', message: expect.any(String) }]);
-    await t.orchestrator.supervisor.stop();
+    expect(body.error.message).toBe('database: unavailable (connection pool closed)');
+    expect(body.error.checks).toEqual({ sqlite: { status: 'DOWN', type: 'sqlite', message: 'unavailable (connection pool closed)' } });
+    await t.stop(); // (destroying the pool again is harmless)
   });
 
-  it('pings once for many checks within a second, and reports a database that stopped answering a second later', async () => {
+  it('pings in the background about twice a second whatever the number of requests, and answers without waiting for one', async () => {
     const t = await startTestOrchestrator(oneTenant());
     let pings = 0;
     t.orchestrator.db.on('query', (q: { sql: string }) => {
       if (/^select 1$/i.test(q.sql.trim())) pings += 1;
     });
-    const statuses = await Promise.all(Array.from({ length: 50 }, async () => (await t.orchestrator.app.request('/healthcheck')).status));
-    expect(statuses).toEqual(Array(50).fill(200));
-    expect(pings).toBe(1);
+    const startedAt = Date.now();
+    let requests = 0;
+    while (Date.now() - startedAt < 1_200) {
+      const statuses = await Promise.all(Array.from({ length: 50 }, async () => (await t.orchestrator.app.request('/healthcheck')).status));
+      expect(statuses).toEqual(Array(50).fill(200));
+      requests += 50;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    expect(requests).toBeGreaterThan(500);
+    expect(pings).toBeGreaterThanOrEqual(1);
+    expect(pings).toBeLessThanOrEqual(3);
     await t.orchestrator.db.destroy();
-    // The ping of the last second still answers …
+    // The ping before still answers …
     expect((await t.orchestrator.app.request('/healthcheck')).status).toBe(200);
-    // … and a second later a new one finds the database gone.
-    await new Promise((r) => setTimeout(r, 1_050));
-    expect((await t.orchestrator.app.request('/healthcheck')).status).toBe(500);
-    await t.orchestrator.supervisor.stop();
+    // … and within the next interval a new one finds the database gone.
+    await new Promise((r) => setTimeout(r, 600));
+    expect((await t.orchestrator.app.request('/healthcheck')).status).toBe(503);
+    await t.stop(); // (destroying the pool again is harmless)
   });
 });
+
+describe('database failures in answers: 503 for an outage, in a few words, never the driver text', () => {
+  const withProps = (message: string, props: Record<string, unknown>) => Object.assign(new Error(message), props);
+  it.each([
+    ['a refused connection (mysql2)', withProps('connect ECONNREFUSED 10.0.0.7:3306', { code: 'ECONNREFUSED', errno: -111, syscall: 'connect', fatal: true }), 503, 'DATABASE_UNAVAILABLE', 'connection refused'],
+    ['a lost connection, with the SQL knex prefixes', withProps('select * from `service_details` where `tenant` = \'ABC\' - Connection lost: The server closed the connection.', { code: 'PROTOCOL_CONNECTION_LOST', fatal: true }), 503, 'DATABASE_UNAVAILABLE', 'connection lost'],
+    ['refused credentials', withProps("Access denied for user 'lw'@'10.0.0.8' (using password: YES)", { code: 'ER_ACCESS_DENIED_ERROR', sqlState: '28000', fatal: true }), 503, 'DATABASE_UNAVAILABLE', 'access denied'],
+    ['a read-only server after a failover', withProps('insert into `x` - The MariaDB server is running with the --read-only option', { code: 'ER_OPTION_PREVENTS_STATEMENT', sqlState: 'HY000' }), 503, 'DATABASE_UNAVAILABLE', 'server is read-only'],
+    ["knex's pool timeout", Object.assign(new Error('Knex: Timeout acquiring a connection. The pool is probably full.'), { name: 'KnexTimeoutError' }), 503, 'DATABASE_UNAVAILABLE', 'no connection from the pool in time'],
+    ['a busy SQLite file', Object.assign(new Error('insert into `x` - database is locked'), { name: 'SqliteError', code: 'SQLITE_BUSY' }), 503, 'DATABASE_UNAVAILABLE', 'database file busy'],
+    ['a failed write to the SQLite file', Object.assign(new Error('disk I/O error'), { name: 'SqliteError', code: 'SQLITE_IOERR_WRITE' }), 503, 'DATABASE_UNAVAILABLE', 'I/O error on the database file'],
+    ['a statement the database rejects (a bug, not an outage)', withProps("select * from `nope` - Table 'lc.nope' doesn't exist", { code: 'ER_NO_SUCH_TABLE', sqlState: '42S02' }), 500, 'DATABASE_ERROR', 'ER_NO_SUCH_TABLE'],
+    ['a wrapped outage', new Error('sync failed', { cause: withProps('connect ETIMEDOUT', { code: 'ETIMEDOUT', fatal: true }) }), 503, 'DATABASE_UNAVAILABLE', 'connection timed out'],
+  ])('%s', (_name, error, status, code, reason) => {
+    const answer = toHttpError(error);
+    expect({ status: answer.status, code: answer.code }).toEqual({ status, code });
+    expect(answer.message).toContain(`(${reason})`);
+    expect(answer.message).not.toMatch(/10\.0\.0|select|insert|ECONN|Access denied|locked|doesn't exist/);
+  });
+
+  it('leaves the network errors of other clients (no mysql2 marks) alone', () => {
+    const undici = Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:6066'), { code: 'ECONNREFUSED', syscall: 'connect' });
+    expect(toHttpError(undici)).toMatchObject({ status: 500, code: 'INTERNAL_ERROR' });
+  });
+});
+

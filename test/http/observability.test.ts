@@ -29,10 +29,12 @@ describe('metrics and the event stream', () => {
         name = "ABC"
         ${store.hocon}
         delayMetrics.app { sampleEnv = prod, sampleServiceName = a, sampleComponentName = application }
+        kafka.kafkaBrokersHost = "127.0.0.1:1"
         spark { sparkMasterHost = "127.0.0.1", sparkMasterWebUiPort = 59998, sparkMasterRestPort = 59997, sparkJarPath = "file:///app.jar" }
       }, {
         name = "XYZ"
         objectStore.local.path = "{{dir}}/xyz"
+        kafka.kafkaBrokersHost = "127.0.0.1:1"
         spark { sparkMasterHost = "127.0.0.1", sparkMasterWebUiPort = 59998, sparkMasterRestPort = 59997, sparkJarPath = "file:///app.jar" }
       }]
       loop { discoverySeconds = 3600, delaySampleSeconds = 3600, sparkPollSeconds = 3600 }`,

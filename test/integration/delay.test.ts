@@ -76,17 +76,20 @@ describe.each([
       // SINGLE: the single-level layout, newest 12 minutes ago.
       ...partitions(SINGLE_FOLDER, start, [12, 13, 14], 10),
     ]);
-    const spark = 'spark { sparkMasterHost = "127.0.0.1", sparkMasterWebUiPort = 1, sparkMasterRestPort = 1, sparkJarPath = "file:///app.jar"';
+    const spark = 'kafka.kafkaBrokersHost = "127.0.0.1:1", spark { sparkMasterHost = "127.0.0.1", sparkMasterWebUiPort = 1, sparkMasterRestPort = 1, sparkJarPath = "file:///app.jar"';
     t = await startTestOrchestrator(
       `
       tenants = [{
         name = "ABC"
         ${store.hocon}
+        # Configured: these tests count the sample's listings (reading the layout from the bucket is test/integration/layout-detection.test.ts).
+        partitionKeys = ["env", "service_name", "component_name"]
         ${spark} }
         delayMetrics.app { sampleEnv = "prod", sampleServiceName = "${ABC_SERVICE}", sampleComponentName = "application" }
       }, {
         name = "IDLE"
         ${store.hocon}
+        partitionKeys = ["env", "service_name", "component_name"]
         ${spark} }
         delayMetrics.app { sampleEnv = "prod", sampleServiceName = "idle", sampleComponentType = "application" }
       }, {

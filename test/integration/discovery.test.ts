@@ -52,10 +52,12 @@ describe.each([
         ${store.hocon}
         envLogsRetentionDays = [{ envs = ["prod"], retentionDays = 30 }]
         defaultLogsRetentionDays = 3
+        kafka.kafkaBrokersHost = "127.0.0.1:1"
         spark { sparkMasterHost = "127.0.0.1", sparkMasterWebUiPort = 1, sparkJarPath = "file:///app.jar" }
       }, {
         name = "DOWN"
         ${kind === 'ceph' ? 'objectStore.aws { region = "us-east-1", bucket = "nowhere", endpointOverride = "http://127.0.0.1:1" }' : 'objectStore.local.path = "/proc/self/nonexistent-dir/\\u0000"'}
+        kafka.kafkaBrokersHost = "127.0.0.1:1"
         spark { sparkMasterHost = "127.0.0.1", sparkMasterWebUiPort = 1, sparkJarPath = "file:///app.jar" }
       }]
       loop { discoverySeconds = 3600, delaySampleSeconds = 3600, sparkPollSeconds = 3600 }`,

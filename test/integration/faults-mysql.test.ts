@@ -8,8 +8,9 @@
  * the object store is a local folder.
  *
  * What must hold (SPEC §1, §3, §4.1, §4.2, §4.5):
- *  - the daemon stays up and keeps serving; `/healthcheck` answers 500 with the database DOWN
- *    while MariaDB is dead, 200 once it is back;
+ *  - the daemon stays up and keeps serving; `/healthcheck` answers 503 with the database DOWN
+ *    while MariaDB is dead or hung (at once, never waiting on it), 200 once it is back; requests
+ *    that need the database answer 503 DATABASE_UNAVAILABLE, never 500 with the driver's text;
  *  - the failing streams retry with backoff (delays capped at `loop.backoff.maxSeconds`);
  *  - mid-submission: the driver the master accepted while the database was dead is recorded once
  *    the database is back, and is not submitted again (one create in all);
@@ -124,7 +125,7 @@ tenants = [${sparkTenant(sim, { store: `objectStore.local.path = "${store}"` })}
     await daemon.waitForEvent('spark.submitted', 'the late answer to be taken', { pred: (e) => e.submissionId === driverId });
 
     // ---- while the database is dead (about 3 s: this process's lease may lapse meanwhile or not)
-    await waitFor(async () => (await healthStatus()) === 500, '/healthcheck to report the database DOWN', 10_000);
+    await waitFor(async () => (await healthStatus()) === 503, '/healthcheck to report the database DOWN', 10_000);
     const health = await daemon.request('GET', '/healthcheck');
     expect(health.body.error).toMatchObject({ code: 'UNHEALTHY' });
     expect(String(health.body.error.message)).toMatch(/^database: /);
@@ -149,7 +150,8 @@ tenants = [${sparkTenant(sim, { store: `objectStore.local.path = "${store}"` })}
         `creates ${sim.createRequests.length}`,
     );
     expect(resumeMs).toBeLessThanOrEqual(2 * MAX_BACKOFF_MS);
-    expect(await healthStatus()).toBe(200);
+    // UP from the next background ping (one every half second).
+    await waitFor(async () => (await healthStatus()) === 200, '/healthcheck to be UP again', 2_000);
 
     // ---- recorded once, submitted once
     await waitFor(async () => (await query('select * from spark_submissions where tenant = ?', ['ABC'])).length > 0, 'the submission to be recorded');
@@ -160,6 +162,87 @@ tenants = [${sparkTenant(sim, { store: `objectStore.local.path = "${store}"` })}
     expect(sim.createRequests).toHaveLength(1);
     expect(sim.activeDrivers().map((d) => [d.id, d.mainClass])).toEqual([[driverId, MAIN_CLASS]]);
     expect((await daemon.request('GET', '/api/v1/spark/status')).body.data).toMatchObject({ drivers: { alive: [{ id: driverId }] }, lastSubmission: { submissionId: driverId }, submissions: 1 });
+  }, 90_000);
+
+  it('a hung database (SIGSTOP): /healthcheck answers at once from the last settled ping, DOWN once the ping in flight is over its budget', async () => {
+    await waitFor(async () => (await healthStatus()) === 200, '/healthcheck to be UP', 10_000);
+    const samples: { at: number; ms: number; status: number; code?: string; message?: string }[] = [];
+    const probe = async (since: number) => {
+      const t0 = performance.now();
+      // A probe as an orchestrator's liveness check sends it: a short timeout of its own.
+      const res = await daemon.request('GET', '/healthcheck', { timeoutMs: 5_000 });
+      samples.push({ at: Date.now() - since, ms: performance.now() - t0, status: res.status, code: res.body.error?.code, message: res.body.error?.message });
+    };
+    const pausedAt = Date.now();
+    db.pause();
+    try {
+      while (Date.now() - pausedAt < 5_000) {
+        await probe(pausedAt);
+        await sleep(50);
+      }
+    } finally {
+      db.resume();
+    }
+    const resumedAt = Date.now();
+    const during = samples.splice(0);
+    await waitFor(async () => {
+      await probe(resumedAt);
+      return samples.at(-1)!.status === 200;
+    }, '/healthcheck to be UP again after SIGCONT', 15_000);
+    const ms = during.map((s) => s.ms).sort((a, b) => a - b);
+    const firstDown = during.find((s) => s.status !== 200);
+    console.log(
+      `faults-mysql hung database: ${during.length} probes while SIGSTOPped, answer time median ${ms[ms.length >> 1]!.toFixed(1)} ms, ` +
+        `max ${ms.at(-1)!.toFixed(1)} ms; first DOWN ${firstDown ? `${firstDown.at} ms after SIGSTOP (${firstDown.status} ${firstDown.code}: ${firstDown.message})` : 'never'}; ` +
+        `UP again ${samples.at(-1)!.at} ms after SIGCONT`,
+    );
+    expect(ms.at(-1)!, 'the slowest /healthcheck answer while the database hung (ms)').toBeLessThanOrEqual(300);
+    expect(firstDown, '/healthcheck reported the hung database DOWN').toBeDefined();
+    // The ping budget (2 s) plus the interval between pings (0.5 s) and a probe's period.
+    expect(firstDown!.at).toBeLessThanOrEqual(3_000);
+    expect(during.filter((s) => s.at > firstDown!.at).every((s) => s.status === 503)).toBe(true);
+    expect(firstDown).toMatchObject({ status: 503, code: 'UNHEALTHY', message: expect.stringMatching(/^database: no answer to a ping for \d+ ms/) });
+    expect(daemon.exited).toBe(false);
+  }, 60_000);
+
+  it('a dead database: requests that need it answer 503 DATABASE_UNAVAILABLE naming the database, never 500 with the driver text', async () => {
+    await waitFor(async () => (await daemon.request('GET', '/api/v1/spark/status')).body.data?.lease?.isThisProcess === true, 'the lease to be held', 20_000);
+    const answers: { path: string; status: number; code?: string; message?: string }[] = [];
+    const ask = async (method: 'GET' | 'POST', path: string) => {
+      const res = await daemon.request(method, path, { timeoutMs: 15_000 });
+      answers.push({ path, status: res.status, code: res.body.error?.code, message: res.body.error?.message });
+    };
+    const killedAt = Date.now();
+    await db.kill();
+    // Right away, before this process's lease can lapse (it acts for about a lease after its last renewal).
+    while (Date.now() - killedAt < 1_500) {
+      await Promise.all([ask('GET', '/service-details'), ask('POST', '/api/v1/component/sync?componentType=application'), ask('GET', '/healthcheck')]);
+      await sleep(100);
+    }
+    const restarted = db.start();
+    await firstSuccess(() => db.answers(500), 'MariaDB to answer again', 30_000);
+    await restarted;
+    const summary = [...new Set(answers.map((a) => `${a.path} ${a.status} ${a.code}: ${a.message}`))];
+    console.log(`faults-mysql dead database, answers in the first 1.5 s:\n  ${summary.join('\n  ')}`);
+    const rawDriverText = /ECONN|ETIMEDOUT|PROTOCOL_|connect |127\.0\.0\.1|:\d{4}|select |insert |ER_/;
+    for (const a of answers) {
+      // /healthcheck may still answer from the last ping taken before the kill (pings run every half second).
+      if (a.path === '/healthcheck' && a.status === 200) continue;
+      expect(a.status, `${a.path}: ${a.code}: ${a.message}`).toBe(503);
+      expect(a.message, a.path).not.toMatch(rawDriverText);
+    }
+    const reads = answers.filter((a) => a.path === '/service-details');
+    expect(reads.length).toBeGreaterThan(0);
+    for (const a of reads) expect(a).toMatchObject({ code: 'DATABASE_UNAVAILABLE', message: expect.stringMatching(/^the database is unavailable/) });
+    for (const a of answers.filter((x) => x.path.includes('sync'))) expect(['DATABASE_UNAVAILABLE', 'NOT_LEADER']).toContain(a.code);
+    expect(answers.filter((a) => a.path.includes('sync')).some((a) => a.code === 'DATABASE_UNAVAILABLE')).toBe(true);
+    const health = answers.filter((x) => x.path === '/healthcheck' && x.status !== 200);
+    expect(health.length).toBeGreaterThan(0);
+    for (const a of health) expect(a).toMatchObject({ code: 'UNHEALTHY', message: expect.stringMatching(/^database: /) });
+    // Back to normal before the next test: UP, and this process acting for the tenant again.
+    await waitFor(async () => (await healthStatus()) === 200, '/healthcheck to be UP again', 15_000);
+    await waitFor(async () => (await daemon.request('GET', '/api/v1/spark/status')).body.data?.lease?.isThisProcess === true, 'the lease to be held again', 30_000);
+    expect(daemon.exited).toBe(false);
   }, 90_000);
 
   it('mid-sync: the interrupted insert is rolled back, no row is lost, and the sync completes after the outage', async () => {
@@ -204,7 +287,7 @@ tenants = [${sparkTenant(sim, { store: `objectStore.local.path = "${store}"` })}
     expect(killedAt, 'MariaDB was never killed while the sync inserted').toBeGreaterThan(0);
 
     // ---- the outage outlives the part of the lease this process may act on
-    await waitFor(async () => (await healthStatus()) === 500, '/healthcheck to report the database DOWN', 10_000);
+    await waitFor(async () => (await healthStatus()) === 503, '/healthcheck to report the database DOWN', 10_000);
     const during = await daemon.request('POST', '/api/v1/component/sync?componentType=application', { timeoutMs: 20_000 });
     expect(during.status).toBeGreaterThanOrEqual(500);
     expect(during.body.error?.code).toEqual(expect.any(String));

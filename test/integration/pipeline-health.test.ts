@@ -266,9 +266,8 @@ describe('checkPipeline', () => {
       expect(check(none, 'kafka').message).toMatch(new RegExp(`^no Kafka broker reachable: 127\\.0\\.0\\.1:${dead} \\(connection refused\\), localhost:${dead} \\(`));
     });
 
-    it('is DOWN "not configured" for a tenant without a kafka block', async () => {
-      const h = await run(tenant({ kafka: undefined }));
-      expect(check(h, 'kafka')).toMatchObject({ status: 'DOWN', message: expect.stringMatching(/^not configured/) });
+    it('is always configured: a tenant without a kafka block fails validation at start-up (a submission needs it)', () => {
+      expect(() => tenant({ kafka: undefined })).toThrow(/is required \(a Spark submission passes kafka\.kafkaBrokersHost to the job\)/);
     });
   });
 

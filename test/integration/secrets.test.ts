@@ -17,7 +17,13 @@
  *     key, a password and a token written as numbers (the message names the value's type), and
  *     a HOCON syntax error whose offending token is a secret;
  *  3. the daemon process started against MariaDB with the password set and a wrong port, or a
- *     password the server refuses.
+ *     password the server refuses;
+ *  4. daemon processes whose S3 credentials the AWS SDK fetches at run time, unknown to the
+ *     configuration and the environment (a shared credentials profile, a role assumed on top of
+ *     it through STS, a web identity exchanged at STS), against an S3 endpoint that quotes them
+ *     back: their real stdout and stderr, every answer's headers and body, the event stream;
+ *  5. the Spark master client's `SparkSubmissionRejected` for a `success:false` that quotes the
+ *     create request (its credentials).
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -29,8 +35,10 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { parseConfig } from '../../src/config/load.js';
 import { createLogger } from '../../src/log.js';
 import { Orchestrator } from '../../src/orchestrator.js';
-import { Redactor } from '../../src/secrets.js';
+import { Redactor, scrubCredentialPatterns } from '../../src/secrets.js';
 import type { OrchestratorEvent } from '../../streams/events.js';
+import { SparkMasterClient, SparkSubmissionRejected } from '../../src/spark/master-client.js';
+import { buildSubmissionRequest } from '../../src/spark/submission-request.js';
 import { SparkMasterSimulator } from '../spark-sim/master-simulator.js';
 import { mysqlTestServer } from '../support/databases.js';
 import { LogCapture } from '../support/orchestrator.js';
@@ -64,11 +72,13 @@ function leaks(outputs: Record<string, string>, secrets: Record<string, string> 
  * with (the access key id from the Authorization header, the session token), as a gateway or an
  * S3-compatible server can in its <Message>.
  */
-async function echoingS3(): Promise<{ url: string; requests: () => number; close: () => Promise<void> }> {
+async function echoingS3(): Promise<{ url: string; requests: () => number; seen: () => string[]; close: () => Promise<void> }> {
   let requests = 0;
+  const seen: string[] = [];
   const server: Server = createServer((req, res) => {
     requests++;
     const credential = /Credential=([^,\s]+)/.exec(req.headers.authorization ?? '')?.[1] ?? 'none';
+    seen.push(credential);
     const token = String(req.headers['x-amz-security-token'] ?? 'none');
     const body =
       `<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>AccessDenied</Code>` +
@@ -80,7 +90,16 @@ async function echoingS3(): Promise<{ url: string; requests: () => number; close
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const port = (server.address() as { port: number }).port;
-  return { url: `http://127.0.0.1:${port}`, requests: () => requests, close: () => new Promise((resolve) => server.close(() => resolve())) };
+  return {
+    url: `http://127.0.0.1:${port}`,
+    requests: () => requests,
+    seen: () => seen,
+    close: () =>
+      new Promise((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
 }
 
 interface ProcessRun {
@@ -161,6 +180,7 @@ describe('secrets in a run full of failures (submissions, syncs, delay samples, 
         name = "XYZ"
         objectStore.aws { region = "us-east-1", bucket = "lw-secrets-nowhere", endpointOverride = "${s3TestEndpoint}" }
         delayMetrics.app { sampleEnv = prod, sampleServiceName = svc, sampleComponentName = application }
+        kafka.kafkaBrokersHost = "127.0.0.1:1"
         spark { sparkMasterHost = "127.0.0.1", sparkMasterWebUiPort = 59998, sparkMasterRestPort = 59997, sparkJarPath = "file:///app.jar" }
       }]
       loop { discoverySeconds = 3600, delaySampleSeconds = 3600, sparkPollSeconds = 0.2, submitGraceSeconds = 0.3, backoff { minSeconds = 0.05, maxSeconds = 0.2 } }`);
@@ -276,6 +296,7 @@ describe('secrets in start-up failures (the daemon process)', () => {
     const tenant = (extra = '') => `tenants = [{
       name = ABC
       objectStore.local.path = "${dir}/store"
+      kafka.kafkaBrokersHost = "127.0.0.1:1"
       spark { sparkMasterHost = "127.0.0.1", sparkJarPath = "file:///app.jar", ${sparkSecrets} }
       ${extra}
     }]`;
@@ -327,6 +348,7 @@ database { client = mysql, host = "${mysqlTestServer.host}", port = ${port}, use
 tenants = [{
   name = ABC
   objectStore.local.path = "${dir}/store"
+  kafka.kafkaBrokersHost = "127.0.0.1:1"
   spark { sparkMasterHost = "127.0.0.1", sparkMasterWebUiPort = 59998, sparkMasterRestPort = 59997, sparkJarPath = "file:///app.jar", ${sparkSecrets} }
 }]`;
     const cases = { wrongPort: 1, refusedPassword: mysqlTestServer.port };
@@ -349,3 +371,250 @@ tenants = [{
     expect(leaks(Object.fromEntries(runs.map(({ name, run }) => [name, run.stdout + run.stderr])))).toEqual([]);
   });
 });
+
+/** Credentials an STS, a profile file or the SDK hands out at run time: nobody configured them, so the Redactor does not know them. */
+const RUNTIME = {
+  profileKeyId: 'AKIALWPROFILE0000003',
+  profileSecret: 'lw-profile-secret-3e8a1f',
+  profileToken: `IQoJb3JpZ2luX2VjEPn//////////wEaCXVzLWVhc3QtMSJH${Buffer.from('lw-profile-session-'.repeat(16)).toString('base64')}`,
+  assumedKeyId: 'ASIALWASSUMED0000004',
+  assumedSecret: 'lw-assumed-secret-7d0c2b',
+  assumedToken: `IQoJb3JpZ2luX2VjEPr//////////wEaCXVzLWVhc3QtMSJG${Buffer.from('lw-assumed-session-'.repeat(16)).toString('base64')}`,
+  webKeyId: 'ASIALWWEBIDENT000005',
+  webSecret: 'lw-web-identity-secret-4f9e',
+  webToken: `FwoGZXIvYXdzEBYaDLwWebIdentity${Buffer.from('lw-web-identity-session-'.repeat(14)).toString('base64')}`,
+};
+
+/** An STS endpoint (AWS_ENDPOINT_URL_STS) answering AssumeRole and AssumeRoleWithWebIdentity with the RUNTIME credentials. */
+async function fakeSts(): Promise<{ url: string; actions: string[]; close: () => Promise<void> }> {
+  const actions: string[] = [];
+  const server = createServer((req, res) => {
+    let body = '';
+    req.on('data', (d: Buffer) => (body += d.toString('utf8')));
+    req.on('end', () => {
+      const action = new URLSearchParams(body).get('Action') ?? 'none';
+      actions.push(action);
+      const [keyId, secret, token] =
+        action === 'AssumeRoleWithWebIdentity' ? [RUNTIME.webKeyId, RUNTIME.webSecret, RUNTIME.webToken] : [RUNTIME.assumedKeyId, RUNTIME.assumedSecret, RUNTIME.assumedToken];
+      const xml =
+        `<${action}Response xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><${action}Result><Credentials>` +
+        `<AccessKeyId>${keyId}</AccessKeyId><SecretAccessKey>${secret}</SecretAccessKey><SessionToken>${token}</SessionToken>` +
+        `<Expiration>2099-01-01T00:00:00Z</Expiration></Credentials>` +
+        `<AssumedRoleUser><Arn>arn:aws:sts::000000000000:assumed-role/lw/s</Arn><AssumedRoleId>AROALWROLE:s</AssumedRoleId></AssumedRoleUser>` +
+        `</${action}Result><ResponseMetadata><RequestId>lw-sts</RequestId></ResponseMetadata></${action}Response>`;
+      res.writeHead(200, { 'content-type': 'text/xml' });
+      res.end(xml);
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as { port: number }).port;
+  return { url: `http://127.0.0.1:${port}`, actions, close: () => new Promise((resolve) => server.close(() => resolve())) };
+}
+
+/** A daemon process that keeps running: its raw stdout and stderr, and its port once it listens. */
+function spawnDaemon(configPath: string, env: Record<string, string | undefined>) {
+  const proc = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', '--config', configPath], {
+    cwd: ROOT,
+    env: { ...process.env, LOG_LEVEL: 'debug', LOG_FORMAT: 'json', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const out = { stdout: '', stderr: '' };
+  proc.stdout.on('data', (d: Buffer) => (out.stdout += d.toString('utf8')));
+  proc.stderr.on('data', (d: Buffer) => (out.stderr += d.toString('utf8')));
+  const exit = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
+  const port: Promise<number> = waitFor(() => {
+    const line = out.stdout.split('\n').find((l) => l.includes('"msg":"orchestrator listening"'));
+    return line ? Number(/"port":(\d+)/.exec(line)?.[1]) : undefined;
+  }, 'the daemon to listen', 60_000);
+  return { proc, out, exit, port };
+}
+
+describe('secrets the SDK fetches at run time, in a running daemon process (stdout, stderr, headers, bodies)', () => {
+  it('profile, assumed-role and web-identity credentials quoted back by S3 reach no output of the process', { timeout: 120_000 }, async () => {
+    const s3 = await echoingS3();
+    const sts = await fakeSts();
+    const sim = new SparkMasterSimulator();
+    await sim.start();
+    // Every create is refused with the request quoted (its Spark credentials).
+    sim.failNext(100_000, { endpoint: 'create', echoRequest: 'rejected', status: 200 });
+    const home = mkdtempSync(join(tmpdir(), 'lw-secrets-home-'));
+    writeFileSync(
+      join(home, 'credentials'),
+      `[lw]\naws_access_key_id = ${RUNTIME.profileKeyId}\naws_secret_access_key = ${RUNTIME.profileSecret}\naws_session_token = ${RUNTIME.profileToken}\n`,
+    );
+    writeFileSync(join(home, 'config'), '[profile lw]\nregion = us-east-1\n');
+    writeFileSync(join(home, 'web-identity-token'), 'lw-oidc-token-not-a-secret-here');
+    const tenant = (name: string, bucket: string, extra = '') => `{
+      name = "${name}"
+      objectStore.aws { region = "us-east-1", bucket = "${bucket}", endpointOverride = "${s3.url}" ${extra} }
+      kafka { kafkaBrokersHost = "127.0.0.1:1" }
+      delayMetrics.app { sampleEnv = prod, sampleServiceName = svc, sampleComponentName = application }
+      spark {
+        sparkMasterHost = "127.0.0.1", sparkMasterWebUiPort = ${sim.uiPort}, sparkMasterRestPort = ${sim.restPort}, sparkJarPath = "s3a://jars/app.jar"
+        ${sparkSecrets}
+      }
+    }`;
+    const conf = (tenants: string[]) => `http { port = 0, host = "127.0.0.1", authToken = "${SECRETS.authToken}" }
+database { client = sqlite, filename = "${home}/db-${tenants.length}.sqlite" }
+loop { discoverySeconds = 1, delaySampleSeconds = 1, sparkPollSeconds = 0.5, submitGraceSeconds = 0.5, backoff { minSeconds = 0.2, maxSeconds = 0.5 } }
+tenants = [${tenants.join(', ')}]`;
+    // The environment's own AWS keys are out of the way: the chain reaches the profile, or the web identity.
+    const noEnvKeys = { AWS_ACCESS_KEY_ID: undefined, AWS_SECRET_ACCESS_KEY: undefined, AWS_SESSION_TOKEN: undefined, AWS_PROFILE: undefined, AWS_REGION: 'us-east-1' };
+    writeFileSync(join(home, 'profile.conf'), conf([tenant('PROF', 'lw-profile'), tenant('ROLE', 'lw-role', ', roleArn = "arn:aws:iam::000000000000:role/lw-role"')]));
+    writeFileSync(join(home, 'web.conf'), conf([tenant('WEB', 'lw-web')]));
+    const daemons = [
+      spawnDaemon(join(home, 'profile.conf'), {
+        ...noEnvKeys,
+        AWS_PROFILE: 'lw',
+        AWS_SHARED_CREDENTIALS_FILE: join(home, 'credentials'),
+        AWS_CONFIG_FILE: join(home, 'config'),
+        AWS_ENDPOINT_URL_STS: sts.url,
+      }),
+      spawnDaemon(join(home, 'web.conf'), {
+        ...noEnvKeys,
+        AWS_SHARED_CREDENTIALS_FILE: join(home, 'none'),
+        AWS_CONFIG_FILE: join(home, 'none'),
+        AWS_WEB_IDENTITY_TOKEN_FILE: join(home, 'web-identity-token'),
+        AWS_ROLE_ARN: 'arn:aws:iam::000000000000:role/lw-web',
+        AWS_ROLE_SESSION_NAME: 'lw-web',
+        AWS_ENDPOINT_URL_STS: sts.url,
+      }),
+    ];
+    const answers: string[] = [];
+    const headers: string[] = [];
+    try {
+      const ports = await Promise.all(daemons.map((d) => d.port));
+      const ask = async (port: number, method: string, path: string, tenant: string, opts: { auth?: boolean; body?: string } = {}) => {
+        const res = await fetch(`http://127.0.0.1:${port}${path}`, {
+          method,
+          headers: { 'X-Tenant-Name': tenant, ...(opts.auth !== false ? { authorization: `Bearer ${SECRETS.authToken}` } : {}) },
+          ...(opts.body !== undefined ? { body: opts.body } : {}),
+          signal: AbortSignal.timeout(20_000),
+        });
+        headers.push(`${method} ${path}: ${[...res.headers].map(([k, v]) => `${k}: ${v}`).join('; ')}`);
+        const text = await res.text();
+        answers.push(text);
+        return { status: res.status, text };
+      };
+      // Each tenant's store has been listed with its run-time credentials (the echo saw them).
+      await waitFor(() => [RUNTIME.profileKeyId, RUNTIME.assumedKeyId, RUNTIME.webKeyId].every((k) => s3.seen().some((c) => c.startsWith(k))), 'S3 requests signed with every run-time key id', 30_000);
+      for (const [port, tenants] of [
+        [ports[0]!, ['PROF', 'ROLE']],
+        [ports[1]!, ['WEB']],
+      ] as const) {
+        for (const tenant of tenants) {
+          const sync = await ask(port, 'POST', '/api/v1/component/sync?componentType=application', tenant);
+          expect(sync.status).toBeGreaterThanOrEqual(500);
+          for (const path of ['/pipeline/health', '/api/v1/spark/status', '/api/v1/metric/sync-delay', '/service-details']) await ask(port, 'GET', path, tenant);
+          await ask(port, 'POST', '/monitor-spark-job', tenant, { body: '{"driverCores":2}' });
+          expect((await ask(port, 'POST', '/monitor-spark-job', tenant, { auth: false })).status).toBe(401);
+        }
+        for (const path of ['/healthcheck', '/metrics', '/openapi.json', '/nope']) await ask(port, 'GET', path, tenants[0]);
+        // The event stream for a second.
+        const sse = await fetch(`http://127.0.0.1:${port}/api/v1/events`, { signal: AbortSignal.timeout(1_000) })
+          .then(async (res) => {
+            headers.push(`GET /api/v1/events: ${[...res.headers].map(([k, v]) => `${k}: ${v}`).join('; ')}`);
+            let text = '';
+            try {
+              for await (const chunk of res.body!) text += Buffer.from(chunk).toString('utf8');
+            } catch {
+              // the timeout ends it
+            }
+            return text;
+          })
+          .catch(() => '');
+        answers.push(sse);
+      }
+      // A submission refused with the request quoted was logged too.
+      await waitFor(() => daemons[0]!.out.stdout.includes('spark.submit-failed'), 'a refused create in the log', 20_000);
+    } finally {
+      for (const d of daemons) d.proc.kill('SIGTERM');
+      const codes = await Promise.all(daemons.map((d) => d.exit));
+      await sim.stop();
+      await s3.close();
+      await sts.close();
+      expect(codes).toEqual([0, 0]);
+    }
+    const [profile, web] = daemons.map((d) => d.out);
+    // The paths were live: STS handed the credentials out, S3 quoted them, the logs carry the quote masked.
+    expect(sts.actions).toEqual(expect.arrayContaining(['AssumeRole', 'AssumeRoleWithWebIdentity']));
+    console.log(
+      `secrets at run time: ${profile!.stdout.split('\n').length + web!.stdout.split('\n').length} log lines, ${(profile!.stderr + web!.stderr).split('\n').filter(Boolean).length} stderr lines, ` +
+        `${answers.length} answers, STS ${sts.actions.join(', ')}`,
+    );
+    expect(
+      leaks(
+        {
+          'profile daemon stdout': profile!.stdout,
+          'profile daemon stderr': profile!.stderr,
+          'web identity daemon stdout': web!.stdout,
+          'web identity daemon stderr': web!.stderr,
+          'response headers': headers.join('\n'),
+          'response bodies': answers.join('\n'),
+        },
+        { ...RUNTIME, ...SECRETS },
+      ),
+    ).toEqual([]);
+    expect(profile!.stdout).toMatch(/credential \[redacted\].*security token \[redacted\]/);
+    expect(web!.stdout).toMatch(/credential \[redacted\].*security token \[redacted\]/);
+    rmSync(home, { recursive: true, force: true });
+  });
+});
+
+describe('SparkSubmissionRejected: what the master quotes back is scrubbed', () => {
+  it('a success:false quoting the create request keeps none of its credentials, in the message or in masterMessage', async () => {
+    const sim = new SparkMasterSimulator();
+    await sim.start();
+    const client = new SparkMasterClient({ hosts: ['127.0.0.1'], webUiPort: sim.uiPort, restPort: sim.restPort });
+    try {
+      const config = await parseConfig(`tenants = [{
+        name = ABC, objectStore.aws { region = "us-east-1", bucket = "b" }, kafka.kafkaBrokersHost = k
+        spark { sparkMasterHost = "127.0.0.1", sparkJarPath = "s3a://jars/app.jar", ${sparkSecrets} }
+      }]`);
+      const request = buildSubmissionRequest({ tenant: config.tenants[0]!, masterHost: '127.0.0.1' });
+      // A run-time session token the request carries in its environment (the master echoes the whole request).
+      request.environmentVariables.AWS_SESSION_TOKEN = RUNTIME.assumedToken;
+      sim.failNext(1, { endpoint: 'create', echoRequest: 'rejected', status: 200 });
+      const error = await client.createSubmission(request).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(error).toBeInstanceOf(SparkSubmissionRejected);
+      const rejected = error as SparkSubmissionRejected;
+      // The master did quote the request (the path is live), masked.
+      expect(rejected.masterMessage).toContain('sparkProperties');
+      expect(rejected.masterMessage).toContain('[redacted]');
+      expect(leaks({ masterMessage: rejected.masterMessage, message: rejected.message }, { ...SECRETS, assumedToken: RUNTIME.assumedToken })).toEqual([]);
+    } finally {
+      await client.close();
+      await sim.stop();
+    }
+  });
+});
+
+describe('scrubCredentialPatterns: credentials nobody configured, recognised by shape or name', () => {
+  it('masks AWS key ids, STS session tokens and values under credential names; leaves everything else', () => {
+    const quoted = [
+      `Access Denied for credential ${RUNTIME.assumedKeyId}/20260101/us-east-1/s3/aws4_request with security token ${RUNTIME.assumedToken}`,
+      `<Error><AWSAccessKeyId>${RUNTIME.profileKeyId}</AWSAccessKeyId><CanonicalRequest>GET /b x-amz-security-token:${RUNTIME.webToken}</CanonicalRequest></Error>`,
+      `aws_secret_access_key = ${RUNTIME.profileSecret}\n"SecretAccessKey":"${RUNTIME.assumedSecret}" <SecretAccessKey>${RUNTIME.webSecret}</SecretAccessKey>`,
+      `https://b.s3.amazonaws.com/k?X-Amz-Credential=${RUNTIME.webKeyId}%2F20260101&X-Amz-Security-Token=${encodeURIComponent('opaque-token-value-1234')}`,
+    ].join('\n');
+    const scrubbed = scrubCredentialPatterns(quoted);
+    expect(leaks({ scrubbed }, { ...RUNTIME, opaque: 'opaque-token-value-1234' })).toEqual([]);
+    expect(scrubbed).toContain('credential [redacted]/20260101/us-east-1/s3/aws4_request with security token [redacted]');
+    expect(scrubbed).toContain('aws_secret_access_key = [redacted]');
+    // A value already masked stays as it is; text without credentials is returned unchanged.
+    expect(scrubCredentialPatterns('"AWS_SESSION_TOKEN":"[redacted]"')).toBe('"AWS_SESSION_TOKEN":"[redacted]"');
+    for (const benign of [
+      'The security token included in the request is invalid.',
+      '{"event":"lease.acquired","token":42,"holder":"host-1:123"}',
+      'driver-20260101120000-0003 FAILED on worker-20260101115900-127.0.0.1-40001',
+      'commit 3f786850e387550fdab836ed7e6dc881de23001b, request id 4442587FB7D0A2F9, host id vlR7PnpV2Ce81l0PRw6jlUpck7Jo5ZsQjryTjKlc5aLWGVHPZLj5NeC6qMa0emYBDXOo6QBU0Wo=',
+      'logs/env=prod/service_name=orders/component_name=api/year=2026/month=01/day=01/hour=00/minute=00/part-0.parquet',
+    ]) {
+      expect(scrubCredentialPatterns(benign)).toBe(benign);
+    }
+  });
+});
+

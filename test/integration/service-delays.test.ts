@@ -103,12 +103,16 @@ describe('per-service delay on a local folder and SQLite', () => {
       tenants = [{
         name = "ABC"
         objectStore.local.path = "${root}"
+        # Configured: these tests count listings (reading the layout from the bucket is test/integration/layout-detection.test.ts).
+        partitionKeys = ["env", "service_name", "component_name"]
+        kafka.kafkaBrokersHost = "127.0.0.1:1"
         spark { sparkMasterHost = "127.0.0.1", sparkJarPath = "file:///app.jar" }
         delayMetrics { app { sampleEnv = "prod", sampleServiceName = "svc-1", sampleComponentName = "worker" }, allServices = true }
       }, {
         name = "SINGLE"
         objectStore.local.path = "${root}"
         partitionKeys = ["service_name"]
+        kafka.kafkaBrokersHost = "127.0.0.1:1"
         spark { sparkMasterHost = "127.0.0.1", sparkJarPath = "file:///app.jar", logsDir = "logs-single" }
         delayMetrics { app { sampleEnv = "prod", sampleServiceName = "a" }, allServices = true }
       }]`);

@@ -168,6 +168,85 @@ describe('LocalObjectStore', () => {
     expect(await store.listKeys('real/')).toEqual(['real/env=dev/part-0', 'real/env=prod/part-0']);
   });
 
+  it('follows links that stay inside the root; ignores, in listPrefixes (discovery), links that leave it', async () => {
+    const outside = await mkdtemp(path.join(tmpdir(), 'lw-local-outside-'));
+    try {
+      await put('logs/env=prod/service_name=a/part-0', 'shared/env=stag/service_name=b/part-0');
+      await mkdir(path.join(outside, 'env=evil', 'service_name=x'), { recursive: true });
+      await writeFile(path.join(outside, 'env=evil', 'service_name=x', 'part-0'), 'x');
+      await writeFile(path.join(outside, 'file'), 'x');
+      await symlink(path.join(root, 'shared', 'env=stag'), path.join(root, 'logs', 'env=stag')); // inside: followed
+      await symlink(path.join(outside, 'env=evil'), path.join(root, 'logs', 'env=evil')); // outside: ignored
+      await symlink('../../../..' + outside, path.join(root, 'logs', 'env=relative')); // outside through a relative link
+      await mkdir(path.join(root, 'logs', 'env=linked-file', 'service_name=y'), { recursive: true });
+      await symlink(path.join(outside, 'file'), path.join(root, 'logs', 'env=linked-file', 'service_name=y', 'part-0')); // a file outside
+      const store = new LocalObjectStore({ path: root });
+      expect(await store.listPrefixes('logs/')).toEqual(['logs/env=prod/', 'logs/env=stag/']);
+      expect(await store.listPrefixes('logs/env=stag/')).toEqual(['logs/env=stag/service_name=b/']);
+      // Listed through the link that leaves the root: nothing there, as for a missing folder.
+      expect(await store.listPrefixes('logs/env=evil/')).toEqual([]);
+      expect(await store.listPrefixes('logs/env=linked-file/')).toEqual([]);
+    } finally {
+      await rm(outside, { recursive: true, force: true });
+    }
+  });
+
+  it('a state cleanup through a checkpoint link that leaves the root deletes nothing outside it', async () => {
+    const outside = await mkdtemp(path.join(tmpdir(), 'lw-local-outside-'));
+    try {
+      for (const f of ['offsets/0', 'commits/0', 'metadata']) {
+        await mkdir(path.dirname(path.join(outside, f)), { recursive: true });
+        await writeFile(path.join(outside, f), f);
+      }
+      await put('logs/_spark_metadata/0');
+      await symlink(outside, path.join(root, 'checkpoint'));
+      const store = new LocalObjectStore({ path: root });
+      // What the replay's state cleanup does: list the keys under checkpoint/, delete them.
+      const listing = await rejection(store.listKeys('checkpoint/'));
+      expect(listing).toMatchObject({ code: 'OutsideRoot', retryable: false });
+      expect(listing.message).toMatch(/"checkpoint\/".*leaves the root .*symbolic link/);
+      // Keys named by hand (or listed before the link appeared) are refused one by one, and nothing outside goes.
+      const res = await store.deleteKeys(['checkpoint/offsets/0', 'checkpoint/commits/0', 'checkpoint/metadata', 'logs/_spark_metadata/0']);
+      expect(res.deleted).toBe(1);
+      expect(res.errors.map((e) => [e.key, e.code])).toEqual([
+        ['checkpoint/offsets/0', 'OutsideRoot'],
+        ['checkpoint/commits/0', 'OutsideRoot'],
+        ['checkpoint/metadata', 'OutsideRoot'],
+      ]);
+      expect((await readdir(outside)).sort()).toEqual(['commits', 'metadata', 'offsets']);
+      expect(await readdir(path.join(outside, 'offsets'))).toEqual(['0']);
+      expect(await exists('logs/_spark_metadata/0')).toBe(false);
+      expect(await exists('checkpoint')).toBe(true); // the link itself stays
+
+      // A link deeper down: the real files beside it are listed and deleted, the link's are not.
+      await rm(path.join(root, 'checkpoint'));
+      await put('checkpoint/metadata', 'checkpoint/sources/0');
+      await symlink(path.join(outside, 'offsets'), path.join(root, 'checkpoint', 'offsets'));
+      const deeper = await rejection(store.listKeys('checkpoint/'));
+      expect(deeper.message).toContain('"checkpoint/offsets"');
+      const res2 = await store.deleteKeys(['checkpoint/metadata', 'checkpoint/offsets/0', 'checkpoint/sources/0']);
+      expect(res2).toMatchObject({ deleted: 2, errors: [{ key: 'checkpoint/offsets/0', code: 'OutsideRoot' }] });
+      expect(await readdir(path.join(outside, 'offsets'))).toEqual(['0']);
+
+      // A key that is itself a link to a file outside: the link is deleted, never its target.
+      await symlink(path.join(outside, 'metadata'), path.join(root, 'checkpoint', 'linked-metadata'));
+      expect(await store.deleteKeys(['checkpoint/linked-metadata'])).toEqual({ deleted: 1, errors: [] });
+      expect(await readdir(outside)).toContain('metadata');
+    } finally {
+      await rm(outside, { recursive: true, force: true });
+    }
+  });
+
+  it('works under a root that is itself a symbolic link', async () => {
+    await put('real/logs/env=prod/part-0', 'real/checkpoint/0');
+    await symlink(path.join(root, 'real'), path.join(root, 'alias'));
+    const store = new LocalObjectStore({ path: path.join(root, 'alias') });
+    expect(await store.listPrefixes('logs/')).toEqual(['logs/env=prod/']);
+    expect(await store.listKeys('checkpoint/')).toEqual(['checkpoint/0']);
+    expect(await store.deleteKeys(['checkpoint/0'])).toEqual({ deleted: 1, errors: [] });
+    expect(await exists('real/checkpoint')).toBe(false);
+  });
+
   it('deletes keys in batches of at most 1,000 and prunes the directories left empty, not the root', async () => {
     const keys: string[] = [];
     for (let i = 0; i < 2100; i++) keys.push(`checkpoint/sources/0/${String(i).padStart(4, '0')}`);
@@ -245,7 +324,7 @@ describe('LocalObjectStore', () => {
   });
 
   it('lets the event loop turn while it lists a large tree (it reads directories synchronously, in slices)', async () => {
-    await put(...Array.from({ length: 3000 }, (_, i) => `logs/service_name=s${i}/part-0.json`));
+    await put(...Array.from({ length: 6000 }, (_, i) => `logs/service_name=s${i}/part-0.json`));
     const store = new LocalObjectStore({ path: root });
     let turns = 0;
     let done = false;
@@ -256,8 +335,8 @@ describe('LocalObjectStore', () => {
     setImmediate(spin);
     const listed = await store.listPrefixes('logs/');
     done = true;
-    expect(listed).toHaveLength(3000);
-    // 3,000 stats and reads take tens of milliseconds; the loop turned every couple of them.
+    expect(listed).toHaveLength(6000);
+    // 6,000 stats and reads take tens of milliseconds; the loop turned every couple of them.
     expect(turns).toBeGreaterThan(3);
   });
 

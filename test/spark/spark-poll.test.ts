@@ -205,10 +205,10 @@ describe('the Spark poll stream', () => {
 
   it('knows the main classes of the other tenants on the same masters', async () => {
     const config = await parseConfig(`tenants = [
-      { name = A, objectStore.local.path = "/a", spark { sparkMasterHost = "m1,m2", sparkJarPath = "j", mainClass = "x.A" } }
-      { name = B, objectStore.local.path = "/b", spark { sparkMasterHost = "M2", sparkJarPath = "j", mainClass = "x.B" } }
-      { name = C, objectStore.local.path = "/c", spark { sparkMasterHost = "m3", sparkJarPath = "j", mainClass = "x.C" } }
-      { name = D, objectStore.local.path = "/d", spark { sparkMasterHost = "m1", sparkJarPath = "j", mainClass = "x.A" } }
+      { name = A, objectStore.local.path = "/a", kafka.kafkaBrokersHost = k, spark { sparkMasterHost = "m1,m2", sparkJarPath = "j", mainClass = "x.A" } }
+      { name = B, objectStore.local.path = "/b", kafka.kafkaBrokersHost = k, spark { sparkMasterHost = "M2", sparkJarPath = "j", mainClass = "x.B" } }
+      { name = C, objectStore.local.path = "/c", kafka.kafkaBrokersHost = k, spark { sparkMasterHost = "m3", sparkJarPath = "j", mainClass = "x.C" } }
+      { name = D, objectStore.local.path = "/d", kafka.kafkaBrokersHost = k, spark { sparkMasterHost = "m1", sparkJarPath = "j", mainClass = "x.A" } }
     ]`);
     const tenants: TenantConfig[] = config.tenants;
     expect(otherTenantMainClasses(tenants, 'A')).toEqual(['x.B', 'x.A']);

@@ -75,6 +75,7 @@ export const oneTenant = (name = 'ABC', extra = '') => `
 tenants = [{
   name = "${name}"
   objectStore.local.path = "{{dir}}/store"
+  kafka.kafkaBrokersHost = "127.0.0.1:1"
   spark { sparkMasterHost = "127.0.0.1", sparkMasterWebUiPort = 1, sparkMasterRestPort = 1, sparkJarPath = "file:///app.jar" }
   ${extra}
 }]`;
