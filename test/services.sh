@@ -50,6 +50,11 @@ TIMEOUT="${SERVICES_TIMEOUT:-60}"
 S3_URL="http://$S3_HOST:$S3_PORT"
 EMPTY_SHA256=e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855
 
+# Helpers shared with the JVM services' scripts; this script's own log, err, die and spawn
+# (Ceph's pid files and cleanup) follow and take their place.
+# shellcheck source=services/common.sh
+source "$ROOT/test/services/common.sh"
+
 log() { printf '%s\n' "$*"; }
 err() { printf 'services.sh: %s\n' "$*" >&2; }
 
@@ -79,20 +84,9 @@ die() {
   exit 1
 }
 
-now() { date +%s.%N; }
-elapsed_since() { awk -v s="$1" -v e="$(now)" 'BEGIN { printf "%.1f", e - s }'; }
-
 # ---------------------------------------------------------------- processes
 
-# alive PID: the process exists and is not a zombie (zombies linger ~2 s here).
-# Reads /proc directly: no dependency on procps, no forks.
-alive() {
-  local pid="$1" stat
-  [[ -n "$pid" && "$pid" =~ ^[0-9]+$ ]] || return 1
-  { stat="$(</proc/"$pid"/stat)"; } 2>/dev/null || return 1
-  stat="${stat##*) }" # the state follows the command name in parentheses
-  [[ -n "$stat" && "${stat:0:1}" != Z && "${stat:0:1}" != X ]]
-}
+# alive, now, elapsed_since and port_in_use come from test/services/common.sh (sourced above).
 
 # ours PID: PID is alive and its command line names our ceph.conf.
 ours() {
@@ -184,10 +178,6 @@ spawn() {
   done
 }
 
-port_in_use() {
-  # port_in_use PORT: something listens on 127.0.0.1:PORT
-  (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
-}
 
 # ---------------------------------------------------------------- MariaDB
 

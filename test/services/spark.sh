@@ -232,7 +232,13 @@ status() {
     pid="$(running "$name" "$TAG:$name")"
     if [[ -n "$pid" ]]; then log "spark $name: running (pid $pid)"; fi
   done
-  log "spark master at $HOST:$UI_PORT: $(master_status "$UI_PORT" || true) ($(alive_workers "$UI_PORT" || true) alive workers)"
+  local st
+  st="$(master_status "$UI_PORT" || true)"
+  if [[ -n "$st" ]]; then
+    log "spark master at $HOST:$UI_PORT: $st ($(alive_workers "$UI_PORT" || true) alive workers)"
+  else
+    log "spark master at $HOST:$UI_PORT: down"
+  fi
 }
 
 print_env() {
