@@ -20,11 +20,20 @@ export interface LogOptions {
  */
 export function createLogger(opts: LogOptions): Logger {
   const level = opts.level ?? 'info';
+  // Pretty: still one line per event (an event's fields inline), so a tail stays readable.
   const destination =
-    opts.destination ??
-    (opts.format === 'pretty'
-      ? pretty({ colorize: process.stdout.isTTY, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname', sync: true })
-      : pino.destination({ fd: 1, sync: true }));
+    opts.format === 'pretty'
+      ? pretty({
+          colorize: opts.destination ? false : process.stdout.isTTY,
+          translateTime: 'SYS:HH:MM:ss.l',
+          ignore: 'pid,hostname',
+          singleLine: true,
+          // 'error' fields here are messages (strings): inline, not on lines of their own
+          errorLikeObjectKeys: ['err'],
+          sync: true,
+          destination: opts.destination ?? 1,
+        })
+      : (opts.destination ?? pino.destination({ fd: 1, sync: true }));
   return pino(
     {
       level,

@@ -30,6 +30,17 @@ describe('logs', () => {
     expect(line.spark).toEqual({ awsSecretAccessKey: '[redacted]', awsSessionToken: '[redacted]' });
   });
 
+  it('LOG_FORMAT=pretty writes one line per event, its fields inline, secrets still masked', () => {
+    const out = new LogCapture();
+    const log = createLogger({ redactor, destination: out, level: 'info', format: 'pretty' });
+    logEvent(log, { type: 'discovery.onboarded', tenant: 'ABC', at: 1, count: 2, services: ['prod/a/api', 'prod/b/api'] });
+    logEvent(log, { type: 'stream.retrying', tenant: 'ABC', at: 2, stream: 'spark', attempt: 2, delayMs: 400, error: `refused ${secret}` });
+    expect(out.lines).toHaveLength(2);
+    expect(out.lines[0]).toMatch(/INFO.*discovery\.onboarded.*"tenant":"ABC".*"services":\["prod\/a\/api","prod\/b\/api"\]/);
+    expect(out.lines[1]).toMatch(/stream\.retrying.*"attempt":2/);
+    expect(out.text).not.toContain(secret);
+  });
+
   it('writes one JSON line per event with tenant, event type and its figures', () => {
     const out = new LogCapture();
     const log = createLogger({ redactor, destination: out, level: 'info' });
