@@ -31,11 +31,13 @@ import { compareNewestFirst, driverBelongsToTenant, tenantAliveDrivers } from '.
 
 export type ComponentName = 'vector' | 'kafka' | 'spark' | 's3';
 export type HealthStatus = 'UP' | 'DOWN';
+/** A component this tenant does not configure is SKIPPED: it does not make the pipeline DOWN. */
+export type CheckStatus = HealthStatus | 'SKIPPED';
 
 /** Type aliases (not interfaces) so that they are assignable to `Record<string, unknown>`. */
 export type ComponentCheck = {
   name: ComponentName;
-  status: HealthStatus;
+  status: CheckStatus;
   /** Why it is DOWN, or a short note on what was seen. */
   message?: string;
   /** Wall time the check took (≈ the timeout when it timed out). */
@@ -97,7 +99,7 @@ export async function checkPipeline(tenant: TenantConfig, deps: PipelineHealthDe
     runCheck('spark', timeoutMs, graceMs, (ctx) => checkSpark(tenant, deps, ctx)),
     runCheck('s3', timeoutMs, graceMs, (ctx) => checkS3(tenant, deps, ctx, maxDelayMinutes)),
   ]);
-  return { status: checks.every((c) => c.status === 'UP') ? 'UP' : 'DOWN', checks };
+  return { status: checks.every((c) => c.status !== 'DOWN') ? 'UP' : 'DOWN', checks };
 }
 
 /** Loads the Kafka client module ahead of the first check (e.g. at start-up); later calls are free. */
@@ -116,7 +118,7 @@ interface CheckContext {
 }
 
 interface CheckOutcome {
-  status: HealthStatus;
+  status: CheckStatus;
   message?: string;
 }
 
@@ -165,7 +167,7 @@ function result(name: ComponentName, outcome: CheckOutcome, details: Record<stri
 // ---------------------------------------------------------------- vector
 
 async function checkVector(tenant: TenantConfig, ctx: CheckContext, timeoutMs: number): Promise<CheckOutcome> {
-  if (!tenant.vector) return { status: 'DOWN', message: 'not configured (no vector { host, apiPort } for this tenant)' };
+  if (!tenant.vector) return { status: 'SKIPPED', message: 'not configured (no vector { host, apiPort } for this tenant)' };
   const url = vectorHealthUrl(tenant.vector.host, tenant.vector.apiPort);
   ctx.details.url = url;
   ctx.phase(`waiting for GET ${url}`);
@@ -311,7 +313,7 @@ export function javaPatternToRegExp(pattern: string): RegExp {
 type ProbeResult = { broker: string; ok: true } | { broker: string; ok: false; reason: string };
 
 async function checkKafka(tenant: TenantConfig, ctx: CheckContext, timeoutMs: number): Promise<CheckOutcome> {
-  if (!tenant.kafka) return { status: 'DOWN', message: 'not configured (no kafka { kafkaBrokersHost, kafkaBrokerPort } for this tenant)' };
+  if (!tenant.kafka) return { status: 'SKIPPED', message: 'not configured (no kafka { kafkaBrokersHost, kafkaBrokerPort } for this tenant)' };
   const brokers = parseKafkaBrokers(tenant.kafka.kafkaBrokersHost, tenant.kafka.kafkaBrokerPort);
   if (brokers.length === 0) return { status: 'DOWN', message: `kafkaBrokersHost names no broker: ${JSON.stringify(tenant.kafka.kafkaBrokersHost)}` };
   const patternText = tenant.spark.subscribePattern;

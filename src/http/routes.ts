@@ -28,7 +28,8 @@ export interface RouteDeps {
   recentHealth?(): HealthReport | undefined;
   serviceDetails(tenant: string): Promise<(ServiceDetailsRow & { appLogsDelayMinutes?: number | null })[]>;
   sparkStatus?(tenant: string): unknown;
-  pipelineHealth?(tenant: string): Promise<HealthReport & Record<string, unknown>>;
+  /** Like the health report, but a component the tenant does not configure is SKIPPED. */
+  pipelineHealth?(tenant: string): Promise<{ status: 'UP' | 'DOWN'; checks: { name: string; status: 'UP' | 'DOWN' | 'SKIPPED'; message?: string }[] } & Record<string, unknown>>;
   events?(query: { tenant?: string; type?: string }, c: import('hono').Context): Response;
   metrics?(): Promise<string>;
   openapi(): unknown;
@@ -169,7 +170,7 @@ export function buildRoutes(deps: RouteDeps): RouteDef[] {
           status: health.status,
           message,
           tenant,
-          checks: health.checks.map((ch) => ({ component: ch.name, check: { status: ch.status, message: ch.message ?? (ch.status === 'UP' ? `${ch.name} is healthy` : `${ch.name} is down`) } })),
+          checks: health.checks.map((ch) => ({ component: ch.name, check: { status: ch.status, message: ch.message ?? (ch.status === 'UP' ? `${ch.name} is healthy` : ch.status === 'SKIPPED' ? `${ch.name} is not configured` : `${ch.name} is down`) } })),
         },
       };
     },
