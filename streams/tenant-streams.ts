@@ -5,6 +5,7 @@ import { discoveryStream } from './discovery.js';
 import { PartitionLayout } from './partition-layout.js';
 import { serviceDelaysStream } from './service-delays.js';
 import { otherTenantMainClasses, sparkPollStream, type SparkPollDeps } from './spark-poll.js';
+import { DEFAULT_CRASH_LOOP_PARAMS, type CrashLoopParams } from './crash-loop.js';
 
 /** Every stream a tenant runs. */
 export const tenantStreams: TenantStreamsFactory = (tenant, ctx, deps) => {
@@ -33,6 +34,18 @@ export const tenantStreams: TenantStreamsFactory = (tenant, ctx, deps) => {
 };
 
 /** The Spark poll stream's dependencies from the shared ones (tests add crash-loop or kill-wait settings). */
+/** `loop.crashLoop` (seconds, as configured) → the crash-loop parameters it sets (ms). */
+export function crashLoopParams(c: NonNullable<SharedDeps['config']['loop']['crashLoop']>): Partial<CrashLoopParams> {
+  return {
+    ...(c.threshold !== undefined ? { threshold: c.threshold } : {}),
+    ...(c.windowSeconds !== undefined ? { windowMs: c.windowSeconds * 1000 } : {}),
+    ...(c.maxBackoffSeconds !== undefined
+      ? // a cap below the first wait lowers the first wait too
+        { maxBackoffMs: c.maxBackoffSeconds * 1000, baseBackoffMs: Math.min(DEFAULT_CRASH_LOOP_PARAMS.baseBackoffMs, c.maxBackoffSeconds * 1000) }
+      : {}),
+  };
+}
+
 export function sparkPollDeps(tenant: TenantConfig, deps: SharedDeps, extra: Partial<SparkPollDeps> = {}): SparkPollDeps {
   const { loop } = deps.config;
   return {
@@ -46,6 +59,7 @@ export function sparkPollDeps(tenant: TenantConfig, deps: SharedDeps, extra: Par
     soleWriter: leaseMsOf(deps.config) === null,
     intervalMs: loop.sparkPollSeconds * 1000,
     submitGraceMs: loop.submitGraceSeconds * 1000,
+    ...(loop.crashLoop ? { crashLoop: crashLoopParams(loop.crashLoop) } : {}),
     registry: deps.sparkStatus,
     signal: deps.shutdown,
     ...extra,

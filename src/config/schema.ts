@@ -207,6 +207,18 @@ const loop = z.strictObject({
   delaySampleSeconds: positive.default(60),
   submitGraceSeconds: positive.default(60),
   backoff: z.strictObject({ minSeconds: positive.default(1), maxSeconds: positive.default(300) }).default({ minSeconds: 1, maxSeconds: 300 }),
+  /**
+   * When a tenant's driver keeps dying: `threshold` deaths within `windowSeconds` start spacing
+   * submissions out, doubling up to `maxBackoffSeconds`. Unset keys keep the stream's defaults
+   * (5 deaths in 600 s, up to 600 s).
+   */
+  crashLoop: z
+    .strictObject({
+      threshold: int.pipe(z.number().min(1, 'expected at least 1 death')).optional(),
+      windowSeconds: positive.optional(),
+      maxBackoffSeconds: positive.optional(),
+    })
+    .optional(),
 });
 
 /**

@@ -4,6 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { CONFIG_LIMITS, ConfigError, configPathFrom, loadConfig, parseConfig } from '../../src/config/load.js';
+import { createCrashLoopState, DEFAULT_CRASH_LOOP_PARAMS } from '../../streams/crash-loop.js';
+import { crashLoopParams } from '../../streams/tenant-streams.js';
 import { referenceTenants } from '../support/reference-config.js';
 
 const referenceEnv = {
@@ -101,6 +103,17 @@ describe('configuration', () => {
     const config = await parseConfig(`http.port = 8080\n${tenant()}`);
     expect(config.http).toMatchObject({ port: 9999, authToken: 'token-from-env' });
     expect(config.database).toMatchObject({ client: 'mysql', host: 'db.internal', port: 3307, user: 'orchestrator', password: 'pw-from-env' });
+  });
+
+  it('loop.crashLoop sets the crash-loop threshold, window and cap of every tenant\'s Spark stream', async () => {
+    const config = await parseConfig(`loop.crashLoop { threshold = 3, windowSeconds = 120, maxBackoffSeconds = 20 }\n${tenant()}`);
+    expect(config.loop.crashLoop).toEqual({ threshold: 3, windowSeconds: 120, maxBackoffSeconds: 20 });
+    const params = createCrashLoopState(crashLoopParams(config.loop.crashLoop!)).params;
+    // A cap below the default first wait (30 s) lowers the first wait with it.
+    expect(params).toMatchObject({ threshold: 3, windowMs: 120_000, maxBackoffMs: 20_000, baseBackoffMs: 20_000, stableMs: DEFAULT_CRASH_LOOP_PARAMS.stableMs });
+    expect(createCrashLoopState(crashLoopParams({ threshold: 8 })).params).toMatchObject({ ...DEFAULT_CRASH_LOOP_PARAMS, threshold: 8 });
+    await expect(parseConfig(`loop.crashLoop { threshold = 0 }\n${tenant()}`)).rejects.toThrow(/loop\.crashLoop\.threshold/);
+    await expect(parseConfig(`loop.crashLoop { backoffSeconds = 5 }\n${tenant()}`)).rejects.toThrow(/loop\.crashLoop/);
   });
 
   it('accepts fractional loop intervals and a single-level partition layout', async () => {
