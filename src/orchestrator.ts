@@ -23,7 +23,7 @@ import { NotImplementedError } from './http/errors.js';
 import { openApiDocument } from './http/openapi.js';
 import { buildRoutes, type HealthReport } from './http/routes.js';
 import { eventStream } from './http/events-sse.js';
-import { logEvent, type Logger } from './log.js';
+import { eventLogger, type Logger } from './log.js';
 import { Metrics } from './metrics.js';
 import { createObjectStore, type ObjectStore } from './objectstore/index.js';
 import type { Redactor } from './secrets.js';
@@ -239,7 +239,7 @@ export class Orchestrator {
     const ran = await migrateLatest(this.db);
     if (ran.length) log.info({ migrations: ran }, 'database migrated');
     this.pingDatabase.start();
-    this.eventLog = this.supervisor.events$.subscribe((event) => logEvent(log, event));
+    this.eventLog = this.supervisor.events$.subscribe(eventLogger(log));
     this.metricsFeed = this.metrics.follow(this.supervisor.events$);
     this.activityFeed = this.activity.follow(this.supervisor.events$);
     if (this.leases) {

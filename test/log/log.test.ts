@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createLogger, logEvent } from '../../src/log.js';
+import { createLogger, eventLogger, logEvent } from '../../src/log.js';
 import { Redactor } from '../../src/secrets.js';
 import { LogCapture } from '../support/orchestrator.js';
 
@@ -39,6 +39,26 @@ describe('logs', () => {
     expect(out.lines[0]).toMatch(/INFO.*discovery\.onboarded.*"tenant":"ABC".*"services":\["prod\/a\/api","prod\/b\/api"\]/);
     expect(out.lines[1]).toMatch(/stream\.retrying.*"attempt":2/);
     expect(out.text).not.toContain(secret);
+  });
+
+  it('logs a delay sample at info when the delay changed, at debug when it is the same as the last one', () => {
+    const out = new LogCapture();
+    const logEvents = eventLogger(createLogger({ redactor, destination: out, level: 'info' }));
+    const sample = (tenant: string, minutes: number | null) =>
+      logEvents({ type: 'delay.sampled', tenant, at: 1, appLogsDelayMinutes: minutes, newestPartition: null, listCalls: 1 } as never);
+    sample('ABC', 3);
+    sample('ABC', 3);
+    sample('XYZ', 3);
+    sample('ABC', 4);
+    sample('ABC', 4);
+    sample('ABC', null);
+    const seen = out.lines.map((l) => JSON.parse(l) as { tenant: string; appLogsDelayMinutes: number | null });
+    expect(seen.map((l) => [l.tenant, l.appLogsDelayMinutes])).toEqual([
+      ['ABC', 3],
+      ['XYZ', 3],
+      ['ABC', 4],
+      ['ABC', null],
+    ]);
   });
 
   it('writes one JSON line per event with tenant, event type and its figures', () => {
