@@ -17,7 +17,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CreateBucketCommand } from '@aws-sdk/client-s3';
 import { Producer, stringSerializers } from '@platformatic/kafka';
-import { parseEnvLines, RealMaster } from '../test/support/real-spark.js';
+import { parseEnvLines, RealMaster, realSparkTenant } from '../test/support/real-spark.js';
 import { s3TestAccessKeyId, s3TestEndpoint, s3TestRegion, s3TestSecretAccessKey, testS3Client } from '../test/support/s3.js';
 
 const BUCKET = 'logwise-demo';
@@ -47,34 +47,21 @@ loop {
   submitGraceSeconds = 60
   backoff { minSeconds = 1, maxSeconds = 20 }
 }
-tenants = [{
-  name = "ABC"
-  envLogsRetentionDays = [{ envs = ["prod"], retentionDays = 30 }]
-  objectStore.aws { region = "${s3TestRegion}", bucket = "${BUCKET}", endpointOverride = "${s3TestEndpoint}" }
-  kafka { kafkaBrokersHost = "${kafkaBootstrap}" }
-  spark {
-    sparkMasterHost = "${spark.host}"
-    sparkMasterWebUiPort = ${spark.uiPort}
-    sparkMasterRestPort = ${spark.restPort}
-    sparkMasterPort = ${spark.port}
-    sparkJarPath = "${spark.jar}"
-    mainClass = "${spark.env.SPARK_TEST_STREAM_CLASS}"
-    appName = "logwise-demo"
-    clientSparkVersion = "${spark.env.SPARK_TEST_VERSION}"
-    subscribePattern = "^logs.*"
-    kafkaStartingOffsets = "earliest"
-    kafkaMaxRatePerPartition = "1000"
-    driverMemory = "768m"
-    driverCores = "1"
-    driverCoresMax = "1"
-    executorCores = "1"
-    executorMemory = "768m"
-    driverExtraJavaOptions = "${spark.env.SPARK_TEST_DRIVER_JAVA_OPTIONS}"
-    s3aAccessKey = "${s3TestAccessKeyId}"
-    s3aSecretKey = "${s3TestSecretAccessKey}"
-  }
-  delayMetrics.app { sampleEnv = "prod", sampleServiceName = "checkout", sampleComponentName = "api" }
-}]
+tenants = [${realSparkTenant(spark, {
+    store: `objectStore.aws { region = "${s3TestRegion}", bucket = "${BUCKET}", endpointOverride = "${s3TestEndpoint}" }`,
+    kafkaBrokersHost: kafkaBootstrap,
+    mainClass: spark.env.SPARK_TEST_STREAM_CLASS!,
+    appName: 'logwise-demo',
+    driverMemory: '768m',
+    executorMemory: '768m',
+    sparkExtra: `subscribePattern = "^logs.*"
+      kafkaStartingOffsets = "earliest"
+      kafkaMaxRatePerPartition = "1000"
+      s3aAccessKey = "${s3TestAccessKeyId}"
+      s3aSecretKey = "${s3TestSecretAccessKey}"`,
+    extra: `envLogsRetentionDays = [{ envs = ["prod"], retentionDays = 30 }]
+    delayMetrics.app { sampleEnv = "prod", sampleServiceName = "checkout", sampleComponentName = "api" }`,
+  })}]
 `;
 }
 
