@@ -6,6 +6,7 @@ import { escapePathName } from './discovery-decision.js';
 import { errorMessage } from './events.js';
 import { PartitionLayout } from './partition-layout.js';
 import type { StreamContext, StreamDefinition } from './tenant-loop.js';
+import { trimSlashes } from '../src/common/text.js';
 
 export interface SampleDelayArgs {
   /** A sample younger than this is answered from memory; 0 always takes a new one. */
@@ -76,7 +77,7 @@ export function sampleServicePrefix(tenant: TenantConfig, partitionKeys: readonl
     return value === undefined ? null : `${key}=${escapePathName(value)}/`;
   });
   if (levels.includes(null)) return null;
-  return `${tenant.spark.logsDir.replace(/^\/+|\/+$/g, '')}/${levels.join('')}`;
+  return `${trimSlashes(tenant.spark.logsDir)}/${levels.join('')}`;
 }
 
 /**

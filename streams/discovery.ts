@@ -7,6 +7,8 @@ import { lastFolder, partitionId, partitionValue, planSync, toPartition, type Sy
 import { errorMessage } from './events.js';
 import { PartitionLayout } from './partition-layout.js';
 import type { StreamContext, StreamDefinition } from './tenant-loop.js';
+import { limiter } from '../src/common/concurrency.js';
+import { trimSlashes } from '../src/common/text.js';
 
 /**
  * Prefix listings in flight at once, over the whole walk: enough to hide S3 latency, few
@@ -195,23 +197,6 @@ export async function listPartitions(
   return { partitions: unique(found, escapes), ignored };
 }
 
-/** Runs at most `n` of the functions given to it at once, the others in arrival order. */
-function limiter(n: number): <T>(fn: () => Promise<T>) => Promise<T> {
-  let active = 0;
-  const waiting: (() => void)[] = [];
-  return async (fn) => {
-    if (active < n) active += 1;
-    else await new Promise<void>((resolve) => waiting.push(resolve)); // the slot is handed over
-    try {
-      return await fn();
-    } finally {
-      const next = waiting.shift();
-      if (next) next();
-      else active -= 1;
-    }
-  };
-}
-
 /**
  * Drops repeated partitions. Distinct folder names give distinct values, except when Spark's
  * `%XX` escapes make two names unescape to the same value (`a%20b` and `a b`): only a walk
@@ -222,10 +207,6 @@ function unique(partitions: ServicePartition[], escapes: boolean): ServicePartit
   const byId = new Map<string, ServicePartition>();
   for (const p of partitions) byId.set(partitionId(p), p);
   return [...byId.values()];
-}
-
-function trimSlashes(path: string): string {
-  return path.replace(/^\/+|\/+$/g, '');
 }
 
 function describe(p: ServicePartition): string {

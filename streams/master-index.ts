@@ -8,6 +8,7 @@
  * Pure: the same state always gives the same index.
  */
 import type { MasterState, SparkDriver } from '../src/spark/types.js';
+import { ALIVE_DRIVER_STATES } from '../src/spark/types.js';
 
 export interface MasterIndex {
   /** Ids in `activedrivers`. */
@@ -23,7 +24,6 @@ export interface MasterIndex {
   readonly relaunchedIds: ReadonlySet<string>;
 }
 
-const ALIVE_STATES: ReadonlySet<string> = new Set(['SUBMITTED', 'RUNNING']);
 const indexes = new WeakMap<MasterState, MasterIndex>();
 
 export function masterIndex(master: MasterState): MasterIndex {
@@ -42,7 +42,7 @@ function buildIndex(master: MasterState): MasterIndex {
   for (const d of master.activeDrivers) {
     activeIds.add(d.id);
     listedIds.add(d.id);
-    if (!ALIVE_STATES.has(d.state)) continue;
+    if (!ALIVE_DRIVER_STATES.has(d.state)) continue;
     aliveById.set(d.id, d);
     const same = aliveByMainClass.get(d.mainClass);
     if (same) same.push(d);

@@ -2,6 +2,7 @@ import { DEFAULT_PARTITION_KEYS, type TenantConfig } from '../src/config/schema.
 import type { ObjectStore } from '../src/objectstore/object-store.js';
 import { lastFolder } from './discovery-decision.js';
 import type { Emit } from './events.js';
+import { trimSlashes } from '../src/common/text.js';
 
 /** What the first level under logsDir holds. */
 export type FirstLevel = 'service_name' | 'env' | 'both' | 'neither';
@@ -55,7 +56,7 @@ export class PartitionLayout {
 
   /** The folder under which the first level is listed: `logs/`. */
   get root(): string {
-    return `${this.tenant.spark.logsDir.replace(/^\/+|\/+$/g, '')}/`;
+    return `${trimSlashes(this.tenant.spark.logsDir)}/`;
   }
 
   /** The keys known now, without I/O: configured, or the latest reading; undefined before the first reading. */

@@ -6,6 +6,7 @@
  */
 import type { ServicePartition } from '../src/db/service-details.js';
 import { escapePathName, partitionId } from './discovery-decision.js';
+import { trimSlashes } from '../src/common/text.js';
 
 /** Share of the interval a round's samples are spread over; the rest is slack for the last ones to finish. */
 export const DEFAULT_SPREAD_FRACTION = 0.8;
@@ -38,7 +39,7 @@ export function servicePrefix(logsDir: string, partitionKeys: readonly string[],
     if (value === undefined || value === '') return null;
     path += `${key}=${escapePathName(value)}/`;
   }
-  const root = logsDir.replace(/^\/+|\/+$/g, '');
+  const root = trimSlashes(logsDir);
   return root === '' ? path : `${root}/${path}`;
 }
 

@@ -1,7 +1,8 @@
 import { defer, Subscription, timer, type SchedulerLike } from 'rxjs';
 import type { TenantConfig } from '../src/config/schema.js';
 import type { ServiceDetailsRepository, ServicePartition } from '../src/db/service-details.js';
-import { mapLimit, type ObjectStore } from '../src/objectstore/object-store.js';
+import { mapLimit } from '../src/common/concurrency.js';
+import type { ObjectStore } from '../src/objectstore/object-store.js';
 import { sampleDelay } from './delay-decision.js';
 import { errorMessage } from './events.js';
 import { PartitionLayout } from './partition-layout.js';

@@ -50,6 +50,7 @@
 import type { MasterState, SparkDriver } from '../src/spark/types.js';
 import { currentBackoffMs, deathsInWindow, nextSubmitAllowedAt, type CrashLoopState } from './crash-loop.js';
 import { masterIndex } from './master-index.js';
+import { ALIVE_DRIVER_STATES } from '../src/spark/types.js';
 
 /** The pending row of `spark_submit_status` (SPEC §4.3), if any. */
 export interface PendingReplay {
@@ -151,11 +152,10 @@ export interface SubmitAction extends SparkActionBase {
 
 export type SparkAction = MasterUnreachableAction | NoAction | WaitAction | KillDuplicatesAction | SubmitAction;
 
-const ALIVE_STATES: ReadonlySet<string> = new Set(['SUBMITTED', 'RUNNING']);
 
 /** A driver listed in `activedrivers` in state SUBMITTED or RUNNING (call it on active ones only). */
 export function isAliveState(state: string): boolean {
-  return ALIVE_STATES.has(state);
+  return ALIVE_DRIVER_STATES.has(state);
 }
 
 type Ownership = Pick<SparkObservation, 'mainClass' | 'submittedDriverIds' | 'otherTenantMainClasses' | 'lastSubmission'>;

@@ -2,6 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import knexFactory, { type Knex } from 'knex';
 import type { DatabaseConfig } from '../config/schema.js';
+import { firstLine } from '../common/text.js';
 
 export type Db = Knex;
 
@@ -76,6 +77,3 @@ export async function pingDb(db: Db, timeoutMs = 2_000): Promise<void> {
   }
 }
 
-function firstLine(message: unknown): string {
-  return String(message).split('\n')[0]!.trim();
-}

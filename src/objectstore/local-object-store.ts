@@ -5,13 +5,13 @@ import {
   MAX_DELETE_BATCH,
   ObjectStoreError,
   compareUtf8,
-  mapLimit,
   type DeleteKeyError,
   type DeleteResult,
   type ObjectStore,
   type ObjectStoreOperation,
   type ObjectStoreStats,
 } from './object-store.js';
+import { mapLimit } from '../common/concurrency.js';
 
 /** The `objectStore.local` block of a tenant. */
 export interface LocalObjectStoreConfig {

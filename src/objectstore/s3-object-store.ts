@@ -10,13 +10,13 @@ import { fromTemporaryCredentials } from '@aws-sdk/credential-providers';
 import {
   MAX_DELETE_BATCH,
   ObjectStoreError,
-  mapLimit,
   type DeleteKeyError,
   type DeleteResult,
   type ObjectStore,
   type ObjectStoreOperation,
   type ObjectStoreStats,
 } from './object-store.js';
+import { mapLimit } from '../common/concurrency.js';
 
 /** The `objectStore.aws` block of a tenant. */
 export interface S3ObjectStoreConfig {

@@ -72,3 +72,10 @@ export interface SubmissionResult {
   submissionId: string;
   message?: string;
 }
+
+/** The states in which a driver holds (or waits for) a worker slot: alive, as the supervision counts it. */
+export const ALIVE_DRIVER_STATES: ReadonlySet<string> = new Set(['SUBMITTED', 'RUNNING']);
+
+export function isAliveDriver(d: { state: string }): boolean {
+  return ALIVE_DRIVER_STATES.has(d.state);
+}

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { DatabaseConfig } from '../../src/config/schema.js';
 import { ServiceDetailsRepository } from '../../src/db/service-details.js';
-import { mapLimit } from '../../src/objectstore/object-store.js';
+import { mapLimit } from '../../src/common/concurrency.js';
 import type { OrchestratorEvent } from '../../streams/events.js';
 import { freshMysqlDatabase, type TestDatabase } from '../support/databases.js';
 import { startTestOrchestrator, type TestOrchestrator } from '../support/orchestrator.js';

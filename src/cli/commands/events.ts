@@ -1,5 +1,6 @@
 import { DaemonError, errorOf, type DaemonClient } from '../daemon-client.js';
 import { clock, type Style } from '../output.js';
+import { sleep } from '../../common/sleep.js';
 
 export interface EventsOptions {
   tenant?: string;
@@ -119,14 +120,3 @@ function colourOf(type: string, style: Style): (s: string) => string {
 
 const seconds = (ms: number) => `${(ms / 1000).toFixed(ms < 1000 ? 1 : 0)} s`;
 
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(done, ms);
-    function done() {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    }
-    signal.addEventListener('abort', done, { once: true });
-  });
-}
