@@ -41,7 +41,8 @@ import type { ObjectStore } from '../src/objectstore/object-store.js';
 import { escapePathName } from '../streams/discovery-decision.js';
 import { lastValueFrom, from } from 'rxjs';
 import { ServiceDetailsRepository } from '../src/db/service-details.js';
-import { serviceDelaysStream, type ServiceDelayRound, type ServiceDelayState } from '../streams/service-delays.js';
+import type { ServiceDelayRound } from '../streams/commands.js';
+import { serviceDelaysStream, type ServiceDelayState } from '../streams/service-delays.js';
 import type { OrchestratorEvent } from '../streams/events.js';
 import { tenantStreams } from '../streams/tenant-streams.js';
 import { freshMysqlDatabase } from '../test/support/databases.js';
@@ -325,11 +326,12 @@ async function measure(): Promise<BenchResult> {
       streams: (tenant, ctx, deps) => {
         counting = new CountingStore(deps.store(tenant.name));
         const store = counting;
-        const streams = tenantStreams(tenant, { ...ctx, now }, { ...deps, store: () => store });
-        state = deps.serviceDelays.get(tenant.name);
+        const built = tenantStreams(tenant, { ...ctx, now }, { ...deps, store: () => store });
+        if (Array.isArray(built)) throw new Error('tenantStreams gives its views');
+        state = built.views.serviceDelays;
         // The benchmark pushes the round and the sample itself: no timer tick may run one in the
         // middle of the measurement. (The round's pacing reads loop.delaySampleSeconds, not this.)
-        return streams.map((s) => (s.name === 'delay' || s.name === 'service-delays' ? { ...s, intervalMs: 86_400_000 } : s));
+        return { ...built, definitions: built.definitions.map((s) => (s.name === 'delay' || s.name === 'service-delays' ? { ...s, intervalMs: 86_400_000 } : s)) };
       },
     },
   );
@@ -356,7 +358,7 @@ async function measure(): Promise<BenchResult> {
     clockStart = Date.now();
     const cpu = process.cpuUsage();
     const roundStart = performance.now();
-    const result = await t.orchestrator.supervisor.dispatch<ServiceDelayRound>(TENANT, 'sample-service-delays', {});
+    const result = await t.orchestrator.supervisor.dispatch(TENANT, 'sample-service-delays', {});
     const roundMs = since(roundStart);
     const cpuUsed = process.cpuUsage(cpu);
     store.counting = false;
@@ -414,7 +416,7 @@ async function measure(): Promise<BenchResult> {
     // ------------------------------------------------ the sample service: the very heavy one
     const before = events.length;
     const samplePagesBefore = store.stats.listCalls;
-    const sampled = await t.orchestrator.supervisor.dispatch<number>(TENANT, 'sample-delay', { maxAgeMs: 0 });
+    const sampled = await t.orchestrator.supervisor.dispatch(TENANT, 'sample-delay', { maxAgeMs: 0 });
     const sampleEvent = events.slice(before).find((e) => e.type === 'delay.sampled') as Extract<OrchestratorEvent, { type: 'delay.sampled' }> | undefined;
     const samplePages = store.stats.listCalls - samplePagesBefore;
     let sampleSdkPages = 0;

@@ -72,7 +72,8 @@ export function logEvent(log: Logger, event: OrchestratorEvent, level?: 'debug')
 
 /**
  * The daemon's event log: as `logEvent`, but a `delay.sampled` whose delay equals the tenant's
- * previous sample goes to debug (1,000 tenants sampling every minute wrote 17 lines a second).
+ * previous sample goes to debug: with many tenants sampling every minute, an unchanged delay is
+ * most of the log and says nothing new.
  */
 export function eventLogger(log: Logger): (event: OrchestratorEvent) => void {
   const lastDelay = new Map<string, number | null>();

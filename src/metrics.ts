@@ -149,8 +149,8 @@ export class Metrics {
 
   /**
    * The exposition text (what `registry.metrics()` gives), built one metric at a time with a
-   * turn of the event loop between two: at 1,000 tenants it is 2.4 MB in 40,000 series, and
-   * built in one go it held the loop for 60 to 270 ms at every scrape.
+   * turn of the event loop between two: with many tenants it is megabytes, and built in one go
+   * it held the loop at every scrape (BENCHMARKS.md).
    */
   async text(): Promise<string> {
     const parts: string[] = [];

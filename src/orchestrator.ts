@@ -1,11 +1,11 @@
 import { serve, type ServerType } from '@hono/node-server';
 import type { Subscription } from 'rxjs';
 import { config as rxConfig } from 'rxjs';
-import type { StreamContext, StreamDefinition } from '../streams/tenant-loop.js';
+import type { StreamContext } from '../streams/tenant-loop.js';
 import { Supervisor, UnknownTenantError } from '../streams/supervisor.js';
 import { TenantActivity } from '../streams/tenant-activity.js';
 import { tenantStreams } from '../streams/tenant-streams.js';
-import { leaseMsOf, type Config, type TenantConfig } from './config/schema.js';
+import { leaseMsOf, type Config } from './config/schema.js';
 import { createDb, pingDb, type Db, type DbLog } from './db/knex.js';
 import { FencedServiceDetailsRepository } from './db/fenced-service-details.js';
 import { LeaseRepository } from './db/leases.js';
@@ -19,7 +19,6 @@ import { mountDocsAssets } from './http/docs/swagger-ui.js';
 import { isPublicPage } from './http/public-pages.js';
 import type { TenantsData } from './http/tenants-schema.js';
 import { serviceCountsReader, tenantsSummary } from './tenant-summary.js';
-import { NotImplementedError } from './http/errors.js';
 import { openApiDocument } from './http/openapi.js';
 import { buildRoutes, type HealthReport } from './http/routes.js';
 import { eventStream } from './http/events-sse.js';
@@ -29,16 +28,15 @@ import { createObjectStore, type ObjectStore } from './objectstore/index.js';
 import type { Redactor } from './secrets.js';
 import { SparkMasterClient } from './spark/master-client.js';
 import { sharedReadMaxAgeMs } from './shared-read.js';
-import type { ReplayStore, SparkStatusRegistry, SparkStatusView } from '../streams/spark-poll.js';
+import type { SharedDeps, TenantStreamsFactory, TenantViews } from '../streams/ports.js';
 import { errorMessage } from '../streams/events.js';
-import { refreshServiceDelayGauge, withServiceDelays, type ServiceDelayRegistry } from '../streams/service-delays.js';
-import type { DelaySampleRegistry } from '../streams/delay-sample.js';
+import { refreshServiceDelayGauge, withServiceDelays, type ServiceDelayState } from '../streams/service-delays.js';
 import { PartitionLayout } from '../streams/partition-layout.js';
-import { otherTenantMainClasses } from '../streams/spark-poll.js';
+import { otherTenantMainClasses } from '../streams/spark/ownership.js';
 import { checkPipeline, preloadKafkaClient, type PipelineHealth } from './health/pipeline-health.js';
 import { BackgroundCheck, CheckOverdueError, type RunOutcome } from './health/fresh-run.js';
 import { describeDatabaseError } from './db/errors.js';
-import { ACTING_COMMANDS, LeaseKeeper, type LeaseStatus } from '../streams/lease-keeper.js';
+import { LeaseKeeper, type TenantLeaseStatus } from '../streams/lease-keeper.js';
 
 export const VERSION = '0.1.0';
 
@@ -48,35 +46,6 @@ export const HEALTH_PING_INTERVAL_MS = 500;
 export const HEALTH_PING_BUDGET_MS = 2_000;
 /** A ping still unanswered after this long is given up (failed), so that the next one can start. */
 const HEALTH_PING_GIVE_UP_MS = 10_000;
-
-/** What the streams of every tenant share: the configuration, the database and each tenant's store. */
-export interface SharedDeps {
-  config: Config;
-  db: Db;
-  services: ServiceDetailsRepository;
-  store(tenant: string): ObjectStore;
-  /** Replay rows (`spark_submit_status`, read through one shared read for every tenant) and the submissions the loop made (`spark_submissions`). */
-  replays: ReplayStore;
-  submissions: SparkSubmissionsRepository;
-  /** The client of the tenant's Spark master(s): one per distinct master set, shared by its tenants. */
-  sparkMaster(tenant: string): SparkMasterClient;
-  /** Where each tenant's Spark stream publishes its status (`GET /api/v1/spark/status`). */
-  sparkStatus: SparkStatusRegistry;
-  /** Aborted on shutdown: long waits (a kill wait) end early instead of holding `stop()`. */
-  shutdown: AbortSignal;
-  /** Each tenant's per-service delays (tenants with delayMetrics.allServices = true). */
-  serviceDelays: ServiceDelayRegistry;
-  /** Each tenant's memory of its latest sample-service delay (tenants with a sample service). */
-  delaySamples: DelaySampleRegistry;
-  /** Each tenant's partition layout (configured, or read from its bucket), shared by its streams and `/pipeline/health`. */
-  layout?(tenant: string): PartitionLayout;
-}
-
-/** Who acts for a tenant: the lease (MySQL, many replicas) or, on SQLite, always this one process. */
-export type TenantLeaseStatus = LeaseStatus | { mode: 'single-process'; isThisProcess: true };
-
-/** The streams of one tenant; each capability adds its own. */
-export type TenantStreamsFactory = (tenant: TenantConfig, ctx: StreamContext, deps: SharedDeps) => StreamDefinition[];
 
 export interface OrchestratorOptions {
   config: Config;
@@ -95,7 +64,7 @@ export interface OrchestratorOptions {
 /** Everything the daemon runs, wired from the configuration; `stop()` takes it down in order. */
 export class Orchestrator {
   readonly db: Db;
-  readonly supervisor: Supervisor;
+  readonly supervisor: Supervisor<TenantViews>;
   readonly app: ReturnType<typeof createApp>;
   private server: ServerType | undefined;
   readonly metrics: Metrics;
@@ -111,10 +80,7 @@ export class Orchestrator {
   /** Spark master clients by master set (hosts + ports); `sparkClientOf` maps tenants to them. */
   private readonly sparkClients = new Map<string, SparkMasterClient>();
   private readonly sparkClientOf = new Map<string, SparkMasterClient>();
-  private readonly sparkStatus: SparkStatusRegistry = new Map();
   private readonly shutdown = new AbortController();
-  private readonly serviceDelays: ServiceDelayRegistry = new Map();
-  private readonly delaySamples: DelaySampleRegistry = new Map();
   /** Many replicas (MySQL): the tenants' leases; undefined on SQLite (one process acts for all). */
   readonly leases: LeaseKeeper | undefined;
   private readonly leaseDb: Db | undefined;
@@ -157,21 +123,17 @@ export class Orchestrator {
     }
     const shared: SharedDeps = {
       config,
-      db: this.db,
-      // Discovery's writes check the lease right before each statement.
-      services: leases ? new FencedServiceDetailsRepository(this.db, (tenant) => leases.assertActing(tenant)) : this.services,
+      // Discovery's writes check the tenant's loop gate right before each statement.
+      services: leases ? new FencedServiceDetailsRepository(this.db, (tenant) => this.supervisor.loop(tenant).context.assertActing()) : this.services,
       store: (tenant) => this.stores.get(tenant)!,
       replays: new SharedReplayReads(new SparkSubmitStatusRepository(this.db), sharedReadMaxAgeMs(config.loop.sparkPollSeconds * 1000)),
       submissions: this.submissions,
       sparkMaster: (tenant) => this.sparkClientOf.get(tenant)!,
-      sparkStatus: this.sparkStatus,
       shutdown: this.shutdown.signal,
-      serviceDelays: this.serviceDelays,
-      delaySamples: this.delaySamples,
       layout: (tenant) => this.layouts.get(tenant)!,
     };
     const backoff = { minMs: config.loop.backoff.minSeconds * 1000, maxMs: config.loop.backoff.maxSeconds * 1000 };
-    this.supervisor = new Supervisor(
+    this.supervisor = new Supervisor<TenantViews>(
       config.tenants.map((t) => ({
         tenant: t.name,
         backoff,
@@ -186,21 +148,16 @@ export class Orchestrator {
     this.metrics = new Metrics();
     this.metrics.initTenants(config.tenants.map((t) => t.name));
     const routes = buildRoutes({
-      dispatch: (tenant, command, args) => {
-        // Refused here, before queueing, on a replica that does not act for the tenant: the
-        // monitor route answers without waiting for the loop, and must answer 503 NOT_LEADER.
-        if (leases && ACTING_COMMANDS.has(command) && this.supervisor.has(tenant)) leases.assertActing(tenant);
-        return this.supervisor.dispatch(tenant, command, args);
-      },
+      dispatch: (tenant, kind, args) => this.supervisor.dispatch(tenant, kind, args),
+      enqueue: (tenant, kind, args) => this.supervisor.enqueue(tenant, kind, args),
       health: () => this.health(),
       recentHealth: () => this.recentHealth(),
-      serviceDetails: async (tenant) => withServiceDelays(await this.services.listByTenant(tenant), this.serviceDelays.get(tenant)),
+      serviceDetails: async (tenant) => withServiceDelays(await this.services.listByTenant(tenant), this.views(tenant)?.serviceDelays),
       pipelineHealth: (tenant) => this.pipelineHealth(tenant),
-      sparkStatus: (tenant): SparkStatusView & { lease: TenantLeaseStatus } => {
-        const status = this.sparkStatus.get(tenant);
-        if (!status) throw new NotImplementedError('Spark status (no Spark stream runs for this tenant)');
-        // On a replica that does not act for the tenant, the Spark figures are its own (it does not poll); `lease` names who acts.
-        return { ...status(), lease: this.leaseStatus(tenant) };
+      // On a replica that does not act for the tenant, the Spark figures are its own (it does not poll); `lease` names who acts.
+      sparkStatus: (tenant) => {
+        const status = this.views(tenant)?.spark;
+        return status ? { ...status(), lease: this.leaseStatus(tenant) } : undefined;
       },
       openapi: () => openApi,
       tenants: (query) => this.tenantsSummary(query),
@@ -210,11 +167,11 @@ export class Orchestrator {
       },
       events: eventStream({ events$: this.supervisor.events$, redactor: opts.redactor, metrics: this.metrics }),
       metrics: async () => {
-        refreshServiceDelayGauge(this.metrics.serviceDelay, this.serviceDelays);
+        refreshServiceDelayGauge(this.metrics.serviceDelay, this.serviceDelayStates());
         return opts.redactor.scrub(await this.metrics.text());
       },
       // While the loops run (a stopping daemon answers 503 SHUTTING_DOWN through the loop, as before).
-      recentDelay: (tenant, maxAgeMs) => (this.shutdown.signal.aborted ? undefined : this.delaySamples.get(tenant)?.recall(maxAgeMs)),
+      recentDelay: (tenant, maxAgeMs) => (this.shutdown.signal.aborted ? undefined : this.views(tenant)?.delaySample?.recall(maxAgeMs)),
       background: (what, tenant, error) => opts.log.warn({ tenant, command: what, error: errorMessage(error) }, `${what} failed`),
       delaySampleIntervalMs: config.loop.delaySampleSeconds * 1000,
     });
@@ -266,6 +223,20 @@ export class Orchestrator {
     return typeof address === 'object' && address ? address.port : this.opts.config.http.port;
   }
 
+  /** What the tenant's streams show (undefined for a tenant not configured). */
+  private views(tenant: string): TenantViews | undefined {
+    return this.supervisor.has(tenant) ? this.supervisor.loop(tenant).views : undefined;
+  }
+
+  private serviceDelayStates(): Map<string, ServiceDelayState> {
+    const states = new Map<string, ServiceDelayState>();
+    for (const tenant of this.supervisor.tenants) {
+      const state = this.views(tenant)?.serviceDelays;
+      if (state) states.set(tenant, state);
+    }
+    return states;
+  }
+
   /** Who acts for the tenant (`GET /api/v1/spark/status`). */
   leaseStatus(tenant: string): TenantLeaseStatus {
     return this.leases ? this.leases.status(tenant) : { mode: 'single-process', isThisProcess: true };
@@ -301,7 +272,7 @@ export class Orchestrator {
     if (query.tenant !== undefined && !this.supervisor.has(query.tenant)) throw new UnknownTenantError(query.tenant);
     return tenantsSummary({
       tenants: query.tenant !== undefined ? [query.tenant] : this.supervisor.tenants,
-      sparkStatus: (tenant) => this.sparkStatus.get(tenant)?.(),
+      sparkStatus: (tenant) => this.views(tenant)?.spark?.(),
       lease: (tenant) => this.leaseStatus(tenant),
       activity: this.activity,
       serviceCounts: await this.serviceCounts(),

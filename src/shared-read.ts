@@ -50,8 +50,8 @@ export class SharedRead<T> {
  * How old a shared read of what the Spark polls look at (the master's state, the replay rows)
  * may be when another tenant reuses it: 5 % of the poll interval, at most 1 s. A poll then sees
  * a change at most that much later, so a dead driver is still resubmitted within 1.05 × the
- * interval (plus the read and the create), while 1,000 tenants polling every 15 s read about
- * once per 0.75 s instead of 67 times per second.
+ * interval (plus the read and the create), while the tenants of a master read it once per max
+ * age instead of once per poll each.
  */
 export function sharedReadMaxAgeMs(pollIntervalMs: number): number {
   return Math.min(1_000, 0.05 * pollIntervalMs);

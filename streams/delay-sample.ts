@@ -6,19 +6,14 @@ import { escapePathName } from './discovery-decision.js';
 import { errorMessage } from './events.js';
 import { PartitionLayout } from './partition-layout.js';
 import type { StreamContext, StreamDefinition } from './tenant-loop.js';
+import type { SampleDelayArgs } from './commands.js';
 import { trimSlashes } from '../src/common/text.js';
-
-export interface SampleDelayArgs {
-  /** A sample younger than this is answered from memory; 0 always takes a new one. */
-  maxAgeMs: number;
-}
 
 export interface DelayDeps {
   tenant: TenantConfig;
   store: ObjectStore;
   intervalMs: number;
   /** Where the stream publishes its memory of the latest sample, so reads can be answered without a round through the loop. */
-  registry?: DelaySampleRegistry;
   /** The tenant's partition layout, shared with its discovery (default: one of its own). */
   layout?: PartitionLayout;
 }
@@ -58,7 +53,6 @@ export class DelaySampleMemory {
 }
 
 /** Each tenant's delay-sample memory, by tenant name. */
-export type DelaySampleRegistry = Map<string, DelaySampleMemory>;
 
 /**
  * The sample service's folder: `logs/env=…/service_name=…/component_name=…/`, by the
@@ -85,15 +79,13 @@ export function sampleServicePrefix(tenant: TenantConfig, partitionKeys: readonl
  * the newest minute partition of the sample service. A failed sample emits `delay.failed`
  * and fails the run (the caller answers null; the tick is retried with backoff).
  */
-export function delaySampleStream(ctx: StreamContext, deps: DelayDeps): StreamDefinition {
+export function delaySampleStream(ctx: StreamContext, deps: DelayDeps): { definition: StreamDefinition; memory: DelaySampleMemory | undefined } {
   const layout = deps.layout ?? new PartitionLayout(deps.tenant, deps.store);
   // Whether there is a sample service at all (its folder depends on the layout, which may be read from the bucket).
   const sampled = deps.tenant.delayMetrics?.app !== undefined;
   // A failed sample is remembered briefly, so dashboards polling during an outage do not
   // each pay a full listing with retries.
   const memory = new DelaySampleMemory(() => ctx.now(), Math.min(deps.intervalMs, 10_000));
-  // Without a sample service there is nothing to remember: every read goes through the loop (and answers null).
-  if (sampled) deps.registry?.set(ctx.tenant, memory);
 
   const sample = async ({ maxAgeMs }: SampleDelayArgs): Promise<number | null> => {
     // Without a sample service there is nothing to measure; the API answers null, as on failure.
@@ -122,9 +114,13 @@ export function delaySampleStream(ctx: StreamContext, deps: DelayDeps): StreamDe
   };
 
   return {
-    name: 'delay',
-    intervalMs: deps.intervalMs,
-    tick: { command: 'sample-delay', args: { maxAgeMs: 0 } },
-    commands: { 'sample-delay': (args: SampleDelayArgs) => defer(() => sample(args)) },
+    definition: {
+      name: 'delay',
+      intervalMs: deps.intervalMs,
+      tick: { command: 'sample-delay', args: { maxAgeMs: 0 } },
+      commands: { 'sample-delay': (args) => defer(() => sample(args)) },
+    },
+    // Without a sample service there is nothing to remember: every read goes through the loop (and answers null).
+    memory: sampled ? memory : undefined,
   };
 }

@@ -89,5 +89,6 @@ export function planSync(
 
 /** Spark's ExternalCatalogUtils.escapePathName: the characters a partition folder cannot hold, as `%XX`. */
 export function escapePathName(value: string): string {
+  // eslint-disable-next-line no-control-regex -- control characters are among those Spark escapes
   return value.replace(/[\u0000-\u001f"#%'*/:=?\\\u007f{[\]^]/g, (ch) => `%${ch.charCodeAt(0).toString(16).toUpperCase().padStart(2, '0')}`);
 }

@@ -7,6 +7,7 @@ import { lastFolder, partitionId, partitionValue, planSync, toPartition, type Sy
 import { errorMessage } from './events.js';
 import { PartitionLayout } from './partition-layout.js';
 import type { StreamContext, StreamDefinition } from './tenant-loop.js';
+import type { SyncArgs, SyncResult } from './commands.js';
 import { limiter } from '../src/common/concurrency.js';
 import { trimSlashes } from '../src/common/text.js';
 
@@ -18,18 +19,6 @@ import { trimSlashes } from '../src/common/text.js';
 const LIST_CONCURRENCY = 16;
 /** Service names an event lists before it only counts. */
 const EVENT_SAMPLE = 20;
-
-export interface SyncArgs {
-  force: boolean;
-}
-
-export interface SyncResult {
-  onboarded: number;
-  removed: number;
-  present: number;
-  ignoredFolders: number;
-  guarded?: { wouldRemove: number; known: number };
-}
 
 export interface DiscoveryDeps {
   tenant: TenantConfig;

@@ -5,6 +5,7 @@
  */
 export interface EventPayloads {
   'loop.started': { streams: string[] };
+  // eslint-disable-next-line @typescript-eslint/no-empty-object-type -- no payload: `{}` keeps the `{ type } & Payload` intersection intact
   'loop.stopped': {};
   'stream.retrying': { stream: string; attempt: number; delayMs: number; error: string };
   'command.failed': { command: string; error: string };

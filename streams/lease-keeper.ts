@@ -30,15 +30,15 @@ import {
   type LeaseTiming,
   type TenantLeaseState,
 } from './lease-decision.js';
-import { NotLeaderError, type LoopGate } from './tenant-loop.js';
-
-/** The commands that act (SPEC §4.5): only the lease holder runs them; every other command is a read. */
-export const ACTING_COMMANDS: ReadonlySet<string> = new Set(['sync', 'monitor', 'replay']);
+import { NotLeaderError, type LoopGate } from './leadership.js';
 
 /** `hostname:pid:random`: unique per process, and readable in the lease table and the status. */
 export function newHolderId(): string {
   return `${hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`;
 }
+
+/** Who acts for a tenant: the lease (MySQL, many replicas) or, on SQLite, always this one process. */
+export type TenantLeaseStatus = LeaseStatus | { mode: 'single-process'; isThisProcess: true };
 
 /** What `GET /api/v1/spark/status` shows of a tenant's lease. */
 export interface LeaseStatus {
@@ -143,11 +143,12 @@ export class LeaseKeeper {
     let view = this.views.get(tenant);
     if (view) return view;
     if (!this.states.has(tenant)) throw new Error(`no lease is kept for tenant "${tenant}"`);
-    const keeper = this;
     const state = () => this.states.get(tenant)!;
+    const held = () => !this.stopped && isHeld(state(), this.now());
+    const now = () => this.now();
     view = {
       tenant,
-      isHolder: () => !keeper.stopped && isHeld(state(), keeper.now()),
+      isHolder: held,
       get holder() {
         return state().holder;
       },
@@ -156,7 +157,7 @@ export class LeaseKeeper {
       },
       get validUntil() {
         const s = state();
-        return s.held && isHeld(s, keeper.now()) ? s.held.validUntil : null;
+        return s.held && isHeld(s, now()) ? s.held.validUntil : null;
       },
       status: () => this.status(tenant),
     };
@@ -168,7 +169,6 @@ export class LeaseKeeper {
   gate(tenant: string): LoopGate {
     const view = this.view(tenant);
     return {
-      acting: ACTING_COMMANDS,
       isActing: () => view.isHolder(),
       acquired$: this.acquired.get(tenant)!.asObservable(),
       refusal: () => {
@@ -177,12 +177,6 @@ export class LeaseKeeper {
         return new NotLeaderError(tenant, other, other ? s.validUntil : null);
       },
     };
-  }
-
-  /** Throws `NotLeaderError` unless this process acts for `tenant` now. */
-  assertActing(tenant: string): void {
-    const gate = this.gate(tenant);
-    if (!gate.isActing()) throw gate.refusal();
   }
 
   status(tenant: string): LeaseStatus {

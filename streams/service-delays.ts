@@ -15,6 +15,7 @@ import {
   shouldAbandonRound,
 } from './service-delays-plan.js';
 import type { StreamContext, StreamDefinition } from './tenant-loop.js';
+import type { ServiceDelayRound } from './commands.js';
 
 export interface ServiceDelaysDeps {
   tenant: TenantConfig;
@@ -46,21 +47,6 @@ export interface ServiceDelay extends ServicePartition {
   /** When the sample was taken (the stream's clock). */
   sampledAt: number;
   error?: string;
-}
-
-/** What one round did (also the command's result). */
-export interface ServiceDelayRound {
-  /** Services in the round (the tenant's rows). */
-  services: number;
-  /** Services whose value is null after the round (failed listing, unbuildable folder, or skipped after an outage). */
-  failed: number;
-  /** Services not sampled: skipped after an outage (`abandoned`) or after a shutdown (`aborted`). */
-  skipped: number;
-  /** listPrefixes calls the round made (at most 4 per service). */
-  listings: number;
-  durationMs: number;
-  abandoned: boolean;
-  aborted: boolean;
 }
 
 /**
@@ -276,7 +262,6 @@ export interface ServiceDelaySeries {
 }
 
 /** Each tenant's per-service delays, by tenant name; only tenants with `delayMetrics.allServices = true` have one. */
-export type ServiceDelayRegistry = Map<string, ServiceDelayState>;
 
 /**
  * The series of the gauge `logwise_service_log_delay_minutes{tenant,env,service,component}`:

@@ -1,5 +1,6 @@
 import { map, merge, share, Subject, type Observable, type Subscription } from 'rxjs';
 import type { OrchestratorEvent } from './events.js';
+import type { CommandArgs, CommandKind, CommandResult } from './commands.js';
 import { TenantLoop, type TenantLoopOptions } from './tenant-loop.js';
 
 export class UnknownTenantError extends Error {
@@ -13,7 +14,7 @@ export class UnknownTenantError extends Error {
  * Runs every tenant's loop and merges their events into one stream. Loops are independent:
  * each retries its own streams, so one tenant's failing dependency never stops another.
  */
-export class Supervisor {
+export class Supervisor<V = unknown> {
   private readonly eventsSubject = new Subject<OrchestratorEvent>();
   /**
    * Every tenant's events, as the logs, the metrics and `GET /api/v1/events` read them: through
@@ -21,13 +22,13 @@ export class Supervisor {
    * credential — an S3 or Spark answer echoing a request — reaches no reader).
    */
   readonly events$: Observable<OrchestratorEvent>;
-  private readonly loops = new Map<string, TenantLoop>();
+  private readonly loops = new Map<string, TenantLoop<V>>();
   private subscription: Subscription | undefined;
 
-  constructor(tenants: Omit<TenantLoopOptions, 'events'>[], opts: { scrub?: (event: OrchestratorEvent) => OrchestratorEvent } = {}) {
+  constructor(tenants: Omit<TenantLoopOptions<V>, 'events'>[], opts: { scrub?: (event: OrchestratorEvent) => OrchestratorEvent } = {}) {
     const scrub = opts.scrub;
     this.events$ = (scrub ? this.eventsSubject.pipe(map(scrub)) : this.eventsSubject).pipe(share());
-    for (const t of tenants) this.loops.set(t.tenant, new TenantLoop({ ...t, events: this.eventsSubject }));
+    for (const t of tenants) this.loops.set(t.tenant, new TenantLoop<V>({ ...t, events: this.eventsSubject }));
   }
 
   start(): void {
@@ -35,7 +36,7 @@ export class Supervisor {
     this.subscription = merge(...[...this.loops.values()].map((l) => l.run())).subscribe();
   }
 
-  loop(tenant: string): TenantLoop {
+  loop(tenant: string): TenantLoop<V> {
     const loop = this.loops.get(tenant);
     if (!loop) throw new UnknownTenantError(tenant);
     return loop;
@@ -49,8 +50,13 @@ export class Supervisor {
     return [...this.loops.keys()];
   }
 
-  dispatch<R>(tenant: string, kind: string, args?: unknown): Promise<R> {
-    return this.loop(tenant).dispatch<R>(kind, args);
+  dispatch<K extends CommandKind>(tenant: string, kind: K, args: CommandArgs<K>): Promise<CommandResult<K>> {
+    return this.has(tenant) ? this.loop(tenant).dispatch(kind, args) : Promise.reject(new UnknownTenantError(tenant));
+  }
+
+  /** `TenantLoop.enqueue` of the tenant's loop: a refusal throws at once. */
+  enqueue<K extends CommandKind>(tenant: string, kind: K, args: CommandArgs<K>): Promise<CommandResult<K>> {
+    return this.loop(tenant).enqueue(kind, args);
   }
 
   /** Stops every loop's ticks and waits for the actions in flight; then completes the event stream. */

@@ -4,7 +4,9 @@ import { describe, expect, it } from 'vitest';
 import { toHttpError } from '../src/http/errors.js';
 import type { OrchestratorEvent } from './events.js';
 import { Supervisor } from './supervisor.js';
-import { NotLeaderError, type LoopGate, type StreamContext, type StreamDefinition } from './tenant-loop.js';
+import type { CommandHandlers } from './tenant-loop.js';
+import { NotLeaderError, type LoopGate } from './leadership.js';
+import type { StreamContext, StreamDefinition } from './tenant-loop.js';
 
 const noJitter = { minMs: 10, maxMs: 1000, jitter: 0 };
 
@@ -13,11 +15,10 @@ function virtualTime(body: (scheduler: TestScheduler) => void): void {
   scheduler.run(() => body(scheduler));
 }
 
-/** A gate whose answer the test switches; acting: `act` (and the Spark-like `monitor`). */
+/** A gate whose answer the test switches (acting commands: `sync`, `monitor`, `replay`). */
 function switchGate(holder = 'other-replica'): LoopGate & { acting$: boolean } {
   const gate = {
     acting$: false,
-    acting: new Set(['act', 'monitor']),
     isActing: () => gate.acting$,
     refusal: () => new NotLeaderError('A', holder),
   };
@@ -33,8 +34,8 @@ interface Run {
 }
 
 /**
- * An acting stream (`act`, ticking) whose run makes two effects 10 ms apart, each behind
- * `ctx.assertActing()`, and a read command (`read`) in its own stream.
+ * An acting stream (`sync`, ticking; its runs recorded as `act`) whose run makes two effects 10 ms
+ * apart, each behind `ctx.assertActing()`, and a read command (`sample-delay`, recorded as `read`) in its own stream.
  */
 function streams(ctx: StreamContext, runs: Run[], intervalMs: number): StreamDefinition[] {
   const act = (): Observable<string> =>
@@ -45,7 +46,7 @@ function streams(ctx: StreamContext, runs: Run[], intervalMs: number): StreamDef
         concatMap((d) => timer(d, ctx.scheduler)),
         map(() => {
           try {
-            ctx.assertActing?.();
+            ctx.assertActing();
           } catch (err) {
             run.error = (err as Error).name;
             throw err;
@@ -64,8 +65,8 @@ function streams(ctx: StreamContext, runs: Run[], intervalMs: number): StreamDef
       return timer(1, ctx.scheduler).pipe(map(() => 'read'));
     });
   return [
-    { name: 'acting', intervalMs, tick: { command: 'act', args: {} }, commands: { act } },
-    { name: 'reading', intervalMs: 1_000_000, tick: { command: 'read', args: { tick: true } }, commands: { read } },
+    { name: 'acting', intervalMs, tick: { command: 'sync', args: { force: false } }, commands: { sync: act } as unknown as CommandHandlers },
+    { name: 'reading', intervalMs: 1_000_000, tick: { command: 'sample-delay', args: { maxAgeMs: 1 } }, commands: { 'sample-delay': read } as unknown as CommandHandlers },
   ];
 }
 
@@ -126,8 +127,8 @@ describe('tenant loop gate (many replicas)', () => {
       sup.events$.subscribe((e) => events.push(e));
       sup.start();
       scheduler.schedule(() => {
-        refused = sup.dispatch('A', 'act');
-        read = sup.dispatch('A', 'read');
+        refused = sup.dispatch('A', 'sync', { force: false });
+        read = sup.dispatch('A', 'sample-delay', { maxAgeMs: 0 });
       }, 5);
       scheduler.schedule(() => void sup.stop(), 50);
     });
@@ -184,7 +185,7 @@ describe('tenant loop gate (many replicas)', () => {
       const sup = new Supervisor([{ tenant: 'A', backoff: noJitter, random: () => 0.999, scheduler, gate, streams: (ctx) => streams(ctx, runs, 1000) }]);
       sup.start();
       scheduler.schedule(() => {
-        settled = Promise.all([settle('first', sup.dispatch('A', 'act', { n: 1 })), settle('second', sup.dispatch('A', 'act', { n: 2 }))]);
+        settled = Promise.all([settle('first', sup.dispatch('A', 'sync', { force: false })), settle('second', sup.dispatch('A', 'sync', { force: true }))]);
       }, 5);
       // The first makes its effects at 5 and 15; the lease is lost at 12: the first stops
       // before its second effect, and the second, queued behind it, never starts.

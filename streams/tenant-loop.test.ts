@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import type { OrchestratorEvent } from './events.js';
 import { LoopStoppedError } from './lane.js';
 import { Supervisor } from './supervisor.js';
-import type { StreamContext, StreamDefinition } from './tenant-loop.js';
+import type { AnyCommand, CommandHandlers, StreamContext, StreamDefinition } from './tenant-loop.js';
 
 const noJitter = { minMs: 10, maxMs: 1000, jitter: 0 };
 
@@ -54,7 +54,8 @@ function recordingStream(
       );
     });
   const commands = Object.fromEntries([name, ...(opts.commands ?? [])].map((c) => [c, action(c)]));
-  return { name, intervalMs, tick: { command: name, args: {} }, commands };
+  // Kinds and results are the test's own: the loop routes by kind and passes results through.
+  return { name, intervalMs, tick: { command: name, args: {} } as AnyCommand, commands: commands as CommandHandlers };
 }
 
 const starts = (runs: RunRecord[], tenant: string, stream: string) =>
@@ -72,11 +73,11 @@ describe('tenant loop', () => {
           random: () => 0,
           scheduler,
           streams: (ctx) => [
-            recordingStream(ctx, 'poll', 100, runs, { failWhen: (n) => n <= 3 }),
+            recordingStream(ctx, 'monitor', 100, runs, { failWhen: (n) => n <= 3 }),
             recordingStream(ctx, 'sync', 100, runs),
           ],
         },
-        { tenant: 'B', backoff: noJitter, random: () => 0, scheduler, streams: (ctx) => [recordingStream(ctx, 'poll', 100, runs)] },
+        { tenant: 'B', backoff: noJitter, random: () => 0, scheduler, streams: (ctx) => [recordingStream(ctx, 'monitor', 100, runs)] },
       ]);
       sup.events$.subscribe((e) => events.push(e));
       sup.start();
@@ -84,7 +85,7 @@ describe('tenant loop', () => {
     });
 
     // A/poll fails at 0, 10 and 30 (waiting 10, 20, 40), succeeds at 70, then ticks every 100.
-    expect(starts(runs, 'A', 'poll')).toEqual([0, 10, 30, 70, 170, 270]);
+    expect(starts(runs, 'A', 'monitor')).toEqual([0, 10, 30, 70, 170, 270]);
     const retrying = events.filter((e) => e.type === 'stream.retrying');
     expect(retrying.map((e) => [e.tenant, e.at, 'attempt' in e && e.attempt, 'delayMs' in e && e.delayMs])).toEqual([
       ['A', 0, 1, 10],
@@ -93,7 +94,7 @@ describe('tenant loop', () => {
     ]);
     // The other stream of A and tenant B never noticed.
     expect(starts(runs, 'A', 'sync')).toEqual([0, 100, 200, 300]);
-    expect(starts(runs, 'B', 'poll')).toEqual([0, 100, 200, 300]);
+    expect(starts(runs, 'B', 'monitor')).toEqual([0, 100, 200, 300]);
   });
 
   it('never overlaps two commands of one kind, nor a command and a tick, and queues them in order', () => {
@@ -113,7 +114,7 @@ describe('tenant loop', () => {
       // The first tick comes at 50 (half the interval) and runs until 80.
       scheduler.schedule(() => {
         void sup.dispatch('A', 'sync', { force: true }).then((r) => replies.push(`force:${r}`));
-        void sup.dispatch('A', 'replay', { at: 1 }).then((r) => replies.push(`replay:${r}`));
+        void sup.dispatch('A', 'replay', { startingOffsetsTimestamp: 1, resumeToSubscribePatternTimestamp: 2 }).then((r) => replies.push(`replay:${r}`));
       }, 60);
       scheduler.schedule(() => void sup.stop(), 120);
     });
@@ -195,14 +196,14 @@ describe('tenant loop', () => {
     let eventsCompletedAt = -1;
     virtualTime((scheduler) => {
       const sup = new Supervisor([
-        { tenant: 'A', backoff: noJitter, random: () => 0, scheduler, streams: (ctx) => [recordingStream(ctx, 'poll', 100, runs, { durationMs: 50 })] },
+        { tenant: 'A', backoff: noJitter, random: () => 0, scheduler, streams: (ctx) => [recordingStream(ctx, 'monitor', 100, runs, { durationMs: 50 })] },
       ]);
       sup.events$.subscribe({ complete: () => (eventsCompletedAt = scheduler.now()) });
       sup.start();
       // The tick at 100 is running (until 150) when the stop comes at 120.
       scheduler.schedule(() => {
         void sup.stop().then(() => (stopped = true));
-        lateCommand = sup.dispatch('A', 'poll', {});
+        lateCommand = sup.dispatch('A', 'monitor', {});
       }, 120);
     });
     expect(runs.map((r) => [r.start, r.end])).toEqual([

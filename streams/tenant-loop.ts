@@ -15,85 +15,55 @@ import {
   type ObservableInput,
   type SchedulerLike,
 } from 'rxjs';
+import { COMMAND_ACTS, type CommandArgs, type CommandKind, type CommandResult } from './commands.js';
 import { errorMessage, type Emit, type EventInput, type OrchestratorEvent } from './events.js';
+import { NotLeaderError, type LoopGate } from './leadership.js';
 import { Lane, LoopStoppedError } from './lane.js';
 import { retryWithBackoff, type BackoffOptions } from './retry-backoff.js';
 import { tickGrid } from './tick-grid.js';
 
-/** What a stream gets from its loop: who it works for, the time, and where to report. */
+/** What a stream gets from its loop: who it works for, the time, where to report, and whether it may act. */
 export interface StreamContext {
   tenant: string;
   now(): number;
   emit: Emit;
   scheduler: SchedulerLike;
-  /**
-   * Whether this process may act for the tenant now (SPEC §4.5: it holds the tenant's lease).
-   * The loop's context always has it; absent (a context built by hand) means always.
-   */
-  isActing?(): boolean;
-  /**
-   * Throws `NotLeaderError` unless this process may act for the tenant now. A stream calls it
-   * right before each effect (kill, clean, submit, write), so a run that began as the holder
-   * stops mid-way once the lease is lost. Absent (a context built by hand) means always allowed.
-   */
-  assertActing?(): void;
-}
-
-/**
- * This process does not act for the tenant now: another replica holds its lease, or this
- * one's lapsed (SPEC §4.5). The HTTP layer answers 503 `NOT_LEADER` naming the holder.
- */
-export class NotLeaderError extends Error {
-  readonly httpStatus = 503;
-  readonly httpCode = 'NOT_LEADER';
-  constructor(
-    readonly tenant: string,
-    /** The replica that holds the lease, when one does. */
-    readonly holder: string | null,
-    /** Until when (wall clock, ISO) the holder's lease runs at least, when known. */
-    readonly holderValidUntil: string | null = null,
-  ) {
-    super(
-      holder
-        ? `this replica does not act for tenant ${tenant}: ${holder} holds its lease; send actions there`
-        : `this replica does not act for tenant ${tenant}: no replica holds its lease right now; try again shortly`,
-    );
-    this.name = 'NotLeaderError';
-  }
-}
-
-/**
- * Whether this process may act for a tenant (SPEC §4.5). While it may not, ticks of acting
- * streams do nothing (no error, no backoff) and acting commands are refused; reads run anyway.
- */
-export interface LoopGate {
-  /** Command kinds that act (submit, kill, clean, write rows); the others are reads, run on every replica. */
-  readonly acting: ReadonlySet<string>;
+  /** Whether this process may act for the tenant now (SPEC §4.5: it holds the tenant's lease; always, without leases). */
   isActing(): boolean;
-  /** The refusal of an acting command (names the holder). */
-  refusal(): NotLeaderError;
   /**
-   * Emits when this process starts acting for the tenant (its lease acquired, again after a
-   * database outage outlived it, or taken over): acting streams then tick at once instead of at
-   * their next interval, so work that failed or was skipped meanwhile resumes promptly.
+   * Throws `NotLeaderError` unless this process may act for the tenant now. The Spark executor
+   * calls it right before each effect (kill, clean, submit, write), so a run that began as the
+   * holder stops midway once the lease is lost.
    */
-  readonly acquired$?: Observable<unknown>;
+  assertActing(): void;
 }
 
+/** The handlers of the commands a stream takes, typed by the command map. */
+export type CommandHandlers = { [K in CommandKind]?: (args: CommandArgs<K>) => ObservableInput<CommandResult<K>> };
+
+/** One of the commands, with its arguments (what a tick runs). */
+export type AnyCommand = { [K in CommandKind]: { command: K; args: CommandArgs<K> } }[CommandKind];
+
 /**
- * One source stream of a tenant (Spark poll, discovery, delay sample): a timer-driven
- * action plus the commands that run in the same lane, serialized with its ticks.
+ * One source stream of a tenant (Spark, discovery, delay sample): a timer-driven
+ * command plus the commands that run in the same lane, serialized with its ticks.
  */
 export interface StreamDefinition {
   name: string;
   intervalMs: number;
-  /** The command a tick runs; a manual command with the same name and arguments shares it. */
-  tick: { command: string; args: unknown };
-  commands: Record<string, (args: never) => ObservableInput<unknown>>;
+  /** The command a tick runs; a manual command with the same kind and arguments shares it. */
+  tick: AnyCommand;
+  commands: CommandHandlers;
 }
 
-export interface Command {
-  kind: string;
+/** A loop's streams, and the views of their state that readers (HTTP, metrics) get through the loop. */
+export interface BuiltStreams<V> {
+  definitions: StreamDefinition[];
+  views: V;
+}
+
+interface Command {
+  kind: CommandKind;
   args: unknown;
   resolve(value: unknown): void;
   reject(error: unknown): void;
@@ -106,10 +76,10 @@ export class UnknownCommandError extends Error {
   }
 }
 
-export interface TenantLoopOptions {
+export interface TenantLoopOptions<V = unknown> {
   tenant: string;
   /** Built once the context exists, so streams can close over `emit` and `now`. */
-  streams: (ctx: StreamContext) => StreamDefinition[];
+  streams: (ctx: StreamContext) => StreamDefinition[] | BuiltStreams<V>;
   backoff: BackoffOptions;
   scheduler?: SchedulerLike;
   /**
@@ -129,17 +99,19 @@ export interface TenantLoopOptions {
  * overlap; each stream's ticks are retried with backoff, so a failing stream comes back and
  * never stops the others.
  */
-export class TenantLoop {
+export class TenantLoop<V = unknown> {
   readonly tenant: string;
   readonly context: StreamContext;
+  /** What the streams show of their state (undefined when the streams were given without views). */
+  readonly views: V | undefined;
   private readonly commands = new Subject<Command>();
   private readonly stop$ = new Subject<void>();
   private readonly streams: StreamDefinition[];
   private readonly lanes = new Map<string, Lane>();
-  private readonly routes = new Map<string, { lane: Lane; handler: (args: never) => ObservableInput<unknown> }>();
+  private readonly routes = new Map<CommandKind, { lane: Lane; handler: (args: never) => ObservableInput<unknown> }>();
   private running = false;
 
-  constructor(private readonly opts: TenantLoopOptions) {
+  constructor(private readonly opts: TenantLoopOptions<V>) {
     this.tenant = opts.tenant;
     const scheduler = opts.scheduler ?? asyncScheduler;
     this.context = {
@@ -147,16 +119,19 @@ export class TenantLoop {
       scheduler,
       now: () => scheduler.now(),
       emit: (event: EventInput) => opts.events.next({ ...event, tenant: opts.tenant, at: scheduler.now() } as OrchestratorEvent),
-      isActing: () => !opts.gate || opts.gate.isActing(),
+      isActing: () => this.notActing() === undefined,
       assertActing: () => {
-        if (opts.gate && !opts.gate.isActing()) throw opts.gate.refusal();
+        const refused = this.notActing();
+        if (refused) throw refused;
       },
     };
-    this.streams = opts.streams(this.context);
+    const built = opts.streams(this.context);
+    this.streams = Array.isArray(built) ? built : built.definitions;
+    this.views = Array.isArray(built) ? undefined : built.views;
     for (const stream of this.streams) {
       const lane = new Lane(`${opts.tenant}/${stream.name}`);
       this.lanes.set(stream.name, lane);
-      for (const [kind, handler] of Object.entries(stream.commands)) this.routes.set(kind, { lane, handler });
+      for (const [kind, handler] of Object.entries(stream.commands) as [CommandKind, (args: never) => ObservableInput<unknown>][]) this.routes.set(kind, { lane, handler });
     }
   }
 
@@ -170,14 +145,46 @@ export class TenantLoop {
   }
 
   /** Pushes a command into the loop and resolves with the outcome of the action it ran. */
-  dispatch<R>(kind: string, args: unknown = {}): Promise<R> {
-    return new Promise<R>((resolve, reject) => {
-      if (!this.running) return reject(new LoopStoppedError());
+  dispatch<K extends CommandKind>(kind: K, args: CommandArgs<K>): Promise<CommandResult<K>> {
+    try {
+      return this.enqueue(kind, args);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  /**
+   * Like `dispatch`, but a command the loop refuses (stopped, unknown, or acting on a replica
+   * that does not act) throws at once instead of rejecting later: for callers that answer
+   * before the command has run (`POST /monitor-spark-job`).
+   */
+  enqueue<K extends CommandKind>(kind: K, args: CommandArgs<K>): Promise<CommandResult<K>> {
+    const refused = this.refusal(kind);
+    if (refused) throw refused;
+    return new Promise<CommandResult<K>>((resolve, reject) => {
       this.commands.next({ kind, args, resolve: resolve as (v: unknown) => void, reject });
     });
   }
 
-  get commandKinds(): string[] {
+  /** Why the loop would refuse `kind` now, if it would. */
+  private refusal(kind: CommandKind): Error | undefined {
+    if (!this.running) return new LoopStoppedError();
+    if (!this.routes.has(kind)) return new UnknownCommandError(kind);
+    return this.notActing(kind);
+  }
+
+  /**
+   * The refusal when this process may not act for the tenant now (the gate is shut), for an
+   * acting command `kind` or, without one, for any effect; undefined when it may. Every
+   * leadership check of the loop, its streams and their writes comes here.
+   */
+  private notActing(kind?: CommandKind): NotLeaderError | undefined {
+    const gate = this.opts.gate;
+    if (!gate || (kind !== undefined && !COMMAND_ACTS[kind])) return undefined;
+    return gate.isActing() ? undefined : gate.refusal();
+  }
+
+  get commandKinds(): CommandKind[] {
     return [...this.routes.keys()];
   }
 
@@ -193,9 +200,7 @@ export class TenantLoop {
   private route(cmd: Command): void {
     const route = this.routes.get(cmd.kind);
     if (!route) return cmd.reject(new UnknownCommandError(cmd.kind));
-    const gate = this.gateOf(cmd.kind);
-    // Refused at once on a replica that does not act; checked again when the job starts (it may wait behind another).
-    if (gate && !gate.isActing()) return cmd.reject(gate.refusal());
+    // Refused at enqueue on a replica that does not act; checked again when the job starts (it may wait behind another).
     route.lane.enqueue(commandKey(cmd.kind, cmd.args), this.work(cmd.kind, route.handler, cmd.args), {
       resolve: cmd.resolve,
       reject: (error) => {
@@ -207,18 +212,11 @@ export class TenantLoop {
     });
   }
 
-  /** The gate, when `kind` acts and the loop has one. */
-  private gateOf(kind: string): LoopGate | undefined {
-    const gate = this.opts.gate;
-    return gate?.acting.has(kind) ? gate : undefined;
-  }
-
   /** The handler's work, refused when it starts on a replica that (no longer) acts. */
-  private work(kind: string, handler: (args: never) => ObservableInput<unknown>, args: unknown): () => ObservableInput<unknown> {
-    const gate = this.gateOf(kind);
-    if (!gate) return () => handler(args as never);
+  private work(kind: CommandKind, handler: (args: never) => ObservableInput<unknown>, args: unknown): () => ObservableInput<unknown> {
     return () => {
-      if (!gate.isActing()) throw gate.refusal();
+      const refused = this.notActing(kind);
+      if (refused) throw refused;
       return handler(args as never);
     };
   }
@@ -236,7 +234,7 @@ export class TenantLoop {
     // 15 s, while the first run still comes within them.
     let phase = spread >= stream.intervalMs ? firstDelay : Math.floor(random() * stream.intervalMs);
     // Acting again after not acting (ticks were skipped meanwhile): tick now, not at the next interval.
-    const acquired$ = this.gateOf(command)?.acquired$;
+    const acquired$ = COMMAND_ACTS[command] ? this.opts.gate?.acquired$ : undefined;
     const actingAgain = acquired$ ? acquired$.pipe(observeOn(this.context.scheduler)) : EMPTY;
     return defer(() => {
       // After a retry the stream ticks at once (the backoff delay already was the wait), then every interval from there.
@@ -249,8 +247,7 @@ export class TenantLoop {
       // replica that does not act, a tick of an acting stream does nothing: no error, no backoff;
       // a run that loses the lease mid-way ends the same way.
       exhaustMap(() => {
-        const gate = this.gateOf(command);
-        if (gate && !gate.isActing()) return EMPTY;
+        if (this.notActing(command)) return EMPTY;
         return route.lane
           .submit(commandKey(command, args), this.work(command, route.handler, args))
           .pipe(catchError((error: unknown) => (error instanceof NotLeaderError ? EMPTY : throwError(() => error))));

@@ -1,23 +1,27 @@
 import { leaseMsOf, type TenantConfig } from '../src/config/schema.js';
-import type { SharedDeps, TenantStreamsFactory } from '../src/orchestrator.js';
 import { delaySampleStream } from './delay-sample.js';
 import { discoveryStream } from './discovery.js';
-import { PartitionLayout } from './partition-layout.js';
+import type { SharedDeps, TenantStreamsFactory, TenantViews } from './ports.js';
 import { serviceDelaysStream } from './service-delays.js';
-import { otherTenantMainClasses, sparkPollStream, type SparkPollDeps } from './spark-poll.js';
-import { DEFAULT_CRASH_LOOP_PARAMS, type CrashLoopParams } from './crash-loop.js';
+import { DEFAULT_CRASH_LOOP_PARAMS, type CrashLoopParams } from './spark/crash-loop.js';
+import { otherTenantMainClasses } from './spark/ownership.js';
+import { sparkStream, type SparkStreamDeps } from './spark/stream.js';
+import type { StreamDefinition } from './tenant-loop.js';
 
-/** Every stream a tenant runs. */
+/** Every stream a tenant runs, and the views readers get of them. */
 export const tenantStreams: TenantStreamsFactory = (tenant, ctx, deps) => {
   const { loop } = deps.config;
   const store = deps.store(tenant.name);
   // One layout per tenant: discovery reads it from the bucket (without partitionKeys), the delay streams follow it.
-  const layout = deps.layout?.(tenant.name) ?? new PartitionLayout(tenant, store);
-  const streams = [
-    sparkPollStream(ctx, sparkPollDeps(tenant, deps)),
+  const layout = deps.layout(tenant.name);
+  const spark = sparkStream(ctx, sparkStreamDeps(tenant, deps));
+  const delay = delaySampleStream(ctx, { tenant, store, intervalMs: loop.delaySampleSeconds * 1000, layout });
+  const definitions: StreamDefinition[] = [
+    spark.definition,
     discoveryStream(ctx, { tenant, store, services: deps.services, intervalMs: loop.discoverySeconds * 1000, layout }),
-    delaySampleStream(ctx, { tenant, store, intervalMs: loop.delaySampleSeconds * 1000, registry: deps.delaySamples, layout }),
+    delay.definition,
   ];
+  const views: TenantViews = { spark: spark.status, ...(delay.memory ? { delaySample: delay.memory } : {}) };
   if (tenant.delayMetrics?.allServices) {
     const serviceDelays = serviceDelaysStream(ctx, {
       tenant,
@@ -27,13 +31,12 @@ export const tenantStreams: TenantStreamsFactory = (tenant, ctx, deps) => {
       signal: deps.shutdown,
       layout,
     });
-    deps.serviceDelays.set(tenant.name, serviceDelays.state);
-    streams.push(serviceDelays.definition);
+    views.serviceDelays = serviceDelays.state;
+    definitions.push(serviceDelays.definition);
   }
-  return streams;
+  return { definitions, views };
 };
 
-/** The Spark poll stream's dependencies from the shared ones (tests add crash-loop or kill-wait settings). */
 /** `loop.crashLoop` (seconds, as configured) → the crash-loop parameters it sets (ms). */
 export function crashLoopParams(c: NonNullable<SharedDeps['config']['loop']['crashLoop']>): Partial<CrashLoopParams> {
   return {
@@ -46,7 +49,8 @@ export function crashLoopParams(c: NonNullable<SharedDeps['config']['loop']['cra
   };
 }
 
-export function sparkPollDeps(tenant: TenantConfig, deps: SharedDeps, extra: Partial<SparkPollDeps> = {}): SparkPollDeps {
+/** The Spark stream's dependencies from the shared ones (tests add crash-loop or kill-wait settings). */
+export function sparkStreamDeps(tenant: TenantConfig, deps: SharedDeps, extra: Partial<SparkStreamDeps> = {}): SparkStreamDeps {
   const { loop } = deps.config;
   return {
     tenant,
@@ -60,7 +64,6 @@ export function sparkPollDeps(tenant: TenantConfig, deps: SharedDeps, extra: Par
     intervalMs: loop.sparkPollSeconds * 1000,
     submitGraceMs: loop.submitGraceSeconds * 1000,
     ...(loop.crashLoop ? { crashLoop: crashLoopParams(loop.crashLoop) } : {}),
-    registry: deps.sparkStatus,
     signal: deps.shutdown,
     ...extra,
   };

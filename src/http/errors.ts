@@ -3,7 +3,8 @@ import { LoopStoppedError } from '../../streams/lane.js';
 import { databaseFailure } from '../db/errors.js';
 import { ObjectStoreError } from '../objectstore/object-store.js';
 import { UnknownTenantError } from '../../streams/supervisor.js';
-import { NotLeaderError, UnknownCommandError } from '../../streams/tenant-loop.js';
+import { NotLeaderError } from '../../streams/leadership.js';
+import { UnknownCommandError } from '../../streams/tenant-loop.js';
 
 /** An answer with the error envelope: `{"error":{"code","message"}}`. */
 export class HttpError extends Error {
@@ -29,21 +30,12 @@ export function quote(text: string, max = 100): string {
   return text.length <= max ? text : `${text.slice(0, max)}… (${text.length - max} more characters)`;
 }
 
-/** A capability whose route exists but whose implementation has not landed. */
-export class NotImplementedError extends Error {
-  constructor(what: string) {
-    super(`${what} is not available in this version`);
-    this.name = 'NotImplementedError';
-  }
-}
-
 /** Errors from below the HTTP layer that have a meaning for clients; the rest are 500s. */
 export function toHttpError(err: unknown): HttpError {
   if (err instanceof HttpError) return err;
   if (err instanceof UnknownTenantError) return new HttpError(400, 'INVALID_TENANT', err.message);
   if (err instanceof LoopStoppedError) return new HttpError(503, 'SHUTTING_DOWN', err.message);
   if (err instanceof NotLeaderError) return new HttpError(503, 'NOT_LEADER', err.message, { holder: err.holder, holderValidUntil: err.holderValidUntil });
-  if (err instanceof NotImplementedError) return new HttpError(501, 'NOT_IMPLEMENTED', err.message);
   if (err instanceof ObjectStoreError) return new HttpError(502, 'OBJECT_STORE_ERROR', err.message);
   if (err instanceof UnknownCommandError) return new HttpError(501, 'NOT_IMPLEMENTED', `${err.command} is not available in this version`);
   // A database outage is the client's to retry (503), said in a few words: the driver's text

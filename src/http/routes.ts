@@ -1,18 +1,12 @@
+import type { Context } from 'hono';
+import type { CommandArgs, CommandKind, CommandResult } from '../../streams/commands.js';
 import type { ServiceDetailsRow } from '../db/service-details.js';
-import type { ReplayRow } from '../db/spark-submit-status.js';
-import { HttpError, NotImplementedError, quote, toHttpError } from './errors.js';
+import { HttpError, quote, toHttpError } from './errors.js';
 import { route, type Reply, type RouteDef } from './route.js';
 import { dashboardPage } from './dashboard/assets.js';
 import { docsPage } from './docs/swagger-ui.js';
 import { recentEventsData, recentEventsQuery, tenantsData, tenantsQuery, type TenantsData } from './tenants-schema.js';
 import * as s from './schemas.js';
-
-/** Outcome of a discovery sync, as the discovery stream reports it. */
-export interface SyncOutcome {
-  onboarded: number;
-  removed: number;
-  guarded?: { wouldRemove: number; known: number };
-}
 
 export interface HealthReport {
   status: 'UP' | 'DOWN';
@@ -22,27 +16,31 @@ export interface HealthReport {
 
 /** What the handlers need; each one either reads or pushes a command into the tenant's loop. */
 export interface RouteDeps {
-  dispatch<R>(tenant: string, command: string, args?: unknown): Promise<R>;
+  /** Runs a command in the tenant's loop and resolves with its result. */
+  dispatch<K extends CommandKind>(tenant: string, kind: K, args: CommandArgs<K>): Promise<CommandResult<K>>;
+  /** Queues a command without waiting for it; a refusal (not the leader, shutting down) throws at once. */
+  enqueue<K extends CommandKind>(tenant: string, kind: K, args: CommandArgs<K>): Promise<CommandResult<K>>;
   health(): Promise<HealthReport>;
   /** The health report when one can be given without waiting (a recent enough database ping has settled); else undefined. */
-  recentHealth?(): HealthReport | undefined;
+  recentHealth(): HealthReport | undefined;
   serviceDetails(tenant: string): Promise<(ServiceDetailsRow & { appLogsDelayMinutes?: number | null })[]>;
-  sparkStatus?(tenant: string): unknown;
+  /** What the tenant's Spark stream knows, with its lease; undefined when no Spark stream runs for it. */
+  sparkStatus(tenant: string): object | undefined;
   /** Like the health report, but a component the tenant does not configure is SKIPPED. */
-  pipelineHealth?(tenant: string): Promise<{ status: 'UP' | 'DOWN'; checks: { name: string; status: 'UP' | 'DOWN' | 'SKIPPED'; message?: string }[] } & Record<string, unknown>>;
-  events?(query: { tenant?: string; type?: string }, c: import('hono').Context): Response;
-  metrics?(): Promise<string>;
+  pipelineHealth(tenant: string): Promise<{ status: 'UP' | 'DOWN'; checks: { name: string; status: 'UP' | 'DOWN' | 'SKIPPED'; message?: string }[] } & Record<string, unknown>>;
+  events(query: { tenant?: string; type?: string }, c: Context): Response;
+  metrics(): Promise<string>;
   openapi(): unknown;
   /** Every tenant at a glance (the dashboard, `logwise status`); only `tenant` when given. */
-  tenants?(query: { tenant?: string }): Promise<TenantsData>;
+  tenants(query: { tenant?: string }): Promise<TenantsData>;
   /** The tenant's last notable events (what a page opened now shows before the live ones). */
-  recentEvents?(tenant: string): { tenant: string; events: readonly unknown[] };
+  recentEvents(tenant: string): { tenant: string; events: readonly unknown[] };
   /**
    * The tenant's latest delay sample when it is younger than `maxAgeMs` (what `sample-delay`
    * would answer from memory), read without a round through the loop; undefined when a new
    * sample is needed (or none is kept), and the handler then pushes `sample-delay`.
    */
-  recentDelay?(tenant: string, maxAgeMs: number): { minutes: number | null } | undefined;
+  recentDelay(tenant: string, maxAgeMs: number): { minutes: number | null } | undefined;
   /** Logs a failure of work that runs after the answer was sent. */
   background(what: string, tenant: string, error: unknown): void;
   delaySampleIntervalMs: number;
@@ -63,7 +61,7 @@ export function buildRoutes(deps: RouteDeps): RouteDef[] {
         throw new HttpError(400, 'INVALID_COMPONENT_TYPE', `componentType must be "application", got ${componentType === undefined ? 'nothing' : quote(JSON.stringify(componentType), 64)}`);
       }
       const force = body.force ?? query.force === 'true';
-      const outcome = await deps.dispatch<SyncOutcome>(tenant, 'sync', { force });
+      const outcome = await deps.dispatch(tenant, 'sync', { force });
       const message = outcome.guarded
         ? `Synced componentType: application for tenant: ${tenant}; the deletion guard kept ${outcome.guarded.wouldRemove} of ${outcome.guarded.known} services (repeat with force=true to remove them)`
         : `Successfully synced componentType: application for tenant: ${tenant}`;
@@ -79,7 +77,7 @@ export function buildRoutes(deps: RouteDeps): RouteDef[] {
     body: s.monitorSparkJobBody,
     response: { schema: s.successEnvelope(s.messageData), description: 'The poll was queued' },
     handle({ tenant, body }) {
-      deps.dispatch(tenant, 'monitor', body).catch((err: unknown) => deps.background('monitor', tenant, err));
+      deps.enqueue(tenant, 'monitor', body).catch((err: unknown) => deps.background('monitor', tenant, err));
       return { data: { success: true, message: `Successfully monitored the spark job for tenant: ${tenant}` } };
     },
   });
@@ -93,10 +91,10 @@ export function buildRoutes(deps: RouteDeps): RouteDef[] {
     handle({ tenant }): Reply | Promise<Reply> {
       // A sample younger than one interval is answered from memory (the stream takes one every
       // interval), at once, so dashboards polling this never make the daemon list the store per request.
-      const recent = deps.recentDelay?.(tenant, deps.delaySampleIntervalMs);
+      const recent = deps.recentDelay(tenant, deps.delaySampleIntervalMs);
       if (recent) return { data: { tenant, appLogsDelayMinutes: recent.minutes } };
       return deps
-        .dispatch<number>(tenant, 'sample-delay', { maxAgeMs: deps.delaySampleIntervalMs })
+        .dispatch(tenant, 'sample-delay', { maxAgeMs: deps.delaySampleIntervalMs })
         // The reference answers 200 with null when S3 fails; dashboards expect that.
         .catch((err: unknown) => {
           if ([501, 503].includes(toHttpError(err).status)) throw err;
@@ -126,7 +124,7 @@ export function buildRoutes(deps: RouteDeps): RouteDef[] {
     body: s.sparkReplayBody,
     response: { schema: s.successEnvelope(s.replayData), description: 'The replay was recorded' },
     async handle({ tenant, body }) {
-      const row = await deps.dispatch<ReplayRow>(tenant, 'replay', body);
+      const row = await deps.dispatch(tenant, 'replay', body);
       return {
         data: {
           id: row.id,
@@ -145,8 +143,9 @@ export function buildRoutes(deps: RouteDeps): RouteDef[] {
     tenant: true,
     response: { schema: s.successEnvelope(s.anyObject), description: 'Master status, drivers, last submission, restarts, backoff, and `lease`: which replica acts for the tenant' },
     handle({ tenant }) {
-      if (!deps.sparkStatus) throw new NotImplementedError('Spark status');
-      return { data: deps.sparkStatus(tenant) };
+      const status = deps.sparkStatus(tenant);
+      if (!status) throw new HttpError(501, 'NOT_IMPLEMENTED', `no Spark stream runs for tenant ${tenant}`);
+      return { data: status };
     },
   });
 
@@ -161,7 +160,6 @@ export function buildRoutes(deps: RouteDeps): RouteDef[] {
         'Each component UP or DOWN; overall UP only if all are. Beside `data`, the Java orchestrator’s fields at the top: `status`, `message`, `tenant`, `checks: [{component, check: {status, message}}]`',
     },
     async handle({ tenant }): Promise<Reply> {
-      if (!deps.pipelineHealth) throw new NotImplementedError('Pipeline health');
       const health = await deps.pipelineHealth(tenant);
       const message = health.status === 'UP' ? 'All pipeline components are healthy' : 'One or more pipeline components have issues';
       return {
@@ -198,7 +196,7 @@ export function buildRoutes(deps: RouteDeps): RouteDef[] {
         return { data: { status: report.status, checks: byName(report) } };
       };
       // At once from the latest database ping; only before the first one settled, when it does (within its budget).
-      const recent = deps.recentHealth?.();
+      const recent = deps.recentHealth();
       return recent ? answer(recent) : deps.health().then(answer);
     },
   });
@@ -222,7 +220,6 @@ export function buildRoutes(deps: RouteDeps): RouteDef[] {
     query: s.eventsQuery,
     response: { description: 'text/event-stream of events', contentType: 'text/event-stream' },
     handle({ query, c }) {
-      if (!deps.events) throw new NotImplementedError('The event stream');
       return deps.events(query, c);
     },
   });
@@ -234,7 +231,6 @@ export function buildRoutes(deps: RouteDeps): RouteDef[] {
     tenant: false,
     response: { description: 'Prometheus text format', contentType: 'text/plain; version=0.0.4' },
     async handle({ c }) {
-      if (!deps.metrics) throw new NotImplementedError('Metrics');
       return c.body(await deps.metrics(), 200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' });
     },
   });
@@ -269,7 +265,6 @@ export function buildRoutes(deps: RouteDeps): RouteDef[] {
     query: tenantsQuery,
     response: { schema: s.successEnvelope(tenantsData), description: 'From what the loops hold in memory, and one grouped count of service_details' },
     async handle({ query }) {
-      if (!deps.tenants) throw new NotImplementedError('The tenants summary');
       return { data: await deps.tenants(query) };
     },
   });
@@ -282,7 +277,6 @@ export function buildRoutes(deps: RouteDeps): RouteDef[] {
     query: recentEventsQuery,
     response: { schema: s.successEnvelope(recentEventsData), description: 'Oldest first; empty after a restart until something happens' },
     handle({ query }) {
-      if (!deps.recentEvents) throw new NotImplementedError('Recent events');
       return { data: deps.recentEvents(query.tenant) };
     },
   });

@@ -30,11 +30,10 @@ const RETRYABLE_FS_CODES = new Set(['EAGAIN', 'EBUSY', 'EMFILE', 'ENFILE', 'EIO'
 const ABSENT_CODES = new Set(['ENOENT', 'ENOTDIR']);
 
 /**
- * Listings read the directories with synchronous calls (a few microseconds each on a local
- * disk; the promise API costs 4 to 10 times the CPU per call, a thread-pool hop and a promise
- * each, and 1,000 tenants list their stores every minute for the delay and every five for
- * discovery), and let the event loop turn whenever they have held it this long, so a listing
- * of a large tree never blocks it for more than about that.
+ * Listings read the directories with synchronous calls (cheap on a local disk, where the
+ * promise API adds a thread-pool hop and a promise per call, and every tenant lists its store
+ * every minute), and let the event loop turn whenever they have held it this long, so a
+ * listing of a large tree never blocks it for more than about that (BENCHMARKS.md).
  */
 const LISTING_SLICE_MS = 2;
 let sliceStartedAt = Number.NEGATIVE_INFINITY;

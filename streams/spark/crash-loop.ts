@@ -19,7 +19,7 @@
  * (default 5 minutes), which clears everything. (Were it not sticky, a 10-minute backoff would
  * let the window empty and the loop would restart at full speed, oscillating.)
  */
-import type { MasterState } from '../src/spark/types.js';
+import type { MasterState } from '../../src/spark/types.js';
 import { masterIndex } from './master-index.js';
 
 export interface CrashLoopParams {

@@ -12,8 +12,8 @@
  *    launches for a supervised driver after a worker loss).
  *
  * Decision order:
- *  1. master unreachable → `master-unreachable` (nothing can be known or done).
- *  2. no alive driver of the tenant →
+ *  (A run whose master read got no answer never gets here: it fails, and the loop backs off.)
+ *  1. no alive driver of the tenant →
  *       master not ALIVE → `wait` (master-not-alive);
  *       our last submission is younger than `submitGraceMs` and not yet listed (active or
  *       completed) → `wait` (submit-grace);
@@ -28,9 +28,9 @@
  *           `replay-continue`: submit with the replay timestamp and no cleaning, so the job
  *           continues from its checkpoint (as the reference does); no flag changes;
  *         otherwise → `keep-alive`: a plain submission, state kept.
- *     (Before 2 and 3: a due replay step whose create was begun less than `submitGraceMs` ago
+ *     (Before 1 and 2: a due replay step whose create was begun less than `submitGraceMs` ago
  *     by a run whose outcome is unknown, its driver not listed yet → `wait` (submit-grace).)
- *  3. alive driver(s) →
+ *  2. alive driver(s) →
  *       a due, not-yet-submitted replay → `submit` (replay-start) killing all of them first;
  *       else a due resume → `submit` (replay-resume) killing all of them first;
  *       else more than one → `kill-duplicates`, keeping the newest;
@@ -47,10 +47,10 @@
  * `activedrivers` (bounded; on timeout report and let the next poll decide again), clean state
  * if `cleanState`, submit with `startingOffsetsTimestamp` when not null, then set `markReplay`.
  */
-import type { MasterState, SparkDriver } from '../src/spark/types.js';
+import type { MasterState, SparkDriver } from '../../src/spark/types.js';
 import { currentBackoffMs, deathsInWindow, nextSubmitAllowedAt, type CrashLoopState } from './crash-loop.js';
 import { masterIndex } from './master-index.js';
-import { ALIVE_DRIVER_STATES } from '../src/spark/types.js';
+import { compareNewestFirst, driverBelongsToTenant, tenantAliveDrivers, type OwnSubmission } from './ownership.js';
 
 /** The pending row of `spark_submit_status` (SPEC §4.3), if any. */
 export interface PendingReplay {
@@ -70,21 +70,14 @@ export interface PendingReplay {
   stepBegunAt?: number | null;
 }
 
-/** The tenant's last own submission. */
-export interface OwnSubmission {
-  submissionId: string;
-  /** Epoch ms of the submission. */
-  at: number;
-}
-
 export interface SparkObservation {
   /** Epoch ms. */
   now: number;
   tenant: string;
   /** The tenant's `spark.mainClass`. */
   mainClass: string;
-  /** The ALIVE master's state (or the best one read), or null when no master answered. */
-  master: MasterState | null;
+  /** The ALIVE master's state (or the best one read). */
+  master: MasterState;
   /** Every driver id this tenant submitted or adopted (persisted). */
   submittedDriverIds: ReadonlySet<string>;
   /** Main classes of the other tenants configured on the same master. */
@@ -113,10 +106,6 @@ interface SparkActionBase {
   aliveDriverIds: string[];
   /** Alive drivers that belong to the tenant but are not recorded as its own yet: record them. */
   adopt: string[];
-}
-
-export interface MasterUnreachableAction extends SparkActionBase {
-  kind: 'master-unreachable';
 }
 
 export interface NoAction extends SparkActionBase {
@@ -150,82 +139,11 @@ export interface SubmitAction extends SparkActionBase {
   markReplay: ReplayMark | null;
 }
 
-export type SparkAction = MasterUnreachableAction | NoAction | WaitAction | KillDuplicatesAction | SubmitAction;
+export type SparkAction = NoAction | WaitAction | KillDuplicatesAction | SubmitAction;
 
-
-/** A driver listed in `activedrivers` in state SUBMITTED or RUNNING (call it on active ones only). */
-export function isAliveState(state: string): boolean {
-  return ALIVE_DRIVER_STATES.has(state);
-}
-
-type Ownership = Pick<SparkObservation, 'mainClass' | 'submittedDriverIds' | 'otherTenantMainClasses' | 'lastSubmission'>;
-
-export function driverBelongsToTenant(driver: SparkDriver, obs: Ownership): boolean {
-  if (obs.submittedDriverIds.has(driver.id)) return true;
-  if (obs.lastSubmission && obs.lastSubmission.submissionId === driver.id) return true;
-  return driver.mainClass === obs.mainClass && !obs.otherTenantMainClasses.includes(obs.mainClass);
-}
-
-/**
- * The tenant's alive drivers, newest first; empty when the master is unknown. The same drivers
- * as filtering `activeDrivers` with `isAliveState` and `driverBelongsToTenant`, found through the
- * state's shared index: a poll costs the tenant's own ids, not the master's whole driver list.
- */
-export function tenantAliveDrivers(obs: Ownership & Pick<SparkObservation, 'master'>): SparkDriver[] {
-  if (!obs.master) return [];
-  const index = masterIndex(obs.master);
-  const found = new Set<SparkDriver>();
-  // Every alive driver of the tenant's main class, when no other tenant on the master has it.
-  if (!obs.otherTenantMainClasses.includes(obs.mainClass)) for (const d of index.aliveByMainClass.get(obs.mainClass) ?? []) found.add(d);
-  const ids = obs.submittedDriverIds;
-  if (ids.size <= index.aliveById.size) {
-    for (const id of ids) {
-      const d = index.aliveById.get(id);
-      if (d) found.add(d);
-    }
-  } else {
-    for (const d of index.aliveById.values()) if (ids.has(d.id)) found.add(d);
-  }
-  const last = obs.lastSubmission ? index.aliveById.get(obs.lastSubmission.submissionId) : undefined;
-  if (last) found.add(last);
-  return [...found].sort(compareNewestFirst);
-}
-
-/** Newest first: later start time, then the later driver id (`driver-<yyyyMMddHHmmss>-<n>`). */
-export function compareNewestFirst(a: SparkDriver, b: SparkDriver): number {
-  const at = Number.isFinite(a.startTime) ? a.startTime : -Infinity;
-  const bt = Number.isFinite(b.startTime) ? b.startTime : -Infinity;
-  if (at !== bt) return bt > at ? 1 : -1;
-  return compareDriverIds(b.id, a.id);
-}
-
-const DRIVER_ID = /^driver-(\d{14})-(\d+)$/;
-
-function compareDriverIds(a: string, b: string): number {
-  const ma = DRIVER_ID.exec(a);
-  const mb = DRIVER_ID.exec(b);
-  if (ma && mb) {
-    const [, da = '', na = '0'] = ma;
-    const [, db = '', nb = '0'] = mb;
-    if (da !== db) return da < db ? -1 : 1;
-    const diff = Number(na) - Number(nb);
-    if (diff !== 0) return diff < 0 ? -1 : 1;
-  }
-  return a < b ? -1 : a > b ? 1 : 0;
-}
 
 export function decideSparkAction(obs: SparkObservation): SparkAction {
   const { tenant, now, master } = obs;
-  if (master === null) {
-    return {
-      kind: 'master-unreachable',
-      tenant,
-      reason: `tenant ${tenant}: no Spark master answered, so its drivers cannot be seen; nothing is submitted or killed until one does`,
-      aliveDriverIds: [],
-      adopt: [],
-    };
-  }
-
   const alive = tenantAliveDrivers(obs);
   const base = {
     tenant,

@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { seededRandom as rng } from '../test/support/seeded-random.js';
-import type { MasterState, SparkDriver } from '../src/spark/types.js';
+import { seededRandom as rng } from '../../test/support/seeded-random.js';
+import type { MasterState, SparkDriver } from '../../src/spark/types.js';
 import { detectDeaths } from './crash-loop.js';
 import { masterIndex } from './master-index.js';
-import { compareNewestFirst, driverBelongsToTenant, isAliveState, tenantAliveDrivers } from './spark-decision.js';
+import { compareNewestFirst, driverBelongsToTenant, isAliveState, tenantAliveDrivers } from './ownership.js';
 
 const STATES = ['SUBMITTED', 'RUNNING', 'FINISHED', 'KILLED', 'FAILED', 'ERROR', 'RELAUNCHING'];
 const CLASSES = ['com.a.Main', 'com.b.Main', 'com.c.Main'];

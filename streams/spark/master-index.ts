@@ -1,14 +1,13 @@
 /**
  * Lookups over one master state, built once per state and shared by every tenant that reads it.
  *
- * The master client hands one frozen state to all the tenants of a master (1,000 tenants on a
- * master listing 1,000 drivers: each poll used to scan and copy the whole driver list several
- * times). A frozen state cannot change, so its index is kept with it (in a WeakMap, gone with
+ * The master client hands one frozen state to all the tenants of a master, so the lookups a
+ * poll needs are built once per state instead of every poll scanning the whole driver list. A frozen state cannot change, so its index is kept with it (in a WeakMap, gone with
  * the state); a state that is not frozen (built by hand) gets a new index at every call.
  * Pure: the same state always gives the same index.
  */
-import type { MasterState, SparkDriver } from '../src/spark/types.js';
-import { ALIVE_DRIVER_STATES } from '../src/spark/types.js';
+import type { MasterState, SparkDriver } from '../../src/spark/types.js';
+import { ALIVE_DRIVER_STATES } from '../../src/spark/types.js';
 
 export interface MasterIndex {
   /** Ids in `activedrivers`. */

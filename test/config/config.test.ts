@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { CONFIG_LIMITS, ConfigError, configPathFrom, loadConfig, parseConfig } from '../../src/config/load.js';
-import { createCrashLoopState, DEFAULT_CRASH_LOOP_PARAMS } from '../../streams/crash-loop.js';
+import { createCrashLoopState, DEFAULT_CRASH_LOOP_PARAMS } from '../../streams/spark/crash-loop.js';
 import { crashLoopParams } from '../../streams/tenant-streams.js';
 import { referenceTenants } from '../support/reference-config.js';
 

@@ -12,7 +12,7 @@ const echoStreams = (): StreamDefinition[] => [
     intervalMs: 3_600_000,
     tick: { command: 'sync', args: { force: false } },
     commands: {
-      sync: (args: { force: boolean }) => of({ onboarded: args.force ? 2 : 1, removed: 0 }),
+      sync: (args) => of({ onboarded: args.force ? 2 : 1, removed: 0, present: 0, ignoredFolders: 0 }),
     },
   },
   {

@@ -18,7 +18,9 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SparkMasterSimulator } from '../spark-sim/master-simulator.js';
-import { ROOT, startDaemonProcess, startPrivateMariaDb, type DaemonProcess, type PrivateMariaDb } from '../support/faults.js';
+import { daemonConfig } from '../support/daemon-config.js';
+import { startDaemonProcess, type DaemonProcess } from '../support/faults.js';
+import { startPrivateMariaDb, type PrivateMariaDb } from '../support/private-services.js';
 import { acceptedCreates, aliveOf, sleep, sparkTenant, waitFor } from '../support/spark.js';
 
 const LEASE_S = 3;
@@ -35,41 +37,26 @@ describe('MariaDB stalls between a replay step and its flag', () => {
   let daemon: DaemonProcess;
   const held: string[] = [];
 
-  const query = async <T>(sql: string, args: unknown[] = []): Promise<T[]> => {
-    const conn = await db.connect(DATABASE);
-    try {
-      const [rows] = await conn.query(sql, args);
-      return rows as T[];
-    } finally {
-      await conn.end();
-    }
-  };
+  const query = <T>(sql: string, args: unknown[] = []) => db.query<T>(DATABASE, sql, args);
+  /** The daemon's config on `database` here, the tenant's store in `storeDir`. */
+  const config = (database: string, storeDir: string) =>
+    daemonConfig({
+      database: db.hocon(database),
+      leaseSeconds: LEASE_S,
+      loop: { sparkPollSeconds: 0.5, discoverySeconds: 3600, delaySampleSeconds: 3600, submitGraceSeconds: 2, backoff: { minSeconds: 0.2, maxSeconds: 1 } },
+      tenants: [sparkTenant(sim, { store: `objectStore.local.path = "${storeDir}"` })],
+    });
   const startingOffsetsArg = (body: unknown) => ((body as { appArgs?: string[] }).appArgs ?? []).find((a) => a.startsWith('kafka.startingOffsetsTimestamp='));
 
   beforeAll(async () => {
-    db = await startPrivateMariaDb({ port: PORT, dir: join(ROOT, '.services', 'mariadb-faults-replay') });
+    db = await startPrivateMariaDb({ port: PORT, name: 'mariadb-faults-replay' });
     await db.createDatabase(DATABASE);
     sim = new SparkMasterSimulator({ killDelayMs: 200, onRequest: (r) => r.held && held.push(r.endpoint) });
     await sim.start();
     dir = mkdtempSync(join(tmpdir(), 'lw-faults-replay-'));
     store = join(dir, 'store');
     mkdirSync(store);
-    daemon = await startDaemonProcess({
-      dir,
-      config: `
-http { port = 0, host = "127.0.0.1" }
-database { client = mysql, host = "127.0.0.1", port = ${db.port}, user = "root", password = "", database = "${DATABASE}", poolMax = 4 }
-ha { leaseSeconds = ${LEASE_S} }
-loop {
-  sparkPollSeconds = 0.5
-  discoverySeconds = 3600
-  delaySampleSeconds = 3600
-  submitGraceSeconds = 2
-  backoff { minSeconds = 0.2, maxSeconds = 1 }
-}
-tenants = [${sparkTenant(sim, { store: `objectStore.local.path = "${store}"` })}]
-`,
-    });
+    daemon = await startDaemonProcess({ dir, config: config(DATABASE, store) });
   }, 120_000);
 
   afterAll(async () => {
@@ -147,25 +134,13 @@ tenants = [${sparkTenant(sim, { store: `objectStore.local.path = "${store}"` })}
     held.length = 0;
     const storeB = join(dir, 'store-b');
     mkdirSync(storeB);
-    const config = `
-http { port = 0, host = "127.0.0.1" }
-database { client = mysql, host = "127.0.0.1", port = ${db.port}, user = "root", password = "", database = "${database}", poolMax = 4 }
-ha { leaseSeconds = ${LEASE_S} }
-loop {
-  sparkPollSeconds = 0.5
-  discoverySeconds = 3600
-  delaySampleSeconds = 3600
-  submitGraceSeconds = 2
-  backoff { minSeconds = 0.2, maxSeconds = 1 }
-}
-tenants = [${sparkTenant(sim, { store: `objectStore.local.path = "${storeB}"` })}]
-`;
+    const replicaConfig = config(database, storeB);
     const dirA = join(dir, 'a');
     const dirB = join(dir, 'b');
     mkdirSync(dirA);
     mkdirSync(dirB);
-    const a = await startDaemonProcess({ dir: dirA, config });
-    const b = await startDaemonProcess({ dir: dirB, config });
+    const a = await startDaemonProcess({ dir: dirA, config: replicaConfig });
+    const b = await startDaemonProcess({ dir: dirB, config: replicaConfig });
     try {
       const d1 = (await waitFor(() => acceptedCreates(sim)[0], 'the first submission', 30_000)).submissionId!;
       await a.waitForEvent('spark.polled', 'a poll of the holder that sees the driver alive', { pred: (e) => e.action === 'none' });

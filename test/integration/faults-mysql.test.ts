@@ -25,7 +25,9 @@ import { dirname, join } from 'node:path';
 import type mysql from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SparkMasterSimulator } from '../spark-sim/master-simulator.js';
-import { firstSuccess, startDaemonProcess, startPrivateMariaDb, type DaemonProcess, type PrivateMariaDb } from '../support/faults.js';
+import { daemonConfig } from '../support/daemon-config.js';
+import { firstSuccess, startDaemonProcess, type DaemonProcess } from '../support/faults.js';
+import { startPrivateMariaDb, type PrivateMariaDb } from '../support/private-services.js';
 import { acceptedCreates, MAIN_CLASS, sleep, sparkTenant, waitFor } from '../support/spark.js';
 import { partitionKey } from '../support/stores.js';
 
@@ -59,15 +61,7 @@ describe('MariaDB dies in the middle of a submission and of a sync', () => {
     put(keys, staging);
     renameSync(join(staging, 'logs', `env=${env}`), join(store, 'logs', `env=${env}`));
   };
-  const query = async <T>(sql: string, args: unknown[] = []): Promise<T[]> => {
-    const conn = await db.connect(DATABASE);
-    try {
-      const [rows] = await conn.query(sql, args);
-      return rows as T[];
-    } finally {
-      await conn.end();
-    }
-  };
+  const query = <T>(sql: string, args: unknown[] = []) => db.query<T>(DATABASE, sql, args);
   const healthStatus = async () => (await daemon.request('GET', '/healthcheck', { timeoutMs: 10_000 })).status;
   /** Retries of a stream logged since `since`: attempts count up from 1, delays never above the maximum. */
   const expectBackoff = (stream: string, since: number) => {
@@ -90,19 +84,12 @@ describe('MariaDB dies in the middle of a submission and of a sync', () => {
     put(INITIAL);
     daemon = await startDaemonProcess({
       dir,
-      config: `
-http { port = 0, host = "127.0.0.1" }
-database { client = mysql, host = "127.0.0.1", port = ${db.port}, user = "root", password = "", database = "${DATABASE}", poolMax = 4 }
-ha { leaseSeconds = ${LEASE_S} }
-loop {
-  sparkPollSeconds = 0.5
-  discoverySeconds = 5
-  delaySampleSeconds = 3600
-  submitGraceSeconds = 2
-  backoff { minSeconds = 0.2, maxSeconds = ${MAX_BACKOFF_S} }
-}
-tenants = [${sparkTenant(sim, { store: `objectStore.local.path = "${store}"` })}]
-`,
+      config: daemonConfig({
+        database: db.hocon(DATABASE),
+        leaseSeconds: LEASE_S,
+        loop: { sparkPollSeconds: 0.5, discoverySeconds: 5, delaySampleSeconds: 3600, submitGraceSeconds: 2, backoff: { minSeconds: 0.2, maxSeconds: MAX_BACKOFF_S } },
+        tenants: [sparkTenant(sim, { store: `objectStore.local.path = "${store}"` })],
+      }),
     });
   }, 120_000);
 

@@ -11,7 +11,8 @@ import { LocalObjectStore } from '../../src/objectstore/local-object-store.js';
 import type { ObjectStore } from '../../src/objectstore/object-store.js';
 import type { EventInput, EventOf, OrchestratorEvent } from '../../streams/events.js';
 import { paceOffsets, serviceKey } from '../../streams/service-delays-plan.js';
-import { refreshServiceDelayGauge, serviceDelaySeries, serviceDelaysStream, withServiceDelays, type ServiceDelayRound, type ServiceDelaysDeps } from '../../streams/service-delays.js';
+import type { ServiceDelayRound } from '../../streams/commands.js';
+import { refreshServiceDelayGauge, serviceDelaySeries, serviceDelaysStream, withServiceDelays, type ServiceDelaysDeps } from '../../streams/service-delays.js';
 import { Supervisor } from '../../streams/supervisor.js';
 import type { StreamContext } from '../../streams/tenant-loop.js';
 import { freshSqliteDatabase, type TestDatabase } from '../support/databases.js';
@@ -81,6 +82,8 @@ describe('per-service delay on a local folder and SQLite', () => {
     now: () => now,
     scheduler: asyncScheduler,
     emit: (e: EventInput) => events.push({ ...e, tenant: 'ABC', at: Date.now() } as OrchestratorEvent),
+    isActing: () => true,
+    assertActing: () => undefined,
   };
   const rounds = () => events.filter((e): e is EventOf<'delay.service-sampled'> => e.type === 'delay.service-sampled');
 
@@ -93,7 +96,7 @@ describe('per-service delay on a local folder and SQLite', () => {
   const partitionsOf = (folder: string, minutesAgo: number[]) => minutesAgo.map((ago) => `${folder}${minuteFolder(start - ago * MINUTE)}part-00000.c000.snappy.parquet`);
   const newestOf = (ago: number) => Math.floor((start - ago * MINUTE) / MINUTE) * MINUTE;
   const run = (stream: ReturnType<typeof serviceDelaysStream>) =>
-    firstValueFrom(from(stream.definition.commands['sample-service-delays']!({} as never))) as Promise<ServiceDelayRound>;
+    firstValueFrom(from(stream.definition.commands['sample-service-delays']!({})));
   const streamOn = (store: ObjectStore, opts: Partial<ServiceDelaysDeps> = {}) =>
     serviceDelaysStream(ctx, { tenant, store, services: repo, intervalMs: 2000, ...opts });
 

@@ -12,7 +12,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it, onTestFailed, vi } from 'vitest';
-import type { TenantStreamsFactory } from '../../src/orchestrator.js';
+import type { TenantStreamsFactory } from '../../streams/ports.js';
 import {
   listObjects,
   produceLines,

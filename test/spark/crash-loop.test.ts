@@ -10,7 +10,7 @@ import {
   recordAlive,
   recordDeath,
   type CrashLoopState,
-} from '../../streams/crash-loop.js';
+} from '../../streams/spark/crash-loop.js';
 import type { MasterState, SparkDriver } from '../../src/spark/types.js';
 
 const SEC = 1000;

@@ -5,7 +5,10 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { sharedReadMaxAgeMs } from '../../src/shared-read.js';
-import { SparkMasterClient, SparkUnreachableError, parseMasterState, sharingUnchanged, type SparkMasterClientOptions } from '../../src/spark/master-client.js';
+import { SparkUnreachableError } from '../../src/spark/errors.js';
+import { SparkMasterClient, type SparkMasterClientOptions } from '../../src/spark/master-client.js';
+import { parseMasterState } from '../../src/spark/master-state-schema.js';
+import { sharingUnchanged } from '../../src/spark/master-state.js';
 import type { CreateSubmissionRequest, MasterState } from '../../src/spark/types.js';
 import { SparkMasterSimulator, type MasterSimulatorOptions } from '../spark-sim/master-simulator.js';
 import { acceptedCreates, aliveOf, sleep, sparkTenant, startSparkOrchestrator, waitFor } from '../support/spark.js';

@@ -3,17 +3,9 @@
  */
 import { createServer, type AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import {
-  SparkError,
-  SparkMasterClient,
-  SparkProtocolError,
-  SparkSubmissionRejected,
-  SparkTimeoutError,
-  SparkUnreachableError,
-  parseMasterState,
-  SparkMalformedStateError,
-  type SparkMasterClientOptions,
-} from '../../src/spark/master-client.js';
+import { SparkError, SparkMalformedStateError, SparkProtocolError, SparkSubmissionRejected, SparkTimeoutError, SparkUnreachableError } from '../../src/spark/errors.js';
+import { SparkMasterClient, type SparkMasterClientOptions } from '../../src/spark/master-client.js';
+import { parseMasterState } from '../../src/spark/master-state-schema.js';
 import type { CreateSubmissionRequest } from '../../src/spark/types.js';
 import { SparkMasterSimulator, jacksonPretty, type MasterSimulatorOptions } from '../spark-sim/master-simulator.js';
 

@@ -1,15 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { createCrashLoopState, recordDeath, type CrashLoopState } from '../../streams/crash-loop.js';
-import {
-  compareNewestFirst,
-  decideSparkAction,
-  duration,
-  tenantAliveDrivers,
-  type PendingReplay,
-  type SparkAction,
-  type SparkObservation,
-  type SubmitAction,
-} from '../../streams/spark-decision.js';
+import { createCrashLoopState, recordDeath, type CrashLoopState } from '../../streams/spark/crash-loop.js';
+import { decideSparkAction, duration, type PendingReplay, type SparkAction, type SparkObservation, type SubmitAction } from '../../streams/spark/decision.js';
+import { compareNewestFirst, tenantAliveDrivers } from '../../streams/spark/ownership.js';
 import type { MasterState, SparkDriver } from '../../src/spark/types.js';
 
 const SEC = 1000;
@@ -88,13 +80,6 @@ function crashLooping(lastDeathAt: number): CrashLoopState {
 }
 
 describe('decideSparkAction', () => {
-  describe('master unreachable', () => {
-    it('does nothing and says so', () => {
-      const a = decideSparkAction(obs({ master: null, pendingReplay: replay() }));
-      expect(a).toEqual({ kind: 'master-unreachable', tenant: 'ABC', aliveDriverIds: [], adopt: [], reason: expect.stringMatching(/no Spark master answered/) });
-    });
-  });
-
   describe('no alive driver', () => {
     it('submits when the master is ALIVE and nothing holds it back', () => {
       const a = expectSubmit(decideSparkAction(obs()));

@@ -11,66 +11,10 @@ import type { SubmissionRecord } from '../../src/db/spark-submissions.js';
 import type { DeleteResult, ObjectStore } from '../../src/objectstore/object-store.js';
 import { SparkMasterClient } from '../../src/spark/master-client.js';
 import type { EventInput } from '../../streams/events.js';
-import { sparkPollStream, type ReplayStore, type SubmissionStore } from '../../streams/spark-poll.js';
-import { NotLeaderError } from '../../streams/tenant-loop.js';
+import { NotLeaderError } from '../../streams/leadership.js';
+import { directSparkStream, handContext, MemoryReplays, MemorySubmissions, memoryStore } from '../support/spark-stream.js';
 import { SparkMasterSimulator } from '../spark-sim/master-simulator.js';
 import { waitFor } from '../support/spark.js';
-
-class MemoryReplays implements ReplayStore {
-  rows: ReplayRow[] = [];
-  async insert(tenant: string, startingOffsetsTimestamp: number, resumeToSubscribePatternTimestamp: number): Promise<ReplayRow> {
-    const row = { id: this.rows.length + 1, tenant, startingOffsetsTimestamp, resumeToSubscribePatternTimestamp, isSubmittedForOffsetsTimestamp: false, isResumedToSubscribePattern: false, createdAt: new Date() };
-    this.rows.push(row);
-    return { ...row };
-  }
-  async latest(tenant: string) {
-    const row = this.rows.filter((r) => r.tenant === tenant).at(-1);
-    return row ? { ...row } : undefined;
-  }
-  async markSubmitted(id: number) {
-    const row = this.rows.find((r) => r.id === id)!;
-    const changed = !row.isSubmittedForOffsetsTimestamp;
-    row.isSubmittedForOffsetsTimestamp = true;
-    return changed;
-  }
-  async markResumed(id: number) {
-    const row = this.rows.find((r) => r.id === id)!;
-    const changed = !row.isResumedToSubscribePattern;
-    row.isResumedToSubscribePattern = true;
-    return changed;
-  }
-}
-
-class MemorySubmissions implements SubmissionStore {
-  rows: SubmissionRecord[] = [];
-  async record(s: SubmissionRecord) {
-    this.rows.push(s);
-  }
-  async recent(tenant: string) {
-    return this.rows.filter((r) => r.tenant === tenant).reverse();
-  }
-}
-
-function memoryStore(keys: string[]): ObjectStore & { keys: Set<string> } {
-  const all = new Set(keys);
-  return {
-    keys: all,
-    stats: { listCalls: 0, deleteCalls: 0, retries: 0 },
-    async listPrefixes() {
-      return [];
-    },
-    async listKeys(prefix: string) {
-      return [...all].filter((k) => k.startsWith(prefix)).sort();
-    },
-    async deleteKeys(ks: readonly string[]): Promise<DeleteResult> {
-      for (const k of ks) all.delete(k);
-      return { deleted: ks.length, errors: [] };
-    },
-    async ping() {},
-    describe: () => 'memory:',
-    close() {},
-  };
-}
 
 const cleanups: (() => Promise<unknown>)[] = [];
 afterEach(async () => {
@@ -91,19 +35,7 @@ async function setup() {
   const events: EventInput[] = [];
   const replays = new MemoryReplays();
   const store = memoryStore([...STATE, 'logs/env=prod/x']);
-  const stream = sparkPollStream(
-    {
-      tenant: 'ABC',
-      now: () => Date.now(),
-      emit: (e) => events.push(e),
-      scheduler: asyncScheduler,
-      isActing: () => lease.acting,
-      assertActing: () => {
-        if (!lease.acting) throw new NotLeaderError('ABC', 'other-replica');
-      },
-    },
-    { tenant: config.tenants[0]!, master: client, store, replays, submissions: new MemorySubmissions(), otherTenantMainClasses: [], intervalMs: 1000, submitGraceMs: 5_000, killWait: { timeoutMs: 5_000, pollMs: 20 } },
-  );
+  const stream = directSparkStream(handContext('ABC', { emit: (e) => events.push(e), lease }), { tenant: config.tenants[0]!, master: client, store, replays, submissions: new MemorySubmissions(), otherTenantMainClasses: [], intervalMs: 1000, submitGraceMs: 5_000, killWait: { timeoutMs: 5_000, pollMs: 20 }, soleWriter: false });
   return { sim, stream, events, replays, store, lease };
 }
 
@@ -149,18 +81,6 @@ describe('the Spark poll stream and the lease', () => {
   });
 });
 
-/** MemoryReplays with the write-ahead of replay steps (as the database repository has it). */
-class MemoryReplaySteps extends MemoryReplays {
-  steps: ReplayStepAttempt[] = [];
-  async beginStep(a: ReplayStepAttempt) {
-    this.steps.push(structuredClone(a));
-  }
-  async lastStep(tenant: string, replayId: number, flag: string) {
-    const a = this.steps.filter((s) => s.tenant === tenant && s.replayId === replayId && s.flag === flag).at(-1);
-    return a ? structuredClone(a) : undefined;
-  }
-}
-
 class FailingSubmissions extends MemorySubmissions {
   failing = false;
   override async record(s: SubmissionRecord) {
@@ -181,25 +101,13 @@ async function replicaSetup(opts: { submitGraceMs?: number } = {}) {
     name = "ABC", objectStore.local.path = "/nowhere", kafka.kafkaBrokersHost = "k"
     spark { sparkMasterHost = "${sim.host}", sparkMasterWebUiPort = ${sim.uiPort}, sparkMasterRestPort = ${sim.restPort}, sparkJarPath = "file:///a.jar" }
   }]`);
-  const replays = new MemoryReplaySteps();
+  const replays = new MemoryReplays();
   const submissions = new FailingSubmissions();
   const store = memoryStore([...STATE, 'logs/env=prod/x']);
   const replica = () => {
     const lease = { acting: true };
     const events: EventInput[] = [];
-    const stream = sparkPollStream(
-      {
-        tenant: 'ABC',
-        now: () => Date.now(),
-        emit: (e) => events.push(e),
-        scheduler: asyncScheduler,
-        isActing: () => lease.acting,
-        assertActing: () => {
-          if (!lease.acting) throw new NotLeaderError('ABC', 'other-replica');
-        },
-      },
-      { tenant: config.tenants[0]!, master: client, store, replays, submissions, otherTenantMainClasses: [], intervalMs: 1000, submitGraceMs: opts.submitGraceMs ?? 5_000, killWait: { timeoutMs: 5_000, pollMs: 20 } },
-    );
+    const stream = directSparkStream(handContext('ABC', { emit: (e) => events.push(e), lease }), { tenant: config.tenants[0]!, master: client, store, replays, submissions, otherTenantMainClasses: [], intervalMs: 1000, submitGraceMs: opts.submitGraceMs ?? 5_000, killWait: { timeoutMs: 5_000, pollMs: 20 }, soleWriter: false });
     return { stream, lease, events };
   };
   const replayCreates = () => sim.createRequests.filter((r) => ((r.body as { appArgs?: string[] }).appArgs ?? []).some((a) => a.startsWith('kafka.startingOffsetsTimestamp=')));

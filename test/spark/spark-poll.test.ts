@@ -1,5 +1,5 @@
 /**
- * The Spark poll stream's own rules, driven directly (no loop, no database): the bounded kill
+ * The Spark stream's own rules, driven directly (no loop, no database): the bounded kill
  * wait, cleanup failures, what counts as an ambiguous create, tenants sharing a master.
  */
 import { asyncScheduler } from 'rxjs';
@@ -10,82 +10,16 @@ import type { ReplayRow } from '../../src/db/spark-submit-status.js';
 import type { SubmissionRecord } from '../../src/db/spark-submissions.js';
 import type { DeleteResult, ObjectStore } from '../../src/objectstore/object-store.js';
 import type { CreateSubmissionRequest } from '../../src/spark/types.js';
-import { SparkMasterClient, SparkProtocolError, SparkSubmissionRejected, SparkTimeoutError, SparkUnreachableError } from '../../src/spark/master-client.js';
+import { SparkProtocolError, SparkSubmissionRejected, SparkTimeoutError, SparkUnreachableError } from '../../src/spark/errors.js';
+import { SparkMasterClient } from '../../src/spark/master-client.js';
 import type { EventInput } from '../../streams/events.js';
-import {
-  createMayHaveSucceeded,
-  KillWaitTimeoutError,
-  memoryStringToMb,
-  otherTenantMainClasses,
-  requestedSize,
-  sparkPollStream,
-  StateCleanupError,
-  type ReplayStore,
-  type SubmissionStore,
-} from '../../streams/spark-poll.js';
+import { createMayHaveSucceeded, KillWaitTimeoutError, StateCleanupError } from '../../streams/spark/act.js';
+import { memoryStringToMb, requestedSize } from '../../streams/spark/driver-size.js';
+import { otherTenantMainClasses } from '../../streams/spark/ownership.js';
+import { directSparkStream, handContext, MemoryReplays, MemorySubmissions, memoryStore } from '../support/spark-stream.js';
 import { SparkMasterSimulator } from '../spark-sim/master-simulator.js';
 
 const MAIN = 'com.logwise.spark.MainApplication';
-
-class MemoryReplays implements ReplayStore {
-  rows: ReplayRow[] = [];
-  async insert(tenant: string, startingOffsetsTimestamp: number, resumeToSubscribePatternTimestamp: number): Promise<ReplayRow> {
-    const row = { id: this.rows.length + 1, tenant, startingOffsetsTimestamp, resumeToSubscribePatternTimestamp, isSubmittedForOffsetsTimestamp: false, isResumedToSubscribePattern: false, createdAt: new Date() };
-    this.rows.push(row);
-    return { ...row };
-  }
-  async latest(tenant: string) {
-    const row = this.rows.filter((r) => r.tenant === tenant).at(-1);
-    return row ? { ...row } : undefined;
-  }
-  async markSubmitted(id: number) {
-    const row = this.rows.find((r) => r.id === id)!;
-    const changed = !row.isSubmittedForOffsetsTimestamp;
-    row.isSubmittedForOffsetsTimestamp = true;
-    return changed;
-  }
-  async markResumed(id: number) {
-    const row = this.rows.find((r) => r.id === id)!;
-    const changed = !row.isResumedToSubscribePattern;
-    row.isResumedToSubscribePattern = true;
-    return changed;
-  }
-}
-
-class MemorySubmissions implements SubmissionStore {
-  rows: SubmissionRecord[] = [];
-  reads = 0;
-  async record(s: SubmissionRecord) {
-    this.rows.push(s);
-  }
-  async recent(tenant: string) {
-    this.reads++;
-    return this.rows.filter((r) => r.tenant === tenant).reverse();
-  }
-}
-
-/** A store with state objects whose deletes can be made to fail per key. */
-function memoryStore(keys: string[], failing: Set<string> = new Set()): ObjectStore & { keys: Set<string> } {
-  const all = new Set(keys);
-  return {
-    keys: all,
-    stats: { listCalls: 0, deleteCalls: 0, retries: 0 },
-    async listPrefixes() {
-      return [];
-    },
-    async listKeys(prefix: string) {
-      return [...all].filter((k) => k.startsWith(prefix)).sort();
-    },
-    async deleteKeys(ks: readonly string[]): Promise<DeleteResult> {
-      const errors = ks.filter((k) => failing.has(k)).map((key) => ({ key, code: 'AccessDenied', message: 'Access Denied' }));
-      for (const k of ks) if (!failing.has(k)) all.delete(k);
-      return { deleted: ks.length - errors.length, errors };
-    },
-    async ping() {},
-    describe: () => 'memory:',
-    close() {},
-  };
-}
 
 const cleanups: (() => Promise<unknown>)[] = [];
 afterEach(async () => {
@@ -105,25 +39,22 @@ async function setup(opts: { killDelayMs?: number | null; store?: ObjectStore; s
   const replays = new MemoryReplays();
   const submissions = new MemorySubmissions();
   const store = opts.store ?? memoryStore(['checkpoint/offsets/0', 'logs/_spark_metadata/0', 'logs/env=prod/x']);
-  const stream = sparkPollStream(
-    { tenant: 'ABC', now: () => Date.now(), emit: (e) => events.push(e), scheduler: asyncScheduler },
-    {
+  const stream = directSparkStream(handContext('ABC', { emit: (e) => events.push(e) }), {
       tenant,
       master: client,
       store,
       replays,
       submissions,
       otherTenantMainClasses: opts.otherTenantMainClasses ?? [],
-      ...(opts.soleWriter !== undefined ? { soleWriter: opts.soleWriter } : {}),
+      soleWriter: opts.soleWriter ?? false,
       intervalMs: 1000,
       submitGraceMs: 5_000,
       killWait: { timeoutMs: 300, pollMs: 20 },
-    },
-  );
+  });
   return { sim, stream, events, replays, submissions, store, tenant };
 }
 
-describe('the Spark poll stream', () => {
+describe('the Spark stream', () => {
   it('fails the run when a killed driver does not leave activedrivers in time, and goes on at the next poll', async () => {
     const { sim, stream, events, replays, store } = await setup({ killDelayMs: null });
     const first = await stream.poll();

@@ -1,331 +1,26 @@
 /**
- * Private instances of the test services that fault tests may kill, and the daemon and the
- * Spark master simulator as separate processes (real processes, real sockets):
+ * The daemon and the Spark master simulator as separate processes (real processes, real
+ * sockets), for fault tests that kill them or the services under them:
  *
- *  - `startPrivateCeph`: a one-host Ceph cluster of its own through `test/services.sh ceph-up`
- *    with other ports and data dir (never the shared RGW on 7480). `killRgw` SIGKILLs radosgw;
- *    `restartRgw` starts it again on the running monitor and OSD (`services.sh rgw-restart`), so
- *    the buckets, which live in the OSD's memory, survive.
- *  - `startPrivateMariaDb`: a `mariadbd` of its own (own datadir, port, socket; run as user
- *    mysql), started, SIGKILLed and restarted on the same datadir (InnoDB crash recovery).
  *  - `startSimulatorProcess`: `test/spark-sim/cli.ts` as its own process (JSON log lines).
  *  - `startDaemonProcess`: `node --import tsx src/main.ts --config <file>`, its JSON log lines
  *    (every loop event is one) parsed as they come.
+ *  - `firstSuccess`: when a dependency that was down answers again.
  *
- * A missing binary or a service that does not come up throws, naming what is missing: a
- * fault test fails, it never skips.
+ * The private services those tests kill (Ceph, MariaDB, Kafka) are in private-services.ts.
  */
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
-import { ListBucketsCommand, S3Client } from '@aws-sdk/client-s3';
-import mysql from 'mysql2/promise';
-import { s3TestAccessKeyId, s3TestRegion, s3TestSecretAccessKey } from './s3.js';
-import { sleep } from './spark.js';
+import { sleep } from '../../src/common/sleep.js';
+import { readAnswer, type HttpAnswer } from './http-answer.js';
+import { ROOT } from './processes.js';
 
-export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-const SERVICES_DIR = join(ROOT, '.services');
-
-// ---------------------------------------------------------------- small process helpers
-
-/** The process exists and is not a zombie. */
-export function pidAlive(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
-    return state !== 'Z' && state !== 'X';
-  } catch {
-    return false;
-  }
-}
-
-async function waitGone(pid: number, what: string, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (pidAlive(pid)) {
-    if (Date.now() > deadline) throw new Error(`${what} (pid ${pid}) is still running ${timeoutMs} ms after SIGKILL`);
-    await sleep(10);
-  }
-}
-
-function run(file: string, args: string[], env: NodeJS.ProcessEnv, timeoutMs: number): Promise<{ stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    execFile(file, args, { cwd: ROOT, env, timeout: timeoutMs, maxBuffer: 8 << 20 }, (error, stdout, stderr) => {
-      if (error) reject(new Error(`${file} ${args.join(' ')} failed (${error.message.split('\n')[0]}):\n${stderr}${stdout}`));
-      else resolve({ stdout, stderr });
-    });
-  });
-}
-
-/** Something accepts TCP connections on 127.0.0.1:port. */
-export function portInUse(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = net.connect({ host: '127.0.0.1', port });
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
-  });
-}
-
-// ---------------------------------------------------------------- private Ceph RGW
-
-export interface PrivateCeph {
-  endpoint: string;
-  port: number;
-  dataDir: string;
-  /** A client of this RGW (path-style, the test credentials). */
-  client: S3Client;
-  /** The HOCON `objectStore` block of a tenant on `bucket` here. */
-  hocon(bucket: string): string;
-  rgwPid(): number | undefined;
-  /** SIGSTOP / SIGCONT radosgw (requests in flight stay unanswered while it is stopped). */
-  pauseRgw(): void;
-  resumeRgw(): void;
-  /** SIGKILL radosgw and wait until it is gone (the monitor and the OSD keep running). */
-  killRgw(): Promise<void>;
-  /** Starts radosgw again on the same cluster; resolves when it answers a signed request. */
-  restartRgw(): Promise<void>;
-  /** A signed ListBuckets answers (within `timeoutMs`). */
-  answers(timeoutMs?: number): Promise<boolean>;
-  /** Stops the whole private cluster. */
-  stop(): Promise<void>;
-}
-
-/**
- * A Ceph cluster of its own (monitor, OSD on memstore, radosgw) through `test/services.sh`,
- * on `port` (S3) and `monPort`, data in `.services/ceph-faults` (a cluster left running there
- * by an earlier run is reused when it answers, else rebuilt).
- */
-export async function startPrivateCeph(opts: { port?: number; monPort?: number; dataDir?: string } = {}): Promise<PrivateCeph> {
-  const port = opts.port ?? Number(process.env.FAULTS_S3_PORT ?? 7490);
-  const monPort = opts.monPort ?? Number(process.env.FAULTS_CEPH_MON_PORT ?? 40200);
-  const dataDir = opts.dataDir ?? process.env.FAULTS_CEPH_DATA_DIR ?? join(SERVICES_DIR, 'ceph-faults');
-  // Never the shared cluster: other tests and people use it.
-  if (port === 7480 || monPort === 40100 || dataDir === join(SERVICES_DIR, 'ceph')) {
-    throw new Error(`startPrivateCeph: port ${port}, monitor port ${monPort} and data dir ${dataDir} must differ from the shared cluster's (7480, 40100, .services/ceph)`);
-  }
-  const env = {
-    ...process.env,
-    S3_TEST_PORT: String(port),
-    CEPH_TEST_MON_PORT: String(monPort),
-    CEPH_TEST_DATA_DIR: dataDir,
-    S3_TEST_REGION: s3TestRegion,
-    S3_TEST_ACCESS_KEY: s3TestAccessKeyId,
-    S3_TEST_SECRET_KEY: s3TestSecretAccessKey,
-  };
-  const services = (cmd: string, timeoutMs = 180_000) => run('bash', [join(ROOT, 'test/services.sh'), cmd], env, timeoutMs);
-  await services('ceph-up');
-  const endpoint = `http://127.0.0.1:${port}`;
-  const client = new S3Client({
-    endpoint,
-    region: s3TestRegion,
-    credentials: { accessKeyId: s3TestAccessKeyId, secretAccessKey: s3TestSecretAccessKey },
-    forcePathStyle: true,
-    maxAttempts: 1,
-    requestChecksumCalculation: 'WHEN_REQUIRED',
-    responseChecksumValidation: 'WHEN_REQUIRED',
-  });
-  const rgwPid = (): number | undefined => {
-    try {
-      const pid = Number(readFileSync(join(dataDir, 'run/rgw.a.pid'), 'utf8').trim());
-      return Number.isInteger(pid) && pidAlive(pid) ? pid : undefined;
-    } catch {
-      return undefined;
-    }
-  };
-  const signal = (sig: NodeJS.Signals) => {
-    const pid = rgwPid();
-    if (pid === undefined) throw new Error(`radosgw of ${dataDir} is not running`);
-    process.kill(pid, sig);
-    return pid;
-  };
-  return {
-    endpoint,
-    port,
-    dataDir,
-    client,
-    hocon: (bucket) => `objectStore.aws { region = "${s3TestRegion}", bucket = "${bucket}", endpointOverride = "${endpoint}" }`,
-    rgwPid,
-    pauseRgw: () => void signal('SIGSTOP'),
-    resumeRgw: () => void signal('SIGCONT'),
-    async killRgw() {
-      const pid = signal('SIGKILL');
-      await waitGone(pid, 'radosgw');
-    },
-    async restartRgw() {
-      await services('rgw-restart', 60_000);
-    },
-    async answers(timeoutMs = 1_000) {
-      try {
-        await client.send(new ListBucketsCommand({}), { abortSignal: AbortSignal.timeout(timeoutMs) });
-        return true;
-      } catch {
-        return false;
-      }
-    },
-    async stop() {
-      client.destroy();
-      await services('ceph-down', 60_000);
-    },
-  };
-}
-
-// ---------------------------------------------------------------- private MariaDB
-
-export interface PrivateMariaDb {
-  host: string;
-  port: number;
-  dir: string;
-  /** The running server's pid (undefined while it is down). */
-  pid(): number | undefined;
-  /** Starts the server on its datadir and waits until it answers over TCP. */
-  start(): Promise<void>;
-  /** SIGKILL: no shutdown, InnoDB recovers on the next start. */
-  kill(): Promise<void>;
-  pause(): void;
-  resume(): void;
-  /** A connection as root over TCP (the caller ends it). */
-  connect(database?: string): Promise<mysql.Connection>;
-  /** `SELECT 1` answers within `timeoutMs`. */
-  answers(timeoutMs?: number): Promise<boolean>;
-  createDatabase(name: string): Promise<void>;
-  /** Kills the server and removes its datadir. */
-  destroy(): Promise<void>;
-}
-
-const MARIADBD = '/usr/sbin/mariadbd';
-
-/**
- * A MariaDB server of its own on `port` (default 3316), datadir in `.services/mariadb-faults`
- * (created fresh by `mariadb-install-db`; root@127.0.0.1 without a password). A server left
- * running on that datadir by an earlier run is killed first.
- */
-export async function startPrivateMariaDb(opts: { port?: number; dir?: string } = {}): Promise<PrivateMariaDb> {
-  const port = opts.port ?? Number(process.env.FAULTS_MARIADB_PORT ?? 3316);
-  const dir = opts.dir ?? process.env.FAULTS_MARIADB_DIR ?? join(SERVICES_DIR, 'mariadb-faults');
-  if (port === 3306) throw new Error('startPrivateMariaDb: port 3306 is the shared MariaDB; pick another');
-  for (const bin of [MARIADBD, '/usr/bin/mariadb-install-db']) {
-    if (!existsSync(bin)) throw new Error(`${bin} is missing: install mariadb-server (\`bash test/services.sh up\` does)`);
-  }
-  const datadir = join(dir, 'data');
-  const pidFile = join(dir, 'mysqld.pid');
-  // A server of an earlier run on this datadir (its command line names it) goes first.
-  try {
-    const old = Number(readFileSync(pidFile, 'utf8').trim());
-    if (Number.isInteger(old) && pidAlive(old) && readFileSync(`/proc/${old}/cmdline`, 'utf8').includes(`--datadir=${datadir}`)) {
-      process.kill(old, 'SIGKILL');
-      await waitGone(old, 'an earlier private mariadbd');
-    }
-  } catch {
-    // no pid file, or the process is gone
-  }
-  if (await portInUse(port)) throw new Error(`port 127.0.0.1:${port} is taken; set FAULTS_MARIADB_PORT to a free port for the private MariaDB`);
-  rmSync(dir, { recursive: true, force: true });
-  mkdirSync(dir, { recursive: true });
-  await run('chown', ['mysql:mysql', dir], process.env, 10_000);
-  const common = ['--no-defaults', `--datadir=${datadir}`, '--innodb-buffer-pool-size=32M', '--innodb-log-file-size=8M'];
-  await run('mariadb-install-db', [...common, '--user=mysql', '--auth-root-authentication-method=normal', '--skip-test-db'], process.env, 120_000);
-
-  let child: ChildProcess | undefined;
-  let exited: Promise<void> = Promise.resolve();
-  const connect = (database?: string) =>
-    mysql.createConnection({ host: '127.0.0.1', port, user: 'root', password: '', connectTimeout: 2_000, ...(database ? { database } : {}) });
-  const answers = async (timeoutMs = 1_000): Promise<boolean> => {
-    const attempt = (async () => {
-      const conn = await connect();
-      try {
-        await conn.query('select 1');
-        return true;
-      } finally {
-        conn.destroy();
-      }
-    })().catch(() => false);
-    return Promise.race([attempt, sleep(timeoutMs).then(() => false)]);
-  };
-  const server: PrivateMariaDb = {
-    host: '127.0.0.1',
-    port,
-    dir,
-    pid: () => (child && child.exitCode === null && child.signalCode === null ? child.pid : undefined),
-    async start() {
-      if (server.pid() !== undefined) throw new Error('the private MariaDB is already running');
-      const proc = spawn(
-        MARIADBD,
-        [
-          ...common,
-          '--user=mysql',
-          `--port=${port}`,
-          '--bind-address=127.0.0.1',
-          `--socket=${join(dir, 'mysqld.sock')}`,
-          `--pid-file=${pidFile}`,
-          `--log-error=${join(dir, 'error.log')}`,
-          '--skip-log-bin',
-          '--skip-name-resolve',
-        ],
-        { stdio: 'ignore' },
-      );
-      child = proc;
-      exited = new Promise((resolve) => proc.once('exit', () => resolve()));
-      const deadline = Date.now() + 30_000;
-      for (;;) {
-        if (proc.exitCode !== null || proc.signalCode !== null) {
-          throw new Error(`the private mariadbd exited during start-up (${proc.exitCode ?? proc.signalCode}):\n${tail(join(dir, 'error.log'))}`);
-        }
-        if (await answers(1_000)) return;
-        if (Date.now() > deadline) throw new Error(`the private MariaDB does not answer on 127.0.0.1:${port} after 30 s:\n${tail(join(dir, 'error.log'))}`);
-        await sleep(50);
-      }
-    },
-    async kill() {
-      const pid = server.pid();
-      if (pid === undefined) throw new Error('the private MariaDB is not running');
-      process.kill(pid, 'SIGKILL');
-      await exited;
-    },
-    pause() {
-      const pid = server.pid();
-      if (pid === undefined) throw new Error('the private MariaDB is not running');
-      process.kill(pid, 'SIGSTOP');
-    },
-    resume() {
-      const pid = server.pid();
-      if (pid !== undefined) process.kill(pid, 'SIGCONT');
-    },
-    connect,
-    answers,
-    async createDatabase(name) {
-      const conn = await connect();
-      try {
-        await conn.query(`CREATE DATABASE \`${name}\` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin`);
-      } finally {
-        await conn.end();
-      }
-    },
-    async destroy() {
-      const pid = server.pid();
-      if (pid !== undefined) {
-        process.kill(pid, 'SIGCONT');
-        process.kill(pid, 'SIGKILL');
-        await exited;
-      }
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
-  await server.start();
-  return server;
-}
-
-function tail(file: string, lines = 15): string {
-  try {
-    return readFileSync(file, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
-  } catch {
-    return `(no ${file})`;
-  }
-}
+// (Moved to their own modules; still here for the tests that import them from this one.)
+export type { HttpAnswer } from './http-answer.js';
+export { ROOT } from './processes.js';
+export { startPrivateCeph, type PrivateCeph } from './private-services.js';
 
 // ---------------------------------------------------------------- line-reading child processes
 
@@ -460,11 +155,6 @@ export interface DaemonLine extends Record<string, unknown> {
   tenant?: string;
 }
 
-export interface HttpAnswer {
-  status: number;
-  body: Record<string, any>;
-}
-
 export class DaemonProcess extends JsonLineProcess<DaemonLine> {
   port = 0;
 
@@ -486,14 +176,7 @@ export class DaemonProcess extends JsonLineProcess<DaemonLine> {
       ...(opts.body !== undefined ? { body: JSON.stringify(opts.body) } : {}),
       signal: AbortSignal.timeout(opts.timeoutMs ?? 30_000),
     });
-    const text = await res.text();
-    let body: Record<string, any>;
-    try {
-      body = JSON.parse(text) as Record<string, any>;
-    } catch {
-      body = { text };
-    }
-    return { status: res.status, body };
+    return readAnswer(res);
   }
 
   /** SIGTERM; resolves with the exit code (SPEC §4.6: 0 within 10 s). */

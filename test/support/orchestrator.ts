@@ -5,8 +5,9 @@ import { Writable } from 'node:stream';
 import { parseConfig } from '../../src/config/load.js';
 import type { Config } from '../../src/config/schema.js';
 import { createLogger } from '../../src/log.js';
-import { Orchestrator, type TenantStreamsFactory } from '../../src/orchestrator.js';
+import { Orchestrator } from '../../src/orchestrator.js';
 import { Redactor } from '../../src/secrets.js';
+import type { TenantStreamsFactory } from '../../streams/ports.js';
 
 /** Captures every log line an orchestrator writes, for assertions. */
 export class LogCapture extends Writable {

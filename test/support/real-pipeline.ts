@@ -10,94 +10,46 @@
  *    directory is under the worker's work dir): their peak RSS, and when each was last running;
  *  - `listObjects`: every object under a prefix with its time (Ceph, through the test client);
  *  - `produceLines`: log lines into Kafka topics with `@platformatic/kafka`;
- *  - `startPrivateKafka`: a broker of the test's own (test/services/kafka.sh with other ports and
- *    directory) that the test may pause (SIGSTOP), resume and stop; never the shared one;
+ *  - `startPrivateKafka` (private-services.ts, re-exported): a broker of the test's own that the
+ *    test may pause (SIGSTOP), resume and stop; never the shared one;
  *  - `waitClusterFree`: waits until a worker has all its cores free (the shared cluster fits one
  *    SparkSession driver and its executor only).
  */
-import { execFile } from 'node:child_process';
-import { readFileSync, readdirSync, readlinkSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
+import { readFileSync, readdirSync, readlinkSync } from 'node:fs';
 import { ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
 import { Producer, stringSerializers } from '@platformatic/kafka';
+import { sleep } from '../../src/common/sleep.js';
 import type { DatabaseConfig } from '../../src/config/schema.js';
-import type { TenantStreamsFactory } from '../../src/orchestrator.js';
-import type { OrchestratorEvent } from '../../streams/events.js';
+import type { TenantStreamsFactory } from '../../streams/ports.js';
 import { tenantStreams } from '../../streams/tenant-streams.js';
-import { ROOT, pidAlive } from './faults.js';
-import { startTestOrchestrator, type TestOrchestrator } from './orchestrator.js';
+import type { LoopSettings } from './daemon-config.js';
+import { startDaemon, type Daemon } from './daemon.js';
 import type { RealMaster } from './real-spark.js';
-import { sleep } from './spark.js';
+
+export { startPrivateKafka, type PrivateKafka } from './private-services.js';
 
 // ---------------------------------------------------------------- the daemon in-process
 
 export interface RealOrchestratorOptions {
   tenants: string[];
-  loop?: {
-    sparkPollSeconds?: number;
-    submitGraceSeconds?: number;
-    discoverySeconds?: number;
-    delaySampleSeconds?: number;
-    backoff?: { minSeconds: number; maxSeconds: number };
-  };
+  /** Default: a poll every 0.5 s, 30 s of submit grace, backoff 0.5 to 2 s, no discovery or delay sample. */
+  loop?: Partial<LoopSettings>;
   /** Default: every stream of the daemon (`tenantStreams`). */
   streams?: TenantStreamsFactory;
   database?: DatabaseConfig;
 }
 
-export interface RealOrchestrator {
-  t: TestOrchestrator;
-  events: OrchestratorEvent[];
-  eventsOf<K extends OrchestratorEvent['type']>(type: K, tenant?: string): Extract<OrchestratorEvent, { type: K }>[];
-  get(path: string, tenant: string): Promise<{ status: number; body: Record<string, any> }>;
-  post(path: string, body: unknown, tenant: string): Promise<{ status: number; body: Record<string, any> }>;
-  stop(): Promise<void>;
-}
+export type RealOrchestrator = Daemon;
 
-export async function startRealOrchestrator(opts: RealOrchestratorOptions): Promise<RealOrchestrator> {
+export function startRealOrchestrator(opts: RealOrchestratorOptions): Promise<RealOrchestrator> {
   const loop = opts.loop ?? {};
-  const backoff = loop.backoff ?? { minSeconds: 0.5, maxSeconds: 2 };
-  const t = await startTestOrchestrator(
-    `tenants = [${opts.tenants.join(',\n')}]
-     loop {
-       sparkPollSeconds = ${loop.sparkPollSeconds ?? 0.5}
-       submitGraceSeconds = ${loop.submitGraceSeconds ?? 30}
-       discoverySeconds = ${loop.discoverySeconds ?? 3600}
-       delaySampleSeconds = ${loop.delaySampleSeconds ?? 3600}
-       backoff { minSeconds = ${backoff.minSeconds}, maxSeconds = ${backoff.maxSeconds} }
-     }`,
-    {
-      streams: opts.streams ?? tenantStreams,
-      ...(opts.database ? { config: (c) => ({ ...c, database: opts.database! }) } : {}),
-    },
-  );
   // (First ticks fall within min(interval, 15 s) of the start.)
-  const events: OrchestratorEvent[] = [];
-  const sub = t.orchestrator.supervisor.events$.subscribe((e) => events.push(e));
-  const request = async (path: string, init: RequestInit, tenant: string) => {
-    const headers = new Headers(init.headers);
-    headers.set('X-Tenant-Name', tenant);
-    const res = await t.orchestrator.app.request(path, { ...init, headers });
-    const text = await res.text();
-    let body: Record<string, any>;
-    try {
-      body = JSON.parse(text) as Record<string, any>;
-    } catch {
-      body = { text };
-    }
-    return { status: res.status, body };
-  };
-  return {
-    t,
-    events,
-    eventsOf: (type, tenant) => events.filter((e) => e.type === type && (tenant === undefined || e.tenant === tenant)) as never,
-    get: (path, tenant) => request(path, {}, tenant),
-    post: (path, body, tenant) => request(path, { method: 'POST', body: JSON.stringify(body), headers: { 'content-type': 'application/json' } }, tenant),
-    stop: async () => {
-      await t.stop();
-      sub.unsubscribe();
-    },
-  };
+  return startDaemon({
+    tenants: opts.tenants,
+    loop: { ...loop, sparkPollSeconds: loop.sparkPollSeconds ?? 0.5, submitGraceSeconds: loop.submitGraceSeconds ?? 30, backoff: loop.backoff ?? { minSeconds: 0.5, maxSeconds: 2 } },
+    streams: opts.streams ?? tenantStreams,
+    ...(opts.database ? { database: opts.database } : {}),
+  });
 }
 
 // ---------------------------------------------------------------- watching the master
@@ -301,71 +253,4 @@ export async function produceLines(bootstrap: string, lines: readonly LogLine[])
   } finally {
     await producer.close();
   }
-}
-
-function runBash(args: string[], env: NodeJS.ProcessEnv, timeoutMs = 180_000): Promise<string> {
-  return new Promise((resolve, reject) => {
-    execFile('bash', args, { cwd: ROOT, env: { ...process.env, ...env }, timeout: timeoutMs, maxBuffer: 8 << 20 }, (error, stdout, stderr) => {
-      if (error) reject(new Error(`bash ${args.join(' ')} failed: ${error.message.split('\n')[0]}\n${stderr}${stdout}`));
-      else resolve(stdout);
-    });
-  });
-}
-
-export interface PrivateKafka {
-  bootstrap: string;
-  port: number;
-  dir: string;
-  /** The broker JVM's pid (undefined while it is down). */
-  pid(): number | undefined;
-  up(): Promise<void>;
-  /** `kafka.sh down`: SIGTERM (controlled shutdown), SIGKILL after 15 s. */
-  down(): Promise<void>;
-  /** SIGSTOP / SIGCONT the broker: its port still accepts connections, nothing answers. */
-  pause(): void;
-  resume(): void;
-  /** Stops it and removes its directory (topics, logs). */
-  destroy(): Promise<void>;
-}
-
-/** A Kafka broker of the test's own: `.services/kafka-<port>`, never the shared 19092 one. */
-export async function startPrivateKafka(opts: { port: number; controllerPort: number }): Promise<PrivateKafka> {
-  if (opts.port === 19092 || opts.controllerPort === 19093) throw new Error('startPrivateKafka: the shared broker uses 19092/19093; pick other ports');
-  const dir = join(ROOT, '.services', `kafka-${opts.port}`);
-  const env = { KAFKA_TEST_DIR: dir, KAFKA_TEST_PORT: String(opts.port), KAFKA_TEST_CONTROLLER_PORT: String(opts.controllerPort) };
-  const pid = (): number | undefined => {
-    try {
-      const p = Number(readFileSync(join(dir, 'run', 'broker.pid'), 'utf8').trim());
-      return Number.isInteger(p) && p > 0 && pidAlive(p) ? p : undefined;
-    } catch {
-      return undefined;
-    }
-  };
-  const signal = (sig: NodeJS.Signals) => {
-    const p = pid();
-    if (p === undefined) throw new Error(`the private Kafka broker of ${dir} is not running`);
-    process.kill(p, sig);
-  };
-  const k: PrivateKafka = {
-    bootstrap: `127.0.0.1:${opts.port}`,
-    port: opts.port,
-    dir,
-    pid,
-    up: async () => {
-      await runBash(['test/services/kafka.sh', 'up'], env);
-    },
-    down: async () => {
-      const p = pid();
-      if (p !== undefined) process.kill(p, 'SIGCONT'); // a paused broker cannot shut down
-      await runBash(['test/services/kafka.sh', 'down'], env);
-    },
-    pause: () => signal('SIGSTOP'),
-    resume: () => signal('SIGCONT'),
-    destroy: async () => {
-      await k.down();
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
-  await k.up();
-  return k;
 }

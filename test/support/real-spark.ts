@@ -14,22 +14,13 @@
  *
  * Nothing here skips: a cluster that is not there is an error.
  */
-import { execFile } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { ROOT, pidAlive } from './faults.js';
-import { sleep } from './spark.js';
+import { sleep } from '../../src/common/sleep.js';
+import { tenantHocon } from './daemon-config.js';
+import { killAndWait, pidAlive, pidFromFile, runScript, servicesDir } from './processes.js';
 
 export type ServiceEnv = Record<string, string>;
-
-function runScript(args: string[], env: NodeJS.ProcessEnv = {}, timeoutMs = 600_000): Promise<string> {
-  return new Promise((resolve, reject) => {
-    execFile('bash', args, { cwd: ROOT, env: { ...process.env, ...env }, timeout: timeoutMs, maxBuffer: 8 << 20 }, (error, stdout, stderr) => {
-      if (error) reject(new Error(`bash ${args.join(' ')} failed: ${error.message.split('\n')[0]}\n${stderr}${stdout}`));
-      else resolve(stdout);
-    });
-  });
-}
 
 /** `KEY=value` lines (a value may be single-quoted) → a map. */
 export function parseEnvLines(text: string): ServiceEnv {
@@ -229,7 +220,7 @@ export interface PrivateSpark {
 
 export async function startPrivateSpark(opts: PrivateSparkOptions): Promise<PrivateSpark> {
   const b = opts.basePort;
-  const dir = join(ROOT, '.services', opts.name ?? `spark-${b}`);
+  const dir = servicesDir(opts.name ?? `spark-${b}`);
   const scriptEnv: NodeJS.ProcessEnv = {
     SPARK_TEST_DIR: dir,
     SPARK_TEST_PORT: String(b),
@@ -257,16 +248,8 @@ export async function startPrivateSpark(opts: PrivateSparkOptions): Promise<Priv
     ? new RealMaster({ ...env, SPARK_TEST_PORT: env.SPARK_TEST_STANDBY_PORT!, SPARK_TEST_UI_PORT: env.SPARK_TEST_STANDBY_UI_PORT!, SPARK_TEST_REST_PORT: env.SPARK_TEST_STANDBY_REST_PORT! })
     : undefined;
   const killJvm = async (name: string) => {
-    const pidFile = join(dir, 'run', `${name}.pid`);
-    if (!existsSync(pidFile)) return;
-    const pid = Number(readFileSync(pidFile, 'utf8').trim());
-    if (!pidAlive(pid)) return;
-    process.kill(pid, 'SIGKILL');
-    const deadline = Date.now() + 10_000;
-    while (pidAlive(pid)) {
-      if (Date.now() > deadline) throw new Error(`the Spark ${name} (pid ${pid}) is still running 10 s after SIGKILL`);
-      await sleep(20);
-    }
+    const pid = pidFromFile(join(dir, 'run', `${name}.pid`));
+    if (pid !== undefined) await killAndWait(pid, `the Spark ${name}`);
   };
   return {
     master,
@@ -306,17 +289,14 @@ export interface RealTenantOptions {
 export function realSparkTenant(masters: RealMaster | RealMaster[], opts: RealTenantOptions = {}): string {
   const list = Array.isArray(masters) ? masters : [masters];
   const m = list[0]!;
-  return `{
-    name = "${opts.name ?? 'ABC'}"
-    ${opts.store ?? 'objectStore.local.path = "{{dir}}/store"'}
-    kafka { kafkaBrokersHost = "${opts.kafkaBrokersHost ?? '127.0.0.1:1'}" }
-    spark {
-      sparkMasterHost = "${list.map((x) => x.host).join(',')}"
-      sparkMasterWebUiPort = ${m.uiPort}
-      sparkMasterRestPort = ${m.restPort}
-      sparkMasterPort = ${m.port}
-      sparkJarPath = "${m.jar}"
-      mainClass = "${opts.mainClass ?? m.env.SPARK_TEST_MAIN_CLASS}"
+  return tenantHocon({
+    name: opts.name ?? 'ABC',
+    store: opts.store ?? 'objectStore.local.path = "{{dir}}/store"',
+    kafka: `kafka { kafkaBrokersHost = "${opts.kafkaBrokersHost ?? '127.0.0.1:1'}" }`,
+    masters: list,
+    jar: m.jar,
+    mainClass: opts.mainClass ?? m.env.SPARK_TEST_MAIN_CLASS!,
+    sparkExtra: `sparkMasterPort = ${m.port}
       appName = "${opts.appName ?? 'logwise-test'}"
       clientSparkVersion = "${m.env.SPARK_TEST_VERSION}"
       driverMemory = "${opts.driverMemory ?? '512m'}"
@@ -325,10 +305,9 @@ export function realSparkTenant(masters: RealMaster | RealMaster[], opts: RealTe
       executorCores = "1"
       executorMemory = "${opts.executorMemory ?? '512m'}"
       driverExtraJavaOptions = "${m.env.SPARK_TEST_DRIVER_JAVA_OPTIONS}"
-      ${opts.sparkExtra ?? ''}
-    }
-    ${opts.extra ?? ''}
-  }`;
+      ${opts.sparkExtra ?? ''}`,
+    ...(opts.extra !== undefined ? { extra: opts.extra } : {}),
+  });
 }
 
 // ---------------------------------------------------------------- keep-alive and fault tests

@@ -4,13 +4,16 @@
  * and an observer that counts a main class's alive drivers at every request the master serves.
  */
 import type { DatabaseConfig } from '../../src/config/schema.js';
-import type { TenantStreamsFactory } from '../../src/orchestrator.js';
-import type { CrashLoopParams } from '../../streams/crash-loop.js';
 import type { OrchestratorEvent } from '../../streams/events.js';
-import { sparkPollStream, type KillWaitOptions } from '../../streams/spark-poll.js';
-import { sparkPollDeps, tenantStreams } from '../../streams/tenant-streams.js';
+import type { TenantStreamsFactory } from '../../streams/ports.js';
+import type { KillWaitOptions } from '../../streams/spark/act.js';
+import type { CrashLoopParams } from '../../streams/spark/crash-loop.js';
+import { sparkStream } from '../../streams/spark/stream.js';
+import { sparkStreamDeps, tenantStreams } from '../../streams/tenant-streams.js';
 import { SparkMasterSimulator, type MasterSimulatorOptions } from '../spark-sim/master-simulator.js';
-import { startTestOrchestrator, type TestOrchestrator } from './orchestrator.js';
+import { tenantHocon } from './daemon-config.js';
+import { startDaemon } from './daemon.js';
+import type { TestOrchestrator } from './orchestrator.js';
 
 export const MAIN_CLASS = 'com.logwise.spark.MainApplication';
 export const JAR = 's3a://jars/logwise-spark.jar';
@@ -20,21 +23,15 @@ export function sparkTenant(
   sims: SparkMasterSimulator | SparkMasterSimulator[],
   opts: { name?: string; mainClass?: string; store?: string; extra?: string } = {},
 ): string {
-  const list = Array.isArray(sims) ? sims : [sims];
-  const first = list[0]!;
-  return `{
-    name = "${opts.name ?? 'ABC'}"
-    ${opts.store ?? 'objectStore.local.path = "{{dir}}/store"'}
-    kafka { kafkaBrokersHost = "kafka-1.internal" }
-    spark {
-      sparkMasterHost = "${list.map((s) => s.host).join(',')}"
-      sparkMasterWebUiPort = ${first.uiPort}
-      sparkMasterRestPort = ${first.restPort}
-      sparkJarPath = "${JAR}"
-      mainClass = "${opts.mainClass ?? MAIN_CLASS}"
-    }
-    ${opts.extra ?? ''}
-  }`;
+  return tenantHocon({
+    name: opts.name ?? 'ABC',
+    store: opts.store ?? 'objectStore.local.path = "{{dir}}/store"',
+    kafka: 'kafka { kafkaBrokersHost = "kafka-1.internal" }',
+    masters: Array.isArray(sims) ? sims : [sims],
+    jar: JAR,
+    mainClass: opts.mainClass ?? MAIN_CLASS,
+    ...(opts.extra !== undefined ? { extra: opts.extra } : {}),
+  });
 }
 
 export interface SparkHarnessOptions {
@@ -60,51 +57,32 @@ export interface SparkHarness {
   stop(): Promise<void>;
 }
 
-/** An orchestrator running only the tenants' Spark poll streams (unless `allStreams`). */
+/** An orchestrator running only the tenants' Spark streams (unless `allStreams`). */
 export async function startSparkOrchestrator(opts: SparkHarnessOptions): Promise<SparkHarness> {
-  const sparkOnly: TenantStreamsFactory = (tenant, ctx, deps) => [
-    sparkPollStream(ctx, sparkPollDeps(tenant, deps, { ...(opts.crashLoop ? { crashLoop: opts.crashLoop } : {}), ...(opts.killWait ? { killWait: opts.killWait } : {}) })),
-  ];
-  const backoff = opts.backoff ?? { minSeconds: 0.2, maxSeconds: 1 };
-  const t = await startTestOrchestrator(
-    `tenants = [${opts.tenants.join(',\n')}]
-     loop {
-       sparkPollSeconds = ${opts.pollSeconds ?? 0.2}
-       submitGraceSeconds = ${opts.graceSeconds ?? 1}
-       discoverySeconds = 3600
-       delaySampleSeconds = 3600
-       backoff { minSeconds = ${backoff.minSeconds}, maxSeconds = ${backoff.maxSeconds} }
-     }`,
-    {
-      streams: opts.allStreams ? tenantStreams : sparkOnly,
-      ...(opts.quietTicks ? { quietTicks: true } : {}),
-      ...(opts.database ? { config: (c) => ({ ...c, database: opts.database! }) } : {}),
-    },
-  );
-  const events: OrchestratorEvent[] = [];
-  const sub = t.orchestrator.supervisor.events$.subscribe((e) => events.push(e));
-  const request = async (path: string, init: RequestInit, tenant: string) => {
-    const headers = new Headers(init.headers);
-    headers.set('X-Tenant-Name', tenant);
-    const res = await t.orchestrator.app.request(path, { ...init, headers });
-    return { status: res.status, body: (await res.json()) as Record<string, any> };
+  const sparkOnly: TenantStreamsFactory = (tenant, ctx, deps) => {
+    const spark = sparkStream(ctx, sparkStreamDeps(tenant, deps, { ...(opts.crashLoop ? { crashLoop: opts.crashLoop } : {}), ...(opts.killWait ? { killWait: opts.killWait } : {}) }));
+    return { definitions: [spark.definition], views: { spark: spark.status } };
   };
+  const d = await startDaemon({
+    tenants: opts.tenants,
+    loop: { sparkPollSeconds: opts.pollSeconds ?? 0.2, submitGraceSeconds: opts.graceSeconds ?? 1, backoff: opts.backoff ?? { minSeconds: 0.2, maxSeconds: 1 } },
+    streams: opts.allStreams ? tenantStreams : sparkOnly,
+    ...(opts.quietTicks ? { quietTicks: true } : {}),
+    ...(opts.database ? { database: opts.database } : {}),
+  });
   return {
-    t,
-    events,
-    eventsOf: (type, tenant) => events.filter((e) => e.type === type && (tenant === undefined || e.tenant === tenant)) as never,
+    t: d.t,
+    events: d.events,
+    eventsOf: d.eventsOf,
     status: async (tenant = 'ABC') => {
-      const res = await request('/api/v1/spark/status', {}, tenant);
+      const res = await d.get('/api/v1/spark/status', tenant);
       if (res.status !== 200) throw new Error(`GET /api/v1/spark/status answered ${res.status}: ${JSON.stringify(res.body)}`);
       return res.body.data as Record<string, any>;
     },
     monitor: (body, tenant = 'ABC') =>
-      request('/monitor-spark-job', { method: 'POST', ...(body === undefined ? {} : { body: JSON.stringify(body), headers: { 'content-type': 'application/json' } }) }, tenant),
-    post: (path, body, tenant = 'ABC') => request(path, { method: 'POST', body: JSON.stringify(body), headers: { 'content-type': 'application/json' } }, tenant),
-    stop: async () => {
-      await t.stop();
-      sub.unsubscribe();
-    },
+      d.request('/monitor-spark-job', { method: 'POST', ...(body === undefined ? {} : { body: JSON.stringify(body), headers: { 'content-type': 'application/json' } }) }, tenant),
+    post: (path, body, tenant = 'ABC') => d.post(path, body, tenant),
+    stop: d.stop,
   };
 }
 

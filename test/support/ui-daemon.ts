@@ -8,7 +8,9 @@ import { tenantStreams } from '../../streams/tenant-streams.js';
 import { SparkMasterSimulator } from '../spark-sim/master-simulator.js';
 import { KafkaBrokerStandIn } from '../stand-ins/kafka-broker.js';
 import { VectorApiStandIn } from '../stand-ins/vector-api.js';
-import { startTestOrchestrator, type TestOrchestrator } from './orchestrator.js';
+import { tenantHocon } from './daemon-config.js';
+import { startDaemon } from './daemon.js';
+import type { TestOrchestrator } from './orchestrator.js';
 import { aliveOf, JAR, MAIN_CLASS, waitFor } from './spark.js';
 import { localFolder, partitionKey, type TestStore } from './stores.js';
 
@@ -44,42 +46,33 @@ export async function startUiDaemon(opts: UiDaemonOptions = {}): Promise<UiDaemo
   const keys = SERVICES.flatMap((service) => [3, 2, 1].map((ago) => partitionKey('prod', service, 'api', new Date(now - ago * 60_000).toISOString())));
   await store.put(keys);
   // Without Kafka a submission fails (the job's kafka.cluster.dns): the others get an address that refuses.
-  const tenant = (name: string, mainClass: string, extra = 'kafka { kafkaBrokersHost = "127.0.0.1", kafkaBrokerPort = 1 }') => `{
-    name = "${name}"
-    ${store.hocon}
-    spark {
-      sparkMasterHost = "${sim.host}"
-      sparkMasterWebUiPort = ${sim.uiPort}
-      sparkMasterRestPort = ${sim.restPort}
-      sparkJarPath = "${JAR}"
-      mainClass = "${mainClass}"
-    }
-    ${extra}
-  }`;
+  const refusingKafka = 'kafka { kafkaBrokersHost = "127.0.0.1", kafkaBrokerPort = 1 }';
+  const tenant = (name: string, mainClass: string, more: { kafka?: string; extra?: string } = {}) =>
+    tenantHocon({ name, store: store.hocon, kafka: more.kafka ?? refusingKafka, masters: [sim], jar: JAR, mainClass, extra: more.extra });
   const tenants = [
-    tenant(
-      'ABC',
-      MAIN_CLASS,
-      `delayMetrics.app { sampleEnv = "prod", sampleServiceName = "checkout", sampleComponentName = "api" }
-       vector { host = "127.0.0.1", apiPort = ${vector.port} }
-       kafka { kafkaBrokersHost = "127.0.0.1", kafkaBrokerPort = ${kafka.port} }`,
-    ),
+    tenant('ABC', MAIN_CLASS, {
+      kafka: `kafka { kafkaBrokersHost = "127.0.0.1", kafkaBrokerPort = ${kafka.port} }`,
+      extra: `delayMetrics.app { sampleEnv = "prod", sampleServiceName = "checkout", sampleComponentName = "api" }
+       vector { host = "127.0.0.1", apiPort = ${vector.port} }`,
+    }),
     ...(opts.extraTenants ?? []).map((name, i) => tenant(name, `com.example.Job${i}`)),
   ];
   // quietTicks puts the first ticks at the end of their interval: long ones, so never in a test.
   const quiet = opts.quietTicks ?? false;
-  const t = await startTestOrchestrator(
-    `http { authToken = "${UI_TOKEN}", protectReads = ${opts.protectReads ? 'true' : 'false'} ${opts.port ? `, port = ${opts.port}` : ''} }
-     tenants = [${tenants.join(',\n')}]
-     loop {
-       sparkPollSeconds = ${quiet ? 3600 : 0.3}
-       submitGraceSeconds = 1
-       discoverySeconds = ${quiet ? 3600 : 2}
-       delaySampleSeconds = ${quiet ? 3600 : 1}
-       backoff { minSeconds = 0.2, maxSeconds = 1 }
-     }`,
-    { listen: true, streams: tenantStreams, ...(quiet ? { quietTicks: true } : {}) },
-  );
+  const { t, stop } = await startDaemon({
+    settings: `http { authToken = "${UI_TOKEN}", protectReads = ${opts.protectReads ? 'true' : 'false'} ${opts.port ? `, port = ${opts.port}` : ''} }`,
+    tenants,
+    loop: {
+      sparkPollSeconds: quiet ? 3600 : 0.3,
+      submitGraceSeconds: 1,
+      discoverySeconds: quiet ? 3600 : 2,
+      delaySampleSeconds: quiet ? 3600 : 1,
+      backoff: { minSeconds: 0.2, maxSeconds: 1 },
+    },
+    listen: true,
+    streams: tenantStreams,
+    quietTicks: quiet,
+  });
   const url = `http://127.0.0.1:${t.orchestrator.port}`;
   return {
     t,
@@ -89,7 +82,7 @@ export async function startUiDaemon(opts: UiDaemonOptions = {}): Promise<UiDaemo
     aliveDriver: (mainClass = MAIN_CLASS) =>
       waitFor(() => aliveOf(sim, mainClass).find((d) => d.state === 'RUNNING')?.id, `a RUNNING driver of ${mainClass}`),
     stop: async () => {
-      await t.stop();
+      await stop();
       await Promise.all([sim.stop(), vector.stop(), kafka.stop()]);
       await store.destroy();
     },

@@ -11,14 +11,14 @@ const listeners = new Set();
 let memory = '';
 
 export function token() {
-  try { return sessionStorage.getItem(TOKEN_KEY) || ''; } catch (e) { return memory; }
+  try { return sessionStorage.getItem(TOKEN_KEY) || ''; } catch { return memory; }
 }
 
 export function setToken(value) {
   try {
     if (value) sessionStorage.setItem(TOKEN_KEY, value);
     else sessionStorage.removeItem(TOKEN_KEY);
-  } catch (e) { memory = value; }
+  } catch { memory = value; }
   listeners.forEach((fn) => fn());
 }
 
@@ -75,7 +75,7 @@ export async function request(path, opts) {
         body: opts.body === undefined ? undefined : JSON.stringify(opts.body),
         cache: 'no-store',
       });
-    } catch (e) {
+    } catch {
       return { ok: false, status: 0, error: { code: 'UNREACHABLE', message: 'the daemon did not answer' } };
     }
     const body = await res.json().catch(() => null);
@@ -115,11 +115,11 @@ export function streamEvents(query, onEvent, onState) {
             const data = block.split('\n').filter((l) => l.startsWith('data:')).map((l) => l.slice(5).replace(/^ /, '')).join('\n');
             if (!data) continue;
             let event;
-            try { event = JSON.parse(data); } catch (e) { continue; }
+            try { event = JSON.parse(data); } catch { continue; }
             onEvent(event);
           }
         }
-      } catch (e) {
+      } catch {
         if (stopped) return;
       }
       if (stopped) return;

@@ -1,0 +1,225 @@
+/**
+ * The Spark stream (SPEC §4.2, §4.3) as a reconcile loop: every `loop.sparkPollSeconds` (and on
+ * `monitor`) one run reads, observes (pure), decides (pure) and acts. `replay` records a
+ * timestamp-based reprocessing in the same lane, so it never races a run.
+ *
+ * One run:
+ *  1. read the master (every configured master; the ALIVE one wins). No answer →
+ *     `spark.master-unreachable` and the run fails, so the loop backs off;
+ *  2. write what earlier runs owe (submission records, replay flags), then read what the tenant
+ *     owns and its replay row — in that order: a row read before would show a step done
+ *     meanwhile as still to do;
+ *  3. observe: creates and replay steps of unknown outcome and relaunches matched to their
+ *     drivers, deaths and the crash-loop state (`observe.ts`); write and report the facts;
+ *  4. decide (`decision.ts`); act (`act.ts`): kill (and wait, bounded, until the killed drivers
+ *     have left `activedrivers`), clean state, submit, record, set the replay flag; adopt.
+ *
+ * A create is never retried inside a run. A create whose outcome is unknown (connection
+ * dropped after sending, timeout, HTTP 5xx) is remembered with its time: the decision's grace
+ * period keeps the next runs from submitting again until the master lists the driver (it is
+ * then recognised and recorded) or the grace period is over.
+ *
+ * Secrets never leave this stream: events and the status view carry ids, states and reasons,
+ * never the submission request.
+ */
+import { defer } from 'rxjs';
+import type { TenantConfig } from '../../src/config/schema.js';
+import type { ObjectStore } from '../../src/objectstore/object-store.js';
+import type { MasterState } from '../../src/spark/types.js';
+import type { MonitorArgs, ReplayArgs, SparkRunResult } from '../commands.js';
+import { errorMessage } from '../events.js';
+import type { StreamContext, StreamDefinition } from '../tenant-loop.js';
+import { SparkEffects, type KillWaitOptions } from './act.js';
+import type { CrashLoopParams } from './crash-loop.js';
+import { decideSparkAction } from './decision.js';
+import { observe, ownedIdsOf, ownersToAsk, stepToLookUp, type SparkTenantFacts } from './observe.js';
+import type { ReplayStore, SparkMaster, SubmissionStore } from './ports.js';
+import { initialSparkState, ownSubmission, toPending, type SparkState } from './state.js';
+import { sparkStatusView, type SparkStatusView } from './status-view.js';
+
+export interface SparkStreamDeps {
+  tenant: TenantConfig;
+  master: SparkMaster;
+  store: ObjectStore;
+  replays: ReplayStore;
+  submissions: SubmissionStore;
+  /** Main classes of the other tenants configured on the same master(s). */
+  otherTenantMainClasses: readonly string[];
+  /**
+   * No other process records this tenant's submissions (SQLite: one process acts for every
+   * tenant). They are then read at the first run only, not at every run; with many replicas
+   * (MySQL) another one may have submitted while it held the lease, so every run reads them.
+   */
+  soleWriter: boolean;
+  intervalMs: number;
+  submitGraceMs: number;
+  crashLoop?: Partial<CrashLoopParams>;
+  killWait?: KillWaitOptions;
+  /** Aborts a kill wait (on shutdown); HTTP calls in flight are let finish. */
+  signal?: AbortSignal;
+}
+
+/** Submissions read back per run: far more than a tenant keeps on a master's retained list. */
+const OWNED_LOOKBACK = 500;
+
+export interface SparkStream {
+  definition: StreamDefinition;
+  /** What the stream knows of the tenant's Spark job, now. */
+  status(): SparkStatusView;
+}
+
+export function sparkStream(ctx: StreamContext, deps: SparkStreamDeps): SparkStream {
+  const tenant: SparkTenantFacts = {
+    tenant: ctx.tenant,
+    mainClass: deps.tenant.spark.mainClass,
+    otherTenantMainClasses: deps.otherTenantMainClasses,
+    soleWriter: deps.soleWriter,
+    submitGraceMs: deps.submitGraceMs,
+  };
+  const effects = new SparkEffects(
+    {
+      tenant: deps.tenant,
+      master: deps.master,
+      store: deps.store,
+      replays: deps.replays,
+      submissions: deps.submissions,
+      submitGraceMs: deps.submitGraceMs,
+      ...(deps.killWait ? { killWait: deps.killWait } : {}),
+      ...(deps.signal ? { signal: deps.signal } : {}),
+      now: () => ctx.now(),
+      emit: (event) => ctx.emit(event),
+      guard: () => ctx.assertActing(),
+    },
+    initialSparkState(deps.crashLoop),
+  );
+  const update = (change: Partial<SparkState>) => (effects.state = { ...effects.state, ...change });
+
+  /** Steps 2–4 of a run, after the master answered. */
+  const reconcile = async (master: MasterState, args: MonitorArgs, report: RunReport): Promise<SparkRunResult> => {
+    const now = ctx.now();
+    await effects.flushUnrecorded();
+    await effects.flushMarks();
+    const before = effects.state;
+    const [owned, replay] = await Promise.all([
+      deps.soleWriter && before.ownedRead ? null : deps.submissions.recent(ctx.tenant, OWNED_LOOKBACK),
+      deps.replays.latest(ctx.tenant).then((row) => row ?? null),
+    ]);
+    const step = stepToLookUp(before, replay, now);
+    const stepAttempt = step ? await deps.replays.lastStep(ctx.tenant, step.replayId, step.flag) : undefined;
+    const ask = ownersToAsk(before, tenant, master, ownedIdsOf(before, owned), stepAttempt);
+    const owners = ask.length > 0 ? await deps.submissions.ownersOf(ask) : new Map<string, string>();
+
+    const seen = observe(before, { now, master, owned, replay, stepAttempt, owners }, tenant);
+    effects.state = seen.state;
+    await effects.apply(seen.facts);
+
+    const ownedIds = new Set(seen.ownedIds);
+    const state = effects.state;
+    const pending = toPending(state.replay);
+    const action = decideSparkAction({
+      now,
+      tenant: ctx.tenant,
+      mainClass: tenant.mainClass,
+      master,
+      submittedDriverIds: ownedIds,
+      otherTenantMainClasses: deps.otherTenantMainClasses,
+      lastSubmission: ownSubmission(state),
+      pendingReplay: pending && seen.stepBegunAt !== null ? { ...pending, stepBegunAt: seen.stepBegunAt } : pending,
+      crashLoop: state.crash,
+      submitGraceMs: deps.submitGraceMs,
+    });
+    const result: SparkRunResult = { action: action.kind, reason: action.reason };
+    report.decided = result;
+    report.aliveDrivers = action.aliveDriverIds.length;
+    await effects.adopt(action.adopt, master, ownedIds);
+    switch (action.kind) {
+      case 'none':
+        break;
+      case 'wait':
+        ctx.emit({ type: 'spark.waiting', reason: action.reason });
+        break;
+      case 'kill-duplicates':
+        await effects.kill(action.kill, 'duplicate');
+        break;
+      case 'submit':
+        result.submissionId = await effects.submit(action, master, args);
+        break;
+    }
+    return result;
+  };
+
+  const run = async (args: MonitorArgs = {}): Promise<SparkRunResult> => {
+    const started = ctx.now();
+    const startedReal = performance.now();
+    const report: RunReport = { masterStatus: null, decided: null, aliveDrivers: 0 };
+    let outcome = 'failed';
+    let reason = '';
+    try {
+      let master: MasterState;
+      try {
+        master = await deps.master.masterState();
+      } catch (err) {
+        update({ masterReachable: false });
+        throw err;
+      }
+      report.masterStatus = master.status;
+      update({ master, masterReachable: true, masterReadAt: ctx.now() });
+      const result = await reconcile(master, overridesOf(args), report);
+      outcome = result.action;
+      reason = result.reason;
+      update({ lastError: null });
+      return result;
+    } catch (err) {
+      update({ lastError: { at: ctx.now(), message: errorMessage(err) } });
+      if (report.masterStatus === null) {
+        outcome = 'master-unreachable';
+        reason = errorMessage(err);
+        ctx.emit({ type: 'spark.master-unreachable', error: reason });
+      } else {
+        reason = report.decided ? `${report.decided.reason}; failed: ${errorMessage(err)}` : errorMessage(err);
+        outcome = report.decided ? `${report.decided.action} (failed)` : 'failed';
+      }
+      throw err;
+    } finally {
+      const durationMs = Math.round(performance.now() - startedReal);
+      update({ lastPoll: { at: started, durationMs, outcome, reason } });
+      // One event per run: `spark.master-unreachable` when no master answered, else this one.
+      if (report.masterStatus !== null) ctx.emit({ type: 'spark.polled', masterStatus: report.masterStatus, aliveDrivers: report.aliveDrivers, action: outcome, durationMs });
+    }
+  };
+
+  const replay = async (args: ReplayArgs) => {
+    const row = await deps.replays.insert(ctx.tenant, args.startingOffsetsTimestamp, args.resumeToSubscribePatternTimestamp);
+    update({ replay: row });
+    return row;
+  };
+
+  return {
+    definition: {
+      name: 'spark',
+      intervalMs: deps.intervalMs,
+      tick: { command: 'monitor', args: {} },
+      commands: {
+        monitor: (args) => defer(() => run(args ?? {})),
+        replay: (args) => defer(() => replay(args)),
+      },
+    },
+    status: () => sparkStatusView(effects.state, deps.tenant, deps.otherTenantMainClasses, ctx.now()),
+  };
+}
+
+/** What a run reports in its `spark.polled` event and status, filled as it goes. */
+interface RunReport {
+  /** The status of the master read; null while no master answered. */
+  masterStatus: string | null;
+  /** What the run decided (kept for the report when acting on it fails). */
+  decided: SparkRunResult | null;
+  aliveDrivers: number;
+}
+
+function overridesOf(args: MonitorArgs): MonitorArgs {
+  const out: MonitorArgs = {};
+  if (args.driverCores !== undefined) out.driverCores = args.driverCores;
+  if (args.driverMemoryInGb !== undefined) out.driverMemoryInGb = args.driverMemoryInGb;
+  return out;
+}
