@@ -75,6 +75,17 @@ export class Lane {
     return this.running !== undefined || this.queued.length > 0;
   }
 
+  /** Resolves once nothing runs or waits in the lane (at once when it is idle). */
+  whenIdle(): Promise<void> {
+    if (!this.busy) return Promise.resolve();
+    return new Promise((resolve) => {
+      const sub = this.idle.subscribe(() => {
+        sub.unsubscribe();
+        resolve();
+      });
+    });
+  }
+
   /** Refuses new work, drops what is queued, and resolves once the running job has finished. */
   close(): Promise<void> {
     this.closed = true;

@@ -29,7 +29,13 @@ export class NotLeaderError extends Error {
 
 /** While a process may not act for a tenant, ticks of acting streams do nothing (no error, no backoff) and acting commands are refused; reads run anyway. */
 export interface LoopGate {
+  /** Whether this process holds the tenant's lease now: effects may go ahead. */
   isActing(): boolean;
+  /**
+   * Whether new acting work may start (default: whenever `isActing`). False while the lease is
+   * being handed to another replica: the action in flight finishes, nothing new starts.
+   */
+  accepting?(): boolean;
   /** The refusal of an acting command (names the holder). */
   refusal(): NotLeaderError;
   /**

@@ -71,9 +71,27 @@ export interface LeaseView {
   status(): LeaseStatus;
 }
 
+/** `GET /api/v1/cluster`: the replicas that share the tenants, and who acts for each, as of the last round. */
+export interface ClusterView {
+  /** This replica's id. */
+  self: string;
+  /** Live replicas (heartbeat within the lease expiry), this one included. */
+  replicas: { id: string; host: string; startedAt: string; lastHeartbeatAt: string; tenantsHeld: number }[];
+  tenants: { tenant: string; actingReplica: string | null; validUntil: string | null }[];
+  /** When the rows were read (wall clock); null before the first round. */
+  readAt: string | null;
+}
+
 export interface LeaseKeeperOptions {
   store: LeaseStore;
   tenants: readonly string[];
+  /** This machine's name, as `GET /api/v1/cluster` shows it (default `os.hostname()`). */
+  host?: string;
+  /**
+   * Resolves once no acting work of the tenant is in flight (its loop's gate already refuses new
+   * work): the keeper waits for it before handing the tenant's lease to another replica.
+   */
+  drain?(tenant: string): Promise<void>;
   leaseMs: number;
   holderId?: string;
   /** Local monotonic clock in ms (default `performance.now`). */
@@ -91,7 +109,7 @@ export interface LeaseKeeperOptions {
 export class LeaseKeeper {
   readonly holderId: string;
   readonly timing: LeaseTiming;
-  private readonly tenants: readonly string[];
+  private tenants: readonly string[];
   private readonly states = new Map<string, TenantLeaseState>();
   private readonly views = new Map<string, LeaseView>();
   private readonly deadlines = new Map<string, NodeJS.Timeout>();
@@ -163,6 +181,49 @@ export class LeaseKeeper {
     };
     this.views.set(tenant, view);
     return view;
+  }
+
+  /**
+   * Follows a reload: added tenants get a lease state (taken by the next rounds), removed ones are
+   * given up (their loops have stopped: no action is in flight) and forgotten.
+   */
+  async setTenants(tenants: readonly string[]): Promise<{ added: string[]; removed: string[] }> {
+    const next = [...new Set(tenants)];
+    const added = next.filter((t) => !this.states.has(t));
+    const removed = this.tenants.filter((t) => !next.includes(t));
+    for (const t of added) {
+      this.states.set(t, initialLeaseState(t));
+      this.acquired.set(t, new Subject<void>());
+    }
+    for (const t of removed) {
+      clearTimeout(this.deadlines.get(t));
+      this.deadlines.delete(t);
+      this.states.delete(t);
+      this.views.delete(t);
+      this.acquired.get(t)?.complete();
+      this.acquired.delete(t);
+    }
+    this.tenants = next;
+    if (removed.length > 0 && this.started && !this.stopped) {
+      await withTimeout(this.opts.store.release(removed, this.holderId), this.timing.requestTimeoutMs, 'release').catch(() => 0);
+    }
+    if (added.length > 0 && this.started && !this.stopped) await this.round();
+    return { added, removed };
+  }
+
+  /** The replicas and who acts for each tenant, as of the last round (no query of its own). */
+  cluster(): ClusterView {
+    const now = this.now();
+    const wall = this.wallNow();
+    const at = (local: number) => new Date(wall - (now - local)).toISOString();
+    let readAt: number | null = null;
+    const tenants = this.tenants.map((tenant) => {
+      const s = this.status(tenant);
+      const read = this.states.get(tenant)!.readAt;
+      if (read !== null) readAt = Math.max(readAt ?? read, read);
+      return { tenant, actingReplica: s.isThisProcess ? this.holderId : s.holder, validUntil: s.validUntil };
+    });
+    return { self: this.holderId, replicas: [], tenants, readAt: readAt === null ? null : at(readAt) };
   }
 
   /** The gate of the tenant's loop: acting commands and ticks only while this process holds the lease. */

@@ -181,7 +181,18 @@ export class TenantLoop<V = unknown> {
   private notActing(kind?: CommandKind): NotLeaderError | undefined {
     const gate = this.opts.gate;
     if (!gate || (kind !== undefined && !COMMAND_ACTS[kind])) return undefined;
-    return gate.isActing() ? undefined : gate.refusal();
+    // New work (a command or tick of `kind`) also waits for `accepting`; an effect of work in flight only needs the lease.
+    const open = gate.isActing() && (kind === undefined || (gate.accepting?.() ?? true));
+    return open ? undefined : gate.refusal();
+  }
+
+  /**
+   * Resolves once no acting work runs or waits in the loop: what a replica handing the tenant's
+   * lease over waits for (its gate already refuses new acting work).
+   */
+  async drained(): Promise<void> {
+    const acting = this.streams.filter((s) => COMMAND_ACTS[s.tick.command] || Object.keys(s.commands).some((k) => COMMAND_ACTS[k as CommandKind]));
+    await Promise.all(acting.map((s) => this.lanes.get(s.name)!.whenIdle()));
   }
 
   get commandKinds(): CommandKind[] {
