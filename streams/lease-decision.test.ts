@@ -1,5 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import {
+  preference,
+  shareOf,
+  toHandOver,
   expireIfDue,
   initialLeaseState,
   isHeld,
@@ -224,5 +227,39 @@ describe('failover within one lease period of the death (model)', () => {
     const { ms } = failover(2_000, renewalLandsAt + 1, 17, 5);
     expect(ms).toBeGreaterThanOrEqual(t.expiryMs - 1);
     expect(ms).toBeLessThanOrEqual(t.expiryMs + t.takeoverSlackMs + 4 * 5 + t.minRoundGapMs);
+  });
+});
+
+describe('shares of the tenants among replicas', () => {
+  it('add up to the tenants, each ⌊T/N⌋ or ⌈T/N⌉, the larger ones to the first replicas by id', () => {
+    for (const [n, tenants] of [
+      [1, 7],
+      [2, 7],
+      [3, 1000],
+      [3, 2],
+      [4, 0],
+      [5, 13],
+    ] as const) {
+      const ids = Array.from({ length: n }, (_, i) => `r${i}`);
+      const shares = ids.map((id) => shareOf([...ids].reverse(), id, tenants));
+      expect(shares.reduce((a, b) => a + b, 0)).toBe(tenants);
+      for (const s of shares) expect([Math.floor(tenants / n), Math.ceil(tenants / n)]).toContain(s);
+      expect([...shares].sort((a, b) => b - a)).toEqual(shares);
+    }
+  });
+
+  it('counts a replica in that does not see its own heartbeat yet', () => {
+    expect(shareOf(['a'], 'b', 7)).toBe(3);
+    expect(shareOf([], 'b', 7)).toBe(7);
+  });
+
+  it('hands over the excess, the tenants the replica prefers least, the same ones every time', () => {
+    const held = Array.from({ length: 10 }, (_, i) => `T${i}`);
+    const give = toHandOver(held, 6, 'host:1:ab');
+    expect(give).toHaveLength(4);
+    expect(toHandOver([...held].reverse(), 6, 'host:1:ab')).toEqual(give);
+    const kept = held.filter((t) => !give.includes(t));
+    expect(Math.max(...kept.map((t) => preference('host:1:ab', t)))).toBeLessThan(Math.min(...give.map((t) => preference('host:1:ab', t))));
+    expect(toHandOver(held, 10, 'host:1:ab')).toEqual([]);
   });
 });

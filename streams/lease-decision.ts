@@ -20,6 +20,7 @@
  * (timer, round trip to MySQL). A holder killed just after renewing is thus replaced after
  * `expiryMs` plus a few ms, not after the whole period plus the waiting replica's lag.
  */
+import { crc32 } from 'node:zlib';
 
 export interface LeaseTiming {
   /** The lease period: a dead holder is replaced within this long of its death. */
@@ -193,20 +194,22 @@ export function otherExpiresAt(state: TenantLeaseState, me: string): number | nu
  *    `expiryMs` + the attempt's latency after its last renewal: within one lease period of its
  *    death. Between reads it looks again at the regular pace, so it always knows the latest expiry.
  *  - A lease that had run out when read but was not ours (our UPDATE ran a hair before the
- *    expiry, or the holder released it between our statements): again at once.
+ *    expiry, or the holder released it between our statements), while this replica holds less
+ *    than its share: again at once.
  *  - After a failed round, sooner than the regular pace (but still at a known expiry if that
  *    comes first).
  */
 export function nextRoundDelay(
   states: readonly TenantLeaseState[],
-  last: { startedAt: number; ok: boolean },
+  last: { startedAt: number; ok: boolean; wantsMore?: boolean },
   me: string,
   now: number,
   timing: LeaseTiming,
 ): number {
   let due = last.ok ? last.startedAt + timing.renewEveryMs : now + timing.retryAfterFailureMs;
   for (const s of states) {
-    if (last.ok && s.held === null && s.holder === null && s.readAt !== null) {
+    // Only a replica below its share takes free leases (absent: it takes every one).
+    if (last.ok && (last.wantsMore ?? true) && s.held === null && s.holder === null && s.readAt !== null) {
       // Free (or missing) when read, yet not ours after the round: take it now (a missing row is inserted again).
       due = Math.min(due, now);
       continue;
@@ -220,4 +223,33 @@ export function nextRoundDelay(
 /** ms left of a held lease at local time `now` (0 when not held). */
 export function validForMs(state: TenantLeaseState, now: number): number {
   return state.held ? Math.max(0, state.held.validUntil - now) : 0;
+}
+
+/**
+ * How many tenants' leases replica `me` should hold when `replicas` (ids, this one among them)
+ * share `tenants` tenants: ⌈T/N⌉ for the first T mod N replicas in id order, ⌊T/N⌋ for the rest,
+ * so the shares add up to T. A replica that does not see itself listed (its heartbeat not read
+ * back yet) counts itself in.
+ */
+export function shareOf(replicas: readonly string[], me: string, tenants: number): number {
+  const ids = [...new Set(replicas.includes(me) ? replicas : [...replicas, me])].sort();
+  const n = ids.length;
+  const base = Math.floor(tenants / n);
+  return ids.indexOf(me) < tenants % n ? base + 1 : base;
+}
+
+/**
+ * A replica's preference for a tenant (lower first): a hash of the two, the same CRC-32 as the
+ * database's `CRC32(CONCAT(holder, tenant))` by which it takes free leases, so replicas prefer
+ * different tenants and each the same ones every time.
+ */
+export function preference(me: string, tenant: string): number {
+  return crc32(Buffer.from(`${me}${tenant}`, 'utf8'));
+}
+
+/** The held tenants to hand over to get down to `share`: those this replica prefers least. */
+export function toHandOver(held: readonly string[], share: number, me: string): string[] {
+  const excess = held.length - Math.max(0, share);
+  if (excess <= 0) return [];
+  return [...held].sort((a, b) => preference(me, b) - preference(me, a) || (a < b ? 1 : -1)).slice(0, excess);
 }

@@ -16,7 +16,7 @@ import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { Subject } from 'rxjs';
-import type { LeaseStore } from '../src/db/leases.js';
+import type { LeaseStore, ReplicaRow } from '../src/db/leases.js';
 import { errorMessage, type EventInput } from './events.js';
 import {
   expireIfDue,
@@ -25,8 +25,11 @@ import {
   leaseTiming,
   nextRoundDelay,
   observeRound,
+  shareOf,
+  toHandOver,
   validForMs,
   type LeaseEvent,
+  type LeaseRow,
   type LeaseTiming,
   type TenantLeaseState,
 } from './lease-decision.js';
@@ -122,12 +125,22 @@ export class LeaseKeeper {
   private started = false;
   private stopped = false;
   private failStreak = 0;
+  private readonly host: string;
+  /** This replica's share of the tenants by the last membership read (all of them before the first). */
+  private share = Number.POSITIVE_INFINITY;
+  /** Tenants whose lease is being handed to another replica: nothing new starts, the action in flight finishes. */
+  private readonly handingOver = new Set<string>();
+  /** Tenants handed over, with the token released: a round that read the row before the release does not make it held again. */
+  private readonly released = new Map<string, number>();
+  /** The live replicas at the last round, and that round's database clock and local time. */
+  private membership: { replicas: ReplicaRow[]; dbNow: number; readAt: number } | null = null;
   private lastError: { at: number; message: string } | null = null;
   private readonly firstRound: Promise<void>;
   private resolveFirstRound: () => void = () => undefined;
 
   constructor(private readonly opts: LeaseKeeperOptions) {
     this.holderId = opts.holderId ?? newHolderId();
+    this.host = opts.host ?? hostname();
     this.timing = leaseTiming(opts.leaseMs);
     this.tenants = [...new Set(opts.tenants)];
     this.now = opts.now ?? (() => performance.now());
@@ -223,7 +236,17 @@ export class LeaseKeeper {
       if (read !== null) readAt = Math.max(readAt ?? read, read);
       return { tenant, actingReplica: s.isThisProcess ? this.holderId : s.holder, validUntil: s.validUntil };
     });
-    return { self: this.holderId, replicas: [], tenants, readAt: readAt === null ? null : at(readAt) };
+    const held = new Map<string, number>();
+    for (const t of tenants) if (t.actingReplica !== null) held.set(t.actingReplica, (held.get(t.actingReplica) ?? 0) + 1);
+    // Database times shown as they are: the database clock is the cluster's clock.
+    const replicas = (this.membership?.replicas ?? []).map((r) => ({
+      id: r.replica,
+      host: r.host,
+      startedAt: new Date(r.startedAt).toISOString(),
+      lastHeartbeatAt: new Date(r.heartbeatAt).toISOString(),
+      tenantsHeld: held.get(r.replica) ?? 0,
+    }));
+    return { self: this.holderId, replicas, tenants, readAt: readAt === null ? null : at(readAt) };
   }
 
   /** The gate of the tenant's loop: acting commands and ticks only while this process holds the lease. */
@@ -231,6 +254,7 @@ export class LeaseKeeper {
     const view = this.view(tenant);
     return {
       isActing: () => view.isHolder(),
+      accepting: () => !this.handingOver.has(tenant),
       acquired$: this.acquired.get(tenant)!.asObservable(),
       refusal: () => {
         const s = this.status(tenant);
@@ -277,7 +301,11 @@ export class LeaseKeeper {
     await this.inFlight?.catch(() => undefined);
     for (const [tenant, s] of this.states) this.states.set(tenant, { ...s, held: null });
     if (!this.started) return 0;
-    return withTimeout(this.opts.store.release(this.tenants, this.holderId), this.opts.releaseTimeoutMs ?? 2_000, 'release').catch(() => 0);
+    const store = this.opts.store;
+    const released = await withTimeout(store.release(this.tenants, this.holderId), this.opts.releaseTimeoutMs ?? 2_000, 'release').catch(() => 0);
+    // Counted out at once: the others' shares grow at their next round instead of after the heartbeat runs out.
+    await withTimeout(store.leave(this.holderId), this.opts.releaseTimeoutMs ?? 2_000, 'leave').catch(() => undefined);
+    return released;
   }
 
   // ------------------------------------------------------------ the loop
@@ -288,7 +316,8 @@ export class LeaseKeeper {
       this.resolveFirstRound();
       if (this.stopped) return;
       const now = this.now();
-      const delay = nextRoundDelay([...this.states.values()], { startedAt, ok }, this.holderId, now, this.timing);
+      const wantsMore = this.heldTenants(now).length < this.share;
+      const delay = nextRoundDelay([...this.states.values()], { startedAt, ok, wantsMore }, this.holderId, now, this.timing);
       this.opts.onRound?.({
         ok,
         durationMs: Math.round(now - startedAt),
@@ -304,18 +333,20 @@ export class LeaseKeeper {
   private async runRound(): Promise<{ startedAt: number; ok: boolean }> {
     const startedAt = this.now();
     try {
-      const round = await withTimeout(this.opts.store.acquireOrRenew(this.tenants, this.holderId, this.timing.expiryMs), this.timing.requestTimeoutMs, 'lease renewal');
+      const round = await withTimeout(this.statements(startedAt), this.timing.requestTimeoutMs, 'lease renewal');
       // Stopping: the leases this round may have taken are released by `stop()`.
       if (this.stopped) return { startedAt, ok: true };
       const now = this.now();
       const rows = new Map(round.rows.map((r) => [r.tenant, r]));
       for (const tenant of this.tenants) {
-        const { state, events } = observeRound(this.states.get(tenant)!, { row: rows.get(tenant), dbNow: round.dbNow, me: this.holderId, startedAt, now, timing: this.timing });
+        const observed = observeRound(this.states.get(tenant)!, { row: rows.get(tenant), dbNow: round.dbNow, me: this.holderId, startedAt, now, timing: this.timing });
+        const { state, events } = this.afterRelease(tenant, observed);
         this.states.set(tenant, state);
         this.armDeadline(tenant);
         this.report(tenant, events);
       }
       this.failStreak = 0;
+      this.rebalance(now);
       return { startedAt, ok: true };
     } catch (err) {
       if (this.stopped) return { startedAt, ok: false };
@@ -333,6 +364,68 @@ export class LeaseKeeper {
         }
       }
       return { startedAt, ok: false };
+    }
+  }
+
+  /**
+   * One round's statements: the heartbeat (and the live replicas, hence this one's share), the
+   * renewal of every lease it holds, the take of free leases up to its share, the read of the rows.
+   */
+  private async statements(startedAt: number): Promise<{ dbNow: number; rows: LeaseRow[] }> {
+    const { store } = this.opts;
+    const { expiryMs } = this.timing;
+    const held = this.heldTenants(startedAt);
+    const members = await store.heartbeat({ replica: this.holderId, host: this.host, tenantsHeld: held.length }, expiryMs);
+    this.membership = { replicas: members.replicas, dbNow: members.dbNow, readAt: this.now() };
+    this.share = shareOf(
+      members.replicas.map((r) => r.replica),
+      this.holderId,
+      this.tenants.length,
+    );
+    const renewed = await store.renew(this.holderId, expiryMs);
+    // Leases being handed over are renewed until released, but are not part of the share.
+    const keeping = renewed - [...this.handingOver].filter((t) => this.states.get(t)?.held).length;
+    const want = this.share - keeping;
+    if (want > 0) await store.take(this.tenants, this.holderId, expiryMs, want);
+    return store.read(this.tenants);
+  }
+
+  /** A row read before this replica's release still names it: the released term stays given up. A later term (taken again) is its own. */
+  private afterRelease(tenant: string, observed: { state: TenantLeaseState; events: LeaseEvent[] }): { state: TenantLeaseState; events: LeaseEvent[] } {
+    const token = this.released.get(tenant);
+    if (token === undefined) return observed;
+    if (observed.state.held?.token === token) return { state: { ...observed.state, held: null }, events: observed.events.filter((e) => e.type !== 'lease.acquired') };
+    if (observed.state.token !== token) this.released.delete(tenant);
+    return observed;
+  }
+
+  /** Tenants this replica holds now and keeps (not being handed over). */
+  private heldTenants(now: number): string[] {
+    return this.tenants.filter((t) => !this.handingOver.has(t) && isHeld(this.states.get(t)!, now));
+  }
+
+  /** Above its share (a replica joined): hands the tenants it prefers least over, each once its action in flight has finished. */
+  private rebalance(now: number): void {
+    for (const tenant of toHandOver(this.heldTenants(now), this.share, this.holderId)) void this.handOver(tenant);
+  }
+
+  private async handOver(tenant: string): Promise<void> {
+    this.handingOver.add(tenant);
+    try {
+      // The gate refuses new acting work from here; wait for the action in flight (bounded: a stuck action must not hold the tenant).
+      await withTimeout(this.opts.drain?.(tenant) ?? Promise.resolve(), Math.max(30_000, 2 * this.timing.leaseMs), 'drain').catch(() => undefined);
+      const s = this.states.get(tenant);
+      if (this.stopped || !s?.held) return;
+      const token = s.held.token;
+      // Released in MySQL first (nothing acts meanwhile: the gate is shut and the loop drained), then no longer held here.
+      await withTimeout(this.opts.store.release([tenant], this.holderId), this.timing.requestTimeoutMs, 'release').catch(() => 0);
+      this.released.set(tenant, token);
+      const now = this.states.get(tenant);
+      if (now) this.states.set(tenant, { ...now, held: null });
+      this.armDeadline(tenant);
+      this.report(tenant, [{ type: 'lease.lost', token, newHolder: null, reason: `handed over: ${this.membership?.replicas.length ?? 1} replicas share the tenants, this one keeps ${this.share}` }]);
+    } finally {
+      this.handingOver.delete(tenant);
     }
   }
 

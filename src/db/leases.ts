@@ -7,20 +7,40 @@ export interface LeaseRound {
   rows: LeaseRow[];
 }
 
-/** What the lease keeper needs of the database (the repository below; tests pass fakes). */
-export interface LeaseStore {
-  /**
-   * Takes every lease of `tenants` that is `holder`'s or has run out, and renews those that are
-   * `holder`'s, in one go, each to run out `expiryMs` after the statement (database clock); then
-   * reads them all back.
-   */
-  acquireOrRenew(tenants: readonly string[], holder: string, expiryMs: number): Promise<LeaseRound>;
-  /** Ends `holder`'s live leases of `tenants` now, so another replica may take them at once. Returns how many. */
-  release(tenants: readonly string[], holder: string): Promise<number>;
+/** One replica's membership row (times in database ms). */
+export interface ReplicaRow {
+  replica: string;
+  host: string;
+  startedAt: number;
+  heartbeatAt: number;
+  tenantsHeld: number;
 }
 
-/** IN lists stay well below any placeholder limit. */
-const CHUNK = 500;
+/** What the lease keeper needs of the database (the repository below; tests wrap it). */
+export interface LeaseStore {
+  /**
+   * Marks `me` live (its heartbeat, on the database clock) and reads the replicas whose heartbeat
+   * is younger than `livenessMs`, this one included, ordered by id.
+   */
+  heartbeat(me: { replica: string; host: string; tenantsHeld: number }, livenessMs: number): Promise<{ dbNow: number; replicas: ReplicaRow[] }>;
+  /** Renews every live lease of `holder` to run out `expiryMs` after the statement: one statement, whatever their number. Returns how many. */
+  renew(holder: string, expiryMs: number): Promise<number>;
+  /**
+   * Takes at most `limit` of `tenants`' leases that have run out (anyone's), the ones ranked first
+   * for `holder` (a hash of holder and tenant: replicas prefer different tenants, and the same
+   * ones every time). Returns how many.
+   */
+  take(tenants: readonly string[], holder: string, expiryMs: number, limit: number): Promise<number>;
+  /** The rows of `tenants` and the database clock at the time of reading. */
+  read(tenants: readonly string[]): Promise<LeaseRound>;
+  /** Ends `holder`'s live leases of `tenants` now, so another replica may take them at once. Returns how many. */
+  release(tenants: readonly string[], holder: string): Promise<number>;
+  /** Removes `holder`'s membership row (a clean stop): the others count it out at once. */
+  leave(holder: string): Promise<void>;
+}
+
+/** IN lists stay well below any placeholder limit; 1,000 tenants are one statement. */
+const CHUNK = 2_000;
 
 /**
  * `tenant_leases` (SPEC §4.5). Every time is read from and compared on the DATABASE clock, inside
@@ -33,9 +53,12 @@ export class LeaseRepository implements LeaseStore {
   private readonly mysql: boolean;
   /** Tenants whose row is known to exist (rows are inserted once, as expired, then only updated). */
   private readonly present = new Set<string>();
+  /** Statements sent (`logwise_lease_statements_total`). */
+  statements = 0;
 
   constructor(private readonly db: Db) {
     this.mysql = String(db.client.config.client).startsWith('mysql');
+    db.on('query', () => (this.statements += 1));
   }
 
   /**
@@ -48,20 +71,60 @@ export class LeaseRepository implements LeaseStore {
     return this.mysql ? '(UNIX_TIMESTAMP() * 1000 + MICROSECOND(NOW(3)) DIV 1000)' : "CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)";
   }
 
+  /** Renews `holder`'s live leases and takes every lease of `tenants` that has run out, then reads them back (one replica alone). */
   async acquireOrRenew(tenants: readonly string[], holder: string, expiryMs: number): Promise<LeaseRound> {
     if (tenants.length === 0) return { dbNow: await this.dbNow(), rows: [] };
-    // One key order for every replica keeps their row locks from crossing.
-    const sorted = [...new Set(tenants)].sort();
-    const missing = sorted.filter((t) => !this.present.has(t));
+    await this.renew(holder, expiryMs);
+    await this.take(tenants, holder, expiryMs, tenants.length);
+    return this.read(tenants);
+  }
+
+  async heartbeat(me: { replica: string; host: string; tenantsHeld: number }, livenessMs: number): Promise<{ dbNow: number; replicas: ReplicaRow[] }> {
+    const now = this.nowSql;
+    const row = { replica: me.replica, host: me.host.slice(0, 255), startedAt: this.db.raw(now), heartbeatAt: this.db.raw(now), tenantsHeld: me.tenantsHeld };
+    await this.db('orchestrator_replicas').insert(row).onConflict('replica').merge(['host', 'heartbeatAt', 'tenantsHeld']);
+    const found = (await this.db('orchestrator_replicas')
+      .select('replica', 'host', 'startedAt', 'heartbeatAt', 'tenantsHeld', this.db.raw(`${now} as dbNow`))
+      .where('heartbeatAt', '>', this.db.raw(`${now} - ?`, [Math.round(livenessMs)]))
+      .orderBy('replica')) as Record<string, unknown>[];
+    const replicas = found.map((r) => ({
+      replica: String(r.replica),
+      host: String(r.host),
+      startedAt: Number(r.startedAt),
+      heartbeatAt: Number(r.heartbeatAt),
+      tenantsHeld: Number(r.tenantsHeld),
+    }));
+    return { dbNow: found.length > 0 ? Number(found[0]!.dbNow) : await this.dbNow(), replicas };
+  }
+
+  async renew(holder: string, expiryMs: number): Promise<number> {
+    const now = this.nowSql;
+    return retryDeadlock(() =>
+      this.db('tenant_leases')
+        .where('holder', holder)
+        .andWhere('expiresAt', '>', this.db.raw(now))
+        .update({ renewedAt: this.db.raw(now), expiresAt: this.db.raw(`${now} + ?`, [Math.round(expiryMs)]) }),
+    );
+  }
+
+  async take(tenants: readonly string[], holder: string, expiryMs: number, limit: number): Promise<number> {
+    if (tenants.length === 0 || limit <= 0) return 0;
+    const unique = [...new Set(tenants)];
+    const missing = unique.filter((t) => !this.present.has(t)).sort();
     // Replicas inserting the same missing rows at once can still deadlock in InnoDB (duplicate-key
     // share locks); the statements are idempotent, so the loser simply runs them again.
     if (missing.length > 0) await retryDeadlock(() => this.insertMissing(missing));
-    for (const chunk of chunks(sorted)) await retryDeadlock(() => this.takeOrRenew(chunk, holder, expiryMs));
-    const round = await this.read(sorted);
-    for (const r of round.rows) this.present.add(r.tenant);
-    // A row deleted by hand: inserted again next round.
-    for (const t of tenants) if (!round.rows.some((r) => r.tenant === t)) this.present.delete(t);
-    return round;
+    for (const t of missing) this.present.add(t);
+    let taken = 0;
+    for (const chunk of chunks(unique)) {
+      if (taken >= limit) break;
+      taken += await retryDeadlock(() => this.takeLapsed(chunk, holder, expiryMs, limit - taken));
+    }
+    return taken;
+  }
+
+  async leave(holder: string): Promise<void> {
+    await this.db('orchestrator_replicas').where('replica', holder).delete();
   }
 
   async release(tenants: readonly string[], holder: string): Promise<number> {
@@ -77,7 +140,6 @@ export class LeaseRepository implements LeaseStore {
     return released;
   }
 
-  /** The rows of `tenants` and the database clock at the time of reading. */
   async read(tenants: readonly string[]): Promise<LeaseRound> {
     const rows: LeaseRow[] = [];
     let dbNow: number | undefined;
@@ -97,6 +159,10 @@ export class LeaseRepository implements LeaseStore {
         });
       }
     }
+    // A row deleted by hand: inserted again by the next take.
+    const found = new Set(rows.map((r) => r.tenant));
+    for (const t of tenants) if (found.has(t)) this.present.add(t);
+    else this.present.delete(t);
     return { dbNow: dbNow ?? (await this.dbNow()), rows };
   }
 
@@ -115,26 +181,34 @@ export class LeaseRepository implements LeaseStore {
   }
 
   /**
-   * One statement: a lease that is `holder`'s and live is extended (same token); one that has run
-   * out (anyone's) is taken with the next token. MySQL assigns SET items left to right, each
-   * seeing the ones before, so `token` and `acquiredAt` come first, while `holder` and
-   * `expiresAt` still hold their old values (SQLite reads old values throughout).
+   * One statement: leases of `tenants` that have run out (anyone's) are taken with the next token,
+   * at most `limit`, in the holder's order of preference. MySQL assigns SET items left to right,
+   * each seeing the ones before, so `token` and `acquiredAt` come before `holder`.
    */
-  private async takeOrRenew(tenants: readonly string[], holder: string, expiryMs: number): Promise<void> {
+  private async takeLapsed(tenants: readonly string[], holder: string, expiryMs: number, limit: number): Promise<number> {
     const now = this.nowSql;
-    const mine = `(holder = ? AND expiresAt > ${now})`;
     const placeholders = tenants.map(() => '?').join(', ');
-    await this.db.raw(
-      `UPDATE tenant_leases SET
-         token = CASE WHEN ${mine} THEN token ELSE token + 1 END,
-         acquiredAt = CASE WHEN ${mine} THEN acquiredAt ELSE ${now} END,
+    // The preference: a hash of holder and tenant (SQLite, one process, takes in key order).
+    const order = this.mysql ? 'ORDER BY CRC32(CONCAT(?, tenant)), tenant' : '';
+    const sql = `UPDATE tenant_leases SET
+         token = token + 1,
+         acquiredAt = ${now},
          renewedAt = ${now},
          expiresAt = ${now} + ?,
          holder = ?
-       WHERE tenant IN (${placeholders}) AND (holder = ? OR expiresAt <= ${now})`,
-      [holder, holder, Math.round(expiryMs), holder, ...tenants, holder],
-    );
+       WHERE tenant IN (${placeholders}) AND expiresAt <= ${now}
+       ${this.mysql ? `${order} LIMIT ${Math.max(0, Math.floor(limit))}` : ''}`;
+    const bindings = [Math.round(expiryMs), holder, ...tenants, ...(this.mysql ? [holder] : [])];
+    const result = (await this.db.raw(sql, bindings)) as unknown;
+    return affectedRows(result);
   }
+}
+
+/** Rows an UPDATE changed, as mysql2 (`[ResultSetHeader]`) and better-sqlite3 (`{ changes }`) report it. */
+function affectedRows(result: unknown): number {
+  const first = Array.isArray(result) ? result[0] : result;
+  const r = first as { affectedRows?: number; changes?: number } | undefined;
+  return Number(r?.affectedRows ?? r?.changes ?? 0);
 }
 
 /** MySQL's "deadlock found" (1213) and "lock wait timeout" (1205): the statement was rolled back and may run again. */

@@ -5,6 +5,7 @@ import * as initial from './migrations/001_initial.js';
 import * as leases from './migrations/002_leases.js';
 import * as replaySteps from './migrations/003_replay_steps.js';
 import * as adoptReference from './migrations/004_adopt_reference_tables.js';
+import * as replicas from './migrations/005_replicas.js';
 
 /**
  * The versioned migrations, in order. Listed here rather than read from a folder so the
@@ -15,6 +16,7 @@ const migrations: Record<string, { up(k: Knex): Promise<void>; down(k: Knex): Pr
   '002_leases': leases,
   '003_replay_steps': replaySteps,
   '004_adopt_reference_tables': adoptReference,
+  '005_replicas': replicas,
 };
 
 const source: Knex.MigrationSource<string> = {

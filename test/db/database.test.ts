@@ -17,7 +17,7 @@ describe.each([
   afterAll(async () => t?.drop());
 
   it('has run every migration, and running them again changes nothing', async () => {
-    expect(await migrationStatus(t.db)).toEqual({ applied: ['001_initial', '002_leases', '003_replay_steps', '004_adopt_reference_tables'], pending: [] });
+    expect(await migrationStatus(t.db)).toEqual({ applied: ['001_initial', '002_leases', '003_replay_steps', '004_adopt_reference_tables', '005_replicas'], pending: [] });
     expect(await migrateLatest(t.db)).toEqual([]);
     for (const table of ['service_details', 'spark_submit_status', 'spark_submissions', 'tenant_leases']) {
       expect(await t.db.schema.hasTable(table)).toBe(true);

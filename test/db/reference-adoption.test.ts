@@ -19,7 +19,7 @@ import {
   type ReferenceVersion,
 } from '../support/reference-schemas.js';
 
-const ALL = ['001_initial', '002_leases', '003_replay_steps', '004_adopt_reference_tables'];
+const ALL = ['001_initial', '002_leases', '003_replay_steps', '004_adopt_reference_tables', '005_replicas'];
 
 const opened: { ref: ReferenceDatabase; dbs: Db[] }[] = [];
 async function open(version: ReferenceVersion | 'empty', label: string) {

@@ -61,13 +61,15 @@ function keeper(name: string, store: LeaseStore, log: Recorded[]): LeaseKeeper {
 
 /** A store that can be made to hang (MySQL unreachable without an error: a black-holed connection). */
 function hangable(inner: LeaseStore): LeaseStore & { hang: boolean } {
-  const s = {
-    hang: false,
-    acquireOrRenew: (t: readonly string[], h: string, ms: number) => (s.hang ? new Promise<never>(() => undefined) : inner.acquireOrRenew(t, h, ms)),
-    release: (t: readonly string[], h: string) => (s.hang ? new Promise<never>(() => undefined) : inner.release(t, h)),
-  };
+  const s = { hang: false } as LeaseStore & { hang: boolean };
+  for (const name of ['heartbeat', 'renew', 'take', 'read', 'release', 'leave'] as const) {
+    (s as unknown as Record<string, unknown>)[name] = (...args: unknown[]) =>
+      s.hang ? new Promise<never>(() => undefined) : (inner[name] as (...a: unknown[]) => Promise<unknown>).apply(inner, args);
+  }
   return s;
 }
+
+const heldBy = (k: LeaseKeeper) => TENANTS.filter((t) => k.view(t).isHolder());
 
 /** Samples `isHolder()` of each keeper and tenant every few ms: when each stopped holding, and any moment two held at once. */
 function sampler(keepers: LeaseKeeper[]) {
@@ -146,7 +148,7 @@ describe('replicas starting together', () => {
       pools.push(...dbs);
       const ran = await Promise.all(dbs.map((db) => migrateLatest(db, { retryMs: 50 })));
       // Every migration ran exactly once, by whichever replica got there first.
-      expect(ran.flat().sort()).toEqual(['001_initial', '002_leases', '003_replay_steps', '004_adopt_reference_tables']);
+      expect(ran.flat().sort()).toEqual(['001_initial', '002_leases', '003_replay_steps', '004_adopt_reference_tables', '005_replicas']);
       expect(await dbs[0]!.schema.hasTable('tenant_leases')).toBe(true);
       // A lock table left with two rows (replicas of an older version racing) would refuse every start; it is repaired.
       await dbs[0]!('orchestrator_migrations_lock').insert({ is_locked: 0 });
@@ -159,7 +161,7 @@ describe('replicas starting together', () => {
 });
 
 describe('lease keepers (two replicas) on MariaDB', () => {
-  it('exactly one holder per tenant; failover within one lease; the old holder stops first; tokens grow', async () => {
+  it('exactly one holder per tenant; a replica that joins gets its share by handover; failover within one lease; the old holder stops first; tokens grow', async () => {
     const log: Recorded[] = [];
     const dbA = pool();
     const storeA = hangable(new LeaseRepository(dbA));
@@ -173,72 +175,77 @@ describe('lease keepers (two replicas) on MariaDB', () => {
     await b.ready();
     const samples = sampler([a, b]);
     try {
-      // Steady state: A renews, B waits; exactly one holder per tenant all along.
-      await sleep(LEASE_MS + Math.random() * (LEASE_MS / 3));
-      for (const t of TENANTS) {
-        expect([a.view(t).isHolder(), b.view(t).isHolder()]).toEqual([true, false]);
-        expect(b.view(t).holder).toBe(a.holderId);
-      }
+      // B joined: A hands it its share (A sorts first: it keeps ⌈3/2⌉ = 2, B gets 1) within two lease periods; exactly one holder per tenant all along.
+      const joinedAt = performance.now();
+      await until('B holds its share', () => heldBy(b).length === 1 && heldBy(a).length === 2, 2 * LEASE_MS);
+      const [given] = heldBy(b);
+      const handover0 = acquiredAt(log, b.holderId, given!) - joinedAt;
+      expect(lostAt(log, a.holderId, given!)).toBeLessThan(acquiredAt(log, b.holderId, given!));
+      await sleep(LEASE_MS / 2);
+      expect([heldBy(a).length, heldBy(b).length]).toEqual([2, 1]);
       const tokensA = TENANTS.map((t) => a.view(t).token!);
 
-      // 1. A loses MySQL (its pool is gone: every query fails at once).
-      const deadlinesA = TENANTS.map((t) => a.view(t).validUntil!);
+      // 1. A loses MySQL (its pool is gone: every query fails at once): B takes A's tenants.
+      const ofA = heldBy(a);
+      const deadlinesA = ofA.map((t) => a.view(t).validUntil!);
       const killAt = performance.now();
       await dbA.destroy();
       await until('B holds every tenant', () => TENANTS.every((t) => b.view(t).isHolder()));
-      const failover1 = TENANTS.map((t) => acquiredAt(log, b.holderId, t) - killAt);
-      for (const [i, t] of TENANTS.entries()) {
-        const acquired = acquiredAt(log, b.holderId, t);
+      const failover1 = ofA.map((t) => acquiredAt(log, b.holderId, t, killAt) - killAt);
+      for (const [i, t] of ofA.entries()) {
+        const acquired = acquiredAt(log, b.holderId, t, killAt);
         // Fencing: A's last held moment and its local deadline both precede B's acquisition.
         expect(samples.lastHeld.get(`${a.holderId}/${t}`)!).toBeLessThan(acquired);
         expect(deadlinesA[i]!).toBeLessThan(acquired);
-        expect(lostAt(log, a.holderId, t)).toBeLessThan(acquired);
-        expect(b.view(t).token).toBe(tokensA[i]! + 1);
+        expect(lostAt(log, a.holderId, t, killAt)).toBeLessThan(acquired);
+        expect(b.view(t).token).toBe(tokensA[TENANTS.indexOf(t)]! + 1);
       }
       // Within one lease period of the loss: the row runs out 0.9 L after A's last renewal (≤ the loss), and B asks right then.
       for (const ms of failover1) expect(ms).toBeLessThanOrEqual(LEASE_MS);
       expect(log.some((r) => r.event.type === 'lease.renew-failed' && r.event.holder === a.holderId)).toBe(true);
       await a.stop();
 
-      // 2. A replica comes back (new process, new pool) and waits; B's MySQL then hangs: no
-      //    answers, no errors. B stops holding at its local deadline; C takes over after expiry.
+      // 2. A replica comes back (new process, new pool) and gets its share (B sorts first: it keeps 2);
+      //    B's MySQL then hangs: no answers, no errors. B stops holding at its local deadline; C
+      //    takes B's tenants over after expiry.
       const c = keeper('C', new LeaseRepository(pool()), log);
       c.start();
       await c.ready();
       samples.stop();
       const samples2 = sampler([b, c]);
-      await sleep(LEASE_MS / 2);
-      expect(TENANTS.map((t) => c.view(t).isHolder())).toEqual([false, false, false]);
-      const tokensB = TENANTS.map((t) => b.view(t).token!);
+      await until('C holds its share', () => heldBy(c).length === 1 && heldBy(b).length === 2, 2 * LEASE_MS);
+      const ofB = heldBy(b);
+      const tokensB = ofB.map((t) => b.view(t).token!);
       const hangAt = performance.now();
       storeB.hang = true;
       await until('C holds every tenant', () => TENANTS.every((t) => c.view(t).isHolder()));
       samples2.stop();
-      const failover2 = TENANTS.map((t) => acquiredAt(log, c.holderId, t) - hangAt);
-      for (const [i, t] of TENANTS.entries()) {
-        const acquired = acquiredAt(log, c.holderId, t);
+      const failover2 = ofB.map((t) => acquiredAt(log, c.holderId, t, hangAt) - hangAt);
+      for (const [i, t] of ofB.entries()) {
+        const acquired = acquiredAt(log, c.holderId, t, hangAt);
         expect(samples2.lastHeld.get(`${b.holderId}/${t}`)!).toBeLessThan(acquired);
-        expect(lostAt(log, b.holderId, t)).toBeLessThan(acquired);
+        expect(lostAt(log, b.holderId, t, hangAt)).toBeLessThan(acquired);
         expect(b.view(t).isHolder()).toBe(false);
         expect(c.view(t).token).toBe(tokensB[i]! + 1);
       }
       for (const ms of failover2) expect(ms).toBeLessThanOrEqual(LEASE_MS);
       expect([...samples.overlaps, ...samples2.overlaps]).toEqual([]);
 
-      // 3. A clean stop releases: the waiting replica takes over at its next round, well within a lease.
+      // 3. A clean stop releases, and leaves the membership: the other replica takes over at its next round, well within a lease.
       const d = keeper('D', new LeaseRepository(pool()), log);
       d.start();
       await d.ready();
+      await until('D holds its share', () => heldBy(d).length === 1 && heldBy(c).length === 2, 2 * LEASE_MS);
       const stopAt = performance.now();
-      expect(await c.stop()).toBe(TENANTS.length);
+      expect(await c.stop()).toBe(2);
       await until('D holds every tenant', () => TENANTS.every((t) => d.view(t).isHolder()));
-      const handover = Math.max(...TENANTS.map((t) => acquiredAt(log, d.holderId, t) - stopAt));
+      const handover = Math.max(...TENANTS.filter((t) => acquiredAt(log, d.holderId, t, 0) > stopAt).map((t) => acquiredAt(log, d.holderId, t, stopAt) - stopAt));
       expect(handover).toBeLessThanOrEqual(d.timing.renewEveryMs + 250);
       await d.stop();
       storeB.hang = false;
       await b.stop();
       console.log(
-        `lease failover (ms, lease ${LEASE_MS}): lost MySQL ${failover1.map(Math.round).join('/')}; hung MySQL ${failover2.map(Math.round).join('/')}; clean release ${Math.round(handover)}`,
+        `lease failover (ms, lease ${LEASE_MS}): join handover ${Math.round(handover0)}; lost MySQL ${failover1.map(Math.round).join('/')}; hung MySQL ${failover2.map(Math.round).join('/')}; clean release ${Math.round(handover)}`,
       );
     } finally {
       samples.stop();
@@ -247,14 +254,16 @@ describe('lease keepers (two replicas) on MariaDB', () => {
   });
 });
 
-function acquiredAt(log: Recorded[], holder: string, tenant: string): number {
-  const r = log.find((x) => x.tenant === tenant && x.event.type === 'lease.acquired' && x.event.holder === holder);
+/** When `holder` first acquired `tenant` after `since`. */
+function acquiredAt(log: Recorded[], holder: string, tenant: string, since = 0): number {
+  const r = log.find((x) => x.at >= since && x.tenant === tenant && x.event.type === 'lease.acquired' && x.event.holder === holder);
   if (!r) throw new Error(`${holder} never acquired ${tenant}`);
   return r.at;
 }
 
-function lostAt(log: Recorded[], holder: string, tenant: string): number {
-  const r = log.find((x) => x.tenant === tenant && x.event.type === 'lease.lost' && x.event.holder === holder);
+/** When `holder` first lost `tenant` after `since`. */
+function lostAt(log: Recorded[], holder: string, tenant: string, since = 0): number {
+  const r = log.find((x) => x.at >= since && x.tenant === tenant && x.event.type === 'lease.lost' && x.event.holder === holder);
   if (!r) throw new Error(`${holder} never reported losing ${tenant}`);
   return r.at;
 }

@@ -171,7 +171,7 @@ describe.each(CASES)('migrating from the $version Java orchestrator', (c) => {
   it('starts on the reference’s config and compose environment: MySQL (no DB_CLIENT), its database, one warning per ignored key', async () => {
     const started = daemon!.lines.find((l) => l.msg === 'orchestrator listening')!;
     expect(started).toMatchObject({ database: 'mysql', tenants: [c.tenant] });
-    expect(daemon!.lines.find((l) => l.msg === 'database migrated')).toMatchObject({ migrations: ['001_initial', '002_leases', '003_replay_steps', '004_adopt_reference_tables'] });
+    expect(daemon!.lines.find((l) => l.msg === 'database migrated')).toMatchObject({ migrations: ['001_initial', '002_leases', '003_replay_steps', '004_adopt_reference_tables', '005_replicas'] });
     const warned = daemon!.lines.filter((l) => l.level === 'warn' && typeof l.msg === 'string' && l.msg.startsWith('config: ')).map((l) => l.config);
     expect(warned.sort()).toEqual([...c.warnings].sort());
     const all = JSON.stringify(daemon!.lines) + daemon!.stderr.join('\n');
