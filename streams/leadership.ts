@@ -38,6 +38,8 @@ export interface LoopGate {
   accepting?(): boolean;
   /** The refusal of an acting command (names the holder). */
   refusal(): NotLeaderError;
+  /** The lease's fencing token while this process holds it (it grows with every new term), else null. */
+  term?(): number | null;
   /**
    * Emits when this process starts acting for the tenant (its lease acquired, again after a
    * database outage outlived it, or taken over): acting streams then tick at once instead of at

@@ -255,6 +255,7 @@ export class LeaseKeeper {
     return {
       isActing: () => view.isHolder(),
       accepting: () => !this.handingOver.has(tenant),
+      term: () => (view.isHolder() ? view.token : null),
       acquired$: this.acquired.get(tenant)!.asObservable(),
       refusal: () => {
         const s = this.status(tenant);

@@ -36,6 +36,13 @@ export interface StreamContext {
    * holder stops midway once the lease is lost.
    */
   assertActing(): void;
+  /**
+   * Which term of acting for the tenant this is: the lease's token while this process holds it
+   * (null while it does not; 0 without leases, one term for the whole run). A stream that keeps
+   * observations between runs starts them afresh in a new term: what happened meanwhile was
+   * another replica's to see.
+   */
+  actingTerm(): number | null;
 }
 
 /** The handlers of the commands a stream takes, typed by the command map. */
@@ -124,6 +131,7 @@ export class TenantLoop<V = unknown> {
         const refused = this.notActing();
         if (refused) throw refused;
       },
+      actingTerm: () => (opts.gate ? (opts.gate.term?.() ?? null) : 0),
     };
     const built = opts.streams(this.context);
     this.streams = Array.isArray(built) ? built : built.definitions;

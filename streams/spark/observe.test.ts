@@ -7,7 +7,7 @@ import type { ReplayRow, ReplayStepAttempt } from '../../src/db/spark-submit-sta
 import type { SubmissionRecord } from '../../src/db/spark-submissions.js';
 import type { MasterState, SparkDriver } from '../../src/spark/types.js';
 import { observe, ownersToAsk, stepToLookUp, type SparkFact, type SparkReading, type SparkTenantFacts } from './observe.js';
-import { initialSparkState, type SparkState } from './state.js';
+import { initialSparkState, inTerm, type SparkState } from './state.js';
 
 const MIN = 60_000;
 const NOW = Date.UTC(2024, 0, 1, 12, 0, 0);
@@ -141,6 +141,15 @@ describe('observe', () => {
     expect(events(first.facts)).toEqual([{ type: 'spark.split-brain', masters: ['http://a:8080', 'http://b:8080'], actingOn: 'http://a:8080', driversElsewhere: ['d1'] }]);
     expect(observe(first.state, reading(split), TENANT).facts).toEqual([]);
     expect(events(observe(first.state, reading(master([driver('d1', 'RUNNING')])), TENANT).facts)).toEqual([{ type: 'spark.split-brain-ended', actingOn: 'http://m:8080' }]);
+  });
+
+  it('in a new acting term, a driver that died while another replica acted is not counted as a death', () => {
+    const last = inTerm(seen(['d1']), 4);
+    const sameTerm = observe(inTerm(last, 4), reading(master([], [driver('d1', 'FAILED')])), TENANT);
+    expect(sameTerm.state.restarts).toBe(1);
+    const newTerm = observe(inTerm(last, 6), reading(master([driver('d2', 'RUNNING')], [driver('d1', 'FAILED')])), TENANT);
+    expect(newTerm.state.restarts).toBe(0);
+    expect(newTerm.state.prevAliveIds).toEqual(['d2']);
   });
 
   it('never changes the state it was given', () => {

@@ -76,6 +76,8 @@ export interface SparkState {
   readonly lastError: { at: number; message: string } | null;
   /** The ALIVE masters of the split brain last reported (null: none). */
   readonly splitBrain: string | null;
+  /** The acting term (`StreamContext.actingTerm`) of the last run; undefined before the first. */
+  readonly term?: number | null;
 }
 
 export function initialSparkState(crashLoop?: Partial<CrashLoopParams>): SparkState {
@@ -103,6 +105,17 @@ export function initialSparkState(crashLoop?: Partial<CrashLoopParams>): SparkSt
     lastError: null,
     splitBrain: null,
   };
+}
+
+/**
+ * The state for a run in acting term `term`. In a new term (this replica holds the tenant's
+ * lease again after another did) the drivers seen alive and the relaunches followed are from
+ * before the other's term: deaths and replacements are counted from this run's read on.
+ */
+export function inTerm(state: SparkState, term: number | null): SparkState {
+  if (state.term === term) return state;
+  const fresh = state.term !== undefined;
+  return fresh ? { ...state, term, prevAliveIds: null, prevActiveIds: null, relaunches: new Map() } : { ...state, term };
 }
 
 /** The last submission as the decision reads it. An unsettled create has no id: a placeholder the master never lists keeps the grace period. */

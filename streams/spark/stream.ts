@@ -34,7 +34,7 @@ import type { CrashLoopParams } from './crash-loop.js';
 import { decideSparkAction } from './decision.js';
 import { observe, ownedIdsOf, ownersToAsk, stepToLookUp, type SparkTenantFacts } from './observe.js';
 import type { ReplayStore, SparkMaster, SubmissionStore } from './ports.js';
-import { initialSparkState, ownSubmission, toPending, type SparkState } from './state.js';
+import { initialSparkState, inTerm, ownSubmission, toPending, type SparkState } from './state.js';
 import { sparkStatusView, type SparkStatusView } from './status-view.js';
 
 export interface SparkStreamDeps {
@@ -97,6 +97,7 @@ export function sparkStream(ctx: StreamContext, deps: SparkStreamDeps): SparkStr
   /** Steps 2–4 of a run, after the master answered. */
   const reconcile = async (master: MasterState, args: MonitorArgs, report: RunReport): Promise<SparkRunResult> => {
     const now = ctx.now();
+    effects.state = inTerm(effects.state, ctx.actingTerm());
     await effects.flushUnrecorded();
     await effects.flushMarks();
     const before = effects.state;

@@ -84,6 +84,7 @@ describe('per-service delay on a local folder and SQLite', () => {
     emit: (e: EventInput) => events.push({ ...e, tenant: 'ABC', at: Date.now() } as OrchestratorEvent),
     isActing: () => true,
     assertActing: () => undefined,
+    actingTerm: () => 0,
   };
   const rounds = () => events.filter((e): e is EventOf<'delay.service-sampled'> => e.type === 'delay.service-sampled');
 

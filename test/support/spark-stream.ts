@@ -26,6 +26,7 @@ export function handContext(tenant: string, opts: { now?: () => number; emit?: (
     assertActing: () => {
       if (lease && !lease.acting) throw new NotLeaderError(tenant, 'other-replica');
     },
+    actingTerm: () => (lease ? (lease.acting ? 1 : null) : 0),
   };
 }
 
