@@ -127,7 +127,7 @@ export class Metrics {
     }
   }
 
-  /** Series that alerts rely on exist from the start, at zero, for every tenant. */
+  /** Series that alerts rely on exist from the start (or from the reload that adds the tenant), at zero, for every tenant. */
   initTenants(tenants: readonly string[]): void {
     for (const tenant of tenants) {
       this.crashLooping.set({ tenant }, 0);
@@ -140,6 +140,46 @@ export class Metrics {
       this.servicesRemoved.inc({ tenant }, 0);
       this.syncsGuarded.inc({ tenant }, 0);
     }
+  }
+
+  /**
+   * Drops every series of a tenant a reload removed: its gauges would otherwise report its last
+   * state (a crash loop, a lease held) for as long as the daemon runs, and keep alerts firing.
+   */
+  async forgetTenant(tenant: string): Promise<void> {
+    for (const metric of this.perTenant()) {
+      const { values } = await metric.get();
+      for (const { labels } of values) {
+        // Histogram samples carry `le` (and their series come three per label set): remove by the metric's own labels.
+        if (labels.tenant === tenant) metric.remove(Object.fromEntries(Object.entries(labels).filter(([k]) => k !== 'le')));
+      }
+    }
+  }
+
+  private perTenant(): (Counter<string> | Gauge<string> | Histogram<string>)[] {
+    return [
+      this.events,
+      this.streamRetries,
+      this.commandFailures,
+      this.masterStatus,
+      this.masterReachable,
+      this.aliveDrivers,
+      this.lastPoll,
+      this.submissions,
+      this.submitFailures,
+      this.kills,
+      this.crashLooping,
+      this.splitBrain,
+      this.crashBackoff,
+      this.servicesKnown,
+      this.servicesOnboarded,
+      this.servicesRemoved,
+      this.syncsGuarded,
+      this.syncDuration,
+      this.delay,
+      this.leaseHeld,
+      this.leaseRenewFailures,
+    ];
   }
 
   private crashLoopEnded(tenant: string): void {

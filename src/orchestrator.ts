@@ -1,3 +1,4 @@
+import { hostname } from 'node:os';
 import { serve, type ServerType } from '@hono/node-server';
 import type { Subscription } from 'rxjs';
 import { config as rxConfig } from 'rxjs';
@@ -24,19 +25,21 @@ import { buildRoutes, type HealthReport } from './http/routes.js';
 import { eventStream } from './http/events-sse.js';
 import { eventLogger, type Logger } from './log.js';
 import { Metrics } from './metrics.js';
-import { createObjectStore, type ObjectStore } from './objectstore/index.js';
 import type { Redactor } from './secrets.js';
-import { SparkMasterClient } from './spark/master-client.js';
 import { sharedReadMaxAgeMs } from './shared-read.js';
+import { TenantResources } from './tenant-resources.js';
+import { TenantReloader, type ReloadResult } from './reload.js';
+import type { ClusterData } from './http/schemas.js';
 import type { SharedDeps, TenantStreamsFactory, TenantViews } from '../streams/ports.js';
 import { errorMessage } from '../streams/events.js';
 import { refreshServiceDelayGauge, withServiceDelays, type ServiceDelayState } from '../streams/service-delays.js';
-import { PartitionLayout } from '../streams/partition-layout.js';
 import { otherTenantMainClasses } from '../streams/spark/ownership.js';
 import { checkPipeline, preloadKafkaClient, type PipelineHealth } from './health/pipeline-health.js';
 import { BackgroundCheck, CheckOverdueError, type RunOutcome } from './health/fresh-run.js';
 import { describeDatabaseError } from './db/errors.js';
 import { LeaseKeeper, type TenantLeaseStatus } from '../streams/lease-keeper.js';
+import type { SupervisedLoopOptions } from '../streams/supervisor.js';
+import type { TenantConfig } from './config/schema.js';
 
 export const VERSION = '0.1.0';
 
@@ -59,6 +62,8 @@ export interface OrchestratorOptions {
   firstTickSpreadMs?: number;
   /** Source of randomness for tick spreading and backoff jitter (tests pin it). */
   random?: () => number;
+  /** Re-reads the config file the daemon started with (`reload()`; main: `configFileSource`). Absent: reload answers 501. */
+  readConfig?: () => Promise<Config>;
 }
 
 /** Everything the daemon runs, wired from the configuration; `stop()` takes it down in order. */
@@ -75,12 +80,12 @@ export class Orchestrator {
   private activityFeed: Subscription | undefined;
   private readonly services: ServiceDetailsRepository;
   private readonly submissions: SparkSubmissionsRepository;
-  private readonly stores = new Map<string, ObjectStore>();
-  private readonly layouts = new Map<string, PartitionLayout>();
-  /** Spark master clients by master set (hosts + ports); `sparkClientOf` maps tenants to them. */
-  private readonly sparkClients = new Map<string, SparkMasterClient>();
-  private readonly sparkClientOf = new Map<string, SparkMasterClient>();
+  /** Each tenant's config block, object store, partition layout and (shared) Spark master client. */
+  private readonly resources: TenantResources;
+  /** The tenants a config reload adds, removes and changes while the daemon runs. */
+  private readonly reloader: TenantReloader<TenantViews>;
   private readonly shutdown = new AbortController();
+  private startedAt = Date.now();
   /** Many replicas (MySQL): the tenants' leases; undefined on SQLite (one process acts for all). */
   readonly leases: LeaseKeeper | undefined;
   private readonly leaseDb: Db | undefined;
@@ -99,53 +104,59 @@ export class Orchestrator {
         store: new LeaseRepository(this.leaseDb),
         tenants: config.tenants.map((t) => t.name),
         leaseMs,
-        emit: (tenant, event) => this.supervisor.loop(tenant).context.emit(event),
+        // Not through the loop: a reload takes an added tenant's lease before its loop exists.
+        emit: (tenant, event) => this.supervisor.emit(tenant, event),
+        // A lease handed to another replica waits for the tenant's action in flight.
+        drain: (tenant) => (this.supervisor.has(tenant) ? this.supervisor.loop(tenant).drained() : Promise.resolve()),
         onRound: (round) => opts.log.debug(round, 'lease round'),
       });
     }
     const leases = this.leases;
-    for (const t of config.tenants) this.stores.set(t.name, createObjectStore(t.objectStore));
-    for (const t of config.tenants) this.layouts.set(t.name, new PartitionLayout(t, this.stores.get(t.name)!));
-    for (const t of config.tenants) {
-      const { sparkMasterHost, sparkMasterWebUiPort, sparkMasterRestPort } = t.spark;
-      const key = JSON.stringify([[...sparkMasterHost].map((h) => h.trim().toLowerCase()).sort(), sparkMasterWebUiPort, sparkMasterRestPort]);
-      let client = this.sparkClients.get(key);
-      if (!client) {
-        client = new SparkMasterClient({
-          hosts: [...sparkMasterHost],
-          webUiPort: sparkMasterWebUiPort,
-          restPort: sparkMasterRestPort,
-          stateMaxAgeMs: sharedReadMaxAgeMs(config.loop.sparkPollSeconds * 1000),
-        });
-        this.sparkClients.set(key, client);
-      }
-      this.sparkClientOf.set(t.name, client);
-    }
-    const shared: SharedDeps = {
+    const resources = new TenantResources({ stateMaxAgeMs: sharedReadMaxAgeMs(config.loop.sparkPollSeconds * 1000) });
+    this.resources = resources;
+    // New tenants' resources are ready at once (only a replacement waits, for the old ones to close).
+    for (const t of config.tenants) void resources.set(t);
+    this.metrics = new Metrics();
+    const reloader = new TenantReloader<TenantViews>({
       config,
+      log: opts.log,
+      ...(opts.readConfig ? { readConfig: opts.readConfig } : {}),
+      supervisor: () => this.supervisor,
+      ...(leases ? { leases } : {}),
+      resources,
+      metrics: this.metrics,
+      loopOptions: (t) => loopOptions(t),
+    });
+    this.reloader = reloader;
+    const shared: SharedDeps = {
+      // Read when a tenant's streams are built: the tenants of the latest reload (and the removed ones, whose drivers still run).
+      get config() {
+        return reloader.ownershipConfig;
+      },
       // Discovery's writes check the tenant's loop gate right before each statement.
       services: leases ? new FencedServiceDetailsRepository(this.db, (tenant) => this.supervisor.loop(tenant).context.assertActing()) : this.services,
-      store: (tenant) => this.stores.get(tenant)!,
+      store: (tenant) => resources.store(tenant),
       replays: new SharedReplayReads(new SparkSubmitStatusRepository(this.db), sharedReadMaxAgeMs(config.loop.sparkPollSeconds * 1000)),
       submissions: this.submissions,
-      sparkMaster: (tenant) => this.sparkClientOf.get(tenant)!,
+      sparkMaster: (tenant) => resources.sparkClient(tenant),
       shutdown: this.shutdown.signal,
-      layout: (tenant) => this.layouts.get(tenant)!,
+      layout: (tenant) => resources.layout(tenant),
     };
+    // Loop timings are the daemon's (a reload does not change them: they need a restart).
     const backoff = { minMs: config.loop.backoff.minSeconds * 1000, maxMs: config.loop.backoff.maxSeconds * 1000 };
+    const loopOptions = (t: TenantConfig): SupervisedLoopOptions<TenantViews> => ({
+      tenant: t.name,
+      backoff,
+      firstTickSpreadMs: opts.firstTickSpreadMs ?? 15_000,
+      ...(opts.random ? { random: opts.random } : {}),
+      ...(leases ? { gate: leases.gate(t.name) } : {}),
+      streams: (ctx: StreamContext) => (opts.streams ?? tenantStreams)(t, ctx, shared),
+    });
     this.supervisor = new Supervisor<TenantViews>(
-      config.tenants.map((t) => ({
-        tenant: t.name,
-        backoff,
-        firstTickSpreadMs: opts.firstTickSpreadMs ?? 15_000,
-        ...(opts.random ? { random: opts.random } : {}),
-        ...(leases ? { gate: leases.gate(t.name) } : {}),
-        streams: (ctx: StreamContext) => (opts.streams ?? tenantStreams)(t, ctx, shared),
-      })),
+      config.tenants.map(loopOptions),
       // Secret values never travel further than the event that quoted them (SPEC §4.6).
       { scrub: (event) => opts.redactor.scrubStrings(event) },
     );
-    this.metrics = new Metrics();
     this.metrics.initTenants(config.tenants.map((t) => t.name));
     const routes = buildRoutes({
       dispatch: (tenant, kind, args) => this.supervisor.dispatch(tenant, kind, args),
@@ -174,11 +185,14 @@ export class Orchestrator {
       recentDelay: (tenant, maxAgeMs) => (this.shutdown.signal.aborted ? undefined : this.views(tenant)?.delaySample?.recall(maxAgeMs)),
       background: (what, tenant, error) => opts.log.warn({ tenant, command: what, error: errorMessage(error) }, `${what} failed`),
       delaySampleIntervalMs: config.loop.delaySampleSeconds * 1000,
+      reload: () => this.reload(),
+      cluster: () => this.cluster(),
     });
     const openApi = openApiDocument(routes, VERSION);
     this.app = createApp({
       routes,
-      tenants: new Set(config.tenants.map((t) => t.name)),
+      // The tenants of the moment: a reload adds and removes them.
+      tenants: { has: (tenant) => this.supervisor.has(tenant) },
       redactor: opts.redactor,
       log: opts.log,
       ...(config.http.authToken ? { authToken: config.http.authToken } : {}),
@@ -195,6 +209,7 @@ export class Orchestrator {
     rxConfig.onUnhandledError = (err) => log.error({ error: errorMessage(err) }, 'unhandled error in an event subscriber');
     const ran = await migrateLatest(this.db);
     if (ran.length) log.info({ migrations: ran }, 'database migrated');
+    this.startedAt = Date.now();
     this.pingDatabase.start();
     this.eventLog = this.supervisor.events$.subscribe(eventLogger(log));
     this.metricsFeed = this.metrics.follow(this.supervisor.events$);
@@ -287,21 +302,43 @@ export class Orchestrator {
 
   /** Vector, Kafka, the Spark master and driver, and recent logs, each within its own timeout. */
   async pipelineHealth(name: string): Promise<PipelineHealth> {
-    const { config } = this.opts;
-    const tenant = config.tenants.find((t) => t.name === name)!;
+    const tenant = this.resources.config(name);
     // Bounded: a slow database must not hang the endpoint (without ids, ownership falls back to the main class).
     const submittedDriverIds = await Promise.race([
       this.submissions.recent(name).then((rows) => new Set(rows.map((r) => r.submissionId))),
       new Promise<Set<string>>((resolve) => setTimeout(() => resolve(new Set()), 1_000).unref()),
     ]).catch(() => new Set<string>());
     return checkPipeline(tenant, {
-      spark: this.sparkClientOf.get(name)!,
-      store: this.stores.get(name)!,
+      spark: this.resources.sparkClient(name),
+      store: this.resources.store(name),
       now: Date.now,
-      otherTenantMainClasses: otherTenantMainClasses(config.tenants, name),
+      otherTenantMainClasses: otherTenantMainClasses(this.reloader.ownershipConfig.tenants, name),
       submittedDriverIds,
-      layout: this.layouts.get(name)!,
+      layout: this.resources.layout(name),
     });
+  }
+
+  /**
+   * Re-reads the config file and applies its tenants (SIGHUP, `POST /api/v1/admin/reload`; see
+   * src/reload.ts). Rejects with the ConfigError of an invalid file, which changed nothing.
+   */
+  reload(): Promise<ReloadResult> {
+    return this.reloader.reload();
+  }
+
+  /** `GET /api/v1/cluster`: the replicas and who acts for each tenant; on SQLite this process for all. */
+  cluster(): ClusterData {
+    if (this.leases) return { mode: 'lease', ...this.leases.cluster() };
+    const self = `${hostname()}:${process.pid}`;
+    const now = new Date().toISOString();
+    const tenants = this.supervisor.tenants;
+    return {
+      mode: 'single-process',
+      self,
+      replicas: [{ id: self, host: hostname(), startedAt: new Date(this.startedAt).toISOString(), lastHeartbeatAt: now, tenantsHeld: tenants.length }],
+      tenants: tenants.map((tenant) => ({ tenant, actingReplica: self, validUntil: null })),
+      readAt: now,
+    };
   }
 
   /** Stop ticking, let the actions in flight finish, stop serving, close the pools. */
@@ -316,6 +353,8 @@ export class Orchestrator {
       : Promise.resolve();
     this.shutdown.abort();
     this.pingDatabase.stop();
+    // A reload in flight finishes first (its loop stops and starts), so that every loop is stopped below.
+    await this.reloader.stop();
     await this.supervisor.stop();
     // After the loops finished their actions: hand the leases over so another replica takes over at once.
     if (this.leases) {
@@ -327,8 +366,7 @@ export class Orchestrator {
     this.eventLog?.unsubscribe();
     this.metricsFeed?.unsubscribe();
     this.activityFeed?.unsubscribe();
-    for (const store of this.stores.values()) store.close();
-    await Promise.all([...this.sparkClients.values()].map((c) => c.close()));
+    await this.resources.closeAll();
     await this.db.destroy();
   }
 }

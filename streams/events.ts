@@ -57,6 +57,19 @@ export interface EventPayloads {
   'lease.lost': { holder: string; token: number; newHolder: string | null; reason: string };
   /** A renewal round failed (MySQL unreachable, timeout); `validForMs` is what is left of a held lease. */
   'lease.renew-failed': { holder: string; holding: boolean; validForMs: number; error: string };
+
+  /** A config reload (SIGHUP, `POST /api/v1/admin/reload`) added the tenant: its loop starts. */
+  // eslint-disable-next-line @typescript-eslint/no-empty-object-type -- no payload, as loop.stopped
+  'tenant.added': {};
+  /** A reload removed the tenant: its loop stopped; its Spark driver and database rows were left as they are (`message` says so). */
+  'tenant.removed': { message: string };
+  /** A reload changed the tenant's block (`keys`: the key paths, never values): its loop restarts with the new settings. */
+  'tenant.changed': { keys: string[]; message: string };
+  /**
+   * The daemon's own event (tenant `''`): a reload was applied. `needsRestart`: key paths that
+   * differ in the file and are not applied until a restart.
+   */
+  'config.reloaded': { added: number; removed: number; changed: number; unchanged: number; needsRestart: string[] };
 }
 
 export type EventType = keyof EventPayloads;

@@ -1,6 +1,7 @@
-import { map, merge, share, Subject, type Observable, type Subscription } from 'rxjs';
-import type { OrchestratorEvent } from './events.js';
+import { map, share, Subject, type Observable, type Subscription } from 'rxjs';
+import type { EventInput, OrchestratorEvent } from './events.js';
 import type { CommandArgs, CommandKind, CommandResult } from './commands.js';
+import { LoopStoppedError } from './lane.js';
 import { TenantLoop, type TenantLoopOptions } from './tenant-loop.js';
 
 export class UnknownTenantError extends Error {
@@ -10,9 +11,14 @@ export class UnknownTenantError extends Error {
   }
 }
 
+/** What the supervisor builds a tenant's loop from (it adds the shared event stream). */
+export type SupervisedLoopOptions<V> = Omit<TenantLoopOptions<V>, 'events'>;
+
 /**
  * Runs every tenant's loop and merges their events into one stream. Loops are independent:
- * each retries its own streams, so one tenant's failing dependency never stops another.
+ * each retries its own streams, so one tenant's failing dependency never stops another. Each
+ * loop runs in a subscription of its own, so a config reload can add, remove and replace loops
+ * while the others (and the event stream) keep running.
  */
 export class Supervisor<V = unknown> {
   private readonly eventsSubject = new Subject<OrchestratorEvent>();
@@ -23,17 +29,62 @@ export class Supervisor<V = unknown> {
    */
   readonly events$: Observable<OrchestratorEvent>;
   private readonly loops = new Map<string, TenantLoop<V>>();
-  private subscription: Subscription | undefined;
+  private readonly running = new Map<string, Subscription>();
+  private started = false;
+  private stopped = false;
 
-  constructor(tenants: Omit<TenantLoopOptions<V>, 'events'>[], opts: { scrub?: (event: OrchestratorEvent) => OrchestratorEvent } = {}) {
+  constructor(tenants: SupervisedLoopOptions<V>[], opts: { scrub?: (event: OrchestratorEvent) => OrchestratorEvent } = {}) {
     const scrub = opts.scrub;
     this.events$ = (scrub ? this.eventsSubject.pipe(map(scrub)) : this.eventsSubject).pipe(share());
-    for (const t of tenants) this.loops.set(t.tenant, new TenantLoop<V>({ ...t, events: this.eventsSubject }));
+    for (const t of tenants) this.loops.set(t.tenant, this.build(t));
   }
 
   start(): void {
-    if (this.subscription) return;
-    this.subscription = merge(...[...this.loops.values()].map((l) => l.run())).subscribe();
+    if (this.started || this.stopped) return;
+    this.started = true;
+    for (const loop of this.loops.values()) this.run(loop);
+  }
+
+  /** Adds a tenant's loop; it runs at once when the supervisor does. */
+  add(options: SupervisedLoopOptions<V>): TenantLoop<V> {
+    if (this.stopped) throw new LoopStoppedError();
+    if (this.loops.has(options.tenant)) throw new Error(`tenant "${options.tenant}" already has a loop`);
+    const loop = this.build(options);
+    this.loops.set(options.tenant, loop);
+    if (this.started) this.run(loop);
+    return loop;
+  }
+
+  /**
+   * Stops the tenant's loop (its action in flight finishes; commands meanwhile are refused as
+   * stopping) and forgets it. Resolves once it has stopped.
+   */
+  async remove(tenant: string): Promise<void> {
+    const loop = this.loop(tenant);
+    await loop.stop();
+    this.forget(loop);
+  }
+
+  /**
+   * Stops the tenant's loop, then runs a new one built from `next()` (called once the old one has
+   * stopped, so what it builds never overlaps the old loop's work). The tenant stays known
+   * throughout: requests meanwhile are refused as stopping, never as an unknown tenant.
+   */
+  async replace(tenant: string, next: () => SupervisedLoopOptions<V> | Promise<SupervisedLoopOptions<V>>): Promise<TenantLoop<V>> {
+    const old = this.loop(tenant);
+    await old.stop();
+    const options = await next();
+    if (this.stopped) throw new LoopStoppedError();
+    this.running.get(tenant)?.unsubscribe();
+    const loop = this.build({ ...options, tenant });
+    this.loops.set(tenant, loop);
+    if (this.started) this.run(loop);
+    return loop;
+  }
+
+  /** An event of the tenant that does not come from its loop (a reload's, a lease's); the tenant need not have a loop. */
+  emit(tenant: string, event: EventInput): void {
+    this.eventsSubject.next({ ...event, tenant, at: Date.now() } as OrchestratorEvent);
   }
 
   loop(tenant: string): TenantLoop<V> {
@@ -61,9 +112,26 @@ export class Supervisor<V = unknown> {
 
   /** Stops every loop's ticks and waits for the actions in flight; then completes the event stream. */
   async stop(): Promise<void> {
+    this.stopped = true;
     await Promise.all([...this.loops.values()].map((l) => l.stop()));
-    this.subscription?.unsubscribe();
-    this.subscription = undefined;
+    for (const subscription of this.running.values()) subscription.unsubscribe();
+    this.running.clear();
     this.eventsSubject.complete();
+  }
+
+  private build(options: SupervisedLoopOptions<V>): TenantLoop<V> {
+    return new TenantLoop<V>({ ...options, events: this.eventsSubject });
+  }
+
+  private run(loop: TenantLoop<V>): void {
+    this.running.set(loop.tenant, loop.run().subscribe());
+  }
+
+  /** Drops a stopped loop (only if it is still the tenant's: a replacement may have taken its place). */
+  private forget(loop: TenantLoop<V>): void {
+    if (this.loops.get(loop.tenant) !== loop) return;
+    this.running.get(loop.tenant)?.unsubscribe();
+    this.running.delete(loop.tenant);
+    this.loops.delete(loop.tenant);
   }
 }

@@ -12,9 +12,14 @@ export const MAX_BODY_BYTES = 64 * 1024;
 /** Probes that stay open under protectReads: the health check (and its alias) and the liveness probe. */
 const PROBES = new Set(['/healthcheck', '/health', '/liveness']);
 
+/** The configured tenants, asked at every request (a config reload adds and removes them); a Set will do. */
+export interface TenantNames {
+  has(tenant: string): boolean;
+}
+
 export interface AppOptions {
   routes: RouteDef[];
-  tenants: ReadonlySet<string>;
+  tenants: TenantNames;
   redactor: Redactor;
   log: Logger;
   authToken?: string;
@@ -90,7 +95,7 @@ function sendError(c: Context, err: HttpError, opts: AppOptions, cause?: unknown
   return c.json({ error: { code: err.code, message, cause: message, ...details } }, err.status);
 }
 
-function tenantOf(c: Context, tenants: ReadonlySet<string>): string {
+function tenantOf(c: Context, tenants: TenantNames): string {
   const tenant = requestHeader(c, 'x-tenant-name');
   if (tenant === undefined || tenant.trim() === '') throw new HttpError(400, 'MISSING_TENANT', 'the X-Tenant-Name header is required');
   if (!tenants.has(tenant)) throw new HttpError(400, 'INVALID_TENANT', `unknown tenant "${quote(tenant, 128)}"`);

@@ -1,6 +1,8 @@
 import type { Context } from 'hono';
 import type { CommandArgs, CommandKind, CommandResult } from '../../streams/commands.js';
+import { ConfigError } from '../config/load.js';
 import type { ServiceDetailsRow } from '../db/service-details.js';
+import type { ReloadResult } from '../reload.js';
 import { HttpError, quote, toHttpError } from './errors.js';
 import { route, type Reply, type RouteDef } from './route.js';
 import { dashboardPage } from './dashboard/assets.js';
@@ -44,6 +46,10 @@ export interface RouteDeps {
   /** Logs a failure of work that runs after the answer was sent. */
   background(what: string, tenant: string, error: unknown): void;
   delaySampleIntervalMs: number;
+  /** Re-reads the config file and applies its tenants; rejects with a ConfigError (nothing changed) when it is invalid. */
+  reload(): Promise<ReloadResult>;
+  /** The replicas and who acts for each tenant. */
+  cluster(): s.ClusterData;
 }
 
 export function buildRoutes(deps: RouteDeps): RouteDef[] {
@@ -292,5 +298,36 @@ export function buildRoutes(deps: RouteDeps): RouteDef[] {
     },
   });
 
-  return [health, liveness, componentSync, monitor, syncDelay, serviceDetails, pipelineHealth, replay, sparkStatus, tenants, events, recentEvents, metrics, openapi, docs, dashboard];
+  const cluster = route({
+    method: 'get',
+    paths: ['/api/v1/cluster'],
+    summary: 'The replicas sharing the tenants and which one acts for each (on SQLite: this process, for all)',
+    tenant: false,
+    response: { schema: s.successEnvelope(s.clusterData), description: 'From the lease keeper’s last round (no query of its own)' },
+    handle() {
+      return { data: deps.cluster() };
+    },
+  });
+
+  const reload = route({
+    method: 'post',
+    paths: ['/api/v1/admin/reload'],
+    summary: 'Re-read the config file and apply its tenants, as SIGHUP does: added ones start, removed ones stop, changed ones restart',
+    tenant: false,
+    response: {
+      schema: s.successEnvelope(s.reloadData),
+      description: 'What changed; settings that need a restart are listed and not applied. An invalid file: 400 `INVALID_CONFIG` with `problems` (one line each), nothing changed',
+    },
+    async handle() {
+      try {
+        return { data: await deps.reload() };
+      } catch (err) {
+        if (!(err instanceof ConfigError)) throw err;
+        const n = err.problems.length;
+        throw new HttpError(400, 'INVALID_CONFIG', `the config file has ${n} problem${n === 1 ? '' : 's'}; nothing was changed`, { problems: err.problems });
+      }
+    },
+  });
+
+  return [health, liveness, componentSync, monitor, syncDelay, serviceDetails, pipelineHealth, replay, sparkStatus, tenants, cluster, events, recentEvents, metrics, reload, openapi, docs, dashboard];
 }

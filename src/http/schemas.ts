@@ -80,3 +80,58 @@ export const replayData = z
   .object({ id: z.number().int(), tenant: z.string(), startingOffsetsTimestamp: z.number(), resumeToSubscribePatternTimestamp: z.number() })
   .openapi('SparkReplay');
 export const anyObject = z.record(z.string(), z.unknown());
+
+const isoTime = z.string().openapi({ format: 'date-time' });
+
+export const clusterData = z
+  .object({
+    mode: z.enum(['lease', 'single-process']).openapi({ description: '`lease`: replicas share the tenants through MySQL leases; `single-process` (SQLite): this process acts for every tenant' }),
+    self: z.string().openapi({ description: 'This replica’s id (`host:pid:…`)' }),
+    replicas: z
+      .array(
+        z.object({
+          id: z.string(),
+          host: z.string(),
+          startedAt: isoTime,
+          lastHeartbeatAt: isoTime,
+          tenantsHeld: z.number().int().openapi({ description: 'Tenants whose lease it holds' }),
+        }),
+      )
+      .openapi({ description: 'The live replicas (heartbeat within the lease expiry), this one included' }),
+    tenants: z
+      .array(
+        z.object({
+          tenant: z.string(),
+          actingReplica: z.string().nullable().openapi({ description: 'The replica acting for the tenant; null while none holds its lease' }),
+          validUntil: isoTime.nullable(),
+        }),
+      )
+      .openapi({ description: 'Who acts for each configured tenant, as of the last lease round' }),
+    readAt: isoTime.nullable().openapi({ description: 'When the leases were last read from MySQL (null before the first round)' }),
+  })
+  .openapi('Cluster');
+export type ClusterData = z.infer<typeof clusterData>;
+
+export const reloadData = z
+  .object({
+    message: z.string(),
+    added: z.array(z.string()).openapi({ description: 'Tenants added: their loops started' }),
+    removed: z.array(z.string()).openapi({ description: 'Tenants removed: their loops stopped; their Spark driver and database rows were left as they are' }),
+    changed: z
+      .array(
+        z.object({
+          tenant: z.string(),
+          keys: z.array(z.string()).openapi({
+            description:
+              'Key paths inside the tenant’s block that changed (never values); `otherTenantMainClasses`: another tenant on its Spark master now has its main class (or no longer has it), which changes which drivers are this one’s',
+          }),
+        }),
+      )
+      .openapi({ description: 'Tenants whose loops restarted with the new settings (a running driver is kept)' }),
+    unchanged: z.array(z.string()).openapi({ description: 'Tenants not touched (their loops kept running)' }),
+    counts: z.object({ added: z.number().int(), removed: z.number().int(), changed: z.number().int(), unchanged: z.number().int() }),
+    needsRestart: z
+      .array(z.object({ key: z.string(), reason: z.string() }))
+      .openapi({ description: 'Settings outside `tenants` that differ in the file (http, database, ha, loop): not applied until the daemon restarts' }),
+  })
+  .openapi('ConfigReload');
