@@ -369,21 +369,24 @@ export class LeaseKeeper {
   }
 
   /**
-   * One round's statements: the heartbeat (and the live replicas, hence this one's share), the
-   * renewal of every lease it holds, the take of free leases up to its share, the read of the rows.
+   * One round's statements: the renewal of every lease it holds, the heartbeat (and the live
+   * replicas, hence this one's share), the take of free leases up to its share, the read of the
+   * rows. The heartbeat comes after the renewal and counts for less than a lease's expiry, so a
+   * replica that dies anywhere in its round is counted out before its leases run out: the others'
+   * takeover rounds, timed to the expiry, already see their larger shares.
    */
   private async statements(startedAt: number): Promise<{ dbNow: number; rows: LeaseRow[] }> {
     const { store } = this.opts;
-    const { expiryMs } = this.timing;
+    const { expiryMs, requestTimeoutMs } = this.timing;
+    const renewed = await store.renew(this.holderId, expiryMs);
     const held = this.heldTenants(startedAt);
-    const members = await store.heartbeat({ replica: this.holderId, host: this.host, tenantsHeld: held.length }, expiryMs);
+    const members = await store.heartbeat({ replica: this.holderId, host: this.host, tenantsHeld: held.length }, expiryMs - requestTimeoutMs / 2);
     this.membership = { replicas: members.replicas, dbNow: members.dbNow, readAt: this.now() };
     this.share = shareOf(
       members.replicas.map((r) => r.replica),
       this.holderId,
       this.tenants.length,
     );
-    const renewed = await store.renew(this.holderId, expiryMs);
     // Leases being handed over are renewed until released, but are not part of the share.
     const keeping = renewed - [...this.handingOver].filter((t) => this.states.get(t)?.held).length;
     const want = this.share - keeping;

@@ -357,7 +357,15 @@ describe('many replicas (separate processes) against one MySQL and one Spark mas
       await Promise.all(live().map((r) => r.port()));
       expect(live()).toHaveLength(3);
 
-      // Reads on every replica; actions only on the holder; everyone names the same holder.
+      // Reads on every replica; actions only on the holder; everyone names the same holder (once
+      // the third replica has its share: a tenant handed over meanwhile is named by the replicas
+      // as each last read it, so their views agree within a lease period of the handover).
+      const statusesAgree = async () => {
+        const all = await Promise.all(live().map((r) => request(r, 'GET', '/api/v1/spark/status', 'ABC')));
+        const holdersNamed = new Set(all.map((x) => x.body.data?.lease?.holder));
+        return all.every((x) => x.status === 200) && holdersNamed.size === 1 && !holdersNamed.has(null) && all.filter((x) => x.body.data.lease.isThisProcess).length === 1 ? all : null;
+      };
+      await waitFor(statusesAgree, 'every replica naming the same holder of ABC', 4 * LEASE_MS, 50);
       const abcHolder = await holderOf('ABC');
       const others = live().filter((r) => r !== abcHolder);
       expect(others).toHaveLength(2);
