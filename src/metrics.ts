@@ -44,6 +44,20 @@ export class Metrics {
   readonly serviceDelay = new Gauge({ name: 'logwise_service_log_delay_minutes', help: 'Log sync delay of each discovered service (delayMetrics.allServices)', labelNames: ['tenant', 'env', 'service', 'component'], registers: [this.registry] });
   private readonly leaseHeld = new Gauge({ name: 'logwise_lease_held', help: '1 while this replica holds the tenant’s lease and acts for it (MySQL, many replicas)', labelNames: ['tenant'], registers: [this.registry] });
   private readonly leaseRenewFailures = new Counter({ name: 'logwise_lease_renew_failures_total', help: 'Lease renewal rounds that failed, as seen by each tenant', labelNames: ['tenant'], registers: [this.registry] });
+  /** Statements the lease keeper sent (its rounds, releases); read from it at each scrape. */
+  leaseStatements: () => number = () => 0;
+  private readonly leaseStatementsTotal = new Counter({
+    name: 'logwise_lease_statements_total',
+    help: 'Statements the lease keeper sent to MySQL (renewals, heartbeats, takes, reads, releases), all tenants together',
+    registers: [this.registry],
+    collect: () => {
+      const total = this.leaseStatements();
+      const counted = this.leaseStatementsCounted;
+      if (total > counted) this.leaseStatementsTotal.inc(total - counted);
+      this.leaseStatementsCounted = Math.max(counted, total);
+    },
+  });
+  private leaseStatementsCounted = 0;
   readonly sseDropped = new Counter({ name: 'logwise_sse_dropped_events_total', help: 'Events not sent to a slow /api/v1/events client', registers: [this.registry] });
   readonly sseClients = new Gauge({ name: 'logwise_sse_clients', help: 'Connected /api/v1/events clients', registers: [this.registry] });
 

@@ -89,6 +89,7 @@ export class Orchestrator {
   /** Many replicas (MySQL): the tenants' leases; undefined on SQLite (one process acts for all). */
   readonly leases: LeaseKeeper | undefined;
   private readonly leaseDb: Db | undefined;
+  private readonly leaseStore: LeaseRepository | undefined;
 
   constructor(private readonly opts: OrchestratorOptions) {
     const { config } = opts;
@@ -100,8 +101,9 @@ export class Orchestrator {
     if (leaseMs !== null) {
       // A pool of its own: renewals never queue behind the streams' slow queries.
       this.leaseDb = createDb({ ...config.database, poolMax: 2 }, { log: dbLog });
+      this.leaseStore = new LeaseRepository(this.leaseDb);
       this.leases = new LeaseKeeper({
-        store: new LeaseRepository(this.leaseDb),
+        store: this.leaseStore,
         tenants: config.tenants.map((t) => t.name),
         leaseMs,
         // Not through the loop: a reload takes an added tenant's lease before its loop exists.
@@ -117,6 +119,8 @@ export class Orchestrator {
     // New tenants' resources are ready at once (only a replacement waits, for the old ones to close).
     for (const t of config.tenants) void resources.set(t);
     this.metrics = new Metrics();
+    const leaseStore = this.leaseStore;
+    if (leaseStore) this.metrics.leaseStatements = () => leaseStore.statements;
     const reloader = new TenantReloader<TenantViews>({
       config,
       log: opts.log,

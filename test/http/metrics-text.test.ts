@@ -3,6 +3,15 @@ import { Metrics } from '../../src/metrics.js';
 import type { OrchestratorEvent } from '../../streams/events.js';
 
 describe('Metrics.text()', () => {
+  it('counts the lease keeper\'s statements at each scrape (logwise_lease_statements_total)', async () => {
+    const metrics = new Metrics({ processMetrics: false });
+    let sent = 5;
+    metrics.leaseStatements = () => sent;
+    expect(await metrics.text()).toMatch(/^logwise_lease_statements_total 5$/m);
+    sent = 12;
+    expect(await metrics.text()).toMatch(/^logwise_lease_statements_total 12$/m);
+  });
+
   it("is prom-client's exposition text, built with turns of the event loop between metrics", async () => {
     const metrics = new Metrics();
     const tenants = Array.from({ length: 200 }, (_, i) => `t${i}`);
