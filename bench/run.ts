@@ -40,6 +40,7 @@ const BENCHMARKS: Registered[] = [
   { name: 'delay', file: 'delay.bench.ts', timeoutMs: { full: 10 * 60_000, quick: 90_000 } },
   { name: 'tenants', file: 'tenants.bench.ts', timeoutMs: { full: 20 * 60_000, quick: 120_000 } },
   { name: 'config', file: 'config.bench.ts', timeoutMs: { full: 10 * 60_000, quick: 180_000 } },
+  { name: 'replicas', file: 'replicas.bench.ts', timeoutMs: { full: 25 * 60_000, quick: 240_000 } },
 ];
 
 const BENCH_DIR = dirname(fileURLToPath(import.meta.url));

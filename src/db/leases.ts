@@ -53,12 +53,14 @@ export class LeaseRepository implements LeaseStore {
   private readonly mysql: boolean;
   /** Tenants whose row is known to exist (rows are inserted once, as expired, then only updated). */
   private readonly present = new Set<string>();
-  /** Statements sent (`logwise_lease_statements_total`). */
-  statements = 0;
-
   constructor(private readonly db: Db) {
     this.mysql = String(db.client.config.client).startsWith('mysql');
-    db.on('query', () => (this.statements += 1));
+    statementCounter(db);
+  }
+
+  /** Statements sent on this repository's connection pool (`logwise_lease_statements_total`; the daemon gives the leases a pool of their own). */
+  get statements(): number {
+    return statementCounter(this.db).count;
   }
 
   /**
@@ -209,6 +211,20 @@ function affectedRows(result: unknown): number {
   const first = Array.isArray(result) ? result[0] : result;
   const r = first as { affectedRows?: number; changes?: number } | undefined;
   return Number(r?.affectedRows ?? r?.changes ?? 0);
+}
+
+const counters = new WeakMap<Db, { count: number }>();
+
+/** One query listener per pool, however many repositories share it. */
+function statementCounter(db: Db): { count: number } {
+  let counter = counters.get(db);
+  if (!counter) {
+    const c = { count: 0 };
+    db.on('query', () => (c.count += 1));
+    counters.set(db, c);
+    counter = c;
+  }
+  return counter;
 }
 
 /** MySQL's "deadlock found" (1213) and "lock wait timeout" (1205): the statement was rolled back and may run again. */
