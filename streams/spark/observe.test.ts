@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import type { ReplayRow, ReplayStepAttempt } from '../../src/db/spark-submit-status.js';
 import type { SubmissionRecord } from '../../src/db/spark-submissions.js';
 import type { MasterState, SparkDriver } from '../../src/spark/types.js';
-import { observe, ownersToAsk, stepToLookUp, type SparkFact, type SparkReading, type SparkTenantFacts } from './observe.js';
+import { observe, ownedReadNeeded, ownersToAsk, stepToLookUp, type SparkFact, type SparkReading, type SparkTenantFacts } from './observe.js';
 import { initialSparkState, inTerm, type SparkState } from './state.js';
 
 const MIN = 60_000;
@@ -47,10 +47,19 @@ describe('observe', () => {
     expect(o.facts).toEqual([]);
   });
 
-  it('a sole writer keeps what it read once; another replica reads it at every run', () => {
+  it('keeps what it read; a sole writer never reads again, a replica only when the master shows more than the steady state', () => {
     const owned = [record('d1')];
-    expect([...observe(initialSparkState(), reading(master([]), { owned }), { ...TENANT, soleWriter: true }).state.ownIds]).toEqual(['d1']);
-    expect([...observe(initialSparkState(), reading(master([]), { owned }), TENANT).state.ownIds]).toEqual([]);
+    const read = observe(initialSparkState(), reading(master([driver('d1', 'RUNNING')]), { owned }), TENANT).state;
+    expect([...read.ownIds]).toEqual(['d1']);
+    const steady = master([driver('d1', 'RUNNING')]);
+    expect(ownedReadNeeded(initialSparkState(), TENANT, steady)).toBe(true);
+    expect(ownedReadNeeded(read, { ...TENANT, soleWriter: true }, master([]))).toBe(false);
+    expect(ownedReadNeeded(read, TENANT, steady)).toBe(false);
+    // No alive driver of its own (a submission may be due), or one of its class it does not know (another holder's late record): read.
+    expect(ownedReadNeeded(read, TENANT, master([], [driver('d1', 'FAILED')]))).toBe(true);
+    expect(ownedReadNeeded(read, TENANT, master([driver('d1', 'RUNNING'), driver('d2', 'RUNNING')]))).toBe(true);
+    // A new lease term reads again.
+    expect(ownedReadNeeded(inTerm(inTerm(read, 3), 5), TENANT, steady)).toBe(true);
   });
 
   it('counts a death of a driver alive at the previous read, but not of one this process killed', () => {

@@ -85,6 +85,25 @@ export function stepToLookUp(state: SparkState, replay: ReplayRow | null, now: n
 }
 
 /**
+ * Whether a run must read the tenant's recorded submissions again. A sole writer (SQLite) read
+ * them once. With replicas, another holder may have recorded submissions before this term (the
+ * first run of a term reads them), and a late record can still land in it (a create of a holder
+ * whose lease lapsed mid-way): the records are read again whenever the master shows anything
+ * but the steady state, one alive driver that the tenant owns and no other of its main class,
+ * and while a create, a replay step or a flag is being settled.
+ */
+export function ownedReadNeeded(state: SparkState, tenant: SparkTenantFacts, master: MasterState): boolean {
+  if (!state.ownedRead) return true;
+  if (tenant.soleWriter) return false;
+  if (state.ambiguous || state.pendingMarks.length > 0 || toPending(state.replay) !== null) return true;
+  const index = masterIndex(master);
+  let owned = 0;
+  for (const id of state.ownIds) if (index.aliveById.has(id)) owned += 1;
+  if (owned !== 1) return true;
+  return (index.aliveByMainClass.get(tenant.mainClass) ?? []).some((d) => !state.ownIds.has(d.id));
+}
+
+/**
  * The driver ids whose owners must be read before observing: the unowned drivers of the
  * tenant's main class (and of a begun step's) while a create, a step or a relaunch is being
  * matched to its driver; none otherwise (the usual run asks nothing).
@@ -108,10 +127,8 @@ export function observe(prev: SparkState, reading: SparkReading, tenant: SparkTe
   let state: SparkState = prev;
 
   // 1. what the tenant owns
-  if (tenant.soleWriter) {
-    // Nobody else records this tenant's submissions: what was read once and what this process recorded since is all there is.
-    state = { ...state, ownIds: ownedIds, ownedRead: true };
-  }
+  // What was read, and what this process recorded since, is what the tenant owns (records are never removed).
+  if (reading.owned) state = { ...state, ownIds: ownedIds, ownedRead: true };
   const lastRecorded = reading.owned?.find((r) => r.reason !== ADOPTED);
   if (lastRecorded && (!state.lastSubmission || lastRecorded.submittedAt.getTime() > state.lastSubmission.at)) {
     state = {

@@ -56,7 +56,7 @@ export interface SparkState {
   readonly killedByUs: readonly string[];
   /** Ids this process submitted or adopted (also persisted; kept here if the database write failed). */
   readonly ownIds: ReadonlySet<string>;
-  /** `soleWriter`: the tenant's recorded submissions have been read (into `ownIds`). */
+  /** The tenant's recorded submissions have been read (into `ownIds`) in this acting term. */
   readonly ownedRead: boolean;
   readonly unrecorded: readonly SubmissionRecord[];
   readonly pendingMarks: readonly PendingMark[];
@@ -115,7 +115,7 @@ export function initialSparkState(crashLoop?: Partial<CrashLoopParams>): SparkSt
 export function inTerm(state: SparkState, term: number | null): SparkState {
   if (state.term === term) return state;
   const fresh = state.term !== undefined;
-  return fresh ? { ...state, term, prevAliveIds: null, prevActiveIds: null, relaunches: new Map() } : { ...state, term };
+  return fresh ? { ...state, term, prevAliveIds: null, prevActiveIds: null, relaunches: new Map(), ownedRead: false } : { ...state, term };
 }
 
 /** The last submission as the decision reads it. An unsettled create has no id: a placeholder the master never lists keeps the grace period. */

@@ -32,7 +32,7 @@ import type { StreamContext, StreamDefinition } from '../tenant-loop.js';
 import { SparkEffects, type KillWaitOptions } from './act.js';
 import type { CrashLoopParams } from './crash-loop.js';
 import { decideSparkAction } from './decision.js';
-import { observe, ownedIdsOf, ownersToAsk, stepToLookUp, type SparkTenantFacts } from './observe.js';
+import { observe, ownedIdsOf, ownedReadNeeded, ownersToAsk, stepToLookUp, type SparkTenantFacts } from './observe.js';
 import type { ReplayStore, SparkMaster, SubmissionStore } from './ports.js';
 import { initialSparkState, inTerm, ownSubmission, toPending, type SparkState } from './state.js';
 import { sparkStatusView, type SparkStatusView } from './status-view.js';
@@ -47,8 +47,9 @@ export interface SparkStreamDeps {
   otherTenantMainClasses: readonly string[];
   /**
    * No other process records this tenant's submissions (SQLite: one process acts for every
-   * tenant). They are then read at the first run only, not at every run; with many replicas
-   * (MySQL) another one may have submitted while it held the lease, so every run reads them.
+   * tenant): they are read at the first run only. With many replicas (MySQL) they are read at
+   * the first run of each lease term and whenever the master shows more than the steady state
+   * (`ownedReadNeeded`).
    */
   soleWriter: boolean;
   intervalMs: number;
@@ -102,7 +103,7 @@ export function sparkStream(ctx: StreamContext, deps: SparkStreamDeps): SparkStr
     await effects.flushMarks();
     const before = effects.state;
     const [owned, replay] = await Promise.all([
-      deps.soleWriter && before.ownedRead ? null : deps.submissions.recent(ctx.tenant, OWNED_LOOKBACK),
+      ownedReadNeeded(before, tenant, master) ? deps.submissions.recent(ctx.tenant, OWNED_LOOKBACK) : null,
       deps.replays.latest(ctx.tenant).then((row) => row ?? null),
     ]);
     const step = stepToLookUp(before, replay, now);
