@@ -37,7 +37,8 @@ import { otherTenantMainClasses } from '../streams/spark/ownership.js';
 import { checkPipeline, preloadKafkaClient, type PipelineHealth } from './health/pipeline-health.js';
 import { BackgroundCheck, CheckOverdueError, type RunOutcome } from './health/fresh-run.js';
 import { describeDatabaseError } from './db/errors.js';
-import { LeaseKeeper, type TenantLeaseStatus } from '../streams/lease-keeper.js';
+import { LeaseKeeper } from '../streams/lease-keeper.js';
+import type { TenantLeaseStatus } from '../streams/lease-views.js';
 import type { SupervisedLoopOptions } from '../streams/supervisor.js';
 import type { TenantConfig } from './config/schema.js';
 

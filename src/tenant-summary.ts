@@ -1,7 +1,7 @@
 import type { SparkStatusView } from '../streams/spark/status-view.js';
 import { DELAY_BUCKET_MS, type TenantActivity } from '../streams/tenant-activity.js';
 import type { TenantSummary, TenantsData } from './http/tenants-schema.js';
-import type { TenantLeaseStatus } from '../streams/lease-keeper.js';
+import type { TenantLeaseStatus } from '../streams/lease-views.js';
 
 export interface TenantSummaryInput {
   tenants: readonly string[];

@@ -12,7 +12,6 @@
  * the lease period later, and a waiting replica schedules its attempt to land just after that
  * expiry, so a dead holder is replaced within one lease period of its death.
  */
-import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { Subject } from 'rxjs';
@@ -34,56 +33,8 @@ import {
   type TenantLeaseState,
 } from './lease-decision.js';
 import { NotLeaderError, type LoopGate } from './leadership.js';
-
-/** `hostname:pid:random`: unique per process, and readable in the lease table and the status. */
-export function newHolderId(): string {
-  return `${hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`;
-}
-
-/** Who acts for a tenant: the lease (MySQL, many replicas) or, on SQLite, always this one process. */
-export type TenantLeaseStatus = LeaseStatus | { mode: 'single-process'; isThisProcess: true };
-
-/** What `GET /api/v1/spark/status` shows of a tenant's lease. */
-export interface LeaseStatus {
-  mode: 'lease';
-  /** The replica acting for the tenant by the last read of MySQL (null: none right now). */
-  holder: string | null;
-  /** This process's holder id. */
-  thisProcess: string;
-  /** Whether this process acts for the tenant now. */
-  isThisProcess: boolean;
-  token: number | null;
-  /**
-   * This process's lease: its local deadline (wall-clock estimate). Another's: when its lease
-   * runs out in MySQL unless renewed (estimate from the last read). Null when nobody holds it.
-   */
-  validUntil: string | null;
-  lastError: { at: string; message: string } | null;
-}
-
-export interface LeaseView {
-  readonly tenant: string;
-  /** True while this process holds the tenant's lease and its local deadline has not passed. */
-  isHolder(): boolean;
-  /** Who holds the lease by the last read (possibly this process); null when nobody's is live. */
-  readonly holder: string | null;
-  /** Fencing token of the last row read: grows with every new holder term. */
-  readonly token: number | null;
-  /** Local monotonic deadline (ms, `performance.now()`) of this process's lease; null when not held. */
-  readonly validUntil: number | null;
-  status(): LeaseStatus;
-}
-
-/** `GET /api/v1/cluster`: the replicas that share the tenants, and who acts for each, as of the last round. */
-export interface ClusterView {
-  /** This replica's id. */
-  self: string;
-  /** Live replicas (heartbeat within the lease expiry), this one included. */
-  replicas: { id: string; host: string; startedAt: string; lastHeartbeatAt: string; tenantsHeld: number }[];
-  tenants: { tenant: string; actingReplica: string | null; validUntil: string | null }[];
-  /** When the rows were read (wall clock); null before the first round. */
-  readAt: string | null;
-}
+import { clusterView, leaseStatus, newHolderId, type ClusterView, type LeaseStatus, type LeaseView } from './lease-views.js';
+import { withTimeout } from '../src/common/timeout.js';
 
 export interface LeaseKeeperOptions {
   store: LeaseStore;
@@ -226,27 +177,9 @@ export class LeaseKeeper {
 
   /** The replicas and who acts for each tenant, as of the last round (no query of its own). */
   cluster(): ClusterView {
-    const now = this.now();
-    const wall = this.wallNow();
-    const at = (local: number) => new Date(wall - (now - local)).toISOString();
-    let readAt: number | null = null;
-    const tenants = this.tenants.map((tenant) => {
-      const s = this.status(tenant);
-      const read = this.states.get(tenant)!.readAt;
-      if (read !== null) readAt = Math.max(readAt ?? read, read);
-      return { tenant, actingReplica: s.isThisProcess ? this.holderId : s.holder, validUntil: s.validUntil };
-    });
-    const held = new Map<string, number>();
-    for (const t of tenants) if (t.actingReplica !== null) held.set(t.actingReplica, (held.get(t.actingReplica) ?? 0) + 1);
-    // Database times shown as they are: the database clock is the cluster's clock.
-    const replicas = (this.membership?.replicas ?? []).map((r) => ({
-      id: r.replica,
-      host: r.host,
-      startedAt: new Date(r.startedAt).toISOString(),
-      lastHeartbeatAt: new Date(r.heartbeatAt).toISOString(),
-      tenantsHeld: held.get(r.replica) ?? 0,
-    }));
-    return { self: this.holderId, replicas, tenants, readAt: readAt === null ? null : at(readAt) };
+    const clock = { now: this.now(), wall: this.wallNow() };
+    const tenants = this.tenants.map((tenant) => ({ tenant, state: this.states.get(tenant)!, status: this.status(tenant) }));
+    return clusterView(this.holderId, tenants, this.membership?.replicas ?? [], clock);
   }
 
   /** The gate of the tenant's loop: acting commands and ticks only while this process holds the lease. */
@@ -268,23 +201,7 @@ export class LeaseKeeper {
   status(tenant: string): LeaseStatus {
     const s = this.states.get(tenant);
     if (!s) throw new Error(`no lease is kept for tenant "${tenant}"`);
-    const now = this.now();
-    const wall = this.wallNow();
-    const mine = !this.stopped && isHeld(s, now);
-    let validUntil: string | null = null;
-    if (mine && s.held) validUntil = new Date(wall + (s.held.validUntil - now)).toISOString();
-    else if (s.holder !== null && s.holder !== this.holderId && s.expiresInMs !== null && s.readAt !== null) {
-      validUntil = new Date(wall + s.expiresInMs - (now - s.readAt)).toISOString();
-    }
-    return {
-      mode: 'lease',
-      holder: mine ? this.holderId : s.holder === this.holderId ? null : s.holder,
-      thisProcess: this.holderId,
-      isThisProcess: mine,
-      token: s.token,
-      validUntil,
-      lastError: this.lastError ? { at: new Date(wall - (now - this.lastError.at)).toISOString(), message: this.lastError.message } : null,
-    };
+    return leaseStatus(s, { holderId: this.holderId, stopped: this.stopped, lastError: this.lastError }, { now: this.now(), wall: this.wallNow() });
   }
 
   /**
@@ -461,14 +378,4 @@ export class LeaseKeeper {
       }
     }
   }
-}
-
-function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what}: no answer from the database within ${ms} ms`)), ms);
-  });
-  // A late answer (or failure) of the abandoned query must not become an unhandled rejection.
-  promise.catch(() => undefined);
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
