@@ -61,6 +61,18 @@ export class KillWaitTimeoutError extends Error {
   }
 }
 
+/**
+ * A driver being killed was relaunched by the master under a new id instead (its worker was lost
+ * while the kill was pending: SPARK_PROTOCOL §3.1). Its replacement runs, so nothing is cleaned
+ * or submitted: the next poll adopts the replacement and decides again.
+ */
+export class KillRelaunchedError extends Error {
+  constructor(readonly ids: string[]) {
+    super(`killed driver(s) ${ids.join(', ')} were relaunched by the master under a new id (their worker was lost) before they stopped; nothing cleaned or submitted, the next poll decides again`);
+    this.name = 'KillRelaunchedError';
+  }
+}
+
 /** State cleanup could not delete every object: nothing is submitted over a half-cleaned checkpoint. */
 export class StateCleanupError extends Error {
   constructor(message: string) {
@@ -165,13 +177,22 @@ export class SparkEffects {
     const t0 = performance.now();
     let lastError: unknown;
     for (;;) {
+      let s: MasterState | undefined;
       try {
-        const s = await this.env.master.masterState();
+        s = await this.env.master.masterState();
+      } catch (err) {
+        lastError = err;
+      }
+      if (s) {
+        const relaunched = s.completedDrivers.filter((d) => pending.has(d.id) && d.state === 'RELAUNCHING').map((d) => d.id);
+        if (relaunched.length > 0) {
+          const error = new KillRelaunchedError(relaunched);
+          this.env.emit({ type: 'spark.waiting', reason: error.message });
+          throw error;
+        }
         const still = s.activeDrivers.filter((d) => pending.has(d.id)).map((d) => d.id);
         if (still.length === 0) return s;
         lastError = new KillWaitTimeoutError(still, performance.now() - t0);
-      } catch (err) {
-        lastError = err;
       }
       const waited = performance.now() - t0;
       if (waited >= timeoutMs || this.env.signal?.aborted) {

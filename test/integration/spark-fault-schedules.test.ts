@@ -52,6 +52,7 @@ import { MAIN_CLASS, sleep } from '../support/spark.js';
  * (SPARK_FAULT_COVERAGE=1).
  */
 const FIXED_SEEDS: { seed: number; note: string }[] = [
+  { seed: 1426756319, note: "a replay's kill pending when its worker is lost: the master's relaunch is adopted and killed, never run beside the replay driver" },
   { seed: 1316591644, note: 'crash loop: recovery as late as the backoff bound allows' },
   { seed: 750488380, note: "duplicate hand-started drivers beside another class's driver: the older killed, its kill answered 500" },
   { seed: 1036019728, note: "shared main class: the other tenant's driver dies; replay steps through refusals, STANDBY and lost create answers" },
@@ -104,20 +105,13 @@ const RANDOM_SCHEDULES = Number(process.env.SPARK_FAULT_SCHEDULES ?? 180);
 const ONLY_SEED = process.env.SPARK_FAULT_SEED === undefined ? undefined : Number(process.env.SPARK_FAULT_SEED);
 const PRINT_COVERAGE = process.env.SPARK_FAULT_COVERAGE === '1';
 /**
- * A product bug this file found (reported, not fixed yet): a worker lost while the daemon's kill
- * of a driver is pending (SPARK_PROTOCOL §5: a partitioned worker never reports KILLED) makes the
- * master relaunch the supervised driver under a new id; the daemon sees the killed id leave
- * `activedrivers` (RELAUNCHING), cleans the state and submits the replay step's driver while the
- * relaunch runs: two drivers on one checkpoint (rule C4, then A). The fault that causes it
- * (`worker-loss-at-kill`) is left out of the schedules unless SPARK_FAULT_KNOWN_BUGS=1, and the
- * case below expects the violation: once the product is fixed it fails, and then the fault goes
- * back into every schedule (drop INCLUDE_KNOWN_BUGS) and the seed into FIXED_SEEDS.
+ * A product bug this file found, now fixed: a worker lost while the daemon's kill of a driver is
+ * pending (SPARK_PROTOCOL §5: a partitioned worker never reports KILLED) makes the master relaunch
+ * the supervised driver under a new id; the daemon saw the killed id leave `activedrivers`
+ * (RELAUNCHING), cleaned the state and submitted the replay step's driver while the relaunch ran:
+ * two drivers on one checkpoint (rule C4, then A). The fault (`worker-loss-at-kill`) is in every
+ * schedule, and its first seed among the fixed ones.
  */
-const KNOWN_PRODUCT_BUG = {
-  seed: 1426756319,
-  violation: /^C4 create of driver-\S+ while driver-\S+, the master's relaunch of the killed driver-\S+, is alive/,
-};
-const INCLUDE_KNOWN_BUGS = process.env.SPARK_FAULT_KNOWN_BUGS === '1';
 /** SPARK_FAULT_KEEP_GOING=1: run every random schedule and report each failing seed, instead of stopping at the first. */
 const KEEP_GOING = process.env.SPARK_FAULT_KEEP_GOING === '1';
 
@@ -277,8 +271,7 @@ describe('Spark poll stream under randomized fault schedules, checked by an orac
   });
 
   /** Runs the schedule of `seed` from start to end; throws with its seed and log on the first violation. */
-  const runSchedule = async (seed: number, opts: { knownBugs?: boolean } = {}): Promise<ScheduleResult> => {
-    const knownBugs = opts.knownBugs ?? INCLUDE_KNOWN_BUGS;
+  const runSchedule = async (seed: number): Promise<ScheduleResult> => {
     const rng = prng(seed);
     const int = (lo: number, hi: number) => lo + Math.floor(rng() * (hi - lo + 1));
     const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rng() * xs.length)]!;
@@ -511,7 +504,6 @@ describe('Spark poll stream under randomized fault schedules, checked by an orac
               break;
             }
             case 'worker-loss-at-kill':
-              if (!knownBugs) continue; // see KNOWN_PRODUCT_BUG
               current!.loseWorkerAtKill = (driver) => {
                 current!.loseWorkerAtKill = undefined;
                 const w = sim.workers().find((x) => x.id === driver.workerId);
@@ -613,14 +605,10 @@ describe('Spark poll stream under randomized fault schedules, checked by an orac
 
   if (ONLY_SEED !== undefined) {
     it(`schedule of seed ${ONLY_SEED} (SPARK_FAULT_SEED)`, async () => {
-      record(await runSchedule(ONLY_SEED, { knownBugs: INCLUDE_KNOWN_BUGS || ONLY_SEED === KNOWN_PRODUCT_BUG.seed }));
+      record(await runSchedule(ONLY_SEED));
     });
     return;
   }
-
-  it(`known product bug (seed ${KNOWN_PRODUCT_BUG.seed}): a worker lost during a replay kill, the master's relaunch runs on beside the new driver`, async () => {
-    await expect(runSchedule(KNOWN_PRODUCT_BUG.seed, { knownBugs: true })).rejects.toThrow(KNOWN_PRODUCT_BUG.violation);
-  });
 
   for (const { seed, note } of FIXED_SEEDS) {
     it(`fixed seed ${seed}: ${note}`, async () => {

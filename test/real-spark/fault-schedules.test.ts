@@ -471,24 +471,23 @@ describe('fault schedules on a real Spark cluster, checked by the oracle', () =>
     expect(s).toMatchObject({ needs: 2, replaySteps: 2, merges: 0, started: 4, replayContinues: 1, replayKills: 2 });
   });
 
-  // A product bug found by the simulator's schedules (see KNOWN_PRODUCT_BUG there), made real: the
-  // worker dies while the daemon's replay kill is pending, the master relaunches the driver under a
-  // new id, and the daemon submits the replay driver beside it. Expected to fail the oracle until
-  // the product is fixed; then this becomes an ordinary schedule that must pass.
-  it('known product bug: the worker lost during the replay kill; the relaunched driver runs on beside the replay driver', async () => {
-    await expect(
-      runSchedule({
-        name: 'worker SIGKILL during the replay kill',
-        run: async (c) => {
-          await c.runningDriver();
-          c.loseWorkerAtNextKill();
-          await c.replay(1_000, 60_000);
-          await c.pollUntil('the replay start', () => c.oracle.replayState?.startedAt !== null);
-          await c.restartWorker();
-          await c.polls(3);
-        },
-      }),
-    ).rejects.toThrow(/C4 create of driver-\S+ while driver-\S+, the master's relaunch of the killed driver-\S+, is alive/);
+  // A product bug the simulator's schedules found, made real (fixed): the worker dies while the
+  // daemon's replay kill is pending and the master relaunches the driver under a new id; the
+  // daemon cleans and submits nothing while the relaunch lives, adopts it, kills it, and only
+  // then submits the replay driver.
+  it('the worker lost during the replay kill: the relaunched driver is adopted and killed before the replay driver starts', async () => {
+    await runSchedule({
+      name: 'worker SIGKILL during the replay kill',
+      run: async (c) => {
+        await c.runningDriver();
+        c.loseWorkerAtNextKill();
+        await c.replay(1_000, 15_000);
+        await c.pollUntil('the replay start', () => c.oracle.replayState?.startedAt !== null, 60_000);
+        await c.restartWorker();
+        await c.pollUntil('the resume', () => c.oracle.replayState?.resumedAt !== null, 40_000);
+        await c.runningDriver();
+      },
+    });
   });
 });
 
