@@ -58,13 +58,6 @@ describe('observe', () => {
     // No alive driver of its own (a submission may be due), or one of its class it does not know (another holder's late record): read.
     expect(ownedReadNeeded(read, TENANT, master([], [driver('d1', 'FAILED')]))).toBe(true);
     expect(ownedReadNeeded(read, TENANT, master([driver('d1', 'RUNNING'), driver('d2', 'RUNNING')]))).toBe(true);
-    // Another tenant's driver of the same class, once its owner is known, is no reason to read again.
-    const shared = { ...TENANT, otherTenantMainClasses: [MAIN] };
-    const both = master([driver('d1', 'RUNNING'), driver('theirs', 'RUNNING')]);
-    expect(ownedReadNeeded(read, shared, both)).toBe(true);
-    const told = observe(read, reading(both, { owners: new Map([['theirs', 'OTHER']]) }), shared).state;
-    expect([...told.foreignIds]).toEqual(['theirs']);
-    expect(ownedReadNeeded(told, shared, both)).toBe(false);
     // A new lease term reads again.
     expect(ownedReadNeeded(inTerm(inTerm(read, 3), 5), TENANT, steady)).toBe(true);
   });

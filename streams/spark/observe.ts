@@ -99,17 +99,8 @@ export function ownedReadNeeded(state: SparkState, tenant: SparkTenantFacts, mas
   const index = masterIndex(master);
   let owned = 0;
   for (const id of state.ownIds) if (index.aliveById.has(id)) owned += 1;
-  return owned !== 1 || unknownAlive(state, tenant, master).length > 0;
-}
-
-/**
- * Alive drivers of the tenant's main class that are neither its own nor known to be another
- * tenant's (all the tenants of a deployment usually share the class): their owners are asked,
- * and whoever records them, the tenant's records are read again.
- */
-export function unknownAlive(state: SparkState, tenant: SparkTenantFacts, master: MasterState): string[] {
-  const alive = masterIndex(master).aliveByMainClass.get(tenant.mainClass) ?? [];
-  return alive.filter((d) => !state.ownIds.has(d.id) && !state.foreignIds.has(d.id)).map((d) => d.id);
+  if (owned !== 1) return true;
+  return (index.aliveByMainClass.get(tenant.mainClass) ?? []).some((d) => !state.ownIds.has(d.id));
 }
 
 /**
@@ -159,23 +150,10 @@ export function observe(prev: SparkState, reading: SparkReading, tenant: SparkTe
   state = deathsAndCrashLoop(state, aliveNow, ctx);
   state = { ...state, prevAliveIds: aliveNow.map((d) => d.id), prevActiveIds: masterIndex(master).activeIds };
 
-  // 6. split brain; the drivers other tenants recorded, as far as they are still listed
+  // 6. split brain
   state = reportSplitBrain(state, master, aliveNow, facts);
-  state = { ...state, foreignIds: foreignIdsAfter(state.foreignIds, reading.owners, tenant.tenant, master) };
   if (state.replay) state = { ...state, replay: withMarks(state.replay, state.pendingMarks) };
   return { state, facts, ownedIds, stepBegunAt: settled.stepBegunAt };
-}
-
-/** The drivers known to be other tenants' (records never change owner), kept while the master lists them. */
-function foreignIdsAfter(known: ReadonlySet<string>, owners: ReadonlyMap<string, string>, tenant: string, master: MasterState): ReadonlySet<string> {
-  let added = false;
-  for (const owner of owners.values()) if (owner !== tenant) added = true;
-  if (!added && known.size === 0) return known;
-  const listed = masterIndex(master).listedIds;
-  const out = new Set<string>();
-  for (const id of known) if (listed.has(id)) out.add(id);
-  for (const [id, owner] of owners) if (owner !== tenant && listed.has(id)) out.add(id);
-  return out;
 }
 
 /** Records alive drivers of the tenant not recorded yet as its own (`ownedIds` grows). */

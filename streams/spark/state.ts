@@ -56,8 +56,6 @@ export interface SparkState {
   readonly killedByUs: readonly string[];
   /** Ids this process submitted or adopted (also persisted; kept here if the database write failed). */
   readonly ownIds: ReadonlySet<string>;
-  /** Drivers another tenant recorded as its own (asked with `ownersOf`), while the master lists them. */
-  readonly foreignIds: ReadonlySet<string>;
   /** The tenant's recorded submissions have been read (into `ownIds`) in this acting term. */
   readonly ownedRead: boolean;
   readonly unrecorded: readonly SubmissionRecord[];
@@ -91,7 +89,6 @@ export function initialSparkState(crashLoop?: Partial<CrashLoopParams>): SparkSt
     relaunchesSettled: [],
     killedByUs: [],
     ownIds: new Set(),
-    foreignIds: new Set(),
     ownedRead: false,
     unrecorded: [],
     pendingMarks: [],

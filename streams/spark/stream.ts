@@ -32,7 +32,7 @@ import type { StreamContext, StreamDefinition } from '../tenant-loop.js';
 import { SparkEffects, type KillWaitOptions } from './act.js';
 import type { CrashLoopParams } from './crash-loop.js';
 import { decideSparkAction } from './decision.js';
-import { observe, ownedIdsOf, ownedReadNeeded, ownersToAsk, stepToLookUp, unknownAlive, type SparkTenantFacts } from './observe.js';
+import { observe, ownedIdsOf, ownedReadNeeded, ownersToAsk, stepToLookUp, type SparkTenantFacts } from './observe.js';
 import type { ReplayStore, SparkMaster, SubmissionStore } from './ports.js';
 import { initialSparkState, inTerm, ownSubmission, toPending, type SparkState } from './state.js';
 import { sparkStatusView, type SparkStatusView } from './status-view.js';
@@ -108,7 +108,7 @@ export function sparkStream(ctx: StreamContext, deps: SparkStreamDeps): SparkStr
     ]);
     const step = stepToLookUp(before, replay, now);
     const stepAttempt = step ? await deps.replays.lastStep(ctx.tenant, step.replayId, step.flag) : undefined;
-    const ask = [...new Set([...ownersToAsk(before, tenant, master, ownedIdsOf(before, owned), stepAttempt), ...(deps.soleWriter ? [] : unknownAlive(before, tenant, master))])];
+    const ask = ownersToAsk(before, tenant, master, ownedIdsOf(before, owned), stepAttempt);
     const owners = ask.length > 0 ? await deps.submissions.ownersOf(ask) : new Map<string, string>();
 
     const seen = observe(before, { now, master, owned, replay, stepAttempt, owners }, tenant);
