@@ -6,8 +6,9 @@ import { describe, expect, it } from 'vitest';
 import type { ReplayRow, ReplayStepAttempt } from '../../src/db/spark-submit-status.js';
 import type { SubmissionRecord } from '../../src/db/spark-submissions.js';
 import type { MasterState, SparkDriver } from '../../src/spark/types.js';
-import { observe, ownedReadNeeded, ownersToAsk, stepToLookUp, type SparkFact, type SparkReading, type SparkTenantFacts } from './observe.js';
-import { initialSparkState, inTerm, type SparkState } from './state.js';
+import { observe, type SparkFact, type SparkReading } from './observe.js';
+import { ownedReadNeeded, ownersToAsk, stepToLookUp } from './read-plan.js';
+import { initialSparkState, inTerm, type SparkState, type SparkTenantFacts } from './state.js';
 
 const MIN = 60_000;
 const NOW = Date.UTC(2024, 0, 1, 12, 0, 0);

@@ -22,18 +22,8 @@ import type { ReplayMark, SubmitPurpose } from './decision.js';
 import { compareNewestFirst, tenantAliveDrivers } from './ownership.js';
 import { sameSize, type DriverSize } from './driver-size.js';
 import { masterIndex } from './master-index.js';
-import { ADOPTED, afterAccepted, dueStep, MEMORY_LIMIT, ownSubmission, remember, stepKey, toPending, withMarks, type SparkState } from './state.js';
-
-/** Who the tenant is, for ownership. */
-export interface SparkTenantFacts {
-  tenant: string;
-  mainClass: string;
-  /** Main classes of the other tenants configured on the same master(s). */
-  otherTenantMainClasses: readonly string[];
-  /** No other process records this tenant's submissions (SQLite): they are read once. */
-  soleWriter: boolean;
-  submitGraceMs: number;
-}
+import { ownedIdsOf } from './read-plan.js';
+import { ADOPTED, afterAccepted, dueStep, MEMORY_LIMIT, ownSubmission, remember, stepKey, toPending, withMarks, type SparkState, type SparkTenantFacts } from './state.js';
 
 /** What one run read before observing. */
 export interface SparkReading {
@@ -62,62 +52,6 @@ export interface Observation {
   ownedIds: ReadonlySet<string>;
   /** A due replay step's create begun by a run whose outcome is unknown, less than the grace period ago: when. */
   stepBegunAt: number | null;
-}
-
-/** The ids the tenant owns after merging what was read. */
-export function ownedIdsOf(state: SparkState, owned: readonly SubmissionRecord[] | null): Set<string> {
-  const ids = new Set(state.ownIds);
-  for (const r of owned ?? []) ids.add(r.submissionId);
-  return ids;
-}
-
-/**
- * The replay step whose begun attempt must be read before observing: due now, not this
- * process's own (a flag waiting to be written, or its ambiguous create). Null: nothing to read.
- */
-export function stepToLookUp(state: SparkState, replay: ReplayRow | null, now: number): { replayId: number; flag: ReplayMark['flag'] } | null {
-  const pending = toPending(replay ? withMarks(replay, state.pendingMarks) : null);
-  const step = pending ? dueStep(pending, now) : null;
-  if (!pending || !step) return null;
-  if (state.pendingMarks.some((m) => m.replayId === pending.id && m.flag === step.flag)) return null;
-  if (state.ambiguous?.markReplay?.replayId === pending.id && state.ambiguous.markReplay.flag === step.flag) return null;
-  return { replayId: pending.id, flag: step.flag };
-}
-
-/**
- * Whether a run must read the tenant's recorded submissions again. A sole writer (SQLite) read
- * them once. With replicas, another holder may have recorded submissions before this term (the
- * first run of a term reads them), and a late record can still land in it (a create of a holder
- * whose lease lapsed mid-way): the records are read again whenever the master shows anything
- * but the steady state, one alive driver that the tenant owns and no other of its main class,
- * and while a create, a replay step or a flag is being settled.
- */
-export function ownedReadNeeded(state: SparkState, tenant: SparkTenantFacts, master: MasterState): boolean {
-  if (!state.ownedRead) return true;
-  if (tenant.soleWriter) return false;
-  if (state.ambiguous || state.pendingMarks.length > 0 || toPending(state.replay) !== null) return true;
-  const index = masterIndex(master);
-  let owned = 0;
-  for (const id of state.ownIds) if (index.aliveById.has(id)) owned += 1;
-  if (owned !== 1) return true;
-  return (index.aliveByMainClass.get(tenant.mainClass) ?? []).some((d) => !state.ownIds.has(d.id));
-}
-
-/**
- * The driver ids whose owners must be read before observing: the unowned drivers of the
- * tenant's main class (and of a begun step's) while a create, a step or a relaunch is being
- * matched to its driver; none otherwise (the usual run asks nothing).
- */
-export function ownersToAsk(state: SparkState, facts: SparkTenantFacts, master: MasterState, ownedIds: ReadonlySet<string>, stepAttempt: ReplayStepAttempt | undefined): string[] {
-  const prevAlive = state.prevAliveIds ?? [];
-  const relaunchWork =
-    state.relaunches.size > 0 ||
-    masterIndex(master).relaunched.some(
-      (d) => d.mainClass === facts.mainClass && !state.relaunchesSettled.includes(d.id) && (ownedIds.has(d.id) || prevAlive.includes(d.id)),
-    );
-  if (!state.ambiguous && !stepAttempt && !relaunchWork) return [];
-  const classes = new Set([facts.mainClass, ...(stepAttempt ? [stepAttempt.mainClass] : [])]);
-  return [...master.activeDrivers, ...master.completedDrivers].filter((d) => classes.has(d.mainClass) && !ownedIds.has(d.id)).map((d) => d.id);
 }
 
 export function observe(prev: SparkState, reading: SparkReading, tenant: SparkTenantFacts): Observation {

@@ -16,6 +16,17 @@ export const MEMORY_LIMIT = 200;
 /** The `reason` of a submission record for a driver adopted, not submitted, by the tenant. */
 export const ADOPTED = 'adopted';
 
+/** Who the tenant is, for ownership. */
+export interface SparkTenantFacts {
+  tenant: string;
+  mainClass: string;
+  /** Main classes of the other tenants configured on the same master(s). */
+  otherTenantMainClasses: readonly string[];
+  /** No other process records this tenant's submissions (SQLite): they are read once. */
+  soleWriter: boolean;
+  submitGraceMs: number;
+}
+
 /** A create whose outcome is unknown (no answer after it was sent, or a 5xx): its driver may exist. */
 export interface AmbiguousCreate {
   at: number;

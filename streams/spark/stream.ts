@@ -32,9 +32,10 @@ import type { StreamContext, StreamDefinition } from '../tenant-loop.js';
 import { SparkEffects, type KillWaitOptions } from './act.js';
 import type { CrashLoopParams } from './crash-loop.js';
 import { decideSparkAction } from './decision.js';
-import { observe, ownedIdsOf, ownedReadNeeded, ownersToAsk, stepToLookUp, type SparkTenantFacts } from './observe.js';
+import { observe } from './observe.js';
+import { ownedIdsOf, ownedReadNeeded, ownersToAsk, stepToLookUp } from './read-plan.js';
 import type { ReplayStore, SparkMaster, SubmissionStore } from './ports.js';
-import { initialSparkState, inTerm, ownSubmission, toPending, type SparkState } from './state.js';
+import { initialSparkState, inTerm, ownSubmission, toPending, type SparkState, type SparkTenantFacts } from './state.js';
 import { sparkStatusView, type SparkStatusView } from './status-view.js';
 
 export interface SparkStreamDeps {
