@@ -8,6 +8,15 @@
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 
+/**
+ * What a target's figure depends on. `deterministic`: counts the code decides, whatever the
+ * machine's speed (calls sent, rows written, statements, leases per replica, creates and kills);
+ * `bench/run.ts --strict` fails the run when one misses. `timing`: wall time, CPU, RSS, latency,
+ * throughput ratios, anything a loaded or slower machine moves; a miss prints FAIL and is
+ * recorded, without failing the exit code. When in doubt a target is `timing` (the default).
+ */
+export type TargetKind = 'deterministic' | 'timing';
+
 /** One figure with a target: `value op limit` must hold (op '=' for exact counts, '<=' for upper bounds, '>=' for lower ones such as throughput ratios). */
 export interface TargetFigure {
   /** e.g. "discovery.sync.wall" */
@@ -18,6 +27,12 @@ export interface TargetFigure {
   limit: number;
   /** How the limit was set, shown after it (e.g. "minimum counted with the SDK"). */
   limitNote?: string;
+  /** `timing` when absent (see TargetKind). */
+  kind?: TargetKind;
+}
+
+export function kindOf(t: Pick<TargetFigure, 'kind'>): TargetKind {
+  return t.kind ?? 'timing';
 }
 
 export interface BenchResult {
@@ -29,6 +44,73 @@ export interface BenchResult {
   /** Figures without a target (phases, set-up times, baselines), for the JSON and BENCHMARKS.md. */
   figures: Record<string, number>;
   info: Record<string, unknown>;
+}
+
+/** A target's verdict, exactly as printed and recorded: the benchmark's own, never a softer word. */
+export type Verdict = 'PASS' | 'FAIL';
+
+/** One target in a BenchRecord: over --runs N, `value` is the median and the verdict is the median's. */
+export interface RecordedTarget {
+  name: string;
+  kind: TargetKind;
+  value: number;
+  unit: string;
+  op: TargetFigure['op'];
+  limit: number;
+  limitNote?: string;
+  verdict: Verdict;
+  /** With --runs N > 1: every run's value, and their range. */
+  values?: number[];
+  min?: number;
+  max?: number;
+}
+
+/**
+ * What `bench/run.ts` writes to bench/results/<name>.<full|quick>.json, one file per benchmark
+ * and mode, overwritten by the next run of that benchmark in that mode; committed, and read by
+ * `bench/report.ts` for the tables of BENCHMARKS.md. Keys in a fixed order, the benchmark's own
+ * figures and info with their keys sorted, so that two records diff line by line.
+ */
+export interface BenchRecord {
+  name: string;
+  mode: 'full' | 'quick';
+  /** The workload in words (the first run's BenchResult.scale). */
+  scale: string;
+  /** False when a run crashed, timed out or wrote no result: `error` says why, there are no targets. */
+  ok: boolean;
+  error?: string;
+  startedAt: string;
+  finishedAt: string;
+  /** `git rev-parse --short HEAD`, `-dirty` when tracked files (bench/results/ aside) differ from it; "unknown" without git. */
+  commit: string;
+  /** How many fresh runs the figures are medians of (`--runs N`). */
+  runs: number;
+  /** Arguments after `--`, passed to the benchmark (empty for the registered workload). */
+  args: string[];
+  node: string;
+  machine: { cores: number; cpuModel: string; memoryMB: number };
+  /** os.loadavg() (1, 5, 15 min) when the benchmark's first run started and when its last ended. */
+  loadAverage: { start: number[]; end: number[] };
+  verdicts: { deterministic: { pass: number; fail: number }; timing: { pass: number; fail: number } };
+  targets: RecordedTarget[];
+  /** Per run: the benchmark's figures without a target and its info. */
+  perRun: { figures: Record<string, number>; info: Record<string, unknown> }[];
+}
+
+/** A figure as printed and reported: `1,234`, `0.79`. */
+export function formatNumber(v: number): string {
+  return Number.isInteger(v) ? v.toLocaleString('en') : v.toLocaleString('en', { maximumFractionDigits: 2 });
+}
+
+/** `21.2 s`, or `21.2 s (median of 3, 16.6–23.2)` over --runs N. */
+export function formatFigure(t: Pick<RecordedTarget, 'value' | 'unit' | 'values' | 'min' | 'max'>): string {
+  const spread = t.values !== undefined && t.values.length > 1 ? ` (median of ${t.values.length}, ${formatNumber(t.min!)}–${formatNumber(t.max!)})` : '';
+  return `${formatNumber(t.value)} ${t.unit}${spread}`;
+}
+
+/** `≤ 20 s (how the limit was set)`. */
+export function formatTarget(t: Pick<RecordedTarget, 'op' | 'limit' | 'unit' | 'limitNote'>): string {
+  return `${{ '<=': '≤', '>=': '≥', '=': '=' }[t.op]} ${formatNumber(t.limit)} ${t.unit}${t.limitNote ? ` (${t.limitNote})` : ''}`;
 }
 
 export function passes(t: Pick<TargetFigure, 'value' | 'op' | 'limit'>): boolean {

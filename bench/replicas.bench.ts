@@ -337,8 +337,24 @@ ${tenantsHocon}
     progress(NAME, `leases after start-up: ${replicas.map((r, i) => `${r.name}=${startCounts[i]}`).join(' ')} (share ${startShare.min}..${startShare.max})`);
     const held = startCounts.join('/');
     targets.push(
-      { name: 'replicas.start.leasesMax', value: Math.max(...startCounts), unit: 'leases', op: '<=', limit: startShare.max, limitNote: `⌈T/N⌉; held ${held}` },
-      { name: 'replicas.start.leasesMin', value: Math.min(...startCounts), unit: 'leases', op: '>=', limit: startShare.min, limitNote: `⌊T/N⌋; held ${held}` },
+      {
+        name: 'replicas.start.leasesMax',
+        value: Math.max(...startCounts),
+        unit: 'leases',
+        op: '<=',
+        limit: startShare.max,
+        limitNote: `⌈T/N⌉; held ${held}`,
+        kind: 'deterministic',
+      },
+      {
+        name: 'replicas.start.leasesMin',
+        value: Math.min(...startCounts),
+        unit: 'leases',
+        op: '>=',
+        limit: startShare.min,
+        limitNote: `⌊T/N⌋; held ${held}`,
+        kind: 'deterministic',
+      },
     );
 
     // ---- 2. idle window
@@ -382,6 +398,7 @@ ${tenantsHocon}
         op: '<=',
         limit: 3,
         limitNote: `worst replica (§2's target); ${perReplica(cpuPct, 2)}`,
+        kind: 'timing',
       },
       {
         name: 'replicas.rss',
@@ -390,6 +407,7 @@ ${tenantsHocon}
         op: '<=',
         limit: 300,
         limitNote: `worst replica, VmRSS at the end (§2's target); ${perReplica(rssEnd, 0)}`,
+        kind: 'timing',
       },
     );
     const metricPresent = metricsBefore.every((v) => v !== undefined) && metricsAfter.every((v) => v !== undefined);
@@ -436,6 +454,7 @@ ${tenantsHocon}
       op: '<=',
       limit: round(statementsLimit, 2),
       limitNote: `${REPLICAS} replicas × ${ROUNDS_PER_LEASE} rounds per lease × ${STATEMENTS_PER_ROUND}; from ${fromMetric ? 'the metric' : general ? 'the general log' : 'Com_* deltas'}`,
+      kind: 'deterministic',
     });
     progress(
       NAME,
@@ -503,6 +522,7 @@ ${tenantsHocon}
         op: '<=',
         limit: LEASE_S,
         limitNote: `ha.leaseSeconds; ${victimTenants.length} tenants, kill → new row's acquiredAt (db clock)${untaken ? `; ${untaken} never taken` : ''}`,
+        kind: 'timing',
       },
       {
         name: 'replicas.kill.spread',
@@ -511,6 +531,7 @@ ${tenantsHocon}
         op: '<=',
         limit: LEASE_S,
         limitNote: `kill → survivors each ${share2.min}..${share2.max}; at one lease ${atOneLease?.join('/') ?? '?'}${spreadAt === undefined ? ', never balanced' : ''}`,
+        kind: 'timing',
       },
     );
     progress(
@@ -563,6 +584,7 @@ ${tenantsHocon}
       op: '<=',
       limit: 2 * LEASE_S,
       limitNote: `2 × ha.leaseSeconds; its start → it holds ≥ ${share.min}; then ${joinCounts.join('/')}${ownShareAt === undefined ? ', never' : ''}`,
+      kind: 'timing',
     });
     progress(
       NAME,
@@ -612,6 +634,7 @@ ${tenantsHocon}
         op: '=',
         limit: 0,
         limitNote: `${summary.creates} creates for ${TENANTS} tenants, ${summary.kills} kills, ${summary.twoAlive.length} with two alive, ${twoSubmitters.length} submitted by two replicas`,
+        kind: 'deterministic',
       },
       {
         name: 'replicas.oneDriverEach',
@@ -620,6 +643,7 @@ ${tenantsHocon}
         op: '=',
         limit: 0,
         limitNote: 'tenants without exactly one alive driver at the end',
+        kind: 'deterministic',
       },
     );
     progress(

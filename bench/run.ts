@@ -3,26 +3,32 @@
  *
  *   node --import tsx bench/run.ts [--quick] [--only NAME] [--runs N] [--strict] [-- ARGS...]
  *
- * --quick      every benchmark at a small scale (the whole run well under 2 minutes; CI smoke)
+ * --quick      every benchmark at a small scale (the whole run a few minutes; CI smoke)
  * --only NAME  run one registered benchmark
  * --runs N     run each benchmark N times (each in a fresh process); the figures are medians
- * --strict     exit 1 when a target is missed (otherwise a miss prints FAIL and exits 0)
+ * --strict     exit 1 when a deterministic target is missed (a count the code decides: calls,
+ *              rows, statements, leases, creates); a timing target (wall, CPU, RSS, latency,
+ *              ratios) that misses prints FAIL and is recorded, but does not fail the exit code
  * -- ARGS      passed to every benchmark (e.g. `-- --clean` to delete the seeded bucket)
  *
  * It brings the test services up first (`bash test/services.sh up`: MariaDB and the Ceph
  * RGW) and stops with exit code 2 if it cannot. Each benchmark runs in a child process of its
  * own (so its peak RSS is its own) and hands back a BenchResult (bench/harness.ts). stdout
- * gets exactly one line per target, `name  figure  target  PASS|FAIL`; progress and errors go
- * to stderr. Results are written to bench/results/latest.json. Exit code: 2 if the harness
- * failed (services, a benchmark crashed or timed out), 1 if --strict and a target was missed,
- * else 0.
+ * gets exactly one line per target, `name  figure  target  kind  PASS|FAIL`, and one summary
+ * line at the end (deterministic and timing PASS/FAIL counts); progress and errors go to
+ * stderr. Each benchmark's record (BenchRecord: figures, targets, verdicts, date, commit, load
+ * average, machine) is written to bench/results/<name>.<full|quick>.json, replacing the previous
+ * record of that benchmark in that mode; those files are committed and `npm run bench:report`
+ * (bench/report.ts) turns them into the tables of BENCHMARKS.md. Exit code: 2 if the harness
+ * failed (services, a benchmark crashed or timed out), 1 if --strict and a deterministic target
+ * was missed, else 0.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { median, passes, type BenchResult, type TargetFigure } from './harness.js';
+import { formatFigure, formatTarget, kindOf, median, passes, type BenchRecord, type BenchResult, type RecordedTarget, type TargetKind } from './harness.js';
 
 interface Registered {
   name: string;
@@ -45,7 +51,12 @@ const BENCHMARKS: Registered[] = [
 
 const BENCH_DIR = dirname(fileURLToPath(import.meta.url));
 const ROOT = dirname(BENCH_DIR);
-const RESULTS = join(BENCH_DIR, 'results', 'latest.json');
+const RESULTS_DIR = join(BENCH_DIR, 'results');
+
+/** bench/results/<name>.<full|quick>.json */
+function recordFile(name: string, mode: 'full' | 'quick'): string {
+  return join(RESULTS_DIR, `${name}.${mode}.json`);
+}
 
 class UsageError extends Error {}
 
@@ -90,7 +101,8 @@ function servicesUp(): string | undefined {
   log('bringing up the test services (bash test/services.sh up) ...');
   const res = spawnSync('bash', [join(ROOT, 'test', 'services.sh'), 'up'], { cwd: ROOT, stdio: ['ignore', 2, 2], timeout: 10 * 60_000 });
   if (res.error) return `could not run \`bash test/services.sh up\`: ${res.error.message}`;
-  if (res.status !== 0) return `\`bash test/services.sh up\` failed (exit ${res.status ?? res.signal}); MariaDB and the Ceph RGW are needed (see the messages above)`;
+  if (res.status !== 0)
+    return `\`bash test/services.sh up\` failed (exit ${res.status ?? res.signal}); MariaDB and the Ceph RGW are needed (see the messages above)`;
   return undefined;
 }
 
@@ -134,57 +146,117 @@ function runOnce(bench: Registered, opts: Options): Promise<BenchResult> {
   });
 }
 
-interface TargetSummary {
-  name: string;
-  unit: string;
-  op: TargetFigure['op'];
-  limit: number;
-  limitNote?: string;
-  median: number;
-  min: number;
-  max: number;
-  values: number[];
-  pass: boolean;
-}
-
 /** Per target: the median over the runs (and the spread); PASS when the median meets the target. */
-function summarize(runs: BenchResult[]): TargetSummary[] {
+function summarize(runs: BenchResult[]): RecordedTarget[] {
   const names = runs[0]!.targets.map((t) => t.name);
   return names.map((name) => {
-    const figures = runs.map((r) => r.targets.find((t) => t.name === name)!).filter(Boolean);
+    const figures = runs.map((r) => r.targets.find((t) => t.name === name)).filter((t) => t !== undefined);
     const first = figures[0]!;
     const values = figures.map((f) => f.value);
-    const summary: TargetSummary = {
+    const value = median(values);
+    const limit = median(figures.map((f) => f.limit));
+    return {
       name,
+      kind: kindOf(first),
+      value,
       unit: first.unit,
       op: first.op,
-      limit: median(figures.map((f) => f.limit)),
+      limit,
       ...(first.limitNote ? { limitNote: first.limitNote } : {}),
-      median: median(values),
-      min: Math.min(...values),
-      max: Math.max(...values),
-      values,
-      pass: false,
+      verdict: passes({ value, op: first.op, limit }) ? 'PASS' : 'FAIL',
+      ...(values.length > 1 ? { values, min: Math.min(...values), max: Math.max(...values) } : {}),
     };
-    summary.pass = passes({ value: summary.median, op: summary.op, limit: summary.limit });
-    return summary;
   });
 }
 
-function fmt(v: number): string {
-  return Number.isInteger(v) ? v.toLocaleString('en') : v.toLocaleString('en', { maximumFractionDigits: 2 });
+/** A JSON value with every object's keys sorted (arrays keep their order), so records diff line by line. */
+function sortedKeys(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(sortedKeys);
+  if (value === null || typeof value !== 'object') return value;
+  return Object.fromEntries(
+    Object.keys(value)
+      .sort()
+      .map((k) => [k, sortedKeys((value as Record<string, unknown>)[k])]),
+  );
 }
 
-function resultLines(quick: boolean, scale: string, summaries: TargetSummary[]): string[] {
-  const rows = summaries.map((s) => {
-    const name = quick ? `${s.name} [quick: ${scale}]` : s.name;
-    const spread = s.values.length > 1 ? ` (median of ${s.values.length}, ${fmt(s.min)}–${fmt(s.max)})` : '';
-    const figure = `${fmt(s.median)} ${s.unit}${spread}`;
-    const target = `${{ '<=': '≤', '>=': '≥', '=': '=' }[s.op]} ${fmt(s.limit)} ${s.unit}${s.limitNote ? ` (${s.limitNote})` : ''}`;
-    return [name, figure, target, s.pass ? 'PASS' : 'FAIL'];
+function git(args: string[]): string | undefined {
+  const res = spawnSync('git', args, { cwd: ROOT, encoding: 'utf8', timeout: 30_000 });
+  return res.status === 0 ? res.stdout.trim() : undefined;
+}
+
+/** `git rev-parse --short HEAD`, plus `-dirty` when a tracked file differs from it (bench/results/ aside: the records themselves). */
+function commitOf(): string {
+  const head = git(['rev-parse', '--short', 'HEAD']);
+  if (head === undefined) return 'unknown';
+  const changes = git(['status', '--porcelain', '--untracked-files=no', '--', '.', ':(exclude)bench/results']);
+  return changes === undefined || changes !== '' ? `${head}-dirty` : head;
+}
+
+function loadAverage(): number[] {
+  return os.loadavg().map((v) => Math.round(v * 100) / 100);
+}
+
+function countVerdicts(targets: RecordedTarget[]): BenchRecord['verdicts'] {
+  const count = (kind: TargetKind, verdict: RecordedTarget['verdict']) => targets.filter((t) => t.kind === kind && t.verdict === verdict).length;
+  return {
+    deterministic: { pass: count('deterministic', 'PASS'), fail: count('deterministic', 'FAIL') },
+    timing: { pass: count('timing', 'PASS'), fail: count('timing', 'FAIL') },
+  };
+}
+
+/** Pretty-printed, keys in BenchRecord's order, written whole (a temporary file renamed over the record). */
+function writeRecord(record: BenchRecord): string {
+  const file = recordFile(record.name, record.mode);
+  mkdirSync(RESULTS_DIR, { recursive: true });
+  const ordered: BenchRecord = {
+    name: record.name,
+    mode: record.mode,
+    scale: record.scale,
+    ok: record.ok,
+    ...(record.error !== undefined ? { error: record.error } : {}),
+    startedAt: record.startedAt,
+    finishedAt: record.finishedAt,
+    commit: record.commit,
+    runs: record.runs,
+    args: record.args,
+    node: record.node,
+    machine: { cores: record.machine.cores, cpuModel: record.machine.cpuModel, memoryMB: record.machine.memoryMB },
+    loadAverage: { start: record.loadAverage.start, end: record.loadAverage.end },
+    verdicts: record.verdicts,
+    targets: record.targets.map((t) => ({
+      name: t.name,
+      kind: t.kind,
+      value: t.value,
+      unit: t.unit,
+      op: t.op,
+      limit: t.limit,
+      ...(t.limitNote !== undefined ? { limitNote: t.limitNote } : {}),
+      verdict: t.verdict,
+      ...(t.values !== undefined ? { values: t.values, min: t.min!, max: t.max! } : {}),
+    })),
+    perRun: record.perRun.map((r) => ({ figures: sortedKeys(r.figures) as Record<string, number>, info: sortedKeys(r.info) as Record<string, unknown> })),
+  };
+  const tmp = `${file}.tmp`;
+  // Two spaces of indent, an array of plain numbers on one line (load averages, --runs values).
+  const json = JSON.stringify(ordered, null, 2).replace(
+    /\[\n\s*(-?[\d.e+-]+(?:,\n\s*-?[\d.e+-]+)*)\n\s*\]/g,
+    (_all, items: string) => `[${items.split(/,\n\s*/).join(', ')}]`,
+  );
+  writeFileSync(tmp, `${json}\n`);
+  renameSync(tmp, file);
+  return file;
+}
+
+function resultLines(quick: boolean, scale: string, targets: RecordedTarget[]): string[] {
+  const rows = targets.map((t) => {
+    const name = quick ? `${t.name} [quick: ${scale}]` : t.name;
+    const figure = formatFigure(t);
+    const target = formatTarget(t);
+    return [name, figure, target, t.kind, t.verdict];
   });
-  const widths = [0, 1, 2].map((i) => Math.max(...rows.map((r) => r[i]!.length)));
-  return rows.map((r) => r.map((cell, i) => (i < 3 ? cell.padEnd(widths[i]!) : cell)).join('  '));
+  const widths = [0, 1, 2, 3].map((i) => Math.max(...rows.map((r) => r[i]!.length)));
+  return rows.map((r) => r.map((cell, i) => (i < 4 ? cell.padEnd(widths[i]!) : cell)).join('  '));
 }
 
 async function main(): Promise<number> {
@@ -199,35 +271,23 @@ async function main(): Promise<number> {
     }
     throw err;
   }
-  const startedAt = new Date();
   const selected = BENCHMARKS.filter((b) => opts.only === undefined || b.name === opts.only);
-  const report = {
-    startedAt: startedAt.toISOString(),
-    finishedAt: '',
-    quick: opts.quick,
-    runsPerBenchmark: opts.runs,
-    node: process.version,
-    host: { cpus: os.cpus().length, loadAverageAtStart: os.loadavg(), loadAverageAtEnd: [] as number[], totalMemMB: Math.round(os.totalmem() / 1e6) },
-    benchmarks: [] as { name: string; ok: boolean; error?: string; summary: TargetSummary[]; runs: BenchResult[] }[],
-    harnessFailed: false,
-    targetsMissed: 0,
-  };
-  const writeReport = () => {
-    report.finishedAt = new Date().toISOString();
-    report.host.loadAverageAtEnd = os.loadavg();
-    mkdirSync(dirname(RESULTS), { recursive: true });
-    writeFileSync(RESULTS, `${JSON.stringify(report, null, 2)}\n`);
-  };
+  const mode = opts.quick ? 'quick' : 'full';
 
   const servicesError = servicesUp();
   if (servicesError) {
     log(`cannot run the benchmarks: ${servicesError}`);
-    report.harnessFailed = true;
-    writeReport();
     return 2;
   }
 
+  const cpus = os.cpus();
+  const machine = { cores: cpus.length, cpuModel: cpus[0]?.model.trim() ?? 'unknown', memoryMB: Math.round(os.totalmem() / 1e6) };
+  let harnessFailed = false;
+  const totals: BenchRecord['verdicts'] = { deterministic: { pass: 0, fail: 0 }, timing: { pass: 0, fail: 0 } };
   for (const bench of selected) {
+    const startedAt = new Date().toISOString();
+    const commit = commitOf();
+    const loadAtStart = loadAverage();
     const runs: BenchResult[] = [];
     let error: string | undefined;
     for (let i = 1; i <= opts.runs; i++) {
@@ -241,16 +301,40 @@ async function main(): Promise<number> {
       }
     }
     const ok = error === undefined && runs.length > 0;
-    const summary = ok ? summarize(runs) : [];
-    report.benchmarks.push({ name: bench.name, ok, ...(error ? { error } : {}), summary, runs });
-    if (!ok) report.harnessFailed = true;
-    report.targetsMissed += summary.filter((s) => !s.pass).length;
-    if (ok) for (const line of resultLines(opts.quick, runs[0]!.scale.replace(/.* = /, ''), summary)) process.stdout.write(`${line}\n`);
+    const targets = ok ? summarize(runs) : [];
+    const verdicts = countVerdicts(targets);
+    for (const kind of ['deterministic', 'timing'] as const) {
+      totals[kind].pass += verdicts[kind].pass;
+      totals[kind].fail += verdicts[kind].fail;
+    }
+    if (!ok) harnessFailed = true;
+    if (ok) for (const line of resultLines(opts.quick, runs[0]!.scale.replace(/.* = /, ''), targets)) process.stdout.write(`${line}\n`);
+    const file = writeRecord({
+      name: bench.name,
+      mode,
+      scale: runs[0]?.scale ?? '',
+      ok,
+      ...(error !== undefined ? { error } : {}),
+      startedAt,
+      finishedAt: new Date().toISOString(),
+      commit,
+      runs: opts.runs,
+      args: opts.passThrough,
+      node: process.version,
+      machine,
+      loadAverage: { start: loadAtStart, end: loadAverage() },
+      verdicts,
+      targets,
+      perRun: runs.map((r) => ({ figures: r.figures, info: r.info })),
+    });
+    log(`${bench.name}: recorded in ${file.slice(ROOT.length + 1)}`);
   }
-  writeReport();
-  log(`results written to ${RESULTS}`);
-  if (report.harnessFailed) return 2;
-  return opts.strict && report.targetsMissed > 0 ? 1 : 0;
+  const { deterministic: d, timing: t } = totals;
+  process.stdout.write(
+    `deterministic targets: ${d.pass} PASS, ${d.fail} FAIL; timing targets: ${t.pass} PASS, ${t.fail} FAIL${harnessFailed ? '; a benchmark failed to run (see stderr)' : ''}${opts.strict ? ' (--strict: a deterministic FAIL fails the run)' : ''}\n`,
+  );
+  if (harnessFailed) return 2;
+  return opts.strict && d.fail > 0 ? 1 : 0;
 }
 
 process.exitCode = await main();
