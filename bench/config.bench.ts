@@ -52,7 +52,12 @@ process.stdout.write(JSON.stringify({ ms, tenants: config.tenants.length, rssBef
 
 function loadOnce(file: string): Load {
   const loader = pathToFileURL(join(ROOT, 'dist', 'src', 'config', 'load.js')).href;
-  const res = spawnSync(process.execPath, ['--input-type=module', '-e', CHILD, loader, file], { cwd: ROOT, encoding: 'utf8', timeout: 120_000, env: { ...process.env, NODE_OPTIONS: '' } });
+  const res = spawnSync(process.execPath, ['--input-type=module', '-e', CHILD, loader, file], {
+    cwd: ROOT,
+    encoding: 'utf8',
+    timeout: 120_000,
+    env: { ...process.env, NODE_OPTIONS: '' },
+  });
   if (res.status !== 0) throw new Error(`the loading process exited with ${res.status ?? res.signal}: ${res.stderr.trim().split('\n').slice(-3).join(' | ')}`);
   return JSON.parse(res.stdout.trim().split('\n').at(-1)!) as Load;
 }
@@ -73,7 +78,10 @@ async function main(): Promise<void> {
         const load = loadOnce(file);
         if (load.tenants !== n) throw new Error(`${n} tenants written, ${load.tenants} loaded`);
         loads.push(load);
-        progress('config', `${n} tenants (${(text.length / MB).toFixed(1)} MB): ${load.ms.toFixed(0)} ms, +${((load.peakRssBytes - load.rssBeforeBytes) / MB).toFixed(1)} MB`);
+        progress(
+          'config',
+          `${n} tenants (${(text.length / MB).toFixed(1)} MB): ${load.ms.toFixed(0)} ms, +${((load.peakRssBytes - load.rssBeforeBytes) / MB).toFixed(1)} MB`,
+        );
       }
       const ms = median(loads.map((l) => l.ms));
       const extraMb = median(loads.map((l) => (l.peakRssBytes - l.rssBeforeBytes) / MB));

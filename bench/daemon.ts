@@ -27,7 +27,12 @@ export async function freePort(): Promise<number> {
 }
 
 /** Polls `fn` until it returns a value (not undefined/false/null); throws after `timeoutMs`. */
-export async function waitFor<T>(what: string, timeoutMs: number, fn: () => T | undefined | null | false | Promise<T | undefined | null | false>, everyMs = 100): Promise<T> {
+export async function waitFor<T>(
+  what: string,
+  timeoutMs: number,
+  fn: () => T | undefined | null | false | Promise<T | undefined | null | false>,
+  everyMs = 100,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let lastError: unknown;
   for (;;) {
@@ -37,7 +42,8 @@ export async function waitFor<T>(what: string, timeoutMs: number, fn: () => T | 
     } catch (error) {
       lastError = error;
     }
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${lastError ? ` (last error: ${(lastError as Error).message})` : ''}`);
+    if (Date.now() > deadline)
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${lastError ? ` (last error: ${(lastError as Error).message})` : ''}`);
     await sleep(everyMs);
   }
 }

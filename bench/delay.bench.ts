@@ -49,17 +49,7 @@ import { freshMysqlDatabase } from '../test/support/databases.js';
 import { startTestOrchestrator } from '../test/support/orchestrator.js';
 import { assertS3TestServerUp, delimiterPages, s3TestAccessKeyId, s3TestEndpoint, s3TestRegion, s3TestSecretAccessKey } from '../test/support/s3.js';
 import { hasFlag, intFlag, progress, reportResult, since, type BenchResult, type TargetFigure } from './harness.js';
-import {
-  benchS3Client,
-  componentName,
-  envName,
-  markerFor,
-  removeBucket,
-  seedBucket,
-  seedInChild,
-  serviceName,
-  type SeedOutcome,
-} from './seeded-bucket.js';
+import { benchS3Client, componentName, envName, markerFor, removeBucket, seedBucket, seedInChild, serviceName, type SeedOutcome } from './seeded-bucket.js';
 
 const NAME = 'delay';
 const TENANT = 'BENCH';
@@ -70,7 +60,6 @@ const T0 = Date.UTC(2026, 0, 1, 0, 40);
 const MINUTE = 60_000;
 const HOUR = 3_600_000;
 const MAX_DELAY = 180;
-
 
 interface Layout {
   envs: number;
@@ -85,7 +74,6 @@ const layout: Layout = {
   components: intFlag('--components') ?? 10,
 };
 const INTERVAL_SECONDS = intFlag('--interval') ?? (quick ? 10 : 60);
-
 
 const round = (v: number, digits: number) => Math.round(v * 10 ** digits) / 10 ** digits;
 
@@ -293,7 +281,10 @@ async function measure(): Promise<BenchResult> {
   progress(NAME, `${quick ? 'quick: ' : ''}${describeLayout(layout)}, interval ${INTERVAL_SECONDS} s`);
   await assertS3TestServerUp();
   const seeded = await seedLayoutInChild(layout, hasFlag('--fresh'));
-  progress(NAME, `bucket ${seeded.bucket}: ${seeded.reused ? 'reused (marker found)' : `seeded ${seeded.objects.toLocaleString('en')} objects`} in ${(seeded.seedMs / 1000).toFixed(1)} s`);
+  progress(
+    NAME,
+    `bucket ${seeded.bucket}: ${seeded.reused ? 'reused (marker found)' : `seeded ${seeded.objects.toLocaleString('en')} objects`} in ${(seeded.seedMs / 1000).toFixed(1)} s`,
+  );
 
   const services = [...servicesOf(layout)];
   const byFolder = new Map(services.map((s) => [folderOf(s), s]));
@@ -331,7 +322,10 @@ async function measure(): Promise<BenchResult> {
         state = built.views.serviceDelays;
         // The benchmark pushes the round and the sample itself: no timer tick may run one in the
         // middle of the measurement. (The round's pacing reads loop.delaySampleSeconds, not this.)
-        return { ...built, definitions: built.definitions.map((s) => (s.name === 'delay' || s.name === 'service-delays' ? { ...s, intervalMs: 86_400_000 } : s)) };
+        return {
+          ...built,
+          definitions: built.definitions.map((s) => (s.name === 'delay' || s.name === 'service-delays' ? { ...s, intervalMs: 86_400_000 } : s)),
+        };
       },
     },
   );
@@ -346,7 +340,8 @@ async function measure(): Promise<BenchResult> {
     const syncStart = performance.now();
     const res = await t.orchestrator.app.request('/api/v1/component/sync?componentType=application', { method: 'POST', headers: { 'X-Tenant-Name': TENANT } });
     const sync = (await res.json()) as { data?: { onboarded: number } };
-    if (res.status !== 200 || sync.data?.onboarded !== services.length) throw new Error(`the sync answered ${res.status}: ${JSON.stringify(sync).slice(0, 300)} (expected ${services.length} onboarded)`);
+    if (res.status !== 200 || sync.data?.onboarded !== services.length)
+      throw new Error(`the sync answered ${res.status}: ${JSON.stringify(sync).slice(0, 300)} (expected ${services.length} onboarded)`);
     const syncMs = since(syncStart);
     progress(NAME, `${services.length.toLocaleString('en')} services onboarded in ${(syncMs / 1000).toFixed(1)} s`);
 
@@ -364,7 +359,10 @@ async function measure(): Promise<BenchResult> {
     store.counting = false;
     const pages = store.stats.listCalls - pagesBefore;
     const retries = store.stats.retries - retriesBefore;
-    progress(NAME, `round: ${(roundMs / 1000).toFixed(1)} s, ${result.listings.toLocaleString('en')} listings, ${pages.toLocaleString('en')} ListObjectsV2 pages, ${result.failed} failed; load ${os.loadavg()[0]!.toFixed(2)}`);
+    progress(
+      NAME,
+      `round: ${(roundMs / 1000).toFixed(1)} s, ${result.listings.toLocaleString('en')} listings, ${pages.toLocaleString('en')} ListObjectsV2 pages, ${result.failed} failed; load ${os.loadavg()[0]!.toFixed(2)}`,
+    );
 
     // ------------------------------------------------ per sample: calls, cost, correctness
     const perSample: { calls: number; ms: number; kind: Kind }[] = [];
@@ -380,7 +378,9 @@ async function measure(): Promise<BenchResult> {
       const newest = expectedNewest(s, d.sampledAt);
       const minutes = expectedMinutes(s, d.sampledAt);
       if (d.minutes !== minutes || d.newestPartition !== newest) {
-        wrong.push(`${folderOf(s)} (${s.kind}): ${d.minutes} min, newest ${d.newestPartition === null ? null : new Date(d.newestPartition).toISOString()}; expected ${minutes}, ${newest === null ? null : new Date(newest).toISOString()}${d.error ? ` (${d.error})` : ''}`);
+        wrong.push(
+          `${folderOf(s)} (${s.kind}): ${d.minutes} min, newest ${d.newestPartition === null ? null : new Date(d.newestPartition).toISOString()}; expected ${minutes}, ${newest === null ? null : new Date(newest).toISOString()}${d.error ? ` (${d.error})` : ''}`,
+        );
       }
     }
     for (const folder of store.perService.keys()) if (!byFolder.has(folder)) wrong.push(`${folder}: listed, but no such service`);
@@ -420,8 +420,12 @@ async function measure(): Promise<BenchResult> {
     const sampleEvent = events.slice(before).find((e) => e.type === 'delay.sampled') as Extract<OrchestratorEvent, { type: 'delay.sampled' }> | undefined;
     const samplePages = store.stats.listCalls - samplePagesBefore;
     let sampleSdkPages = 0;
-    for (let h = 0; h < (sampleEvent?.listCalls ?? 0); h++) sampleSdkPages += await delimiterPages(sdk, seeded.bucket, folderOf(sampleService) + hourFolderOf(now() - h * HOUR));
-    progress(NAME, `sample service (${sampleService.minutes.length * sampleService.parts} objects in its newest hour): ${sampled} min in ${sampleEvent?.listCalls} listings, ${samplePages} pages (SDK recount ${sampleSdkPages})`);
+    for (let h = 0; h < (sampleEvent?.listCalls ?? 0); h++)
+      sampleSdkPages += await delimiterPages(sdk, seeded.bucket, folderOf(sampleService) + hourFolderOf(now() - h * HOUR));
+    progress(
+      NAME,
+      `sample service (${sampleService.minutes.length * sampleService.parts} objects in its newest hour): ${sampled} min in ${sampleEvent?.listCalls} listings, ${samplePages} pages (SDK recount ${sampleSdkPages})`,
+    );
 
     const ms = perSample.map((p) => p.ms);
     const callsBy = (kind: Kind) => {
@@ -517,7 +521,9 @@ async function measure(): Promise<BenchResult> {
         bucketKept: !clean,
         objects: seeded.objects,
         t0: new Date(T0).toISOString(),
-        kinds: Object.fromEntries((['current', 'back', 'old', 'both', 'heavy', 'very-heavy'] as const).map((k) => [k, services.filter((s) => s.kind === k).length])),
+        kinds: Object.fromEntries(
+          (['current', 'back', 'old', 'both', 'heavy', 'very-heavy'] as const).map((k) => [k, services.filter((s) => s.kind === k).length]),
+        ),
         wrongExamples: wrong.slice(0, 10),
         node: process.version,
         cpus: os.cpus().length,

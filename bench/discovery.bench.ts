@@ -183,7 +183,7 @@ async function daemonDatabase(): Promise<{
    * output, read for this user only); the log settings are put back afterwards.
    */
   const recordStatements = async () => {
-    const [vars] = (await admin.raw("SELECT @@GLOBAL.general_log g, @@GLOBAL.log_output o")) as [{ g: number; o: string }[]];
+    const [vars] = (await admin.raw('SELECT @@GLOBAL.general_log g, @@GLOBAL.log_output o')) as [{ g: number; o: string }[]];
     const before = vars[0]!;
     const since = new Date(Date.now() - 1000);
     await admin.raw("SET GLOBAL log_output = 'TABLE,FILE'");
@@ -235,7 +235,10 @@ async function measure(): Promise<BenchResult> {
 
   await assertS3TestServerUp();
   const seeded = await seedLayoutInChild(layout, fresh);
-  progress(NAME, `bucket ${seeded.bucket}: ${seeded.reused ? 'reused (marker found)' : `seeded ${seeded.objects.toLocaleString('en')} objects`} in ${(seeded.seedMs / 1000).toFixed(1)} s`);
+  progress(
+    NAME,
+    `bucket ${seeded.bucket}: ${seeded.reused ? 'reused (marker found)' : `seeded ${seeded.objects.toLocaleString('en')} objects`} in ${(seeded.seedMs / 1000).toFixed(1)} s`,
+  );
 
   buildDaemon();
   // BENCH_DAEMON_NODE_ARGS: flags for the daemon's node (e.g. --cpu-prof --cpu-prof-dir=DIR to find hot spots).
@@ -301,19 +304,26 @@ async function measure(): Promise<BenchResult> {
 
     progress(NAME, 'sync 1 (empty database) ...');
     const first = await sync();
-    progress(NAME, `sync 1: ${(first.wallMs / 1000).toFixed(2)} s, daemon CPU ${(first.cpuMs / 1000).toFixed(2)} s, ${first.listCalls} list calls, ${first.onboarded} onboarded, RSS max ${(first.rssMaxBytes / MB).toFixed(0)} MB`);
+    progress(
+      NAME,
+      `sync 1: ${(first.wallMs / 1000).toFixed(2)} s, daemon CPU ${(first.cpuMs / 1000).toFixed(2)} s, ${first.listCalls} list calls, ${first.onboarded} onboarded, RSS max ${(first.rssMaxBytes / MB).toFixed(0)} MB`,
+    );
     const rows = await countRows(database.config.database);
     progress(NAME, 're-sync (unchanged bucket) ...');
     const second = await sync();
     const re = second.statements;
-    progress(NAME, `re-sync: ${(second.wallMs / 1000).toFixed(2)} s, ${re.inserts} INSERTs, ${re.deletes} DELETEs, ${re.touches} lastCheckedAt UPDATEs on service_details`);
+    progress(
+      NAME,
+      `re-sync: ${(second.wallMs / 1000).toFixed(2)} s, ${re.inserts} INSERTs, ${re.deletes} DELETEs, ${re.touches} lastCheckedAt UPDATEs on service_details`,
+    );
     const peakRss = memoryOf(d.pid).hwm;
     const exitCode = await d.stop();
     if (exitCode !== 0) throw new Error(`the daemon exited with ${exitCode} on SIGTERM`);
 
     progress(NAME, 'counting the minimum of ListObjectsV2 calls with the SDK ...');
     const minimum = await countMinimumListCalls(seeded.bucket, 'logs/', 3);
-    const analytic = Math.ceil(layout.envs / 1000) + layout.envs * Math.ceil(layout.services / 1000) + layout.envs * layout.services * Math.ceil(layout.components / 1000);
+    const analytic =
+      Math.ceil(layout.envs / 1000) + layout.envs * Math.ceil(layout.services / 1000) + layout.envs * layout.services * Math.ceil(layout.components / 1000);
 
     const targets: TargetFigure[] = [
       { name: 'discovery.sync.wall', value: round(first.wallMs / 1000, 2), unit: 's', op: '<=', limit: 20, kind: 'timing' },

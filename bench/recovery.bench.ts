@@ -24,10 +24,14 @@ async function main(): Promise<void> {
   try {
     for (let i = 0; i < DEATHS; i++) {
       // The newest submission's driver runs, and the loop has seen it alive.
-      const id = await waitFor(() => {
-        const newest = acceptedCreates(sim).at(-1)?.submissionId;
-        return newest && sim.activeDrivers().some((d) => d.id === newest && d.state === 'RUNNING') ? newest : null;
-      }, 'a running driver', 30_000);
+      const id = await waitFor(
+        () => {
+          const newest = acceptedCreates(sim).at(-1)?.submissionId;
+          return newest && sim.activeDrivers().some((d) => d.id === newest && d.state === 'RUNNING') ? newest : null;
+        },
+        'a running driver',
+        30_000,
+      );
       await waitFor(async () => (await h.status()).drivers.alive.some((d: { id: string }) => d.id === id), `the loop to see ${id} alive`, 30_000);
       // The death falls at a random point of the poll interval.
       await sleep(Math.random() * POLL_SECONDS * 1000);

@@ -74,7 +74,14 @@ export interface SeedOutcome {
  * Makes `bucket` hold exactly `keys` (one small object each) and the marker, unless it holds
  * the marker already (and `fresh` is not set).
  */
-export async function seedBucket(opts: { bench: string; bucket: string; marker: string; keys: Iterable<string>; objects: number; fresh: boolean }): Promise<SeedOutcome> {
+export async function seedBucket(opts: {
+  bench: string;
+  bucket: string;
+  marker: string;
+  keys: Iterable<string>;
+  objects: number;
+  fresh: boolean;
+}): Promise<SeedOutcome> {
   const { bench, bucket, marker, objects } = opts;
   await assertS3TestServerUp();
   const client = benchS3Client(SEED_CONCURRENCY);
@@ -94,7 +101,8 @@ export async function seedBucket(opts: { bench: string; bucket: string; marker: 
     await pool(opts.keys, SEED_CONCURRENCY, async (key) => {
       await client.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: 'x' }));
       done += 1;
-      if (done % 10_000 === 0) progress(bench, `seeded ${done.toLocaleString('en')} / ${objects.toLocaleString('en')} objects (${(since(started) / 1000).toFixed(1)} s)`);
+      if (done % 10_000 === 0)
+        progress(bench, `seeded ${done.toLocaleString('en')} / ${objects.toLocaleString('en')} objects (${(since(started) / 1000).toFixed(1)} s)`);
     });
     await client.send(new PutObjectCommand({ Bucket: bucket, Key: MARKER_KEY, Body: marker }));
     return { bucket, reused: false, objects, seedMs: since(started) };

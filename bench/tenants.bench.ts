@@ -111,7 +111,8 @@ async function waitFor<T>(what: string, timeoutMs: number, fn: () => T | undefin
     } catch (err) {
       last = err;
     }
-    if (Date.now() > deadline) throw new Error(`timed out after ${Math.round(timeoutMs / 1000)} s waiting for ${what}${last ? ` (${(last as Error).message})` : ''}`);
+    if (Date.now() > deadline)
+      throw new Error(`timed out after ${Math.round(timeoutMs / 1000)} s waiting for ${what}${last ? ` (${(last as Error).message})` : ''}`);
     await sleep(everyMs);
   }
 }
@@ -256,8 +257,15 @@ async function startDaemon(dir: string, sim: SparkMasterSimulator): Promise<Daem
   delete env.NODE_OPTIONS;
   // --profile DIR: the daemon writes a CPU profile there when it stops (for finding hot spots).
   const profileDir = flagValue('--profile');
-  const nodeArgs = [...(profileDir ? ['--cpu-prof', '--cpu-prof-dir', profileDir] : []), ...(hasFlag('--heap-snapshot') ? ['--heapsnapshot-signal=SIGUSR2'] : [])];
-  const child = spawn(process.execPath, [...nodeArgs, join(ROOT, 'dist', 'src', 'main.js'), '--config', configFile], { cwd: dir, stdio: ['ignore', fd, fd], env });
+  const nodeArgs = [
+    ...(profileDir ? ['--cpu-prof', '--cpu-prof-dir', profileDir] : []),
+    ...(hasFlag('--heap-snapshot') ? ['--heapsnapshot-signal=SIGUSR2'] : []),
+  ];
+  const child = spawn(process.execPath, [...nodeArgs, join(ROOT, 'dist', 'src', 'main.js'), '--config', configFile], {
+    cwd: dir,
+    stdio: ['ignore', fd, fd],
+    env,
+  });
   closeSync(fd);
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   const base = `http://127.0.0.1:${port}`;
@@ -316,7 +324,13 @@ async function scrape(d: Daemon): Promise<Scrape> {
     heapTotalMB: mb('nodejs_heap_size_total_bytes'),
     externalMB: mb('nodejs_external_memory_bytes'),
     rssMB: mb('process_resident_memory_bytes'),
-    lagP99Ms: gauge('p99'), lagMeanMs: gauge('mean'), lagMaxMs: gauge('max'), polled, bytes: text.length, durationMs };
+    lagP99Ms: gauge('p99'),
+    lagMeanMs: gauge('mean'),
+    lagMaxMs: gauge('max'),
+    polled,
+    bytes: text.length,
+    durationMs,
+  };
 }
 
 async function statusOf(d: Daemon, tenant: string): Promise<Record<string, any>> {
@@ -383,13 +397,22 @@ async function main(): Promise<void> {
 
     // ---- settle
     let runningTenants = 0;
-    await waitFor(`a running driver for each of ${TENANTS} tenants`, 120_000 + 4 * POLL_MS, () => {
-      const running = runningByTenant(sim);
-      runningTenants = [...running.values()].filter((ds) => ds.some((x) => x.state === 'RUNNING')).length;
-      return runningTenants === TENANTS;
-    }, 250).catch((err: Error) => {
-      const warnings = readFileSync(d.logFile, 'utf8').split('\n').filter((l) => l.includes('"level":"warn"'));
-      throw new Error(`${err.message}: ${runningTenants} had one; the daemon logged ${warnings.length} warnings, the last: ${warnings.at(-1)?.slice(0, 300) ?? 'none'}`);
+    await waitFor(
+      `a running driver for each of ${TENANTS} tenants`,
+      120_000 + 4 * POLL_MS,
+      () => {
+        const running = runningByTenant(sim);
+        runningTenants = [...running.values()].filter((ds) => ds.some((x) => x.state === 'RUNNING')).length;
+        return runningTenants === TENANTS;
+      },
+      250,
+    ).catch((err: Error) => {
+      const warnings = readFileSync(d.logFile, 'utf8')
+        .split('\n')
+        .filter((l) => l.includes('"level":"warn"'));
+      throw new Error(
+        `${err.message}: ${runningTenants} had one; the daemon logged ${warnings.length} warnings, the last: ${warnings.at(-1)?.slice(0, 300) ?? 'none'}`,
+      );
     });
     const allRunningMs = Date.now() - startedAt;
     const startupMasterReads = sim.requests.filter((r) => r.endpoint === 'json').length;
@@ -433,7 +456,10 @@ async function main(): Promise<void> {
     const polled = scrapes.at(-1)!.polled - first.polled;
     const expectedPolls = (TENANTS * (scrapes.at(-1)!.at - first.at)) / POLL_MS;
     const lagP99s = scrapes.map((s) => s.lagP99Ms);
-    progress(NAME, `idle: CPU ${idleCpu.toFixed(2)} % of a core, RSS ${mem.rss} MB (peak ${mem.hwm}), event-loop p99 per scrape ${lagP99s.map((v) => v.toFixed(1)).join(' ')} ms; ${polled} polls (${expectedPolls.toFixed(0)} expected), ${jsonRequests.length} master reads`);
+    progress(
+      NAME,
+      `idle: CPU ${idleCpu.toFixed(2)} % of a core, RSS ${mem.rss} MB (peak ${mem.hwm}), event-loop p99 per scrape ${lagP99s.map((v) => v.toFixed(1)).join(' ')} ms; ${polled} polls (${expectedPolls.toFixed(0)} expected), ${jsonRequests.length} master reads`,
+    );
 
     // ---- poll spread: where in the interval each tenant polls
     const phases: number[] = [];
@@ -448,14 +474,27 @@ async function main(): Promise<void> {
     // daemon that ticks every tenant in step would put all of them in one slice; one that spreads
     // them at random lands around the uniform mean (N / 100) plus the scan statistic's excess.
     const rng = mulberry32(7);
-    const trials = Array.from({ length: 1000 }, () => maxInWindow(Array.from({ length: phases.length }, () => rng() * POLL_MS), window, POLL_MS));
+    const trials = Array.from({ length: 1000 }, () =>
+      maxInWindow(
+        Array.from({ length: phases.length }, () => rng() * POLL_MS),
+        window,
+        POLL_MS,
+      ),
+    );
     const spreadLimit = percentile(trials, 99);
-    const master100ms = maxInWindow(jsonTimes.map((t) => t - w0), 100, Number.POSITIVE_INFINITY);
+    const master100ms = maxInWindow(
+      jsonTimes.map((t) => t - w0),
+      100,
+      Number.POSITIVE_INFINITY,
+    );
 
     // ---- recovery
     progress(NAME, `recovery: ${DEATHS} driver deaths of random tenants over ${DEATH_SPAN_MS / 1000} s at a ${POLL_MS / 1000} s poll ...`);
     const rec = await recovery(sim);
-    progress(NAME, `recovery: p95 ${percentile(rec.ratios, 95).toFixed(2)} × the interval, ${rec.unrecovered} unrecovered, ${rec.duplicates} tenants with two drivers`);
+    progress(
+      NAME,
+      `recovery: p95 ${percentile(rec.ratios, 95).toFixed(2)} × the interval, ${rec.unrecovered} unrecovered, ${rec.duplicates} tenants with two drivers`,
+    );
 
     const exitCode = await stopDaemon(d);
     const log = readFileSync(d.logFile, 'utf8').split('\n').filter(Boolean);
@@ -526,7 +565,13 @@ async function main(): Promise<void> {
         'tenants.masterReadsPerSecond': round(jsonRequests.length / windowS, 2),
         'tenants.masterReadsMaxIn100ms': master100ms,
         'tenants.masterRequestsInWindow': masterRequests.length,
-        'tenants.metricsScrapeMs': round(percentile(scrapes.map((s) => s.durationMs), 50), 1),
+        'tenants.metricsScrapeMs': round(
+          percentile(
+            scrapes.map((s) => s.durationMs),
+            50,
+          ),
+          1,
+        ),
         'tenants.metricsBytes': scrapes.at(-1)!.bytes,
         'tenants.recovery.median': round(percentile(rec.ratios, 50)),
         'tenants.recovery.max': round(Math.max(...rec.ratios)),

@@ -12,6 +12,5 @@ function newestMtime(dir) {
   }
   return newest;
 }
-const stale = !existsSync(entry) ||
-  Math.max(...['src', 'streams'].map(newestMtime)) > statSync(entry).mtimeMs;
+const stale = !existsSync(entry) || Math.max(...['src', 'streams'].map(newestMtime)) > statSync(entry).mtimeMs;
 if (stale) execFileSync('npx', ['tsc', '-p', 'tsconfig.build.json'], { stdio: 'inherit' });

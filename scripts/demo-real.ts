@@ -108,7 +108,9 @@ export async function runRealDemo(seconds: number | undefined): Promise<void> {
       LOG_LEVEL: process.env.LOG_LEVEL ?? 'info',
     },
   });
-  say('orchestrator starting on http://localhost:8080: expect spark.submitted, then (30-60 s later) discovery.onboarded and the delay falling to a minute or two');
+  say(
+    'orchestrator starting on http://localhost:8080: expect spark.submitted, then (30-60 s later) discovery.onboarded and the delay falling to a minute or two',
+  );
 
   let stopping = false;
   const stop = async (code: number) => {

@@ -13,25 +13,110 @@ const SUBMIT_PURPOSES = ['keep-alive', 'replay-start', 'replay-continue', 'repla
 export class Metrics {
   readonly registry = new Registry();
 
-  private readonly events = new Counter({ name: 'logwise_events_total', help: 'Events emitted by the control loop, by type', labelNames: ['tenant', 'type'], registers: [this.registry] });
-  private readonly streamRetries = new Counter({ name: 'logwise_stream_retries_total', help: 'Retries of a failed stream (with backoff)', labelNames: ['tenant', 'stream'], registers: [this.registry] });
-  private readonly commandFailures = new Counter({ name: 'logwise_command_failures_total', help: 'Commands (HTTP or cron) whose action failed', labelNames: ['tenant', 'command'], registers: [this.registry] });
+  private readonly events = new Counter({
+    name: 'logwise_events_total',
+    help: 'Events emitted by the control loop, by type',
+    labelNames: ['tenant', 'type'],
+    registers: [this.registry],
+  });
+  private readonly streamRetries = new Counter({
+    name: 'logwise_stream_retries_total',
+    help: 'Retries of a failed stream (with backoff)',
+    labelNames: ['tenant', 'stream'],
+    registers: [this.registry],
+  });
+  private readonly commandFailures = new Counter({
+    name: 'logwise_command_failures_total',
+    help: 'Commands (HTTP or cron) whose action failed',
+    labelNames: ['tenant', 'command'],
+    registers: [this.registry],
+  });
 
-  private readonly masterStatus = new Gauge({ name: 'logwise_spark_master_status', help: '1 for the status the tenant’s Spark master reported at the last poll', labelNames: ['tenant', 'status'], registers: [this.registry] });
-  private readonly masterReachable = new Gauge({ name: 'logwise_spark_master_reachable', help: '1 when the last poll reached a Spark master', labelNames: ['tenant'], registers: [this.registry] });
-  private readonly aliveDrivers = new Gauge({ name: 'logwise_spark_alive_drivers', help: 'The tenant’s drivers in SUBMITTED or RUNNING at the last poll', labelNames: ['tenant'], registers: [this.registry] });
-  private readonly lastPoll = new Gauge({ name: 'logwise_spark_last_successful_poll_timestamp_seconds', help: 'When the tenant’s Spark master was last read successfully', labelNames: ['tenant'], registers: [this.registry] });
-  private readonly submissions = new Counter({ name: 'logwise_spark_submissions_total', help: 'Driver submissions accepted by the master, by purpose', labelNames: ['tenant', 'purpose'], registers: [this.registry] });
-  private readonly submitFailures = new Counter({ name: 'logwise_spark_submission_failures_total', help: 'Driver submissions that failed', labelNames: ['tenant'], registers: [this.registry] });
-  private readonly kills = new Counter({ name: 'logwise_spark_kills_total', help: 'Drivers killed by the orchestrator', labelNames: ['tenant'], registers: [this.registry] });
-  private readonly crashLooping = new Gauge({ name: 'logwise_spark_crashloop', help: '1 while the tenant’s driver is crash-looping and submissions are spaced out', labelNames: ['tenant'], registers: [this.registry] });
-  private readonly splitBrain = new Gauge({ name: 'logwise_spark_split_brain', help: '1 while more than one of the tenant’s listed Spark masters is ALIVE (actions go to one of them only)', labelNames: ['tenant'], registers: [this.registry] });
-  private readonly crashBackoff = new Gauge({ name: 'logwise_spark_crashloop_backoff_seconds', help: 'Current spacing of submissions of a crash-looping driver', labelNames: ['tenant'], registers: [this.registry] });
+  private readonly masterStatus = new Gauge({
+    name: 'logwise_spark_master_status',
+    help: '1 for the status the tenant’s Spark master reported at the last poll',
+    labelNames: ['tenant', 'status'],
+    registers: [this.registry],
+  });
+  private readonly masterReachable = new Gauge({
+    name: 'logwise_spark_master_reachable',
+    help: '1 when the last poll reached a Spark master',
+    labelNames: ['tenant'],
+    registers: [this.registry],
+  });
+  private readonly aliveDrivers = new Gauge({
+    name: 'logwise_spark_alive_drivers',
+    help: 'The tenant’s drivers in SUBMITTED or RUNNING at the last poll',
+    labelNames: ['tenant'],
+    registers: [this.registry],
+  });
+  private readonly lastPoll = new Gauge({
+    name: 'logwise_spark_last_successful_poll_timestamp_seconds',
+    help: 'When the tenant’s Spark master was last read successfully',
+    labelNames: ['tenant'],
+    registers: [this.registry],
+  });
+  private readonly submissions = new Counter({
+    name: 'logwise_spark_submissions_total',
+    help: 'Driver submissions accepted by the master, by purpose',
+    labelNames: ['tenant', 'purpose'],
+    registers: [this.registry],
+  });
+  private readonly submitFailures = new Counter({
+    name: 'logwise_spark_submission_failures_total',
+    help: 'Driver submissions that failed',
+    labelNames: ['tenant'],
+    registers: [this.registry],
+  });
+  private readonly kills = new Counter({
+    name: 'logwise_spark_kills_total',
+    help: 'Drivers killed by the orchestrator',
+    labelNames: ['tenant'],
+    registers: [this.registry],
+  });
+  private readonly crashLooping = new Gauge({
+    name: 'logwise_spark_crashloop',
+    help: '1 while the tenant’s driver is crash-looping and submissions are spaced out',
+    labelNames: ['tenant'],
+    registers: [this.registry],
+  });
+  private readonly splitBrain = new Gauge({
+    name: 'logwise_spark_split_brain',
+    help: '1 while more than one of the tenant’s listed Spark masters is ALIVE (actions go to one of them only)',
+    labelNames: ['tenant'],
+    registers: [this.registry],
+  });
+  private readonly crashBackoff = new Gauge({
+    name: 'logwise_spark_crashloop_backoff_seconds',
+    help: 'Current spacing of submissions of a crash-looping driver',
+    labelNames: ['tenant'],
+    registers: [this.registry],
+  });
 
-  private readonly servicesKnown = new Gauge({ name: 'logwise_services_known', help: 'Services in service_details after the last sync', labelNames: ['tenant'], registers: [this.registry] });
-  private readonly servicesOnboarded = new Counter({ name: 'logwise_services_onboarded_total', help: 'Services onboarded by discovery', labelNames: ['tenant'], registers: [this.registry] });
-  private readonly servicesRemoved = new Counter({ name: 'logwise_services_removed_total', help: 'Services removed by discovery', labelNames: ['tenant'], registers: [this.registry] });
-  private readonly syncsGuarded = new Counter({ name: 'logwise_discovery_guarded_total', help: 'Syncs whose removals the deletion guard held back', labelNames: ['tenant'], registers: [this.registry] });
+  private readonly servicesKnown = new Gauge({
+    name: 'logwise_services_known',
+    help: 'Services in service_details after the last sync',
+    labelNames: ['tenant'],
+    registers: [this.registry],
+  });
+  private readonly servicesOnboarded = new Counter({
+    name: 'logwise_services_onboarded_total',
+    help: 'Services onboarded by discovery',
+    labelNames: ['tenant'],
+    registers: [this.registry],
+  });
+  private readonly servicesRemoved = new Counter({
+    name: 'logwise_services_removed_total',
+    help: 'Services removed by discovery',
+    labelNames: ['tenant'],
+    registers: [this.registry],
+  });
+  private readonly syncsGuarded = new Counter({
+    name: 'logwise_discovery_guarded_total',
+    help: 'Syncs whose removals the deletion guard held back',
+    labelNames: ['tenant'],
+    registers: [this.registry],
+  });
   private readonly syncDuration = new Histogram({
     name: 'logwise_discovery_sync_duration_seconds',
     help: 'Duration of a discovery sync',
@@ -40,10 +125,30 @@ export class Metrics {
     registers: [this.registry],
   });
 
-  private readonly delay = new Gauge({ name: 'logwise_log_sync_delay_minutes', help: 'Minutes between now and the newest minute partition of the sample service (NaN when the last sample failed)', labelNames: ['tenant'], registers: [this.registry] });
-  readonly serviceDelay = new Gauge({ name: 'logwise_service_log_delay_minutes', help: 'Log sync delay of each discovered service (delayMetrics.allServices)', labelNames: ['tenant', 'env', 'service', 'component'], registers: [this.registry] });
-  private readonly leaseHeld = new Gauge({ name: 'logwise_lease_held', help: '1 while this replica holds the tenant’s lease and acts for it (MySQL, many replicas)', labelNames: ['tenant'], registers: [this.registry] });
-  private readonly leaseRenewFailures = new Counter({ name: 'logwise_lease_renew_failures_total', help: 'Lease renewal rounds that failed, as seen by each tenant', labelNames: ['tenant'], registers: [this.registry] });
+  private readonly delay = new Gauge({
+    name: 'logwise_log_sync_delay_minutes',
+    help: 'Minutes between now and the newest minute partition of the sample service (NaN when the last sample failed)',
+    labelNames: ['tenant'],
+    registers: [this.registry],
+  });
+  readonly serviceDelay = new Gauge({
+    name: 'logwise_service_log_delay_minutes',
+    help: 'Log sync delay of each discovered service (delayMetrics.allServices)',
+    labelNames: ['tenant', 'env', 'service', 'component'],
+    registers: [this.registry],
+  });
+  private readonly leaseHeld = new Gauge({
+    name: 'logwise_lease_held',
+    help: '1 while this replica holds the tenant’s lease and acts for it (MySQL, many replicas)',
+    labelNames: ['tenant'],
+    registers: [this.registry],
+  });
+  private readonly leaseRenewFailures = new Counter({
+    name: 'logwise_lease_renew_failures_total',
+    help: 'Lease renewal rounds that failed, as seen by each tenant',
+    labelNames: ['tenant'],
+    registers: [this.registry],
+  });
   /** Statements the lease keeper sent (its rounds, releases); read from it at each scrape. */
   leaseStatements: () => number = () => 0;
   private readonly leaseStatementsTotal = new Counter({
@@ -58,7 +163,11 @@ export class Metrics {
     },
   });
   private leaseStatementsCounted = 0;
-  readonly sseDropped = new Counter({ name: 'logwise_sse_dropped_events_total', help: 'Events not sent to a slow /api/v1/events client', registers: [this.registry] });
+  readonly sseDropped = new Counter({
+    name: 'logwise_sse_dropped_events_total',
+    help: 'Events not sent to a slow /api/v1/events client',
+    registers: [this.registry],
+  });
   readonly sseClients = new Gauge({ name: 'logwise_sse_clients', help: 'Connected /api/v1/events clients', registers: [this.registry] });
 
   constructor(opts: { processMetrics?: boolean } = {}) {

@@ -223,7 +223,14 @@ export class Orchestrator {
       // The first round before the first tick: a replica that holds a lease acts from its first tick.
       this.leases.start();
       await this.leases.ready();
-      log.info({ holder: this.leases.holderId, leaseMs: this.leases.timing.leaseMs, holding: config.tenants.map((t) => t.name).filter((t) => this.leases!.view(t).isHolder()) }, 'tenant leases kept in MySQL');
+      log.info(
+        {
+          holder: this.leases.holderId,
+          leaseMs: this.leases.timing.leaseMs,
+          holding: config.tenants.map((t) => t.name).filter((t) => this.leases!.view(t).isHolder()),
+        },
+        'tenant leases kept in MySQL',
+      );
     }
     // Loading the Kafka client takes a second or two; do it before the first health request.
     void preloadKafkaClient().catch(() => undefined);

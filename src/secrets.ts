@@ -117,9 +117,7 @@ function scrubDeep(value: unknown, r: Redactor): unknown {
   if (typeof value === 'string') return r.scrub(value);
   if (Array.isArray(value)) return value.map((v) => scrubDeep(v, r));
   if (value && typeof value === 'object' && !(value instanceof Date)) {
-    return Object.fromEntries(
-      Object.entries(value).map(([k, v]) => [k, isSecretKey(k) && v != null ? MASK : scrubDeep(v, r)]),
-    );
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, isSecretKey(k) && v != null ? MASK : scrubDeep(v, r)]));
   }
   return value;
 }

@@ -2,7 +2,13 @@ import { describe, expect, it } from 'vitest';
 import type { ServiceDetailsRow } from '../src/db/service-details.js';
 import { escapePathName, lastFolder, partitionValue, planSync, retentionDaysFor, toPartition, unescapePathName } from './discovery-decision.js';
 
-const tenant = { defaultLogsRetentionDays: 3, envLogsRetentionDays: [{ envs: ['prod', 'live'], retentionDays: 30 }, { envs: ['prod'], retentionDays: 99 }] };
+const tenant = {
+  defaultLogsRetentionDays: 3,
+  envLogsRetentionDays: [
+    { envs: ['prod', 'live'], retentionDays: 30 },
+    { envs: ['prod'], retentionDays: 99 },
+  ],
+};
 let nextId = 1;
 const row = (env: string, serviceName: string, componentName = 'application'): ServiceDetailsRow => ({
   id: nextId++,

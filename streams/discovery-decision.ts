@@ -75,9 +75,7 @@ export function planSync(
     knownIds.add(id);
     (found.has(id) ? present : vanished).push(row);
   }
-  const insert = [...found.entries()]
-    .filter(([id]) => !knownIds.has(id))
-    .map(([, p]) => ({ ...p, retentionDays: retentionDaysFor(p.env, tenant) }));
+  const insert = [...found.entries()].filter(([id]) => !knownIds.has(id)).map(([, p]) => ({ ...p, retentionDays: retentionDaysFor(p.env, tenant) }));
   const guard = !force && vanished.length * 2 > known.length;
   return {
     insert,

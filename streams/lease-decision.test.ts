@@ -17,7 +17,15 @@ const ME = 'host-a:1:aaaa';
 const OTHER = 'host-b:2:bbbb';
 const timing = leaseTiming(15_000);
 
-const row = (over: Partial<LeaseRow> = {}): LeaseRow => ({ tenant: 'T', holder: ME, expiresAt: 1_000_000 + 15_000, token: 1, acquiredAt: 1_000_000, renewedAt: 1_000_000, ...over });
+const row = (over: Partial<LeaseRow> = {}): LeaseRow => ({
+  tenant: 'T',
+  holder: ME,
+  expiresAt: 1_000_000 + 15_000,
+  token: 1,
+  acquiredAt: 1_000_000,
+  renewedAt: 1_000_000,
+  ...over,
+});
 
 describe('lease timing', () => {
   it('renews three times per lease, keeps a fifth as margin, and survives one failed renewal', () => {
@@ -54,7 +62,14 @@ describe('observing a round', () => {
 
   it('renews silently with the same token and moves the deadline', () => {
     const first = observeRound(base, { row: row(), dbNow: 1_000_000, me: ME, startedAt: 500, now: 520, timing }).state;
-    const { state, events } = observeRound(first, { row: row({ expiresAt: 1_005_000 + 15_000, renewedAt: 1_005_000 }), dbNow: 1_005_000, me: ME, startedAt: 5_500, now: 5_530, timing });
+    const { state, events } = observeRound(first, {
+      row: row({ expiresAt: 1_005_000 + 15_000, renewedAt: 1_005_000 }),
+      dbNow: 1_005_000,
+      me: ME,
+      startedAt: 5_500,
+      now: 5_530,
+      timing,
+    });
     expect(events).toEqual([]);
     expect(state.held).toEqual({ token: 1, validUntil: 5_500 + 10_500 });
   });
@@ -64,7 +79,14 @@ describe('observing a round', () => {
     expect(waiting.held).toBeNull();
     expect(waiting.holder).toBe(OTHER);
     expect(waiting.expiresInMs).toBe(15_000);
-    const { state, events } = observeRound(waiting, { row: row({ token: 5, expiresAt: 1_016_000 + 15_000 }), dbNow: 1_016_000, me: ME, startedAt: 16_000, now: 16_010, timing });
+    const { state, events } = observeRound(waiting, {
+      row: row({ token: 5, expiresAt: 1_016_000 + 15_000 }),
+      dbNow: 1_016_000,
+      me: ME,
+      startedAt: 16_000,
+      now: 16_010,
+      timing,
+    });
     expect(state.held?.token).toBe(5);
     expect(events).toEqual([expect.objectContaining({ type: 'lease.acquired', token: 5, previousHolder: OTHER, takeover: true })]);
   });
@@ -153,7 +175,14 @@ describe('when to ask again', () => {
 
   it('asks again at once when the lease was free when read but the round did not take it', () => {
     // Our UPDATE ran a hair before the expiry, the SELECT after it (or the holder released in between).
-    const lapsed = observeRound(initialLeaseState('B'), { row: row({ holder: OTHER, token: 2, expiresAt: 999_999 }), dbNow: 1_000_000, me: ME, startedAt: 990, now: 1_000, timing }).state;
+    const lapsed = observeRound(initialLeaseState('B'), {
+      row: row({ holder: OTHER, token: 2, expiresAt: 999_999 }),
+      dbNow: 1_000_000,
+      me: ME,
+      startedAt: 990,
+      now: 1_000,
+      timing,
+    }).state;
     expect([lapsed.held, lapsed.holder, lapsed.lastHolder]).toEqual([null, null, OTHER]);
     expect(nextRoundDelay([held, lapsed], { startedAt: 990, ok: true }, ME, 1_000, timing)).toBe(timing.minRoundGapMs);
     // A missing row too (it is inserted again by the next round).
@@ -188,11 +217,19 @@ describe('failover within one lease period of the death (model)', () => {
       const updateAt = start + latency;
       applyRenewals(updateAt);
       const tookAfterExpiryMs = updateAt - (lease.expiresAt - dbOffset);
-      if (lease.holder !== ME && lease.expiresAt <= db(updateAt)) Object.assign(lease, { holder: ME, token: lease.token + 1, expiresAt: db(updateAt) + t.expiryMs });
+      if (lease.holder !== ME && lease.expiresAt <= db(updateAt))
+        Object.assign(lease, { holder: ME, token: lease.token + 1, expiresAt: db(updateAt) + t.expiryMs });
       const selectAt = updateAt + latency;
       applyRenewals(selectAt);
       const now = selectAt + latency;
-      const observed = observeRound(state, { row: { tenant: 'T', holder: lease.holder, expiresAt: lease.expiresAt, token: lease.token, acquiredAt: 0, renewedAt: 0 }, dbNow: db(selectAt), me: ME, startedAt: start, now, timing: t });
+      const observed = observeRound(state, {
+        row: { tenant: 'T', holder: lease.holder, expiresAt: lease.expiresAt, token: lease.token, acquiredAt: 0, renewedAt: 0 },
+        dbNow: db(selectAt),
+        me: ME,
+        startedAt: start,
+        now,
+        timing: t,
+      });
       state = observed.state;
       if (observed.events.some((e) => e.type === 'lease.acquired')) return { ms: now - killAt, tookAfterExpiryMs };
       start = now + nextRoundDelay([state], { startedAt: start, ok: true }, ME, now, t);
@@ -202,7 +239,7 @@ describe('failover within one lease period of the death (model)', () => {
 
   it('for any kill phase, replica phase and statement latency up to 20 ms', () => {
     let seed = 42;
-    const random = () => ((seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31) / 2 ** 31);
+    const random = () => (seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31) / 2 ** 31;
     for (const leaseMs of [2_000, 15_000]) {
       const t = leaseTiming(leaseMs);
       let worst = 0;

@@ -257,7 +257,14 @@ export class LeaseKeeper {
       const now = this.now();
       const rows = new Map(round.rows.map((r) => [r.tenant, r]));
       for (const tenant of this.tenants) {
-        const observed = observeRound(this.states.get(tenant)!, { row: rows.get(tenant), dbNow: round.dbNow, me: this.holderId, startedAt, now, timing: this.timing });
+        const observed = observeRound(this.states.get(tenant)!, {
+          row: rows.get(tenant),
+          dbNow: round.dbNow,
+          me: this.holderId,
+          startedAt,
+          now,
+          timing: this.timing,
+        });
         const { state, events } = this.afterRelease(tenant, observed);
         this.states.set(tenant, state);
         this.armDeadline(tenant);
@@ -278,7 +285,13 @@ export class LeaseKeeper {
         const holding = isHeld(state, now);
         // Every failure matters to a holder (its deadline nears); a waiting replica hears of the first of a run.
         if (holding || this.failStreak === 1) {
-          this.opts.emit?.(tenant, { type: 'lease.renew-failed', holder: this.holderId, holding, validForMs: Math.round(validForMs(state, now)), error: errorMessage(err) });
+          this.opts.emit?.(tenant, {
+            type: 'lease.renew-failed',
+            holder: this.holderId,
+            holding,
+            validForMs: Math.round(validForMs(state, now)),
+            error: errorMessage(err),
+          });
         }
       }
       return { startedAt, ok: false };
@@ -315,7 +328,8 @@ export class LeaseKeeper {
   private afterRelease(tenant: string, observed: { state: TenantLeaseState; events: LeaseEvent[] }): { state: TenantLeaseState; events: LeaseEvent[] } {
     const token = this.released.get(tenant);
     if (token === undefined) return observed;
-    if (observed.state.held?.token === token) return { state: { ...observed.state, held: null }, events: observed.events.filter((e) => e.type !== 'lease.acquired') };
+    if (observed.state.held?.token === token)
+      return { state: { ...observed.state, held: null }, events: observed.events.filter((e) => e.type !== 'lease.acquired') };
     if (observed.state.token !== token) this.released.delete(tenant);
     return observed;
   }
@@ -344,7 +358,14 @@ export class LeaseKeeper {
       const now = this.states.get(tenant);
       if (now) this.states.set(tenant, { ...now, held: null });
       this.armDeadline(tenant);
-      this.report(tenant, [{ type: 'lease.lost', token, newHolder: null, reason: `handed over: ${this.membership?.replicas.length ?? 1} replicas share the tenants, this one keeps ${this.share}` }]);
+      this.report(tenant, [
+        {
+          type: 'lease.lost',
+          token,
+          newHolder: null,
+          reason: `handed over: ${this.membership?.replicas.length ?? 1} replicas share the tenants, this one keeps ${this.share}`,
+        },
+      ]);
     } finally {
       this.handingOver.delete(tenant);
     }
@@ -356,14 +377,17 @@ export class LeaseKeeper {
     this.deadlines.delete(tenant);
     const s = this.states.get(tenant)!;
     if (!s.held || this.stopped) return;
-    const t = setTimeout(() => {
-      this.deadlines.delete(tenant);
-      const { state, events } = expireIfDue(this.states.get(tenant)!, this.now());
-      this.states.set(tenant, state);
-      this.report(tenant, events);
-      // A timer that fired a hair early: look again.
-      if (state.held) this.armDeadline(tenant);
-    }, Math.max(0, s.held.validUntil - this.now()) + 1);
+    const t = setTimeout(
+      () => {
+        this.deadlines.delete(tenant);
+        const { state, events } = expireIfDue(this.states.get(tenant)!, this.now());
+        this.states.set(tenant, state);
+        this.report(tenant, events);
+        // A timer that fired a hair early: look again.
+        if (state.held) this.armDeadline(tenant);
+      },
+      Math.max(0, s.held.validUntil - this.now()) + 1,
+    );
     t.unref?.();
     this.deadlines.set(tenant, t);
   }
@@ -371,7 +395,14 @@ export class LeaseKeeper {
   private report(tenant: string, events: LeaseEvent[]): void {
     for (const e of events) {
       if (e.type === 'lease.acquired') {
-        this.opts.emit?.(tenant, { type: 'lease.acquired', holder: this.holderId, token: e.token, previousHolder: e.previousHolder, takeover: e.takeover, validForMs: Math.round(e.validForMs) });
+        this.opts.emit?.(tenant, {
+          type: 'lease.acquired',
+          holder: this.holderId,
+          token: e.token,
+          previousHolder: e.previousHolder,
+          takeover: e.takeover,
+          validForMs: Math.round(e.validForMs),
+        });
         this.acquired.get(tenant)!.next();
       } else {
         this.opts.emit?.(tenant, { type: 'lease.lost', holder: this.holderId, token: e.token, newHolder: e.newHolder, reason: e.reason });

@@ -29,13 +29,15 @@ describe('retryWithBackoff', () => {
         subscriptions += 1;
         return [1, 2, 3, 5].includes(subscriptions) ? throwError(() => new Error(`boom ${subscriptions}`)) : of(subscriptions);
       });
-      const result = source.pipe(
-        retryWithBackoff({ minMs: 10, maxMs: 25, jitter: 0, onRetry: (info) => retries.push(info) }),
-      );
+      const result = source.pipe(retryWithBackoff({ minMs: 10, maxMs: 25, jitter: 0, onRetry: (info) => retries.push(info) }));
       // 10 + 20 + 25 (capped) = 55 ms to the first success.
       expectObservable(result).toBe('55ms (a|)', { a: 4 });
     });
-    expect(retries.map((r) => [r.attempt, r.delayMs])).toEqual([[1, 10], [2, 20], [3, 25]]);
+    expect(retries.map((r) => [r.attempt, r.delayMs])).toEqual([
+      [1, 10],
+      [2, 20],
+      [3, 25],
+    ]);
   });
 
   it('starts again from the minimum delay once the source has emitted', () => {

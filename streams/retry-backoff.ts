@@ -28,9 +28,7 @@ export interface RetryInfo {
  * stream must come back once its dependency does. The attempt count starts again after
  * the source emits, so one failure after a long healthy run waits only the minimum.
  */
-export function retryWithBackoff<T>(
-  opts: BackoffOptions & { scheduler?: SchedulerLike; onRetry?: (info: RetryInfo) => void },
-): MonoTypeOperatorFunction<T> {
+export function retryWithBackoff<T>(opts: BackoffOptions & { scheduler?: SchedulerLike; onRetry?: (info: RetryInfo) => void }): MonoTypeOperatorFunction<T> {
   return retry({
     resetOnSuccess: true,
     delay: (error: unknown, attempt: number) => {

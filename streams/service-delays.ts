@@ -6,14 +6,7 @@ import type { ObjectStore } from '../src/objectstore/object-store.js';
 import { sampleDelay } from './delay-decision.js';
 import { errorMessage } from './events.js';
 import { PartitionLayout } from './partition-layout.js';
-import {
-  DEFAULT_ABANDON_AFTER,
-  DEFAULT_CONCURRENCY,
-  DEFAULT_SPREAD_FRACTION,
-  planRound,
-  serviceKey,
-  shouldAbandonRound,
-} from './service-delays-plan.js';
+import { DEFAULT_ABANDON_AFTER, DEFAULT_CONCURRENCY, DEFAULT_SPREAD_FRACTION, planRound, serviceKey, shouldAbandonRound } from './service-delays-plan.js';
 import type { StreamContext, StreamDefinition } from './tenant-loop.js';
 import type { ServiceDelayRound } from './commands.js';
 
@@ -153,7 +146,13 @@ export function serviceDelaysStream(ctx: StreamContext, deps: ServiceDelaysDeps)
       if (abandoned) {
         skipped += 1;
         failed += 1;
-        state.set(job.key, { ...job.service, minutes: null, newestPartition: null, sampledAt: ctx.now(), error: `not sampled: ${abandonAfter} services in a row failed before it in this round` });
+        state.set(job.key, {
+          ...job.service,
+          minutes: null,
+          newestPartition: null,
+          sampledAt: ctx.now(),
+          error: `not sampled: ${abandonAfter} services in a row failed before it in this round`,
+        });
         return;
       }
       const now = ctx.now();
@@ -250,7 +249,10 @@ class Timers {
  * is the value (null when its sample failed or it has not been sampled yet) when per-service
  * delay is on for the tenant (`state` given), and absent otherwise (the reference's rows).
  */
-export function withServiceDelays<R extends ServicePartition>(rows: readonly R[], state: ServiceDelayState | undefined): (R & { appLogsDelayMinutes?: number | null })[] {
+export function withServiceDelays<R extends ServicePartition>(
+  rows: readonly R[],
+  state: ServiceDelayState | undefined,
+): (R & { appLogsDelayMinutes?: number | null })[] {
   if (!state) return [...rows];
   return rows.map((row) => ({ ...row, appLogsDelayMinutes: state.get(row)?.minutes ?? null }));
 }

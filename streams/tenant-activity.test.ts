@@ -42,7 +42,18 @@ describe('DelayRing', () => {
 describe('TenantActivity', () => {
   it('records per tenant the last discovery sync and failure, delay samples and the last retry', () => {
     const activity = new TenantActivity();
-    activity.record({ type: 'discovery.synced', tenant: 'A', at: T0, onboarded: 2, removed: 1, present: 9, ignoredFolders: 0, listCalls: 3, retries: 0, durationMs: 12 });
+    activity.record({
+      type: 'discovery.synced',
+      tenant: 'A',
+      at: T0,
+      onboarded: 2,
+      removed: 1,
+      present: 9,
+      ignoredFolders: 0,
+      listCalls: 3,
+      retries: 0,
+      durationMs: 12,
+    });
     activity.record({ type: 'discovery.failed', tenant: 'A', at: T0 + 1, error: 'bucket gone' });
     activity.record({ type: 'delay.sampled', tenant: 'A', at: T0 + 2, appLogsDelayMinutes: 4, newestPartition: null, listCalls: 1 });
     activity.record({ type: 'stream.retrying', tenant: 'B', at: T0 + 3, stream: 'spark', attempt: 2, delayMs: 400, error: 'boom' });
@@ -68,6 +79,8 @@ describe('TenantActivity', () => {
     const recent = activity.view('A').recent;
     expect(recent).toHaveLength(RECENT_EVENTS);
     expect(recent.at(-1)).toEqual({ type: 'spark.waiting', tenant: 'A', at: T0 + 102, reason: 'crash-looping' });
-    expect(recent.slice(0, -1).map((e) => e.type === 'spark.submitted' && e.submissionId)).toEqual(Array.from({ length: RECENT_EVENTS - 1 }, (_, i) => `driver-${i + 6}`));
+    expect(recent.slice(0, -1).map((e) => e.type === 'spark.submitted' && e.submissionId)).toEqual(
+      Array.from({ length: RECENT_EVENTS - 1 }, (_, i) => `driver-${i + 6}`),
+    );
   });
 });

@@ -66,7 +66,12 @@ function streams(ctx: StreamContext, runs: Run[], intervalMs: number): StreamDef
     });
   return [
     { name: 'acting', intervalMs, tick: { command: 'sync', args: { force: false } }, commands: { sync: act } as unknown as CommandHandlers },
-    { name: 'reading', intervalMs: 1_000_000, tick: { command: 'sample-delay', args: { maxAgeMs: 1 } }, commands: { 'sample-delay': read } as unknown as CommandHandlers },
+    {
+      name: 'reading',
+      intervalMs: 1_000_000,
+      tick: { command: 'sample-delay', args: { maxAgeMs: 1 } },
+      commands: { 'sample-delay': read } as unknown as CommandHandlers,
+    },
   ];
 }
 
@@ -205,6 +210,9 @@ describe('tenant loop gate (many replicas)', () => {
       expect(sup.loop('A').context.isActing?.()).toBe(true);
       scheduler.schedule(() => void sup.stop(), 150);
     });
-    expect(runs.filter((r) => r.command === 'act').map((r) => r.effects)).toEqual([[0, 10], [100, 110]]);
+    expect(runs.filter((r) => r.command === 'act').map((r) => r.effects)).toEqual([
+      [0, 10],
+      [100, 110],
+    ]);
   });
 });

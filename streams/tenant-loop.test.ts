@@ -36,30 +36,31 @@ function recordingStream(
   opts: { durationMs?: number; failWhen?: (run: number) => boolean; commands?: string[] } = {},
 ): StreamDefinition {
   let count = 0;
-  const action = (command: string) => (args: unknown): Observable<string> =>
-    defer(() => {
-      count += 1;
-      const record: RunRecord = { tenant: ctx.tenant, stream: name, command, args, start: ctx.now() };
-      runs.push(record);
-      if (opts.failWhen?.(count)) {
-        record.failed = true;
-        return throwError(() => new Error(`${name} run ${count} failed`));
-      }
-      const result = `${name}#${count}`;
-      return timer(opts.durationMs ?? 0, ctx.scheduler).pipe(
-        map(() => {
-          record.end = ctx.now();
-          return result;
-        }),
-      );
-    });
+  const action =
+    (command: string) =>
+    (args: unknown): Observable<string> =>
+      defer(() => {
+        count += 1;
+        const record: RunRecord = { tenant: ctx.tenant, stream: name, command, args, start: ctx.now() };
+        runs.push(record);
+        if (opts.failWhen?.(count)) {
+          record.failed = true;
+          return throwError(() => new Error(`${name} run ${count} failed`));
+        }
+        const result = `${name}#${count}`;
+        return timer(opts.durationMs ?? 0, ctx.scheduler).pipe(
+          map(() => {
+            record.end = ctx.now();
+            return result;
+          }),
+        );
+      });
   const commands = Object.fromEntries([name, ...(opts.commands ?? [])].map((c) => [c, action(c)]));
   // Kinds and results are the test's own: the loop routes by kind and passes results through.
   return { name, intervalMs, tick: { command: name, args: {} } as AnyCommand, commands: commands as CommandHandlers };
 }
 
-const starts = (runs: RunRecord[], tenant: string, stream: string) =>
-  runs.filter((r) => r.tenant === tenant && r.stream === stream).map((r) => r.start);
+const starts = (runs: RunRecord[], tenant: string, stream: string) => runs.filter((r) => r.tenant === tenant && r.stream === stream).map((r) => r.start);
 
 describe('tenant loop', () => {
   it('retries a failing stream with growing delays while other streams and tenants keep ticking', () => {
@@ -72,10 +73,7 @@ describe('tenant loop', () => {
           backoff: noJitter,
           random: () => 0,
           scheduler,
-          streams: (ctx) => [
-            recordingStream(ctx, 'monitor', 100, runs, { failWhen: (n) => n <= 3 }),
-            recordingStream(ctx, 'sync', 100, runs),
-          ],
+          streams: (ctx) => [recordingStream(ctx, 'monitor', 100, runs, { failWhen: (n) => n <= 3 }), recordingStream(ctx, 'sync', 100, runs)],
         },
         { tenant: 'B', backoff: noJitter, random: () => 0, scheduler, streams: (ctx) => [recordingStream(ctx, 'monitor', 100, runs)] },
       ]);
@@ -154,7 +152,13 @@ describe('tenant loop', () => {
     let failed: Promise<unknown> = Promise.resolve();
     virtualTime((scheduler) => {
       const sup = new Supervisor([
-        { tenant: 'A', backoff: noJitter, random: () => 0, scheduler, streams: (ctx) => [recordingStream(ctx, 'sync', 100, runs, { failWhen: (n) => n === 2 })] },
+        {
+          tenant: 'A',
+          backoff: noJitter,
+          random: () => 0,
+          scheduler,
+          streams: (ctx) => [recordingStream(ctx, 'sync', 100, runs, { failWhen: (n) => n === 2 })],
+        },
       ]);
       sup.events$.subscribe((e) => events.push(e));
       sup.start();

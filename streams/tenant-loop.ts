@@ -139,7 +139,8 @@ export class TenantLoop<V = unknown> {
     for (const stream of this.streams) {
       const lane = new Lane(`${opts.tenant}/${stream.name}`);
       this.lanes.set(stream.name, lane);
-      for (const [kind, handler] of Object.entries(stream.commands) as [CommandKind, (args: never) => ObservableInput<unknown>][]) this.routes.set(kind, { lane, handler });
+      for (const [kind, handler] of Object.entries(stream.commands) as [CommandKind, (args: never) => ObservableInput<unknown>][])
+        this.routes.set(kind, { lane, handler });
     }
   }
 

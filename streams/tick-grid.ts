@@ -27,12 +27,15 @@ export function tickGrid(firstDelayMs: number, phaseMs: number, periodMs: number
     // scheduler's clock: it must not tick twice), past those already gone by.
     let k = Math.ceil((first + periodMs / 2 - anchor) / periodMs);
     let n = 0;
-    return scheduler.schedule(function (this: SchedulerAction<unknown>) {
-      subscriber.next(n++);
-      const now = scheduler.now();
-      while (anchor + k * periodMs <= now) k++;
-      this.schedule(undefined, anchor + k * periodMs - now);
-      k++;
-    }, Math.max(0, firstDelayMs));
+    return scheduler.schedule(
+      function (this: SchedulerAction<unknown>) {
+        subscriber.next(n++);
+        const now = scheduler.now();
+        while (anchor + k * periodMs <= now) k++;
+        this.schedule(undefined, anchor + k * periodMs - now);
+        k++;
+      },
+      Math.max(0, firstDelayMs),
+    );
   });
 }

@@ -110,7 +110,12 @@ export function parseInvocation(argv: readonly string[], env: NodeJS.ProcessEnv)
       case 'monitor': {
         const cores = v['driver-cores'] === undefined ? undefined : positiveNumber('--driver-cores', v['driver-cores'], true);
         const memory = v['driver-memory-gb'] === undefined ? undefined : positiveNumber('--driver-memory-gb', v['driver-memory-gb'], false);
-        return { kind: 'monitor', tenant: tenant(), ...(cores !== undefined ? { driverCores: cores } : {}), ...(memory !== undefined ? { driverMemoryInGb: memory } : {}) };
+        return {
+          kind: 'monitor',
+          tenant: tenant(),
+          ...(cores !== undefined ? { driverCores: cores } : {}),
+          ...(memory !== undefined ? { driverMemoryInGb: memory } : {}),
+        };
       }
       case 'replay': {
         const t = tenant();

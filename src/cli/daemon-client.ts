@@ -47,7 +47,12 @@ export class DaemonClient {
   private async call<T>(method: string, path: string, tenant?: string, body?: unknown): Promise<T> {
     const headers = this.headers(tenant);
     if (body !== undefined) headers['content-type'] = 'application/json';
-    const res = await this.fetch(path, { method, headers, ...(body !== undefined ? { body: JSON.stringify(body) } : {}), signal: AbortSignal.timeout(120_000) });
+    const res = await this.fetch(path, {
+      method,
+      headers,
+      ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+      signal: AbortSignal.timeout(120_000),
+    });
     const text = await res.text();
     let parsed: { data?: T; error?: { code?: string; message?: string } } | undefined;
     try {

@@ -54,7 +54,12 @@ async function run(inv: Invocation): Promise<number> {
       if (command.kind === 'sync') await actions.sync(client, command.tenant, command.force, { json, out });
       else if (command.kind === 'monitor') {
         const { driverCores, driverMemoryInGb } = command;
-        await actions.monitor(client, command.tenant, { ...(driverCores ? { driverCores } : {}), ...(driverMemoryInGb ? { driverMemoryInGb } : {}) }, { json, out });
+        await actions.monitor(
+          client,
+          command.tenant,
+          { ...(driverCores ? { driverCores } : {}), ...(driverMemoryInGb ? { driverMemoryInGb } : {}) },
+          { json, out },
+        );
       } else await actions.replay(client, command.tenant, command.from, command.resume, { json, out });
       return 0;
     }

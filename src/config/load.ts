@@ -253,19 +253,22 @@ function applyEnvOverrides(raw: Record<string, unknown>, env: NodeJS.ProcessEnv)
 const MYSQL_KEYS = ['host', 'port', 'user', 'password', 'database'] as const;
 
 function formatIssues(issues: z.core.$ZodIssue[], unset: ReadonlyMap<string, string> = new Map()): string[] {
-  return issues.map((issue) => {
-    const path = keyPath(issue.path);
-    // A required key its substitution left unset: say which variable (set but empty, or not set).
-    const why = issue.message.startsWith('is required') ? unset.get(path) : undefined;
-    if (why) return `${path}: ${issue.message} (${why})`;
-    if (issue.code === 'unrecognized_keys') {
-      return issue.keys.map((k) => `${keyPath([...issue.path, k])}: unknown key`).join('\n');
-    }
-    const last = issue.path.at(-1);
-    // "got number 1234" names the value: for a secret only its type (it is scrubbed as well, but a short one would not be).
-    const message = typeof last === 'string' && isSecretKey(last) ? issue.message.replace(/ got (string|number|boolean|bigint) .*$/s, ' got a $1') : issue.message;
-    return `${path || '(top level)'}: ${message}`;
-  }).flatMap((line) => line.split('\n'));
+  return issues
+    .map((issue) => {
+      const path = keyPath(issue.path);
+      // A required key its substitution left unset: say which variable (set but empty, or not set).
+      const why = issue.message.startsWith('is required') ? unset.get(path) : undefined;
+      if (why) return `${path}: ${issue.message} (${why})`;
+      if (issue.code === 'unrecognized_keys') {
+        return issue.keys.map((k) => `${keyPath([...issue.path, k])}: unknown key`).join('\n');
+      }
+      const last = issue.path.at(-1);
+      // "got number 1234" names the value: for a secret only its type (it is scrubbed as well, but a short one would not be).
+      const message =
+        typeof last === 'string' && isSecretKey(last) ? issue.message.replace(/ got (string|number|boolean|bigint) .*$/s, ' got a $1') : issue.message;
+      return `${path || '(top level)'}: ${message}`;
+    })
+    .flatMap((line) => line.split('\n'));
 }
 
 function keyPath(path: readonly PropertyKey[]): string {
@@ -284,6 +287,7 @@ function hoconMessage(err: unknown): string {
   // Its message names the line and column and what was expected, never the text found there.
   if (err instanceof HoconError) return `invalid HOCON: ${err.message}`;
   // Not the parser's own error (it should throw no other): said as what it is, not as bad syntax.
-  if (err instanceof RangeError) return `too large to be read (${err.message}); at most ${CONFIG_LIMITS.bytes / (1024 * 1024)} MiB and ${CONFIG_LIMITS.nesting} levels of nesting are read`;
+  if (err instanceof RangeError)
+    return `too large to be read (${err.message}); at most ${CONFIG_LIMITS.bytes / (1024 * 1024)} MiB and ${CONFIG_LIMITS.nesting} levels of nesting are read`;
   throw err;
 }

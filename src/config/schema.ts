@@ -58,7 +58,10 @@ const objectStore = z
  * (the reference's compose default is `spark://spark-master:7077`); IPv6 in brackets.
  */
 export function parseSparkMaster(entry: string): { host: string; port?: number } | null {
-  const text = entry.trim().replace(/^spark:\/\//i, '').replace(/\/+$/, '');
+  const text = entry
+    .trim()
+    .replace(/^spark:\/\//i, '')
+    .replace(/\/+$/, '');
   const m = /^(\[[0-9a-fA-F:.]+\]|[^\s/:[\]@?#]+)(?::(\d{1,5}))?$/.exec(text);
   if (!m) return null;
   const port = m[2] === undefined ? undefined : Number(m[2]);
@@ -76,7 +79,12 @@ function normalizeSparkMasters(raw: unknown, ctx: z.core.$RefinementCtx): unknow
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) return raw;
   const spark = raw as Record<string, unknown>;
   const given = spark.sparkMasterHost;
-  const entries = typeof given === 'string' ? given.split(',') : Array.isArray(given) && given.every((e) => typeof e === 'string') ? (given as string[]).flatMap((e) => e.split(',')) : undefined;
+  const entries =
+    typeof given === 'string'
+      ? given.split(',')
+      : Array.isArray(given) && given.every((e) => typeof e === 'string')
+        ? (given as string[]).flatMap((e) => e.split(','))
+        : undefined;
   if (!entries) return raw;
   const hosts: string[] = [];
   const ports = new Set<number>();
@@ -91,7 +99,11 @@ function normalizeSparkMasters(raw: unknown, ctx: z.core.$RefinementCtx): unknow
   }
   const out: Record<string, unknown> = { ...spark, sparkMasterHost: hosts };
   if (ports.size > 1) {
-    ctx.addIssue({ code: 'custom', path: ['sparkMasterHost'], message: `names the masters with different ports (${[...ports].join(', ')}); one sparkMasterPort applies to all` });
+    ctx.addIssue({
+      code: 'custom',
+      path: ['sparkMasterHost'],
+      message: `names the masters with different ports (${[...ports].join(', ')}); one sparkMasterPort applies to all`,
+    });
   } else if (ports.size === 1) {
     const [port] = ports;
     if (spark.sparkMasterPort === undefined) out.sparkMasterPort = port;
@@ -104,7 +116,10 @@ function normalizeSparkMasters(raw: unknown, ctx: z.core.$RefinementCtx): unknow
 
 /** One broker of `kafkaBrokersHost`: `host` or `host:port` (a `PLAINTEXT://`-style prefix is allowed; IPv6 in brackets). */
 function validBroker(entry: string): boolean {
-  const text = entry.trim().replace(/^[a-z_]+:\/\//i, '').replace(/\/+$/, '');
+  const text = entry
+    .trim()
+    .replace(/^[a-z_]+:\/\//i, '')
+    .replace(/\/+$/, '');
   const m = /^(\[[0-9a-fA-F:.]+\]|[^\s/:[\]@?#]+)(?::(\d{1,5}))?$/.exec(text);
   return m !== null && (m[2] === undefined || (Number(m[2]) >= 1 && Number(m[2]) <= 65535));
 }
@@ -114,7 +129,9 @@ export const DEFAULT_PARTITION_KEYS: readonly string[] = ['env', 'service_name',
 
 const spark = z.strictObject({
   /** One host, or several (comma-separated or a list) for Spark standalone HA; `spark://host:port` forms are read by `normalizeSparkMasters`. */
-  sparkMasterHost: z.array(nonEmpty, { error: (i) => (i.input === undefined ? 'is required' : 'expected a host name or a list of them') }).min(1, 'must name at least one master'),
+  sparkMasterHost: z
+    .array(nonEmpty, { error: (i) => (i.input === undefined ? 'is required' : 'expected a host name or a list of them') })
+    .min(1, 'must name at least one master'),
   sparkMasterWebUiPort: port.default(8080),
   sparkMasterRestPort: port.default(6066),
   sparkMasterPort: port.default(7077),
@@ -151,7 +168,9 @@ const tenant = z.strictObject({
   name: nonEmpty.pipe(z.string().max(128, 'must be at most 128 characters')),
   defaultLogsRetentionDays: int.pipe(z.number().min(1, 'expected at least 1 day')).default(3),
   envLogsRetentionDays: z
-    .array(z.strictObject({ envs: z.array(nonEmpty).min(1, 'must name at least one env'), retentionDays: int.pipe(z.number().min(1, 'expected at least 1 day')) }))
+    .array(
+      z.strictObject({ envs: z.array(nonEmpty).min(1, 'must name at least one env'), retentionDays: int.pipe(z.number().min(1, 'expected at least 1 day')) }),
+    )
     .default([]),
   objectStore,
   /**
@@ -172,7 +191,9 @@ const tenant = z.strictObject({
     },
     {
       error: (i) =>
-        i.input === undefined ? 'is required (a Spark submission passes kafka.kafkaBrokersHost to the job)' : `expected an object ({ … }), got ${describe(i.input)}`,
+        i.input === undefined
+          ? 'is required (a Spark submission passes kafka.kafkaBrokersHost to the job)'
+          : `expected an object ({ … }), got ${describe(i.input)}`,
     },
   ),
   spark: z.preprocess(normalizeSparkMasters, spark),
@@ -232,7 +253,9 @@ const ha = z.strictObject({
 
 export const configSchema = z
   .strictObject({
-    tenants: z.array(tenant, { error: (i) => (i.input === undefined ? 'is required: list at least one tenant' : 'expected a list of tenants') }).min(1, 'list at least one tenant'),
+    tenants: z
+      .array(tenant, { error: (i) => (i.input === undefined ? 'is required: list at least one tenant' : 'expected a list of tenants') })
+      .min(1, 'list at least one tenant'),
     http: z
       .strictObject({ port: listenPort.default(8080), host: nonEmpty.default('0.0.0.0'), authToken: nonEmpty.optional(), protectReads: bool.default(false) })
       .default({ port: 8080, host: '0.0.0.0', protectReads: false }),

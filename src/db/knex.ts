@@ -76,4 +76,3 @@ export async function pingDb(db: Db, timeoutMs = 2_000): Promise<void> {
     clearTimeout(timer);
   }
 }
-

@@ -163,8 +163,9 @@ export class LeaseRepository implements LeaseStore {
     }
     // A row deleted by hand: inserted again by the next take.
     const found = new Set(rows.map((r) => r.tenant));
-    for (const t of tenants) if (found.has(t)) this.present.add(t);
-    else this.present.delete(t);
+    for (const t of tenants)
+      if (found.has(t)) this.present.add(t);
+      else this.present.delete(t);
     return { dbNow: dbNow ?? (await this.dbNow()), rows };
   }
 

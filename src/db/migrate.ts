@@ -79,7 +79,10 @@ async function withMigrationLock<T>(db: Db, waitMs: number, run: () => Promise<T
     try {
       return await run();
     } finally {
-      await db.raw('SELECT RELEASE_LOCK(?)', [name]).connection(conn).catch(() => undefined);
+      await db
+        .raw('SELECT RELEASE_LOCK(?)', [name])
+        .connection(conn)
+        .catch(() => undefined);
     }
   } finally {
     await db.client.releaseConnection(conn);
@@ -93,16 +96,19 @@ async function withMigrationLock<T>(db: Db, waitMs: number, run: () => Promise<T
 async function repairDuplicateLockRows(db: Db): Promise<boolean> {
   if (!isMysql(db)) return false;
   const lockTable = `${TABLE}_lock`;
-  const rows = (await db(lockTable).select('index', 'is_locked').orderBy('index').catch(() => [])) as { index: number; is_locked: number }[];
+  const rows = (await db(lockTable)
+    .select('index', 'is_locked')
+    .orderBy('index')
+    .catch(() => [])) as { index: number; is_locked: number }[];
   if (rows.length <= 1 || rows.some((r) => Number(r.is_locked) !== 0)) return false;
   await db(lockTable).where('index', '>', rows[0]!.index).delete();
   return true;
 }
 
 export async function migrationStatus(db: Db): Promise<{ applied: string[]; pending: string[] }> {
-  const [applied, pending] = (await db.migrate.list({ migrationSource: source, tableName: TABLE })) as [
-    { name: string }[] | string[],
-    string[],
-  ];
-  return { applied: applied.map((m) => (typeof m === 'string' ? m : m.name)), pending: pending.map((m) => (typeof m === 'string' ? m : (m as { file: string }).file)) };
+  const [applied, pending] = (await db.migrate.list({ migrationSource: source, tableName: TABLE })) as [{ name: string }[] | string[], string[]];
+  return {
+    applied: applied.map((m) => (typeof m === 'string' ? m : m.name)),
+    pending: pending.map((m) => (typeof m === 'string' ? m : (m as { file: string }).file)),
+  };
 }

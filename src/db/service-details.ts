@@ -69,7 +69,10 @@ export class ServiceDetailsRepository {
     if (ids.length === 0) return 0;
     await this.db.transaction(async (trx) => {
       for (let i = 0; i < ids.length; i += BATCH) {
-        deleted += await trx(TABLE).where({ tenant }).whereIn('id', ids.slice(i, i + BATCH)).delete();
+        deleted += await trx(TABLE)
+          .where({ tenant })
+          .whereIn('id', ids.slice(i, i + BATCH))
+          .delete();
       }
     });
     return deleted;
@@ -79,7 +82,10 @@ export class ServiceDetailsRepository {
   async touch(tenant: string, ids: readonly number[], at: Date): Promise<number> {
     let updated = 0;
     for (let i = 0; i < ids.length; i += BATCH) {
-      updated += await this.db(TABLE).where({ tenant }).whereIn('id', ids.slice(i, i + BATCH)).update({ lastCheckedAt: at });
+      updated += await this.db(TABLE)
+        .where({ tenant })
+        .whereIn('id', ids.slice(i, i + BATCH))
+        .update({ lastCheckedAt: at });
     }
     return updated;
   }

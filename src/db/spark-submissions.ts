@@ -27,7 +27,9 @@ export class SparkSubmissionsRepository {
   async ownersOf(ids: readonly string[]): Promise<Map<string, string>> {
     const owners = new Map<string, string>();
     if (ids.length === 0) return owners;
-    const rows = await this.db(TABLE).whereIn('submissionId', [...ids]).select('submissionId', 'tenant');
+    const rows = await this.db(TABLE)
+      .whereIn('submissionId', [...ids])
+      .select('submissionId', 'tenant');
     for (const r of rows as { submissionId: unknown; tenant: unknown }[]) owners.set(String(r.submissionId), String(r.tenant));
     return owners;
   }

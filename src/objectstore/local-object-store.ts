@@ -188,7 +188,11 @@ export class LocalObjectStore implements ObjectStore {
           where = await place;
         } catch (error) {
           // Its directory cannot be resolved (EACCES, …): this key fails, the others go on.
-          errors.push({ key, code: error instanceof ObjectStoreError ? error.code : fsCode(error), message: error instanceof ObjectStoreError ? error.detail : fsMessage(error) });
+          errors.push({
+            key,
+            code: error instanceof ObjectStoreError ? error.code : fsCode(error),
+            message: error instanceof ObjectStoreError ? error.detail : fsMessage(error),
+          });
           return;
         }
         // As in S3, deleting what is not there succeeds.
@@ -404,7 +408,15 @@ export class LocalObjectStore implements ObjectStore {
       throw new ObjectStoreError({ operation, store: this.describe(), prefix, code: 'Closed', retryable: false, detail: 'the object store has been closed' });
     }
     if (signal?.aborted) {
-      throw new ObjectStoreError({ operation, store: this.describe(), prefix, code: 'AbortError', retryable: false, detail: 'the operation was aborted', cause: signal.reason });
+      throw new ObjectStoreError({
+        operation,
+        store: this.describe(),
+        prefix,
+        code: 'AbortError',
+        retryable: false,
+        detail: 'the operation was aborted',
+        cause: signal.reason,
+      });
     }
   }
 }

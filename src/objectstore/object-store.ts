@@ -104,4 +104,3 @@ export class ObjectStoreError extends Error {
 export function compareUtf8(a: string, b: string): number {
   return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
 }
-

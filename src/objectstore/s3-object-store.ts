@@ -1,11 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import {
-  DeleteObjectsCommand,
-  ListObjectsV2Command,
-  S3Client,
-  type ListObjectsV2CommandOutput,
-  type S3ClientConfig,
-} from '@aws-sdk/client-s3';
+import { DeleteObjectsCommand, ListObjectsV2Command, S3Client, type ListObjectsV2CommandOutput, type S3ClientConfig } from '@aws-sdk/client-s3';
 import { fromTemporaryCredentials } from '@aws-sdk/credential-providers';
 import {
   MAX_DELETE_BATCH,
@@ -363,7 +357,9 @@ export class S3ObjectStore implements ObjectStore {
             prefix,
             code: 'InvalidPagination',
             retryable: true,
-            detail: next ? 'the store returned a continuation token it had already returned' : 'the store returned a truncated page without a continuation token',
+            detail: next
+              ? 'the store returned a continuation token it had already returned'
+              : 'the store returned a truncated page without a continuation token',
           });
         }
         tokens.add(next);

@@ -85,9 +85,7 @@ export function buildSubmissionRequest(input: SubmissionRequestInput): CreateSub
   if (spark.s3aSecretKey !== undefined) environmentVariables['S3A-SECRET-KEY'] = spark.s3aSecretKey;
 
   // ---- sparkProperties ----
-  const javaOptions = spark.log4jPropertiesFilePath
-    ? `${SPARK_GC_JAVA_OPTIONS} -Dlog4j.configuration=${spark.log4jPropertiesFilePath}`
-    : SPARK_GC_JAVA_OPTIONS;
+  const javaOptions = spark.log4jPropertiesFilePath ? `${SPARK_GC_JAVA_OPTIONS} -Dlog4j.configuration=${spark.log4jPropertiesFilePath}` : SPARK_GC_JAVA_OPTIONS;
   const driverJavaOptions = spark.driverExtraJavaOptions ? `${javaOptions} ${spark.driverExtraJavaOptions}` : javaOptions;
   const sparkProperties: Record<string, string> = {
     'spark.app.name': spark.appName,
@@ -262,8 +260,7 @@ export function redactSubmissionRequest(req: CreateSubmissionRequest): CreateSub
     for (const secret of known) out = out.split(secret).join(REDACTED);
     return out.replace(INLINE_SECRET, `$1${REDACTED}`).replace(URL_USERINFO, `$1${REDACTED}@`);
   };
-  const scrubMap = (map: Record<string, string>): Record<string, string> =>
-    Object.fromEntries(Object.entries(map).map(([k, v]) => [k, scrub(v)]));
+  const scrubMap = (map: Record<string, string>): Record<string, string> => Object.fromEntries(Object.entries(map).map(([k, v]) => [k, scrub(v)]));
 
   return {
     action: req.action,

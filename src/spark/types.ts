@@ -2,16 +2,7 @@
 
 export type MasterStatus = 'ALIVE' | 'STANDBY' | 'RECOVERING' | 'COMPLETING_RECOVERY' | (string & {});
 
-export type DriverState =
-  | 'SUBMITTED'
-  | 'RUNNING'
-  | 'FINISHED'
-  | 'RELAUNCHING'
-  | 'UNKNOWN'
-  | 'KILLED'
-  | 'FAILED'
-  | 'ERROR'
-  | (string & {});
+export type DriverState = 'SUBMITTED' | 'RUNNING' | 'FINISHED' | 'RELAUNCHING' | 'UNKNOWN' | 'KILLED' | 'FAILED' | 'ERROR' | (string & {});
 
 export interface SparkDriver {
   id: string;

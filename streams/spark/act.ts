@@ -56,7 +56,9 @@ export class KillWaitTimeoutError extends Error {
     readonly ids: string[],
     waitedMs: number,
   ) {
-    super(`killed driver(s) ${ids.join(', ')} still listed in activedrivers after ${Math.round(waitedMs)} ms; nothing cleaned or submitted, the next poll decides again`);
+    super(
+      `killed driver(s) ${ids.join(', ')} still listed in activedrivers after ${Math.round(waitedMs)} ms; nothing cleaned or submitted, the next poll decides again`,
+    );
     this.name = 'KillWaitTimeoutError';
   }
 }
@@ -68,7 +70,9 @@ export class KillWaitTimeoutError extends Error {
  */
 export class KillRelaunchedError extends Error {
   constructor(readonly ids: string[]) {
-    super(`killed driver(s) ${ids.join(', ')} were relaunched by the master under a new id (their worker was lost) before they stopped; nothing cleaned or submitted, the next poll decides again`);
+    super(
+      `killed driver(s) ${ids.join(', ')} were relaunched by the master under a new id (their worker was lost) before they stopped; nothing cleaned or submitted, the next poll decides again`,
+    );
     this.name = 'KillRelaunchedError';
   }
 }
@@ -115,7 +119,10 @@ export class SparkEffects {
       const mark = this.state.pendingMarks[0]!;
       // Kept in `pendingMarks` when this process no longer acts; the holder decides from the row.
       this.env.guard();
-      const set = mark.flag === 'isSubmittedForOffsetsTimestamp' ? await this.env.replays.markSubmitted(mark.replayId) : await this.env.replays.markResumed(mark.replayId);
+      const set =
+        mark.flag === 'isSubmittedForOffsetsTimestamp'
+          ? await this.env.replays.markSubmitted(mark.replayId)
+          : await this.env.replays.markResumed(mark.replayId);
       const replay = this.state.replay?.id === mark.replayId ? { ...this.state.replay, [mark.flag]: true } : this.state.replay;
       this.state = { ...this.state, pendingMarks: this.state.pendingMarks.slice(1), replay };
       if (!set) continue;
@@ -196,8 +203,12 @@ export class SparkEffects {
       }
       const waited = performance.now() - t0;
       if (waited >= timeoutMs || this.env.signal?.aborted) {
-        const error = lastError instanceof KillWaitTimeoutError ? new KillWaitTimeoutError(lastError.ids, waited) : new KillWaitTimeoutError([...pending], waited);
-        this.env.emit({ type: 'spark.waiting', reason: `${error.message}${lastError instanceof KillWaitTimeoutError ? '' : ` (last read: ${errorMessage(lastError)})`}` });
+        const error =
+          lastError instanceof KillWaitTimeoutError ? new KillWaitTimeoutError(lastError.ids, waited) : new KillWaitTimeoutError([...pending], waited);
+        this.env.emit({
+          type: 'spark.waiting',
+          reason: `${error.message}${lastError instanceof KillWaitTimeoutError ? '' : ` (last read: ${errorMessage(lastError)})`}`,
+        });
         throw error;
       }
       await sleep(Math.min(pollMs, Math.max(1, timeoutMs - waited)), this.env.signal);
@@ -275,7 +286,16 @@ export class SparkEffects {
       if (createMayHaveSucceeded(err)) {
         this.state = {
           ...this.state,
-          ambiguous: { at, before, beforeActive, size, purpose: action.purpose, markReplay: action.markReplay, startingOffsetsTimestamp: action.startingOffsetsTimestamp, masterUrl },
+          ambiguous: {
+            at,
+            before,
+            beforeActive,
+            size,
+            purpose: action.purpose,
+            markReplay: action.markReplay,
+            startingOffsetsTimestamp: action.startingOffsetsTimestamp,
+            masterUrl,
+          },
           lastSubmission: { submissionId: null, at, reason: action.purpose, startingOffsetsTimestamp: action.startingOffsetsTimestamp },
         };
         env.emit({
@@ -291,7 +311,15 @@ export class SparkEffects {
     const facts: SparkFact[] = [];
     this.state = accept(
       { ...this.state, ambiguous: null },
-      { id: res.submissionId, at, purpose: action.purpose, startingOffsetsTimestamp: action.startingOffsetsTimestamp, mark: action.markReplay, masterUrl, reason: action.reason },
+      {
+        id: res.submissionId,
+        at,
+        purpose: action.purpose,
+        startingOffsetsTimestamp: action.startingOffsetsTimestamp,
+        mark: action.markReplay,
+        masterUrl,
+        reason: action.reason,
+      },
       tenant.name,
       facts,
     );

@@ -137,11 +137,7 @@ export interface DeathObservation {
  * A driver that vanished from both lists (master restarted without recovery, trimmed history)
  * counts as a death.
  */
-export function detectDeaths(
-  prevAliveIds: Iterable<string>,
-  obs: DeathObservation,
-  killedByUs: Iterable<string> = [],
-): string[] {
+export function detectDeaths(prevAliveIds: Iterable<string>, obs: DeathObservation, killedByUs: Iterable<string> = []): string[] {
   const master = obs.master;
   if (master === null) return [];
   const killed = new Set(killedByUs);

@@ -141,7 +141,6 @@ export interface SubmitAction extends SparkActionBase {
 
 export type SparkAction = NoAction | WaitAction | KillDuplicatesAction | SubmitAction;
 
-
 export function decideSparkAction(obs: SparkObservation): SparkAction {
   const { tenant, now, master } = obs;
   const alive = tenantAliveDrivers(obs);
@@ -199,16 +198,37 @@ export function decideSparkAction(obs: SparkObservation): SparkAction {
     }
 
     if (replayDue) {
-      return submit(base, 'replay-start', [], true, replay.startingOffsetsTimestamp, { replayId: replay.id, flag: 'isSubmittedForOffsetsTimestamp' },
-        `${none} and replay #${replay.id} is due (from ${instant(replay.startingOffsetsTimestamp)}): cleaning state and submitting from that timestamp`);
+      return submit(
+        base,
+        'replay-start',
+        [],
+        true,
+        replay.startingOffsetsTimestamp,
+        { replayId: replay.id, flag: 'isSubmittedForOffsetsTimestamp' },
+        `${none} and replay #${replay.id} is due (from ${instant(replay.startingOffsetsTimestamp)}): cleaning state and submitting from that timestamp`,
+      );
     }
     if (resumeDue) {
-      return submit(base, 'replay-resume', [], true, null, { replayId: replay.id, flag: 'isResumedToSubscribePattern' },
-        `${none} and replay #${replay.id} is due to resume the subscribe pattern (at ${instant(replay.resumeToSubscribePatternTimestamp)}): cleaning state and submitting normally`);
+      return submit(
+        base,
+        'replay-resume',
+        [],
+        true,
+        null,
+        { replayId: replay.id, flag: 'isResumedToSubscribePattern' },
+        `${none} and replay #${replay.id} is due to resume the subscribe pattern (at ${instant(replay.resumeToSubscribePatternTimestamp)}): cleaning state and submitting normally`,
+      );
     }
     if (replayStarted) {
-      return submit(base, 'replay-continue', [], false, replay.startingOffsetsTimestamp, null,
-        `${none} while replay #${replay.id} is in progress (resume at ${instant(replay.resumeToSubscribePatternTimestamp)}): submitting again from ${instant(replay.startingOffsetsTimestamp)} without cleaning, so it continues from its checkpoint`);
+      return submit(
+        base,
+        'replay-continue',
+        [],
+        false,
+        replay.startingOffsetsTimestamp,
+        null,
+        `${none} while replay #${replay.id} is in progress (resume at ${instant(replay.resumeToSubscribePatternTimestamp)}): submitting again from ${instant(replay.startingOffsetsTimestamp)} without cleaning, so it continues from its checkpoint`,
+      );
     }
     return submit(base, 'keep-alive', [], false, null, null, `${none}: submitting`);
   }
@@ -218,7 +238,11 @@ export function decideSparkAction(obs: SparkObservation): SparkAction {
 
   if (replayDue || resumeDue || alive.length > 1) {
     if (!masterAlive) {
-      const wanted = replayDue ? `replay #${replay?.id} is due` : resumeDue ? `replay #${replay?.id} is due to resume` : `tenant ${tenant} has ${alive.length} alive drivers (${aliveList})`;
+      const wanted = replayDue
+        ? `replay #${replay?.id} is due`
+        : resumeDue
+          ? `replay #${replay?.id} is due to resume`
+          : `tenant ${tenant} has ${alive.length} alive drivers (${aliveList})`;
       return { kind: 'wait', waitFor: 'master-not-alive', retryAt: null, ...base, reason: `${wanted}, but ${masterNotAlive}; waiting` };
     }
   }
@@ -234,12 +258,26 @@ export function decideSparkAction(obs: SparkObservation): SparkAction {
   }
 
   if (replayDue) {
-    return submit(base, 'replay-start', allIds, true, replay.startingOffsetsTimestamp, { replayId: replay.id, flag: 'isSubmittedForOffsetsTimestamp' },
-      `replay #${replay.id} is due (from ${instant(replay.startingOffsetsTimestamp)}): killing ${aliveList}, cleaning state and submitting from that timestamp`);
+    return submit(
+      base,
+      'replay-start',
+      allIds,
+      true,
+      replay.startingOffsetsTimestamp,
+      { replayId: replay.id, flag: 'isSubmittedForOffsetsTimestamp' },
+      `replay #${replay.id} is due (from ${instant(replay.startingOffsetsTimestamp)}): killing ${aliveList}, cleaning state and submitting from that timestamp`,
+    );
   }
   if (resumeDue) {
-    return submit(base, 'replay-resume', allIds, true, null, { replayId: replay.id, flag: 'isResumedToSubscribePattern' },
-      `replay #${replay.id} is due to resume the subscribe pattern (at ${instant(replay.resumeToSubscribePatternTimestamp)}): killing ${aliveList}, cleaning state and submitting normally`);
+    return submit(
+      base,
+      'replay-resume',
+      allIds,
+      true,
+      null,
+      { replayId: replay.id, flag: 'isResumedToSubscribePattern' },
+      `replay #${replay.id} is due to resume the subscribe pattern (at ${instant(replay.resumeToSubscribePatternTimestamp)}): killing ${aliveList}, cleaning state and submitting normally`,
+    );
   }
   if (unreachable.length > 0 && alive.length > 1) {
     // Keep one that cannot be killed from here (the newest of them); kill the others that can.
@@ -247,7 +285,13 @@ export function decideSparkAction(obs: SparkObservation): SparkAction {
     const kill = alive.filter((d) => d !== keep && !elsewhere!.has(d.id));
     const left = unreachable.slice(1);
     if (kill.length === 0) {
-      return { kind: 'wait', waitFor: 'split-brain', retryAt: null, ...base, reason: `tenant ${tenant} has ${alive.length} alive drivers (${aliveList}), but ${splitNote(left)}; waiting` };
+      return {
+        kind: 'wait',
+        waitFor: 'split-brain',
+        retryAt: null,
+        ...base,
+        reason: `tenant ${tenant} has ${alive.length} alive drivers (${aliveList}), but ${splitNote(left)}; waiting`,
+      };
     }
     return {
       kind: 'kill-duplicates',
@@ -270,7 +314,7 @@ export function decideSparkAction(obs: SparkObservation): SparkAction {
   return {
     kind: 'none',
     ...base,
-    reason: `tenant ${tenant}'s driver ${aliveList} is alive${base.adopt.length > 0 ? ' (adopting it as the tenant\'s)' : ''}; nothing to do`,
+    reason: `tenant ${tenant}'s driver ${aliveList} is alive${base.adopt.length > 0 ? " (adopting it as the tenant's)" : ''}; nothing to do`,
   };
 }
 

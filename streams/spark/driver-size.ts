@@ -22,7 +22,18 @@ export function requestedSize(req: CreateSubmissionRequest): DriverSize {
 export function memoryStringToMb(value: string): number | undefined {
   const m = /^([0-9]+)\s*([a-z]*)$/i.exec(value.trim());
   if (!m) return undefined;
-  const units: Record<string, number> = { '': 1, b: 1, k: 1024, kb: 1024, m: 1024 ** 2, mb: 1024 ** 2, g: 1024 ** 3, gb: 1024 ** 3, t: 1024 ** 4, tb: 1024 ** 4 };
+  const units: Record<string, number> = {
+    '': 1,
+    b: 1,
+    k: 1024,
+    kb: 1024,
+    m: 1024 ** 2,
+    mb: 1024 ** 2,
+    g: 1024 ** 3,
+    gb: 1024 ** 3,
+    t: 1024 ** 4,
+    tb: 1024 ** 4,
+  };
   const mult = units[(m[2] ?? '').toLowerCase()];
   if (mult === undefined) return undefined;
   return Math.floor((Number(m[1]) * mult) / 1024 / 1024);

@@ -9,11 +9,31 @@ const STATES = ['SUBMITTED', 'RUNNING', 'FINISHED', 'KILLED', 'FAILED', 'ERROR',
 const CLASSES = ['com.a.Main', 'com.b.Main', 'com.c.Main'];
 
 function driver(n: number, state: string, mainClass: string): SparkDriver {
-  return { id: `driver-20240101120000-${String(n).padStart(4, '0')}`, startTime: 1_700_000_000_000 + (n % 7) * 1000, state: state as SparkDriver['state'], worker: null, mainClass, cores: 1, memoryMb: 1024, submitDate: '' };
+  return {
+    id: `driver-20240101120000-${String(n).padStart(4, '0')}`,
+    startTime: 1_700_000_000_000 + (n % 7) * 1000,
+    state: state as SparkDriver['state'],
+    worker: null,
+    mainClass,
+    cores: 1,
+    memoryMb: 1024,
+    submitDate: '',
+  };
 }
 
 function state(active: SparkDriver[], completed: SparkDriver[]): MasterState {
-  return { webUiUrl: 'http://m:8080', url: 'spark://m:7077', status: 'ALIVE', aliveWorkers: 1, cores: 8, coresUsed: 0, memoryMb: 8192, memoryUsedMb: 0, activeDrivers: active, completedDrivers: completed };
+  return {
+    webUiUrl: 'http://m:8080',
+    url: 'spark://m:7077',
+    status: 'ALIVE',
+    aliveWorkers: 1,
+    cores: 8,
+    coresUsed: 0,
+    memoryMb: 8192,
+    memoryUsedMb: 0,
+    activeDrivers: active,
+    completedDrivers: completed,
+  };
 }
 
 function frozen(s: MasterState): MasterState {
@@ -56,13 +76,20 @@ describe('masterIndex', () => {
       const make = (count: number, states: readonly string[]) => Array.from({ length: count }, () => driver(n++, pick(states), pick(CLASSES)));
       const s = state(make(Math.floor(random() * 12), STATES.slice(0, 2)), make(Math.floor(random() * 8), STATES.slice(2)));
       // Active drivers are alive in Spark, but the decision must not count anything else as alive.
-      if (random() < 0.2 && s.activeDrivers.length > 0) (s.activeDrivers as SparkDriver[])[0] = { ...s.activeDrivers[0]!, state: 'UNKNOWN' as SparkDriver['state'] };
+      if (random() < 0.2 && s.activeDrivers.length > 0)
+        (s.activeDrivers as SparkDriver[])[0] = { ...s.activeDrivers[0]!, state: 'UNKNOWN' as SparkDriver['state'] };
       const master = random() < 0.5 ? frozen(s) : s;
       const all = [...master.activeDrivers, ...master.completedDrivers];
       const ids = new Set(all.filter(() => random() < 0.3).map((d) => d.id));
       for (let i = 0; i < Math.floor(random() * 3); i++) ids.add(`driver-20230101000000-${c}-${i}`); // recorded, no longer listed
       const last = random() < 0.5 && all.length > 0 ? { submissionId: pick(all).id, at: 0 } : null;
-      const ownership = { mainClass: pick(CLASSES), submittedDriverIds: ids, otherTenantMainClasses: CLASSES.filter(() => random() < 0.5), lastSubmission: last, master };
+      const ownership = {
+        mainClass: pick(CLASSES),
+        submittedDriverIds: ids,
+        otherTenantMainClasses: CLASSES.filter(() => random() < 0.5),
+        lastSubmission: last,
+        master,
+      };
       const scanned = master.activeDrivers.filter((d) => isAliveState(d.state) && driverBelongsToTenant(d, ownership)).sort(compareNewestFirst);
       expect(tenantAliveDrivers(ownership).map((d) => d.id)).toEqual(scanned.map((d) => d.id));
 

@@ -16,11 +16,31 @@ const MAIN = 'com.logwise.spark.MainApplication';
 const TENANT: SparkTenantFacts = { tenant: 'ABC', mainClass: MAIN, otherTenantMainClasses: [], soleWriter: false, submitGraceMs: MIN };
 
 function driver(id: string, state: string, opts: { mainClass?: string; memoryMb?: number; startTime?: number } = {}): SparkDriver {
-  return { id, state, startTime: opts.startTime ?? NOW - MIN, worker: 'worker-1', mainClass: opts.mainClass ?? MAIN, cores: 1, memoryMb: opts.memoryMb ?? 1024, submitDate: '' };
+  return {
+    id,
+    state,
+    startTime: opts.startTime ?? NOW - MIN,
+    worker: 'worker-1',
+    mainClass: opts.mainClass ?? MAIN,
+    cores: 1,
+    memoryMb: opts.memoryMb ?? 1024,
+    submitDate: '',
+  };
 }
 
 function master(active: SparkDriver[], completed: SparkDriver[] = []): MasterState {
-  return { webUiUrl: 'http://m:8080', url: 'spark://m:7077', status: 'ALIVE', aliveWorkers: 1, cores: 4, coresUsed: 1, memoryMb: 8192, memoryUsedMb: 1024, activeDrivers: active, completedDrivers: completed };
+  return {
+    webUiUrl: 'http://m:8080',
+    url: 'spark://m:7077',
+    status: 'ALIVE',
+    aliveWorkers: 1,
+    cores: 4,
+    coresUsed: 1,
+    memoryMb: 8192,
+    memoryUsedMb: 1024,
+    activeDrivers: active,
+    completedDrivers: completed,
+  };
 }
 
 function reading(m: MasterState, patch: Partial<SparkReading> = {}): SparkReading {
@@ -41,7 +61,11 @@ function seen(alive: string[], patch: Partial<SparkState> = {}): SparkState {
 
 describe('observe', () => {
   it('takes the last recorded submission that is not an adoption, and the ids the tenant owns', () => {
-    const o = observe(initialSparkState(), reading(master([driver('d1', 'RUNNING')]), { owned: [record('d1', 'adopted', NOW - MIN), record('d0', 'keep-alive', NOW - 2 * MIN)] }), TENANT);
+    const o = observe(
+      initialSparkState(),
+      reading(master([driver('d1', 'RUNNING')]), { owned: [record('d1', 'adopted', NOW - MIN), record('d0', 'keep-alive', NOW - 2 * MIN)] }),
+      TENANT,
+    );
     expect(o.state.lastSubmission).toEqual({ submissionId: 'd0', at: NOW - 2 * MIN, reason: 'keep-alive', startingOffsetsTimestamp: null });
     expect([...o.ownedIds].sort()).toEqual(['d0', 'd1']);
     expect(o.state.prevAliveIds).toEqual(['d1']);
@@ -98,13 +122,28 @@ describe('observe', () => {
     const o = observe(state, reading(master([driver('new', 'RUNNING')], [driver('old', 'FINISHED')])), TENANT);
     expect(o.state.ambiguous).toBeNull();
     expect(o.ownedIds.has('new')).toBe(true);
-    expect(records(o.facts)).toEqual([{ kind: 'record', required: true, record: expect.objectContaining({ submissionId: 'new', reason: 'replay-start', startingOffsetsTimestamp: NOW - 30 * MIN }) }]);
+    expect(records(o.facts)).toEqual([
+      {
+        kind: 'record',
+        required: true,
+        record: expect.objectContaining({ submissionId: 'new', reason: 'replay-start', startingOffsetsTimestamp: NOW - 30 * MIN }),
+      },
+    ]);
     expect(events(o.facts)).toEqual([expect.objectContaining({ type: 'spark.submitted', submissionId: 'new', purpose: 'replay-start' })]);
     expect(o.state.pendingMarks).toEqual([{ replayId: 7, flag: 'isSubmittedForOffsetsTimestamp', startingOffsetsTimestamp: NOW - 30 * MIN }]);
   });
 
   it('claims nothing for an ambiguous create when another tenant owns the new driver, and stops looking after the grace period', () => {
-    const ambiguous = { at: NOW - 10_000, before: new Set<string>(), beforeActive: new Set<string>(), size: {}, purpose: 'keep-alive' as const, markReplay: null, startingOffsetsTimestamp: null, masterUrl: 'm' };
+    const ambiguous = {
+      at: NOW - 10_000,
+      before: new Set<string>(),
+      beforeActive: new Set<string>(),
+      size: {},
+      purpose: 'keep-alive' as const,
+      markReplay: null,
+      startingOffsetsTimestamp: null,
+      masterUrl: 'm',
+    };
     const m = master([driver('theirs', 'RUNNING')]);
     const kept = observe(seen([], { ambiguous }), reading(m, { owners: new Map([['theirs', 'OTHER']]) }), TENANT);
     expect(kept.state.ambiguous).not.toBeNull();
@@ -114,8 +153,26 @@ describe('observe', () => {
   });
 
   it('settles a replay step begun by another run from the driver it started, instead of doing it again', () => {
-    const replay: ReplayRow = { id: 7, tenant: 'ABC', startingOffsetsTimestamp: NOW - 30 * MIN, resumeToSubscribePatternTimestamp: NOW + 60 * MIN, isSubmittedForOffsetsTimestamp: false, isResumedToSubscribePattern: false, createdAt: new Date(NOW) };
-    const attempt: ReplayStepAttempt = { tenant: 'ABC', replayId: 7, flag: 'isSubmittedForOffsetsTimestamp', at: NOW - 20_000, masterUrl: 'm', mainClass: MAIN, driverCores: 1, driverMemoryMb: 1024, knownDriverIds: ['old'] };
+    const replay: ReplayRow = {
+      id: 7,
+      tenant: 'ABC',
+      startingOffsetsTimestamp: NOW - 30 * MIN,
+      resumeToSubscribePatternTimestamp: NOW + 60 * MIN,
+      isSubmittedForOffsetsTimestamp: false,
+      isResumedToSubscribePattern: false,
+      createdAt: new Date(NOW),
+    };
+    const attempt: ReplayStepAttempt = {
+      tenant: 'ABC',
+      replayId: 7,
+      flag: 'isSubmittedForOffsetsTimestamp',
+      at: NOW - 20_000,
+      masterUrl: 'm',
+      mainClass: MAIN,
+      driverCores: 1,
+      driverMemoryMb: 1024,
+      knownDriverIds: ['old'],
+    };
     const state = initialSparkState();
     expect(stepToLookUp(state, replay, NOW)).toEqual({ replayId: 7, flag: 'isSubmittedForOffsetsTimestamp' });
     const m = master([driver('stepped', 'RUNNING'), driver('old', 'RUNNING')]);
@@ -135,7 +192,9 @@ describe('observe', () => {
     expect(ownersToAsk(state, shared, m, new Set(['mine']), undefined)).toEqual(['replacement', 'theirs']);
     const o = observe(state, reading(m, { owners: new Map([['theirs', 'OTHER']]) }), shared);
     expect(events(o.facts)).toContainEqual({ type: 'spark.adopted', submissionIds: ['replacement'] });
-    expect(records(o.facts)).toEqual([{ kind: 'record', required: false, record: expect.objectContaining({ submissionId: 'replacement', reason: 'adopted' }) }]);
+    expect(records(o.facts)).toEqual([
+      { kind: 'record', required: false, record: expect.objectContaining({ submissionId: 'replacement', reason: 'adopted' }) },
+    ]);
     expect(o.state.relaunchesSettled).toContain('mine');
     expect(o.state.restarts).toBe(0);
   });
@@ -146,11 +205,18 @@ describe('observe', () => {
   });
 
   it('reports a split brain once, and its end', () => {
-    const split = { ...master([driver('d1', 'RUNNING')]), splitBrain: { aliveMasters: ['http://a:8080', 'http://b:8080'], actingOn: 'http://a:8080', elsewhere: new Map([['d1', 'http://b:8080']]) } };
+    const split = {
+      ...master([driver('d1', 'RUNNING')]),
+      splitBrain: { aliveMasters: ['http://a:8080', 'http://b:8080'], actingOn: 'http://a:8080', elsewhere: new Map([['d1', 'http://b:8080']]) },
+    };
     const first = observe(seen(['d1']), reading(split), TENANT);
-    expect(events(first.facts)).toEqual([{ type: 'spark.split-brain', masters: ['http://a:8080', 'http://b:8080'], actingOn: 'http://a:8080', driversElsewhere: ['d1'] }]);
+    expect(events(first.facts)).toEqual([
+      { type: 'spark.split-brain', masters: ['http://a:8080', 'http://b:8080'], actingOn: 'http://a:8080', driversElsewhere: ['d1'] },
+    ]);
     expect(observe(first.state, reading(split), TENANT).facts).toEqual([]);
-    expect(events(observe(first.state, reading(master([driver('d1', 'RUNNING')])), TENANT).facts)).toEqual([{ type: 'spark.split-brain-ended', actingOn: 'http://m:8080' }]);
+    expect(events(observe(first.state, reading(master([driver('d1', 'RUNNING')])), TENANT).facts)).toEqual([
+      { type: 'spark.split-brain-ended', actingOn: 'http://m:8080' },
+    ]);
   });
 
   it('in a new acting term, a driver that died while another replica acted is not counted as a death', () => {

@@ -23,7 +23,19 @@ import { compareNewestFirst, tenantAliveDrivers } from './ownership.js';
 import { sameSize, type DriverSize } from './driver-size.js';
 import { masterIndex } from './master-index.js';
 import { ownedIdsOf } from './read-plan.js';
-import { ADOPTED, afterAccepted, dueStep, MEMORY_LIMIT, ownSubmission, remember, stepKey, toPending, withMarks, type SparkState, type SparkTenantFacts } from './state.js';
+import {
+  ADOPTED,
+  afterAccepted,
+  dueStep,
+  MEMORY_LIMIT,
+  ownSubmission,
+  remember,
+  stepKey,
+  toPending,
+  withMarks,
+  type SparkState,
+  type SparkTenantFacts,
+} from './state.js';
 
 /** What one run read before observing. */
 export interface SparkReading {
@@ -42,8 +54,7 @@ export interface SparkReading {
 /** Something the executor writes or reports, in order. */
 export type SparkFact =
   /** A submission record to write; `required`: a failed write fails the run (an accepted submission), else it is kept for later (an adoption). */
-  | { kind: 'record'; record: SubmissionRecord; required: boolean }
-  | { kind: 'event'; event: EventInput };
+  { kind: 'record'; record: SubmissionRecord; required: boolean } | { kind: 'event'; event: EventInput };
 
 export interface Observation {
   state: SparkState;
@@ -67,7 +78,12 @@ export function observe(prev: SparkState, reading: SparkReading, tenant: SparkTe
   if (lastRecorded && (!state.lastSubmission || lastRecorded.submittedAt.getTime() > state.lastSubmission.at)) {
     state = {
       ...state,
-      lastSubmission: { submissionId: lastRecorded.submissionId, at: lastRecorded.submittedAt.getTime(), reason: lastRecorded.reason, startingOffsetsTimestamp: lastRecorded.startingOffsetsTimestamp },
+      lastSubmission: {
+        submissionId: lastRecorded.submissionId,
+        at: lastRecorded.submittedAt.getTime(),
+        reason: lastRecorded.reason,
+        startingOffsetsTimestamp: lastRecorded.startingOffsetsTimestamp,
+      },
     };
   }
   state = { ...state, replay: reading.replay ? withMarks(reading.replay, state.pendingMarks) : null };
@@ -80,7 +96,13 @@ export function observe(prev: SparkState, reading: SparkReading, tenant: SparkTe
   state = adoptReplacements(settled.state, ctx);
 
   // 5. deaths and the crash-loop state
-  const aliveNow = tenantAliveDrivers({ mainClass: tenant.mainClass, submittedDriverIds: ownedIds, otherTenantMainClasses: tenant.otherTenantMainClasses, lastSubmission: ownSubmission(state), master });
+  const aliveNow = tenantAliveDrivers({
+    mainClass: tenant.mainClass,
+    submittedDriverIds: ownedIds,
+    otherTenantMainClasses: tenant.otherTenantMainClasses,
+    lastSubmission: ownSubmission(state),
+    master,
+  });
   state = deathsAndCrashLoop(state, aliveNow, ctx);
   state = { ...state, prevAliveIds: aliveNow.map((d) => d.id), prevActiveIds: masterIndex(master).activeIds };
 
@@ -91,7 +113,15 @@ export function observe(prev: SparkState, reading: SparkReading, tenant: SparkTe
 }
 
 /** Records alive drivers of the tenant not recorded yet as its own (`ownedIds` grows). */
-export function adopt(state: SparkState, ids: readonly string[], ownedIds: Set<string>, master: MasterState, at: number, tenant: string, facts: SparkFact[]): SparkState {
+export function adopt(
+  state: SparkState,
+  ids: readonly string[],
+  ownedIds: Set<string>,
+  master: MasterState,
+  at: number,
+  tenant: string,
+  facts: SparkFact[],
+): SparkState {
   const fresh = ids.filter((id) => !ownedIds.has(id));
   if (fresh.length === 0) return state;
   for (const id of fresh) {
@@ -99,7 +129,14 @@ export function adopt(state: SparkState, ids: readonly string[], ownedIds: Set<s
     facts.push({
       kind: 'record',
       required: false,
-      record: { tenant, submissionId: id, masterUrl: master.url || master.webUiUrl, reason: ADOPTED, startingOffsetsTimestamp: null, submittedAt: new Date(at) },
+      record: {
+        tenant,
+        submissionId: id,
+        masterUrl: master.url || master.webUiUrl,
+        reason: ADOPTED,
+        startingOffsetsTimestamp: null,
+        submittedAt: new Date(at),
+      },
     });
   }
   facts.push({ kind: 'event', event: { type: 'spark.adopted', submissionIds: fresh } });
@@ -117,11 +154,24 @@ export function accept(
   facts.push({
     kind: 'record',
     required: true,
-    record: { tenant, submissionId: a.id, masterUrl: a.masterUrl, reason: a.purpose, startingOffsetsTimestamp: a.startingOffsetsTimestamp, submittedAt: new Date(a.at) },
+    record: {
+      tenant,
+      submissionId: a.id,
+      masterUrl: a.masterUrl,
+      reason: a.purpose,
+      startingOffsetsTimestamp: a.startingOffsetsTimestamp,
+      submittedAt: new Date(a.at),
+    },
   });
   facts.push({
     kind: 'event',
-    event: { type: 'spark.submitted', submissionId: a.id, purpose: a.purpose, reason: a.reason, ...(a.startingOffsetsTimestamp !== null ? { startingOffsetsTimestamp: a.startingOffsetsTimestamp } : {}) },
+    event: {
+      type: 'spark.submitted',
+      submissionId: a.id,
+      purpose: a.purpose,
+      reason: a.reason,
+      ...(a.startingOffsetsTimestamp !== null ? { startingOffsetsTimestamp: a.startingOffsetsTimestamp } : {}),
+    },
   });
   if (a.mark) next = { ...next, pendingMarks: [...next.pendingMarks, { ...a.mark, startingOffsetsTimestamp: a.startingOffsetsTimestamp }] };
   return next;
@@ -178,15 +228,36 @@ function settleAmbiguous(state: SparkState, ctx: Ctx): SparkState {
   const lineage = [...candidates].sort(compareNewestFirst).reverse();
   const original = lineage[0]!;
   ctx.ownedIds.add(original.id);
-  let next: SparkState = { ...state, ambiguous: null, relaunchesSettled: remember(state.relaunchesSettled, ...lineage.filter((d) => d.state === 'RELAUNCHING').map((d) => d.id)) };
+  let next: SparkState = {
+    ...state,
+    ambiguous: null,
+    relaunchesSettled: remember(state.relaunchesSettled, ...lineage.filter((d) => d.state === 'RELAUNCHING').map((d) => d.id)),
+  };
   next = accept(
     next,
-    { id: original.id, at: a.at, purpose: a.purpose, startingOffsetsTimestamp: a.startingOffsetsTimestamp, mark: a.markReplay, masterUrl: a.masterUrl, reason: `found on the master after a create that got no usable answer (${a.purpose})` },
+    {
+      id: original.id,
+      at: a.at,
+      purpose: a.purpose,
+      startingOffsetsTimestamp: a.startingOffsetsTimestamp,
+      mark: a.markReplay,
+      masterUrl: a.masterUrl,
+      reason: `found on the master after a create that got no usable answer (${a.purpose})`,
+    },
     ctx.tenant.tenant,
     ctx.facts,
   );
   const rest = lineage.slice(1).filter((d) => d.state !== 'RELAUNCHING');
-  if (rest.length > 0) next = adopt(next, rest.map((d) => d.id), ctx.ownedIds, master, now, ctx.tenant.tenant, ctx.facts);
+  if (rest.length > 0)
+    next = adopt(
+      next,
+      rest.map((d) => d.id),
+      ctx.ownedIds,
+      master,
+      now,
+      ctx.tenant.tenant,
+      ctx.facts,
+    );
   return forgetLineage(next, lineage, master);
 }
 
@@ -226,11 +297,17 @@ function settleBegunStep(state: SparkState, ctx: Ctx): { state: SparkState; step
   const mark: ReplayMark = { replayId: replay.id, flag: step.flag };
   if (lineage.some((d) => ctx.ownedIds.has(d.id))) {
     // Its create was recorded; only the flag is missing.
-    return { state: { ...state, pendingMarks: [...state.pendingMarks, { ...mark, startingOffsetsTimestamp: step.startingOffsetsTimestamp }] }, stepBegunAt: null };
+    return {
+      state: { ...state, pendingMarks: [...state.pendingMarks, { ...mark, startingOffsetsTimestamp: step.startingOffsetsTimestamp }] },
+      stepBegunAt: null,
+    };
   }
   const original = lineage.find((d) => d.state !== 'RELAUNCHING') ?? lineage[0]!;
   ctx.ownedIds.add(original.id);
-  let next: SparkState = { ...state, relaunchesSettled: remember(state.relaunchesSettled, ...lineage.filter((d) => d.state === 'RELAUNCHING').map((d) => d.id)) };
+  let next: SparkState = {
+    ...state,
+    relaunchesSettled: remember(state.relaunchesSettled, ...lineage.filter((d) => d.state === 'RELAUNCHING').map((d) => d.id)),
+  };
   next = accept(
     next,
     {
@@ -246,7 +323,16 @@ function settleBegunStep(state: SparkState, ctx: Ctx): { state: SparkState; step
     ctx.facts,
   );
   const rest = lineage.filter((d) => d !== original && d.state !== 'RELAUNCHING');
-  if (rest.length > 0) next = adopt(next, rest.map((d) => d.id), ctx.ownedIds, master, now, ctx.tenant.tenant, ctx.facts);
+  if (rest.length > 0)
+    next = adopt(
+      next,
+      rest.map((d) => d.id),
+      ctx.ownedIds,
+      master,
+      now,
+      ctx.tenant.tenant,
+      ctx.facts,
+    );
   return { state: forgetLineage(next, lineage, master), stepBegunAt: null };
 }
 
@@ -271,7 +357,13 @@ function adoptReplacements(state: SparkState, ctx: Ctx): SparkState {
     if (!ctx.ownedIds.has(d.id) && !prevAlive.includes(d.id)) continue;
     // The replacement keeps the description: same main class, cores and memory.
     const fresh = master.activeDrivers.filter(
-      (x) => isAliveDriver(x) && x.mainClass === mainClass && x.cores === d.cores && x.memoryMb === d.memoryMb && !ctx.ownedIds.has(x.id) && !(prevActive?.has(x.id) ?? false),
+      (x) =>
+        isAliveDriver(x) &&
+        x.mainClass === mainClass &&
+        x.cores === d.cores &&
+        x.memoryMb === d.memoryMb &&
+        !ctx.ownedIds.has(x.id) &&
+        !(prevActive?.has(x.id) ?? false),
     );
     relaunches.set(d.id, new Set(fresh.map((x) => x.id)));
   }
@@ -296,7 +388,16 @@ function adoptReplacements(state: SparkState, ctx: Ctx): SparkState {
       relaunches.delete(r);
       settled.push(r);
     }
-    if (left.length > 0 && left.length === relaunched.length) next = adopt(next, left.map((x) => x.id), ctx.ownedIds, master, now, ctx.tenant.tenant, ctx.facts);
+    if (left.length > 0 && left.length === relaunched.length)
+      next = adopt(
+        next,
+        left.map((x) => x.id),
+        ctx.ownedIds,
+        master,
+        now,
+        ctx.tenant.tenant,
+        ctx.facts,
+      );
   }
   if (settled.length > MEMORY_LIMIT) settled = settled.slice(-MEMORY_LIMIT);
   return { ...next, relaunches, relaunchesSettled: settled };
@@ -317,7 +418,12 @@ function deathsAndCrashLoop(state: SparkState, aliveNow: readonly SparkDriver[],
       if (isCrashLooping(crash) && (!before.looping || currentBackoffMs(crash) > before.backoffMs)) {
         ctx.facts.push({
           kind: 'event',
-          event: { type: 'spark.crashloop', deaths: deathsInWindow(crash, now), nextSubmitAt: nextSubmitAllowedAt(crash) ?? now, backoffMs: currentBackoffMs(crash) },
+          event: {
+            type: 'spark.crashloop',
+            deaths: deathsInWindow(crash, now),
+            nextSubmitAt: nextSubmitAllowedAt(crash) ?? now,
+            backoffMs: currentBackoffMs(crash),
+          },
         });
       }
     }
@@ -338,7 +444,12 @@ function reportSplitBrain(state: SparkState, master: MasterState, aliveNow: read
   facts.push({
     kind: 'event',
     event: split
-      ? { type: 'spark.split-brain', masters: [...split.aliveMasters], actingOn: split.actingOn, driversElsewhere: aliveNow.filter((d) => split.elsewhere.has(d.id)).map((d) => d.id) }
+      ? {
+          type: 'spark.split-brain',
+          masters: [...split.aliveMasters],
+          actingOn: split.actingOn,
+          driversElsewhere: aliveNow.filter((d) => split.elsewhere.has(d.id)).map((d) => d.id),
+        }
       : { type: 'spark.split-brain-ended', actingOn: master.webUiUrl },
   });
   return { ...state, splitBrain: key };

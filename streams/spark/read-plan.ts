@@ -54,7 +54,13 @@ export function ownedReadNeeded(state: SparkState, tenant: SparkTenantFacts, mas
  * tenant's main class (and of a begun step's) while a create, a step or a relaunch is being
  * matched to its driver; none otherwise (the usual run asks nothing).
  */
-export function ownersToAsk(state: SparkState, facts: SparkTenantFacts, master: MasterState, ownedIds: ReadonlySet<string>, stepAttempt: ReplayStepAttempt | undefined): string[] {
+export function ownersToAsk(
+  state: SparkState,
+  facts: SparkTenantFacts,
+  master: MasterState,
+  ownedIds: ReadonlySet<string>,
+  stepAttempt: ReplayStepAttempt | undefined,
+): string[] {
   const prevAlive = state.prevAliveIds ?? [];
   const relaunchWork =
     state.relaunches.size > 0 ||

@@ -164,7 +164,9 @@ export interface DueStep {
 /** The replay step due now (start, then resume), if any. */
 export function dueStep(replay: PendingReplay, now: number): DueStep | null {
   if (!replay.isSubmittedForOffsetsTimestamp) {
-    return replay.startingOffsetsTimestamp <= now ? { flag: 'isSubmittedForOffsetsTimestamp', purpose: 'replay-start', startingOffsetsTimestamp: replay.startingOffsetsTimestamp } : null;
+    return replay.startingOffsetsTimestamp <= now
+      ? { flag: 'isSubmittedForOffsetsTimestamp', purpose: 'replay-start', startingOffsetsTimestamp: replay.startingOffsetsTimestamp }
+      : null;
   }
   if (!replay.isResumedToSubscribePattern && replay.resumeToSubscribePatternTimestamp <= now) {
     return { flag: 'isResumedToSubscribePattern', purpose: 'replay-resume', startingOffsetsTimestamp: null };

@@ -83,7 +83,9 @@ export function sparkStatusView(state: SparkState, tenant: TenantConfig, otherTe
       splitBrain: master?.splitBrain ? { aliveMasters: [...master.splitBrain.aliveMasters], actingOn: master.splitBrain.actingOn } : null,
     },
     drivers: { alive: alive.map(driverView), recentCompleted: completed.map(driverView) },
-    lastSubmission: last ? { submissionId: last.submissionId, at: iso(last.at)!, reason: last.reason, startingOffsetsTimestamp: last.startingOffsetsTimestamp } : null,
+    lastSubmission: last
+      ? { submissionId: last.submissionId, at: iso(last.at)!, reason: last.reason, startingOffsetsTimestamp: last.startingOffsetsTimestamp }
+      : null,
     restarts: state.restarts,
     submissions: state.submissions,
     crashLoop: {

@@ -187,7 +187,8 @@ export function sparkStream(ctx: StreamContext, deps: SparkStreamDeps): SparkStr
       const durationMs = Math.round(performance.now() - startedReal);
       update({ lastPoll: { at: started, durationMs, outcome, reason } });
       // One event per run: `spark.master-unreachable` when no master answered, else this one.
-      if (report.masterStatus !== null) ctx.emit({ type: 'spark.polled', masterStatus: report.masterStatus, aliveDrivers: report.aliveDrivers, action: outcome, durationMs });
+      if (report.masterStatus !== null)
+        ctx.emit({ type: 'spark.polled', masterStatus: report.masterStatus, aliveDrivers: report.aliveDrivers, action: outcome, durationMs });
     }
   };
 

@@ -88,14 +88,20 @@ describe('the dashboard', () => {
     await page.locator('#token-dialog').waitFor();
     await page.getByLabel('Token', { exact: true }).fill(UI_TOKEN);
     await page.getByRole('button', { name: 'Use token' }).click();
-    await waitFor(async () => (await page.locator('#action-result').innerText()).includes('Successfully synced componentType: application for tenant: ABC'), 'the sync result');
+    await waitFor(
+      async () => (await page.locator('#action-result').innerText()).includes('Successfully synced componentType: application for tenant: ABC'),
+      'the sync result',
+    );
     expect(await page.evaluate("[sessionStorage.getItem('logwise.token'), localStorage.length]")).toEqual([UI_TOKEN, 0]);
 
     // Monitor with overrides: no dialog any more (the token is kept in the tab).
     await page.getByLabel('Driver cores').fill('2');
     await page.getByLabel('Driver memory (GB)').fill('3');
     await page.getByRole('button', { name: 'Monitor now' }).click();
-    await waitFor(async () => (await page.locator('#action-result').innerText()).includes('Successfully monitored the spark job for tenant: ABC'), 'the monitor result');
+    await waitFor(
+      async () => (await page.locator('#action-result').innerText()).includes('Successfully monitored the spark job for tenant: ABC'),
+      'the monitor result',
+    );
     expect(await page.locator('#token-dialog').isVisible()).toBe(false);
 
     // Replay from a time picked on the page (confirmed), recorded by the daemon and shown pending or running.
@@ -105,13 +111,19 @@ describe('the dashboard', () => {
     await page.getByRole('button', { name: 'Schedule replay' }).click();
     await waitFor(async () => /Replay #\d+ recorded/.test(await page.locator('#action-result').innerText()), 'the replay result');
     const appArgs = (body: unknown) => (body as { appArgs?: string[] } | undefined)?.appArgs ?? [];
-    const replay = await waitFor(() => d.sim.createRequests.find((r) => appArgs(r.body).some((a) => a.startsWith('kafka.startingOffsetsTimestamp='))), 'the replay submission', 10_000);
+    const replay = await waitFor(
+      () => d.sim.createRequests.find((r) => appArgs(r.body).some((a) => a.startsWith('kafka.startingOffsetsTimestamp='))),
+      'the replay submission',
+      10_000,
+    );
     // The page's local time, as the browser reads the picker (the test runs it in this process's zone).
     expect(appArgs(replay.body)).toContain(`kafka.startingOffsetsTimestamp=${new Date(2026, 0, 2, 3, 4).getTime()}`);
     await waitFor(async () => (await page.locator('ol.timeline').innerText()).includes('spark.replay-started'), 'spark.replay-started in the timeline');
 
     // Every form control has a label.
-    const unlabelled = await page.evaluate("[...document.querySelectorAll('input, select')].filter((el) => el.labels.length === 0 && !el.getAttribute('aria-label')).map((el) => el.id)");
+    const unlabelled = await page.evaluate(
+      "[...document.querySelectorAll('input, select')].filter((el) => el.labels.length === 0 && !el.getAttribute('aria-label')).map((el) => el.id)",
+    );
     expect(unlabelled).toEqual([]);
     await screenshot(page, 'dashboard-tenant.png');
     expectCleanPages();

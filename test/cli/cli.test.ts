@@ -108,8 +108,8 @@ describe('status and events on a live daemon', () => {
     await waitFor(() => tail.err.some((l) => l.includes('following')), 'the tail connected');
     d.sim.killDriverProcess(first, 'FAILED');
     const submitted = await waitFor(() => tail.out.find((l) => l.includes('spark.submitted')), 'spark.submitted in the tail');
-    expect(submitted).toMatch(/^\d\d:\d\d:\d\d\.\d{3}  ABC\s+spark\.submitted\s+submissionId=driver-\S+ purpose=keep-alive reason=".+"$/);
-    expect(tail.out.every((l) => /^\S+  ABC\s+spark\./.test(l))).toBe(true);
+    expect(submitted).toMatch(/^\d\d:\d\d:\d\d\.\d{3} {2}ABC\s+spark\.submitted\s+submissionId=driver-\S+ purpose=keep-alive reason=".+"$/);
+    expect(tail.out.every((l) => /^\S+ {2}ABC\s+spark\./.test(l))).toBe(true);
     tail.kill('SIGINT');
     expect(await exited(tail)).toBe(0);
   });
@@ -119,7 +119,8 @@ describe('status and events on a live daemon', () => {
     await waitFor(() => tail.out.length >= 2, 'two events');
     tail.kill('SIGINT');
     await exited(tail);
-    for (const line of tail.out) expect(JSON.parse(line)).toMatchObject({ type: expect.stringMatching(/^delay\./), tenant: expect.any(String), at: expect.any(Number) });
+    for (const line of tail.out)
+      expect(JSON.parse(line)).toMatchObject({ type: expect.stringMatching(/^delay\./), tenant: expect.any(String), at: expect.any(Number) });
   });
 
   it('events for an unknown tenant: exit 1 with the daemon’s refusal, at once', async () => {
@@ -177,15 +178,23 @@ describe('actions', () => {
     const res = await run(['monitor', '--tenant', 'ABC', '--driver-cores', '2', '--driver-memory-gb', '3'], env());
     expect(res).toMatchObject({ code: 0, stdout: 'ABC: Successfully monitored the spark job for tenant: ABC\n' });
     const create = await waitFor(() => d.sim.createRequests.at(-1), 'the submission');
-    expect((create.body as { sparkProperties: Record<string, string> }).sparkProperties).toMatchObject({ 'spark.driver.cores': '2', 'spark.driver.memory': '3G' });
+    expect((create.body as { sparkProperties: Record<string, string> }).sparkProperties).toMatchObject({
+      'spark.driver.cores': '2',
+      'spark.driver.memory': '3G',
+    });
   });
 
   it('replay: ISO times to epoch ms, recorded', async () => {
     const res = await run(['replay', '--tenant', 'ABC', '--from', '2026-01-02T03:04:00Z', '--resume', '2026-01-02T05:00:00+01:00'], env());
     expect(res.code).toBe(0);
-    expect(res.stdout).toMatch(/^ABC: replay #\d+ recorded: Kafka from 2026-01-02T03:04:00.000Z, back to the normal subscription at 2026-01-02T04:00:00.000Z\n$/);
+    expect(res.stdout).toMatch(
+      /^ABC: replay #\d+ recorded: Kafka from 2026-01-02T03:04:00.000Z, back to the normal subscription at 2026-01-02T04:00:00.000Z\n$/,
+    );
     const status = await (await fetch(`${d.url}/api/v1/tenants?tenant=ABC`)).json();
-    expect((status as any).data.tenants[0].spark.replay).toMatchObject({ startingOffsetsTimestamp: Date.UTC(2026, 0, 2, 3, 4), resumeToSubscribePatternTimestamp: Date.UTC(2026, 0, 2, 4) });
+    expect((status as any).data.tenants[0].spark.replay).toMatchObject({
+      startingOffsetsTimestamp: Date.UTC(2026, 0, 2, 3, 4),
+      resumeToSubscribePatternTimestamp: Date.UTC(2026, 0, 2, 4),
+    });
   });
 
   it('refusals and unreachable daemons: exit 1 with one line, never a stack', async () => {
@@ -221,7 +230,10 @@ describe('config check and usage', () => {
   });
 
   it('exit 2 with one line per problem naming the key path, the daemon’s own validation; secrets not shown', async () => {
-    const path = file('bad.conf', `http.port = "eighty"\ndatabase.password = 987654321\ntenants = [{ name = "A", objectStore.local.path = "/x", spark { sparkMasterHost = "m" }, retention = 3 }]`);
+    const path = file(
+      'bad.conf',
+      `http.port = "eighty"\ndatabase.password = 987654321\ntenants = [{ name = "A", objectStore.local.path = "/x", spark { sparkMasterHost = "m" }, retention = 3 }]`,
+    );
     const res = await run(['config', 'check', path]);
     expect(res.code).toBe(2);
     expect(res.stdout).toBe('');

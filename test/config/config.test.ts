@@ -45,7 +45,8 @@ async function problemsOf(text: string): Promise<string[]> {
 
 describe('configuration', () => {
   beforeEach(() => {
-    for (const name of ['PORT', 'ORCHESTRATOR_AUTH_TOKEN', 'DB_CLIENT', 'DB_MASTER_HOST', 'DB_PORT', 'DB_USERNAME', 'DB_PASSWORD', 'DB_NAME']) vi.stubEnv(name, undefined);
+    for (const name of ['PORT', 'ORCHESTRATOR_AUTH_TOKEN', 'DB_CLIENT', 'DB_MASTER_HOST', 'DB_PORT', 'DB_USERNAME', 'DB_PASSWORD', 'DB_NAME'])
+      vi.stubEnv(name, undefined);
   });
   afterEach(() => vi.unstubAllEnvs());
 
@@ -105,19 +106,27 @@ describe('configuration', () => {
     expect(config.database).toMatchObject({ client: 'mysql', host: 'db.internal', port: 3307, user: 'orchestrator', password: 'pw-from-env' });
   });
 
-  it('loop.crashLoop sets the crash-loop threshold, window and cap of every tenant\'s Spark stream', async () => {
+  it("loop.crashLoop sets the crash-loop threshold, window and cap of every tenant's Spark stream", async () => {
     const config = await parseConfig(`loop.crashLoop { threshold = 3, windowSeconds = 120, maxBackoffSeconds = 20 }\n${tenant()}`);
     expect(config.loop.crashLoop).toEqual({ threshold: 3, windowSeconds: 120, maxBackoffSeconds: 20 });
     const params = createCrashLoopState(crashLoopParams(config.loop.crashLoop!)).params;
     // A cap below the default first wait (30 s) lowers the first wait with it.
-    expect(params).toMatchObject({ threshold: 3, windowMs: 120_000, maxBackoffMs: 20_000, baseBackoffMs: 20_000, stableMs: DEFAULT_CRASH_LOOP_PARAMS.stableMs });
+    expect(params).toMatchObject({
+      threshold: 3,
+      windowMs: 120_000,
+      maxBackoffMs: 20_000,
+      baseBackoffMs: 20_000,
+      stableMs: DEFAULT_CRASH_LOOP_PARAMS.stableMs,
+    });
     expect(createCrashLoopState(crashLoopParams({ threshold: 8 })).params).toMatchObject({ ...DEFAULT_CRASH_LOOP_PARAMS, threshold: 8 });
     await expect(parseConfig(`loop.crashLoop { threshold = 0 }\n${tenant()}`)).rejects.toThrow(/loop\.crashLoop\.threshold/);
     await expect(parseConfig(`loop.crashLoop { backoffSeconds = 5 }\n${tenant()}`)).rejects.toThrow(/loop\.crashLoop/);
   });
 
   it('accepts fractional loop intervals and a single-level partition layout', async () => {
-    const config = await parseConfig(`loop { sparkPollSeconds = 0.2, backoff { minSeconds = 0.05, maxSeconds = 1 } }\n${tenant('partitionKeys = ["service_name"]')}`);
+    const config = await parseConfig(
+      `loop { sparkPollSeconds = 0.2, backoff { minSeconds = 0.05, maxSeconds = 1 } }\n${tenant('partitionKeys = ["service_name"]')}`,
+    );
     expect(config.loop.sparkPollSeconds).toBe(0.2);
     expect(config.loop.backoff).toEqual({ minSeconds: 0.05, maxSeconds: 1 });
     expect(config.tenants[0]!.partitionKeys).toEqual(['service_name']);
@@ -132,11 +141,27 @@ describe('configuration', () => {
     ['an unknown nested key', tenant('', 'driverMemroy = "2G"'), ['tenants[0].spark.driverMemroy: unknown key']],
     ['an unknown database client', `database.client = postgres\n${tenant()}`, ['database.client: expected "mysql" or "sqlite", got string "postgres"']],
     ['a wrong boolean', `http.protectReads = maybe\n${tenant()}`, ['http.protectReads: expected true or false, got string "maybe"']],
-    ['two object stores', tenant('objectStore.aws { region = "us-east-1", bucket = "b" }'), ['tenants[0].objectStore: set exactly one of objectStore.aws or objectStore.local']],
-    ['a duplicate tenant', `tenants = [{ name = "A", objectStore.local.path = "x", kafka.kafkaBrokersHost = k, spark { sparkMasterHost = "m", sparkJarPath = "j" } }, { name = "A", objectStore.local.path = "y", kafka.kafkaBrokersHost = k, spark { sparkMasterHost = "m", sparkJarPath = "j" } }]`, ['tenants[1].name: duplicate tenant name "A"']],
+    [
+      'two object stores',
+      tenant('objectStore.aws { region = "us-east-1", bucket = "b" }'),
+      ['tenants[0].objectStore: set exactly one of objectStore.aws or objectStore.local'],
+    ],
+    [
+      'a duplicate tenant',
+      `tenants = [{ name = "A", objectStore.local.path = "x", kafka.kafkaBrokersHost = k, spark { sparkMasterHost = "m", sparkJarPath = "j" } }, { name = "A", objectStore.local.path = "y", kafka.kafkaBrokersHost = k, spark { sparkMasterHost = "m", sparkJarPath = "j" } }]`,
+      ['tenants[1].name: duplicate tenant name "A"'],
+    ],
     ['no tenants', 'http.port = 8080', ['tenants: is required: list at least one tenant']],
-    ['a backoff that shrinks', `loop.backoff { minSeconds = 10, maxSeconds = 1 }\n${tenant()}`, ['loop.backoff.minSeconds: must not be greater than loop.backoff.maxSeconds']],
-    ['an empty retention env list', tenant('envLogsRetentionDays = [{ envs = [], retentionDays = 3 }]'), ['tenants[0].envLogsRetentionDays[0].envs: must name at least one env']],
+    [
+      'a backoff that shrinks',
+      `loop.backoff { minSeconds = 10, maxSeconds = 1 }\n${tenant()}`,
+      ['loop.backoff.minSeconds: must not be greater than loop.backoff.maxSeconds'],
+    ],
+    [
+      'an empty retention env list',
+      tenant('envLogsRetentionDays = [{ envs = [], retentionDays = 3 }]'),
+      ['tenants[0].envLogsRetentionDays[0].envs: must name at least one env'],
+    ],
   ])('reports %s with its key path', async (_name, text, expected) => {
     expect(await problemsOf(text)).toEqual(expected);
   });
@@ -146,11 +171,23 @@ describe('configuration', () => {
     ['tenants[0].objectStore', `tenants = [{ name = A, kafka.kafkaBrokersHost = k, spark { sparkMasterHost = "m", sparkJarPath = "j" } }]`],
     ['tenants[0].spark', `tenants = [{ name = A, objectStore.local.path = "x", kafka.kafkaBrokersHost = k }]`],
     ['tenants[0].spark.sparkMasterHost', `tenants = [{ name = A, objectStore.local.path = "x", kafka.kafkaBrokersHost = k, spark { sparkJarPath = "j" } }]`],
-    ['tenants[0].kafka.kafkaBrokersHost', `tenants = [{ name = A, objectStore.local.path = "x", kafka {}, spark { sparkMasterHost = "m", sparkJarPath = "j" } }]`],
+    [
+      'tenants[0].kafka.kafkaBrokersHost',
+      `tenants = [{ name = A, objectStore.local.path = "x", kafka {}, spark { sparkMasterHost = "m", sparkJarPath = "j" } }]`,
+    ],
     ['tenants[0].spark.sparkJarPath', `tenants = [{ name = A, objectStore.local.path = "x", kafka.kafkaBrokersHost = k, spark { sparkMasterHost = "m" } }]`],
-    ['tenants[0].objectStore.local.path', `tenants = [{ name = A, objectStore.local {}, kafka.kafkaBrokersHost = k, spark { sparkMasterHost = "m", sparkJarPath = "j" } }]`],
-    ['tenants[0].objectStore.aws.bucket', `tenants = [{ name = A, objectStore.aws { region = x }, kafka.kafkaBrokersHost = k, spark { sparkMasterHost = "m", sparkJarPath = "j" } }]`],
-    ['tenants[0].delayMetrics.app.sampleServiceName', `tenants = [{ name = A, delayMetrics.app { sampleEnv = x }, objectStore.local.path = "x", kafka.kafkaBrokersHost = k, spark { sparkMasterHost = "m", sparkJarPath = "j" } }]`],
+    [
+      'tenants[0].objectStore.local.path',
+      `tenants = [{ name = A, objectStore.local {}, kafka.kafkaBrokersHost = k, spark { sparkMasterHost = "m", sparkJarPath = "j" } }]`,
+    ],
+    [
+      'tenants[0].objectStore.aws.bucket',
+      `tenants = [{ name = A, objectStore.aws { region = x }, kafka.kafkaBrokersHost = k, spark { sparkMasterHost = "m", sparkJarPath = "j" } }]`,
+    ],
+    [
+      'tenants[0].delayMetrics.app.sampleServiceName',
+      `tenants = [{ name = A, delayMetrics.app { sampleEnv = x }, objectStore.local.path = "x", kafka.kafkaBrokersHost = k, spark { sparkMasterHost = "m", sparkJarPath = "j" } }]`,
+    ],
   ])('names the missing required key %s in one line', async (path, text) => {
     expect(await problemsOf(text)).toEqual([`${path}: is required`]);
   });
@@ -175,7 +212,9 @@ describe('configuration', () => {
 
   it('names a required ${VAR} that is not set, and rejects broken HOCON', async () => {
     vi.stubEnv('LW_SURELY_UNSET', undefined);
-    expect(await problemsOf(`x = \${LW_SURELY_UNSET}\n${tenant()}`)).toEqual(['test.conf: ${LW_SURELY_UNSET} is not set (use ${?LW_SURELY_UNSET} if it is optional)']);
+    expect(await problemsOf(`x = \${LW_SURELY_UNSET}\n${tenant()}`)).toEqual([
+      'test.conf: ${LW_SURELY_UNSET} is not set (use ${?LW_SURELY_UNSET} if it is optional)',
+    ]);
     const [line] = await problemsOf('tenants = [{ name = "A" ');
     expect(line).toMatch(/^test\.conf: invalid HOCON: /);
   });
@@ -195,11 +234,18 @@ describe('configuration', () => {
   it('stops the daemon at start-up with one line per problem and a non-zero exit, never echoing a secret', () => {
     const dir = mkdtempSync(join(tmpdir(), 'lw-conf-'));
     const file = join(dir, 'bad.conf');
-    writeFileSync(file, `database { password = "pw-Sup3rSecret" }\nspark.x = 1\nhttp.port = -1\n${tenant('defaultLogsRetentionDays = "x"', 'awsSecretAccessKey = "aws-Sup3rSecret"')}`);
+    writeFileSync(
+      file,
+      `database { password = "pw-Sup3rSecret" }\nspark.x = 1\nhttp.port = -1\n${tenant('defaultLogsRetentionDays = "x"', 'awsSecretAccessKey = "aws-Sup3rSecret"')}`,
+    );
     const run = spawnSync(process.execPath, ['--import', 'tsx', 'src/main.ts', '--config', file], { encoding: 'utf8', timeout: 20_000 });
     expect(run.status).toBe(2);
     const lines = run.stderr.trim().split('\n').sort();
-    expect(lines).toEqual(['config error: http.port: expected a port (0-65535)', 'config error: spark: unknown key', 'config error: tenants[0].defaultLogsRetentionDays: expected a number, got string "x"']);
+    expect(lines).toEqual([
+      'config error: http.port: expected a port (0-65535)',
+      'config error: spark: unknown key',
+      'config error: tenants[0].defaultLogsRetentionDays: expected a number, got string "x"',
+    ]);
     expect(run.stdout + run.stderr).not.toMatch(/Sup3rSecret/);
   });
 });
@@ -219,7 +265,10 @@ async function startDaemonOn(text: string): Promise<{ code: number | null; lines
 function startDaemonOnFile(file: string): Promise<{ code: number | null; lines: string[]; stdout: string; ms: number }> {
   const t0 = Date.now();
   return new Promise((resolve) => {
-    const proc = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', '--config', file], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, PORT: '0' } });
+    const proc = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', '--config', file], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, PORT: '0' },
+    });
     let stdout = '';
     let stderr = '';
     proc.stdout.on('data', (d: Buffer) => (stdout += d.toString('utf8')));
@@ -345,7 +394,9 @@ describe('config edges: the daemon stops at start-up, exit 2, one line saying wh
       const run = await startDaemonOnFile(file);
       console.log(`config edges, > 64 MiB: exit ${run.code} after ${run.ms} ms: ${run.lines.join(' | ')}`);
       expect(run.code).toBe(2);
-      expect(run.lines).toEqual([expect.stringMatching(/^config error: .*daemon\.conf: the config is 6\d\.\d MiB \(\d+ bytes\); at most 64 MiB \(67108864 bytes\) is read$/)]);
+      expect(run.lines).toEqual([
+        expect.stringMatching(/^config error: .*daemon\.conf: the config is 6\d\.\d MiB \(\d+ bytes\); at most 64 MiB \(67108864 bytes\) is read$/),
+      ]);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
@@ -359,7 +410,9 @@ describe('config edges: the daemon stops at start-up, exit 2, one line saying wh
     const run = await startDaemonOn(`${tenants(1)}deep ${'{ a '.repeat(5_000)}= 1${' }'.repeat(5_000)}\n`);
     console.log(`config edges, 5,000 levels: exit ${run.code} after ${run.ms} ms: ${run.lines.join(' | ')}`);
     expect(run.code).toBe(2);
-    expect(run.lines).toEqual([expect.stringMatching(/^config error: .*daemon\.conf: nested 5000 levels deep at line \d+; at most 64 levels of \{ \}, \[ \] and dotted keys are read$/)]);
+    expect(run.lines).toEqual([
+      expect.stringMatching(/^config error: .*daemon\.conf: nested 5000 levels deep at line \d+; at most 64 levels of \{ \}, \[ \] and dotted keys are read$/),
+    ]);
     expect(run.ms).toBeLessThan(15_000);
   });
 

@@ -31,11 +31,19 @@ describe('HOCON: empty variables as unset', () => {
   });
 
   it('reports each value left unset with its key path (list elements by index) and its variables', () => {
-    const { unset } = parse('tenants = [{ spark { jar = ${EMPTY} } }, { objectStore.aws.bucket = ${?LW_SURELY_UNSET_VAR} }]\nx.y = ${EMPTY}${?LW_SURELY_UNSET_VAR}\nok = ${SET}');
+    const { unset } = parse(
+      'tenants = [{ spark { jar = ${EMPTY} } }, { objectStore.aws.bucket = ${?LW_SURELY_UNSET_VAR} }]\nx.y = ${EMPTY}${?LW_SURELY_UNSET_VAR}\nok = ${SET}',
+    );
     expect(unset).toEqual([
       { path: ['tenants', 0, 'spark', 'jar'], variables: [{ name: 'EMPTY', empty: true }] },
       { path: ['tenants', 1, 'objectStore', 'aws', 'bucket'], variables: [{ name: 'LW_SURELY_UNSET_VAR', empty: false }] },
-      { path: ['x', 'y'], variables: [{ name: 'EMPTY', empty: true }, { name: 'LW_SURELY_UNSET_VAR', empty: false }] },
+      {
+        path: ['x', 'y'],
+        variables: [
+          { name: 'EMPTY', empty: true },
+          { name: 'LW_SURELY_UNSET_VAR', empty: false },
+        ],
+      },
     ]);
   });
 });

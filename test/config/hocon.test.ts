@@ -65,7 +65,18 @@ describe('HOCON parser (src/config/hocon)', () => {
   describe('values', () => {
     it('reads numbers (JSON syntax), booleans and null; anything else unquoted is a string', () => {
       expect(parse('a = 1, b = -3, c = 1.5, d = 1e3, e = 10G, f = 007, g = 0x10, h = true, i = false, j = null, k = yes, l = 1.5e400')).toEqual({
-        a: 1, b: -3, c: 1.5, d: 1000, e: '10G', f: '007', g: '0x10', h: true, i: false, j: null, k: 'yes', l: '1.5e400',
+        a: 1,
+        b: -3,
+        c: 1.5,
+        d: 1000,
+        e: '10G',
+        f: '007',
+        g: '0x10',
+        h: true,
+        i: false,
+        j: null,
+        k: 'yes',
+        l: '1.5e400',
       });
       expect(parse('a = "1", b = "true", c = ^logs.*'.replace('^logs.*', '"^logs.*"'))).toEqual({ a: '1', b: 'true', c: '^logs.*' });
     });
@@ -82,7 +93,12 @@ describe('HOCON parser (src/config/hocon)', () => {
 
     it('concatenates values on one line, keeping the whitespace between them', () => {
       expect(parse('a = foo bar  baz\nb = 1 2\nc = true"x"\nd = "s3a://b/"${PATH}\ne = [1] [2]\nf = { x = 1 } { y = 2 }')).toEqual({
-        a: 'foo bar  baz', b: '1 2', c: 'truex', d: 's3a://b/jars/app.jar', e: [1, 2], f: { x: 1, y: 2 },
+        a: 'foo bar  baz',
+        b: '1 2',
+        c: 'truex',
+        d: 's3a://b/jars/app.jar',
+        e: [1, 2],
+        f: { x: 1, y: 2 },
       });
       expect(errorOf('a = [1] foo').message).toBe('cannot concatenate a string with a list at line 1, column 9');
       expect(errorOf('a = foo { b = 1 }').message).toBe('cannot concatenate an object with a string at line 1, column 9');
@@ -163,7 +179,13 @@ describe('HOCON parser (src/config/hocon)', () => {
 
     it('never quotes what it found', () => {
       const secret = 'pw-Sup3rSecret';
-      for (const text of [`a { password = "${secret}" }}"${secret}"`, `password = ${secret} ${secret} {`, `a = "${secret}`, `"${secret}"`, `a = [1] "${secret}"`]) {
+      for (const text of [
+        `a { password = "${secret}" }}"${secret}"`,
+        `password = ${secret} ${secret} {`,
+        `a = "${secret}`,
+        `"${secret}"`,
+        `a = [1] "${secret}"`,
+      ]) {
         expect(errorOf(text).message).not.toContain('Sup3r');
       }
     });

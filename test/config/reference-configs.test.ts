@@ -59,13 +59,22 @@ describe('the Java orchestrator’s configs, with its compose environment', () =
   it('the older version loads: its encryption and Kafka Manager keys accepted with one warning each', async () => {
     const { config, warnings } = await load('older');
     expect(warnings.sort()).toEqual(
-      [`encryption: ${why}`, `tenants[0].kafka.kafkaManagerClusterName: ${why}`, `tenants[0].kafka.kafkaManagerUrl: ${why}`, `tenants[0].kafka.maxProducerRatePerPartition: ${why}`].sort(),
+      [
+        `encryption: ${why}`,
+        `tenants[0].kafka.kafkaManagerClusterName: ${why}`,
+        `tenants[0].kafka.kafkaManagerUrl: ${why}`,
+        `tenants[0].kafka.maxProducerRatePerPartition: ${why}`,
+      ].sort(),
     );
     expect(warnings.join('\n')).not.toMatch(/enc-key|enc-iv|kafka-manager:9000/);
     const t = config.tenants[0]!;
     expect(t.name).toBe('D11-Prod-AWS');
     // S3_ENDPOINT_OVERRIDE= (compose): unset.
-    expect(t.objectStore.aws).toEqual({ region: 'us-east-1', bucket: 'lw-ref-log-management-prod', roleArn: 'arn:aws:iam::000000000000:role/central-prod-log-central-role' });
+    expect(t.objectStore.aws).toEqual({
+      region: 'us-east-1',
+      bucket: 'lw-ref-log-management-prod',
+      roleArn: 'arn:aws:iam::000000000000:role/central-prod-log-central-role',
+    });
     expect(t.kafka).toEqual({ kafkaBrokersHost: 'kafka-1:9092,kafka-2:9092', kafkaBrokerPort: 9092, maxProducerRatePerPartition: 6000 });
     expect(t.spark).toMatchObject({
       sparkMasterHost: ['spark-master'],
@@ -73,7 +82,11 @@ describe('the Java orchestrator’s configs, with its compose environment', () =
       log4jPropertiesFilePath: 'https://s3.amazonaws.com/lw-ref-log-management-prod/conf/log4j.properties',
       mainClass: 'com.dream11.MainApplication',
     });
-    expect(t.delayMetrics?.app).toEqual({ sampleEnv: 'prod', sampleServiceName: 'central-log-management', sampleComponentName: 'central-log-management-vector' });
+    expect(t.delayMetrics?.app).toEqual({
+      sampleEnv: 'prod',
+      sampleServiceName: 'central-log-management',
+      sampleComponentName: 'central-log-management-vector',
+    });
     expect(t.partitionKeys).toBeUndefined();
     expect(config).not.toHaveProperty('encryption');
     expect(t.kafka).not.toHaveProperty('kafkaManagerUrl');
@@ -103,15 +116,21 @@ describe('the Java orchestrator’s configs, with its compose environment', () =
   });
 
   it('a key set in many tenants is one warning that counts them', async () => {
-    const tenant = (i: number) => `{ name = "T${i}", objectStore.local.path = "/x", kafka { kafkaBrokersHost = "k", kafkaManagerUrl = "u" }, spark { sparkMasterHost = "m", sparkJarPath = "j" } }`;
+    const tenant = (i: number) =>
+      `{ name = "T${i}", objectStore.local.path = "/x", kafka { kafkaBrokersHost = "k", kafkaManagerUrl = "u" }, spark { sparkMasterHost = "m", sparkJarPath = "j" } }`;
     const warnings: string[] = [];
     await parseConfig(`tenants = [${[0, 1, 2].map(tenant).join(', ')}]`, 't.conf', { env: {}, onWarning: (w) => warnings.push(w) });
     expect(warnings).toEqual([`tenants[*].kafka.kafkaManagerUrl (in 3 tenants): ${why}`]);
   });
 
   it('any other unknown key is still an error', async () => {
-    const text = readFileSync(NEWER, 'utf8').replace('maxProducerRatePerPartition = 6000', 'maxProducerRatePerPartition = 6000\n      kafkaManagerUrI = "typo"');
-    await expect(parseConfig(text, 'typo.conf', { env: { ...composeEnv(), ...versionEnv.newer } })).rejects.toMatchObject({ problems: ['tenants[0].kafka.kafkaManagerUrI: unknown key'] });
+    const text = readFileSync(NEWER, 'utf8').replace(
+      'maxProducerRatePerPartition = 6000',
+      'maxProducerRatePerPartition = 6000\n      kafkaManagerUrI = "typo"',
+    );
+    await expect(parseConfig(text, 'typo.conf', { env: { ...composeEnv(), ...versionEnv.newer } })).rejects.toMatchObject({
+      problems: ['tenants[0].kafka.kafkaManagerUrI: unknown key'],
+    });
   });
 
   describe('the database: MySQL from the reference’s variables, always log_central', () => {
@@ -122,8 +141,16 @@ describe('the Java orchestrator’s configs, with its compose environment', () =
     it.each([
       ['no database variable', { DB_MASTER_HOST: undefined, DB_PORT: undefined, DB_USERNAME: undefined, DB_PASSWORD: undefined }, { client: 'sqlite' }],
       ['only DB_PASSWORD=', { DB_MASTER_HOST: undefined, DB_PORT: undefined, DB_USERNAME: undefined, DB_PASSWORD: '' }, { client: 'sqlite' }],
-      ['DB_MASTER_HOST= (empty) and the rest unset', { DB_MASTER_HOST: '', DB_PORT: undefined, DB_USERNAME: undefined, DB_PASSWORD: undefined }, { client: 'sqlite' }],
-      ['only DB_MASTER_HOST', { DB_PORT: undefined, DB_USERNAME: undefined, DB_PASSWORD: undefined }, { client: 'mysql', host: 'db', port: 3306, user: 'root', password: '' }],
+      [
+        'DB_MASTER_HOST= (empty) and the rest unset',
+        { DB_MASTER_HOST: '', DB_PORT: undefined, DB_USERNAME: undefined, DB_PASSWORD: undefined },
+        { client: 'sqlite' },
+      ],
+      [
+        'only DB_MASTER_HOST',
+        { DB_PORT: undefined, DB_USERNAME: undefined, DB_PASSWORD: undefined },
+        { client: 'mysql', host: 'db', port: 3306, user: 'root', password: '' },
+      ],
       ['DB_PASSWORD= (empty)', { DB_PASSWORD: '' }, { client: 'mysql', user: 'myapp', password: '' }],
       ['DB_CLIENT=sqlite with the compose variables', { DB_CLIENT: 'sqlite' }, { client: 'sqlite' }],
       ['DB_CLIENT= (empty)', { DB_CLIENT: '' }, { client: 'mysql' }],
@@ -134,7 +161,10 @@ describe('the Java orchestrator’s configs, with its compose environment', () =
     });
     it('the embedded default config too: SQLite alone, MySQL with the reference’s variables', async () => {
       expect((await loadConfig('conf/application.conf', { env: {} })).database).toMatchObject({ client: 'sqlite', filename: 'data/orchestrator.sqlite' });
-      expect((await loadConfig('conf/application.conf', { env: { DB_MASTER_HOST: 'db', DB_USERNAME: 'myapp', DB_PASSWORD: 'myapp_pass', DB_NAME: 'myapp' } })).database).toMatchObject({
+      expect(
+        (await loadConfig('conf/application.conf', { env: { DB_MASTER_HOST: 'db', DB_USERNAME: 'myapp', DB_PASSWORD: 'myapp_pass', DB_NAME: 'myapp' } }))
+          .database,
+      ).toMatchObject({
         client: 'mysql',
         host: 'db',
         user: 'myapp',
@@ -143,7 +173,15 @@ describe('the Java orchestrator’s configs, with its compose environment', () =
     });
     it('a database key in the file names a MySQL server too; database.database selects the database', async () => {
       const text = `database { host = "mysql.internal", database = "orchestrator" }\n${readFileSync(NEWER, 'utf8')}`;
-      const env = { ...composeEnv(), ...versionEnv.newer, DB_MASTER_HOST: undefined, DB_PORT: undefined, DB_USERNAME: undefined, DB_PASSWORD: undefined, DB_NAME: 'myapp' };
+      const env = {
+        ...composeEnv(),
+        ...versionEnv.newer,
+        DB_MASTER_HOST: undefined,
+        DB_PORT: undefined,
+        DB_USERNAME: undefined,
+        DB_PASSWORD: undefined,
+        DB_NAME: 'myapp',
+      };
       expect((await parseConfig(text, 'db.conf', { env })).database).toMatchObject({ client: 'mysql', host: 'mysql.internal', database: 'orchestrator' });
     });
   });
@@ -151,14 +189,49 @@ describe('the Java orchestrator’s configs, with its compose environment', () =
   describe('an empty variable is unset: optional keys are not set, required ones are an error naming the key and the variable', () => {
     it.each([
       ['AWS_SESSION_TOKEN=', 'newer', { AWS_SESSION_TOKEN: '' }, (c: Config) => expect(c.tenants[0]!.spark.awsSessionToken).toBeUndefined()],
-      ['AWS_ACCESS_KEY_ID= and AWS_SECRET_ACCESS_KEY=', 'middle', { AWS_ACCESS_KEY_ID: '', AWS_SECRET_ACCESS_KEY: '' }, (c: Config) => expect(c.tenants[0]!.spark).not.toHaveProperty('awsAccessKeyId')],
-      ['S3_ENDPOINT_OVERRIDE=', 'middle', { S3_ENDPOINT_OVERRIDE: '' }, (c: Config) => expect(c.tenants[0]!.objectStore.aws).not.toHaveProperty('endpointOverride')],
-      ['S3_ENDPOINT_OVERRIDE= (older)', 'older', { S3_ENDPOINT_OVERRIDE: '' }, (c: Config) => expect(c.tenants[0]!.objectStore.aws).not.toHaveProperty('endpointOverride')],
-      ['LOG4J_PROPERTIES_FILE_PATH= (a ${VAR} of an optional key)', 'newer', { LOG4J_PROPERTIES_FILE_PATH: '' }, (c: Config) => expect(c.tenants[0]!.spark.log4jPropertiesFilePath).toBeUndefined()],
-      ['VECTOR_API_PORT= (its default applies)', 'newer', { VECTOR_API_PORT: '' }, (c: Config) => expect(c.tenants[0]!.vector).toEqual({ host: 'vector', apiPort: 8686 })],
-      ['D11_PROD_AWS_SPARK_JAR_PATH= (in a concatenation: the rest stays)', 'older', { D11_PROD_AWS_SPARK_JAR_PATH: '' }, (c: Config) => expect(c.tenants[0]!.spark.sparkJarPath).toBe('s3a://lw-ref-log-management-prod/')],
+      [
+        'AWS_ACCESS_KEY_ID= and AWS_SECRET_ACCESS_KEY=',
+        'middle',
+        { AWS_ACCESS_KEY_ID: '', AWS_SECRET_ACCESS_KEY: '' },
+        (c: Config) => expect(c.tenants[0]!.spark).not.toHaveProperty('awsAccessKeyId'),
+      ],
+      [
+        'S3_ENDPOINT_OVERRIDE=',
+        'middle',
+        { S3_ENDPOINT_OVERRIDE: '' },
+        (c: Config) => expect(c.tenants[0]!.objectStore.aws).not.toHaveProperty('endpointOverride'),
+      ],
+      [
+        'S3_ENDPOINT_OVERRIDE= (older)',
+        'older',
+        { S3_ENDPOINT_OVERRIDE: '' },
+        (c: Config) => expect(c.tenants[0]!.objectStore.aws).not.toHaveProperty('endpointOverride'),
+      ],
+      [
+        'LOG4J_PROPERTIES_FILE_PATH= (a ${VAR} of an optional key)',
+        'newer',
+        { LOG4J_PROPERTIES_FILE_PATH: '' },
+        (c: Config) => expect(c.tenants[0]!.spark.log4jPropertiesFilePath).toBeUndefined(),
+      ],
+      [
+        'VECTOR_API_PORT= (its default applies)',
+        'newer',
+        { VECTOR_API_PORT: '' },
+        (c: Config) => expect(c.tenants[0]!.vector).toEqual({ host: 'vector', apiPort: 8686 }),
+      ],
+      [
+        'D11_PROD_AWS_SPARK_JAR_PATH= (in a concatenation: the rest stays)',
+        'older',
+        { D11_PROD_AWS_SPARK_JAR_PATH: '' },
+        (c: Config) => expect(c.tenants[0]!.spark.sparkJarPath).toBe('s3a://lw-ref-log-management-prod/'),
+      ],
       ['ENCRYPTION_KEY= (an ignored key)', 'older', { ENCRYPTION_KEY: '' }, (c: Config) => expect(c).not.toHaveProperty('encryption')],
-      ['D11_PROD_AWS_KAFKA_MANAGER_URL= (an ignored key)', 'older', { D11_PROD_AWS_KAFKA_MANAGER_URL: '' }, (c: Config) => expect(c.tenants[0]!.kafka).not.toHaveProperty('kafkaManagerUrl')],
+      [
+        'D11_PROD_AWS_KAFKA_MANAGER_URL= (an ignored key)',
+        'older',
+        { D11_PROD_AWS_KAFKA_MANAGER_URL: '' },
+        (c: Config) => expect(c.tenants[0]!.kafka).not.toHaveProperty('kafkaManagerUrl'),
+      ],
       ['ORCHESTRATOR_URL= (an ignored key)', 'newer', { ORCHESTRATOR_URL: '' }, (c: Config) => expect(c.tenants[0]).not.toHaveProperty('orchestrator')],
       ['PORT=', 'newer', { PORT: '' }, (c: Config) => expect(c.http.port).toBe(8080)],
       ['ORCHESTRATOR_AUTH_TOKEN=', 'newer', { ORCHESTRATOR_AUTH_TOKEN: '' }, (c: Config) => expect(c.http.authToken).toBeUndefined()],
@@ -174,13 +247,20 @@ describe('the Java orchestrator’s configs, with its compose environment', () =
       ['SPARK_MASTER_HOST=', 'newer', { SPARK_MASTER_HOST: '' }, 'tenants[0].spark.sparkMasterHost: is required (${SPARK_MASTER_HOST} is set but empty)'],
       ['KAFKA_BROKERS_HOST=', 'newer', { KAFKA_BROKERS_HOST: '' }, 'tenants[0].kafka.kafkaBrokersHost: is required (${KAFKA_BROKERS_HOST} is set but empty)'],
       ['VECTOR_HOST=', 'newer', { VECTOR_HOST: '' }, 'tenants[0].vector.host: is required (${VECTOR_HOST} is set but empty)'],
-      ['D11_PROD_AWS_SPARK_MASTER_HOST= (older)', 'older', { D11_PROD_AWS_SPARK_MASTER_HOST: '' }, 'tenants[0].spark.sparkMasterHost: is required (${D11_PROD_AWS_SPARK_MASTER_HOST} is set but empty)'],
+      [
+        'D11_PROD_AWS_SPARK_MASTER_HOST= (older)',
+        'older',
+        { D11_PROD_AWS_SPARK_MASTER_HOST: '' },
+        'tenants[0].spark.sparkMasterHost: is required (${D11_PROD_AWS_SPARK_MASTER_HOST} is set but empty)',
+      ],
     ] as const)('%s', async (_case, version, env, line) => {
       expect(await problems(version, env)).toEqual([line]);
     });
 
     it('a required ${VAR} that is not set at all is still a HOCON error naming it', async () => {
-      expect(await problems('newer', { SPARK_JAR_PATH: undefined })).toEqual([`${NEWER}: \${SPARK_JAR_PATH} is not set (use \${?SPARK_JAR_PATH} if it is optional)`]);
+      expect(await problems('newer', { SPARK_JAR_PATH: undefined })).toEqual([
+        `${NEWER}: \${SPARK_JAR_PATH} is not set (use \${?SPARK_JAR_PATH} if it is optional)`,
+      ]);
     });
   });
 
@@ -195,7 +275,12 @@ describe('the Java orchestrator’s configs, with its compose environment', () =
       ['SPARK://10.0.0.5:7077/', ['10.0.0.5'], 7077],
       ['[::1]:7077', ['[::1]'], 7077],
     ])('sparkMasterHost = %s', async (value, hosts, port) => {
-      expect(await sparkOf({ SPARK_MASTER_HOST: value })).toMatchObject({ sparkMasterHost: hosts, sparkMasterPort: port, sparkMasterWebUiPort: 8080, sparkMasterRestPort: 6066 });
+      expect(await sparkOf({ SPARK_MASTER_HOST: value })).toMatchObject({
+        sparkMasterHost: hosts,
+        sparkMasterPort: port,
+        sparkMasterWebUiPort: 8080,
+        sparkMasterRestPort: 6066,
+      });
     });
     it.each([
       ['spark://m1:7077,m2:7078', 'tenants[0].spark.sparkMasterHost: names the masters with different ports (7077, 7078); one sparkMasterPort applies to all'],
@@ -214,7 +299,9 @@ describe('the Java orchestrator’s configs, with its compose environment', () =
       expect((await load('newer', { KAFKA_BROKERS_HOST: value })).config.tenants[0]!.kafka.kafkaBrokersHost).toBe(value);
     });
     it.each(['kafka:abc', 'k1 k2', 'k1:0'])('kafkaBrokersHost = %s is an error', async (value) => {
-      expect(await problems('newer', { KAFKA_BROKERS_HOST: value })).toEqual(['tenants[0].kafka.kafkaBrokersHost: expected host, host:port or a comma-separated list of them']);
+      expect(await problems('newer', { KAFKA_BROKERS_HOST: value })).toEqual([
+        'tenants[0].kafka.kafkaBrokersHost: expected host, host:port or a comma-separated list of them',
+      ]);
     });
   });
 });

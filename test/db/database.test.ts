@@ -17,7 +17,10 @@ describe.each([
   afterAll(async () => t?.drop());
 
   it('has run every migration, and running them again changes nothing', async () => {
-    expect(await migrationStatus(t.db)).toEqual({ applied: ['001_initial', '002_leases', '003_replay_steps', '004_adopt_reference_tables', '005_replicas'], pending: [] });
+    expect(await migrationStatus(t.db)).toEqual({
+      applied: ['001_initial', '002_leases', '003_replay_steps', '004_adopt_reference_tables', '005_replicas'],
+      pending: [],
+    });
     expect(await migrateLatest(t.db)).toEqual([]);
     for (const table of ['service_details', 'spark_submit_status', 'spark_submissions', 'tenant_leases']) {
       expect(await t.db.schema.hasTable(table)).toBe(true);
@@ -48,7 +51,13 @@ describe.each([
     expect(first.lastCheckedAt.toISOString()).toBe(at.toISOString());
 
     const later = new Date('2026-01-03T00:00:00.000Z');
-    expect(await repo.touch('ABC', listed.map((r) => r.id), later)).toBe(2500);
+    expect(
+      await repo.touch(
+        'ABC',
+        listed.map((r) => r.id),
+        later,
+      ),
+    ).toBe(2500);
     expect((await repo.listByTenant('ABC')).every((r) => r.lastCheckedAt.getTime() === later.getTime())).toBe(true);
 
     const doomed = listed.filter((r) => r.env === 'stag').map((r) => r.id);
@@ -60,7 +69,12 @@ describe.each([
   it('stores replays with flags that can each be set once', async () => {
     const repo = new SparkSubmitStatusRepository(t.db);
     const row = await repo.insert('ABC', 1_700_000_000_000, 1_700_000_600_000);
-    expect(row).toMatchObject({ tenant: 'ABC', startingOffsetsTimestamp: 1_700_000_000_000, isSubmittedForOffsetsTimestamp: false, isResumedToSubscribePattern: false });
+    expect(row).toMatchObject({
+      tenant: 'ABC',
+      startingOffsetsTimestamp: 1_700_000_000_000,
+      isSubmittedForOffsetsTimestamp: false,
+      isResumedToSubscribePattern: false,
+    });
     expect((await repo.pending('ABC'))?.id).toBe(row.id);
     expect(await repo.markSubmitted(row.id)).toBe(true);
     expect(await repo.markSubmitted(row.id)).toBe(false);

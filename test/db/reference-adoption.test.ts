@@ -74,8 +74,12 @@ describe.each(['older', 'newer'] as const)('the %s reference database', (version
     // As this orchestrator reads them: env and component '' for the single-level layout's rows.
     const listed = await new ServiceDetailsRepository(db).listByTenant(version === 'older' ? 'D11-Prod-AWS' : 'ABC');
     const expected = REFERENCE_SERVICES[version].filter((r) => r.tenant === (version === 'older' ? 'D11-Prod-AWS' : 'ABC'));
-    expect(listed.map((r) => ({ env: r.env, serviceName: r.serviceName, componentName: r.componentName, retentionDays: r.retentionDays })).sort(byName)).toEqual(
-      expected.map((r) => ({ env: r.env ?? '', serviceName: r.serviceName, componentName: r.componentName ?? '', retentionDays: r.retentionDays })).sort(byName),
+    expect(
+      listed.map((r) => ({ env: r.env, serviceName: r.serviceName, componentName: r.componentName, retentionDays: r.retentionDays })).sort(byName),
+    ).toEqual(
+      expected
+        .map((r) => ({ env: r.env ?? '', serviceName: r.serviceName, componentName: r.componentName ?? '', retentionDays: r.retentionDays }))
+        .sort(byName),
     );
     expect(new Set(listed.map((r) => r.id)).size).toBe(listed.length);
     expect(listed.every((r) => Number.isFinite(r.lastCheckedAt.getTime()))).toBe(true);
@@ -101,15 +105,37 @@ describe.each(['older', 'newer'] as const)('the %s reference database', (version
     await repo.insertMany('XYZ', [row('Orders'), row('orders'), row(long)], at);
     const xyz = await repo.listByTenant('XYZ');
     expect(xyz.map((r) => r.serviceName).sort()).toEqual(['Orders', long, 'orders'].sort());
-    expect(await repo.touch('XYZ', xyz.map((r) => r.id), new Date('2026-03-01T11:00:00.000Z'))).toBe(3);
+    expect(
+      await repo.touch(
+        'XYZ',
+        xyz.map((r) => r.id),
+        new Date('2026-03-01T11:00:00.000Z'),
+      ),
+    ).toBe(3);
     expect(await repo.deleteByIds('XYZ', [xyz[0]!.id])).toBe(1);
 
     if (single) {
       // The newer reference's statements (its Query class), on the adopted table.
-      await ref.db.raw('INSERT INTO service_details (serviceName, retentionDays, tenant) VALUES (?, ?, ?) ON DUPLICATE KEY UPDATE lastCheckedAt = NOW()', ['search', 3, 'ABC']);
-      await ref.db.raw('INSERT INTO service_details (serviceName, retentionDays, tenant) VALUES (?, ?, ?) ON DUPLICATE KEY UPDATE lastCheckedAt = NOW()', ['payments', 3, 'ABC']);
-      const [selected] = (await ref.db.raw('SELECT serviceName, retentionDays, tenant FROM service_details WHERE tenant = ?', ['ABC'])) as [Record<string, unknown>[]];
-      expect(selected.map((r) => `${String(r.serviceName)}:${String(r.retentionDays)}`).sort()).toEqual(['checkout:3', 'healthcheck-dummy:3', 'orders:3', 'payments:14', 'search:3']);
+      await ref.db.raw('INSERT INTO service_details (serviceName, retentionDays, tenant) VALUES (?, ?, ?) ON DUPLICATE KEY UPDATE lastCheckedAt = NOW()', [
+        'search',
+        3,
+        'ABC',
+      ]);
+      await ref.db.raw('INSERT INTO service_details (serviceName, retentionDays, tenant) VALUES (?, ?, ?) ON DUPLICATE KEY UPDATE lastCheckedAt = NOW()', [
+        'payments',
+        3,
+        'ABC',
+      ]);
+      const [selected] = (await ref.db.raw('SELECT serviceName, retentionDays, tenant FROM service_details WHERE tenant = ?', ['ABC'])) as [
+        Record<string, unknown>[],
+      ];
+      expect(selected.map((r) => `${String(r.serviceName)}:${String(r.retentionDays)}`).sort()).toEqual([
+        'checkout:3',
+        'healthcheck-dummy:3',
+        'orders:3',
+        'payments:14',
+        'search:3',
+      ]);
       await ref.db.raw('DELETE FROM service_details WHERE serviceName = ? AND tenant = ?', ['search', 'ABC']);
       // … and this orchestrator sees what the reference wrote.
       expect((await repo.listByTenant('ABC')).map((r) => r.serviceName).sort()).toEqual(['checkout', 'healthcheck-dummy', 'orders', 'payments']);
@@ -119,9 +145,16 @@ describe.each(['older', 'newer'] as const)('the %s reference database', (version
         'INSERT INTO service_details (env, serviceName, componentName, retentionDays, tenant) VALUES (?, ?, ?, ?, ?) ON DUPLICATE KEY UPDATE lastCheckedAt = NOW()',
         ['prod', 'search', 'application', 30, 'D11-Prod-AWS'],
       );
-      const [selected] = (await ref.db.raw('SELECT env, serviceName, componentName, retentionDays, tenant FROM service_details WHERE tenant = ?', ['D11-Prod-AWS'])) as [unknown[]];
+      const [selected] = (await ref.db.raw('SELECT env, serviceName, componentName, retentionDays, tenant FROM service_details WHERE tenant = ?', [
+        'D11-Prod-AWS',
+      ])) as [unknown[]];
       expect(selected).toHaveLength(6);
-      await ref.db.raw('DELETE FROM service_details WHERE env = ? AND serviceName = ? AND componentName = ? AND tenant = ?', ['prod', 'search', 'application', 'D11-Prod-AWS']);
+      await ref.db.raw('DELETE FROM service_details WHERE env = ? AND serviceName = ? AND componentName = ? AND tenant = ?', [
+        'prod',
+        'search',
+        'application',
+        'D11-Prod-AWS',
+      ]);
       const [pending] = (await ref.db.raw(
         'SELECT id, tenant, startingOffsetsTimestamp, resumeToSubscribePatternTimestamp, isSubmittedForOffsetsTimestamp, isResumedToSubscribePattern FROM spark_submit_status WHERE tenant = ? AND (!isSubmittedForOffsetsTimestamp OR !isResumedToSubscribePattern)',
         ['D11-Prod-AWS'],
@@ -132,7 +165,10 @@ describe.each(['older', 'newer'] as const)('the %s reference database', (version
       // Replays: this orchestrator reads the reference's pending row; two tenants may replay from
       // the same millisecond now (its UNIQUE(startingOffsetsTimestamp) refused the second), one tenant not twice.
       const replays = new SparkSubmitStatusRepository(db);
-      expect(await replays.pending('D11-Prod-AWS')).toMatchObject({ startingOffsetsTimestamp: OLDER_REPLAYS[1]!.startingOffsetsTimestamp, isSubmittedForOffsetsTimestamp: false });
+      expect(await replays.pending('D11-Prod-AWS')).toMatchObject({
+        startingOffsetsTimestamp: OLDER_REPLAYS[1]!.startingOffsetsTimestamp,
+        isSubmittedForOffsetsTimestamp: false,
+      });
       const ts = OLDER_REPLAYS[1]!.startingOffsetsTimestamp;
       await expect(replays.insert('XYZ', ts, ts + 600_000)).resolves.toMatchObject({ tenant: 'XYZ', startingOffsetsTimestamp: ts });
       await expect(replays.insert('D11-Prod-AWS', ts, ts + 600_000)).rejects.toBeInstanceOf(ReplayExistsError);

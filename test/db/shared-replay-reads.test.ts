@@ -22,7 +22,12 @@ describe.each([
     await repo.insert('A', 1, 2);
     const a2 = await repo.insert('A', 3, 4);
     const b1 = await repo.insert('B', 5, 6);
-    expect(await repo.latestOfEveryTenant()).toEqual(new Map([['A', a2], ['B', b1]]));
+    expect(await repo.latestOfEveryTenant()).toEqual(
+      new Map([
+        ['A', a2],
+        ['B', b1],
+      ]),
+    );
 
     let clock = 0;
     const shared = new SharedReplayReads(repo, 200, () => clock);

@@ -7,9 +7,7 @@ const lines = dockerfile.split('\n').map((l) => l.trim());
 
 describe('Dockerfile', () => {
   it('copies only files that exist in the repository', () => {
-    const sources = lines
-      .filter((l) => l.startsWith('COPY ') && !l.includes('--from='))
-      .flatMap((l) => l.slice('COPY '.length).split(/\s+/).slice(0, -1));
+    const sources = lines.filter((l) => l.startsWith('COPY ') && !l.includes('--from=')).flatMap((l) => l.slice('COPY '.length).split(/\s+/).slice(0, -1));
     expect(sources.length).toBeGreaterThan(3);
     for (const source of sources) expect(existsSync(source), source).toBe(true);
   });

@@ -54,7 +54,7 @@ describe('BackgroundCheck: a check run in the background, read without waiting',
     const verdict = check.current();
     expect(verdict?.ok).toBe(false);
     expect((verdict as { error: unknown }).error).toBeInstanceOf(CheckOverdueError);
-    expect(((verdict as { error: CheckOverdueError }).error).runningMs).toBe(BUDGET + 1);
+    expect((verdict as { error: CheckOverdueError }).error.runningMs).toBe(BUDGET + 1);
     // At most one run in flight: the hung one holds the next back.
     await vi.advanceTimersByTimeAsync(10 * INTERVAL);
     expect(c.runs).toHaveLength(2);

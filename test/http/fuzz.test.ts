@@ -74,7 +74,17 @@ const VALUES: ((r: Rng) => unknown)[] = [
   () => '\u0000',
   () => '\ud800',
 ];
-const KEYS = ['componentType', 'force', 'driverCores', 'driverMemoryInGb', 'startingOffsetsTimestamp', 'resumeToSubscribePatternTimestamp', '__proto__', 'constructor', 'x'];
+const KEYS = [
+  'componentType',
+  'force',
+  'driverCores',
+  'driverMemoryInGb',
+  'startingOffsetsTimestamp',
+  'resumeToSubscribePatternTimestamp',
+  '__proto__',
+  'constructor',
+  'x',
+];
 
 /** Characters a request line may not carry raw, percent-encoded (as a client library would send them). */
 const escapeRaw = (s: string) => s.replace(/[^\x21-\x7e]/gu, (c) => encodeURIComponent(c));
@@ -83,7 +93,10 @@ function randomPath(r: Rng): string {
   const base =
     r.next() < 0.7
       ? r.pick(PATHS)
-      : '/' + Array.from({ length: r.int(4) }, () => r.pick(['api', 'v1', '..', '%2e%2e', 'spark', '%00', 'x'.repeat(r.int(300)), long(r), '😀', '?', '#'])).join('/');
+      : '/' +
+        Array.from({ length: r.int(4) }, () => r.pick(['api', 'v1', '..', '%2e%2e', 'spark', '%00', 'x'.repeat(r.int(300)), long(r), '😀', '?', '#'])).join(
+          '/',
+        );
   // Values are percent-encoded, except for a few malformed escapes (a lone surrogate, a cut-off escape).
   const encode = (v: unknown) => (/[\ud800-\udfff]/.test(String(v)) ? '%ED%A0%80' : encodeURIComponent(String(v)));
   const value = () => (r.next() < 0.05 ? r.pick(['%', '%E0%A4%A', '%zz', '%ED%A0%80']) : r.next() < 0.05 ? long(r) : encode(r.pick(VALUES)(r)));
@@ -122,9 +135,17 @@ function randomBody(r: Rng): string | Buffer | undefined {
 function randomHeaders(r: Rng, token: string | undefined): OutgoingHttpHeaders {
   const headers: OutgoingHttpHeaders = {};
   const name = (n: string) => r.pick([n, n.toUpperCase(), n.toLowerCase(), n.replace(/(^|-)([a-z])/g, (_m, d: string, c: string) => d + c.toUpperCase())]);
-  const tenant = () => (r.next() < 0.6 ? 'ABC' : r.pick(TENANTS).replace(/[\u0000\r\n]/g, '').replace(/[^\t\x20-\x7e]/g, 'Ä'));
+  const tenant = () =>
+    r.next() < 0.6
+      ? 'ABC'
+      : r
+          .pick(TENANTS)
+          // eslint-disable-next-line no-control-regex -- NUL is what a fuzzed header must not carry
+          .replace(/[\u0000\r\n]/g, '')
+          .replace(/[^\t\x20-\x7e]/g, 'Ä');
   if (r.next() < 0.85) headers[name('x-tenant-name')] = r.next() < 0.1 ? [tenant(), tenant()] : tenant();
-  if (r.next() < 0.3) headers[name('content-type')] = r.pick(['application/json', 'text/plain', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=x', '']);
+  if (r.next() < 0.3)
+    headers[name('content-type')] = r.pick(['application/json', 'text/plain', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=x', '']);
   if (r.next() < 0.3) {
     const wrong = ['Bearer x', 'Basic', '', `Bearer ${token ?? 'none'}x`, `bearer  ${'t'.repeat(r.int(4000))}`, 'Bearer \u00ff\u00fe'];
     headers[name('authorization')] = r.next() < 0.2 ? [r.pick(wrong), r.pick(wrong)] : r.pick(wrong);
@@ -149,7 +170,9 @@ function send(port: number, method: string, path: string, headers: OutgoingHttpH
         if (size < 1 << 20) chunks.push(d);
         size += d.length;
       });
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8'), contentType: String(res.headers['content-type'] ?? '') }));
+      res.on('end', () =>
+        resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8'), contentType: String(res.headers['content-type'] ?? '') }),
+      );
       res.on('error', reject);
     });
     req.on('error', reject);
@@ -160,7 +183,9 @@ function send(port: number, method: string, path: string, headers: OutgoingHttpH
 
 /** Every row of every table but the migrations' own, as text, for before/after comparisons. */
 async function snapshot(db: Db, ignoreColumns: string[] = []): Promise<Record<string, string[]>> {
-  const tables = (await db.raw("select name from sqlite_master where type = 'table' and name not like 'sqlite_%' and name not like 'orchestrator_migrations%' order by name")) as { name: string }[];
+  const tables = (await db.raw(
+    "select name from sqlite_master where type = 'table' and name not like 'sqlite_%' and name not like 'orchestrator_migrations%' order by name",
+  )) as { name: string }[];
   const out: Record<string, string[]> = {};
   for (const { name } of tables) {
     const rows = (await db(name).select()) as Record<string, unknown>[];
@@ -181,9 +206,11 @@ async function seed(t: TestOrchestrator): Promise<void> {
     mkdirSync(dirname(file), { recursive: true });
     writeFileSync(file, 'x');
   }
-  await t.orchestrator.db('service_details').insert(
-    services.map(([env, serviceName, componentName]) => ({ env, serviceName, componentName, retentionDays: 3, tenant: 'ABC', lastCheckedAt: new Date(0) })),
-  );
+  await t.orchestrator
+    .db('service_details')
+    .insert(
+      services.map(([env, serviceName, componentName]) => ({ env, serviceName, componentName, retentionDays: 3, tenant: 'ABC', lastCheckedAt: new Date(0) })),
+    );
   const future = Date.now() + 86_400_000;
   await t.orchestrator.db('spark_submit_status').insert({
     tenant: 'ABC',
@@ -229,14 +256,16 @@ async function fuzz(port: number, seed: number, token: string | undefined) {
     if (answer.status >= 400 && method !== 'HEAD') {
       const size = Buffer.byteLength(answer.body);
       if (size > largestError.size) largestError = { size, what: `${what}: ${answer.body.slice(0, 200)}` };
-      if (size > MAX_ERROR_BODY) throw new Error(`${what} answered ${answer.status} with a ${size}-byte error body (limit ${MAX_ERROR_BODY}): ${answer.body.slice(0, 300)}…`);
+      if (size > MAX_ERROR_BODY)
+        throw new Error(`${what} answered ${answer.status} with a ${size}-byte error body (limit ${MAX_ERROR_BODY}): ${answer.body.slice(0, 300)}…`);
       let parsed: { error?: { code?: unknown; message?: unknown } };
       try {
         parsed = JSON.parse(answer.body) as typeof parsed;
       } catch {
         throw new Error(`${what} answered ${answer.status} without the JSON envelope: ${answer.body.slice(0, 300)}`);
       }
-      if (typeof parsed.error?.code !== 'string' || typeof parsed.error.message !== 'string') throw new Error(`${what}: not the error envelope: ${answer.body.slice(0, 300)}`);
+      if (typeof parsed.error?.code !== 'string' || typeof parsed.error.message !== 'string')
+        throw new Error(`${what}: not the error envelope: ${answer.body.slice(0, 300)}`);
     }
     if (answer.status === 200 && method === 'POST' && path.startsWith('/api/v1/spark/replay')) okReplays.push(answer.body);
   }

@@ -53,7 +53,11 @@ describe('HTTP shell', () => {
     });
     // The alias, with the component type and force in a JSON body sent as a form, as `curl -d` does.
     const alias = await json(
-      await call('/component/sync', { method: 'POST', body: '{"componentType":"application","force":true}', headers: { 'content-type': 'application/x-www-form-urlencoded' } }),
+      await call('/component/sync', {
+        method: 'POST',
+        body: '{"componentType":"application","force":true}',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      }),
     );
     expect(alias.body.data).toMatchObject({ success: true, onboarded: 2 });
   });
@@ -77,8 +81,20 @@ describe('HTTP shell', () => {
     ['driver cores as a string', '/monitor-spark-job', { method: 'POST', body: '{"driverCores":"4"}' }, 400, 'INVALID_REQUEST'],
     ['negative driver memory', '/monitor-spark-job', { method: 'POST', body: '{"driverMemoryInGb":-1}' }, 400, 'INVALID_REQUEST'],
     ['a replay without timestamps', '/api/v1/spark/replay', { method: 'POST', body: '{}' }, 400, 'INVALID_REQUEST'],
-    ['a replay that resumes before it starts', '/api/v1/spark/replay', { method: 'POST', body: '{"startingOffsetsTimestamp":2000,"resumeToSubscribePatternTimestamp":1000}' }, 400, 'INVALID_REQUEST'],
-    ['a replay with a text timestamp', '/api/v1/spark/replay', { method: 'POST', body: '{"startingOffsetsTimestamp":"yesterday","resumeToSubscribePatternTimestamp":1000}' }, 400, 'INVALID_REQUEST'],
+    [
+      'a replay that resumes before it starts',
+      '/api/v1/spark/replay',
+      { method: 'POST', body: '{"startingOffsetsTimestamp":2000,"resumeToSubscribePatternTimestamp":1000}' },
+      400,
+      'INVALID_REQUEST',
+    ],
+    [
+      'a replay with a text timestamp',
+      '/api/v1/spark/replay',
+      { method: 'POST', body: '{"startingOffsetsTimestamp":"yesterday","resumeToSubscribePatternTimestamp":1000}' },
+      400,
+      'INVALID_REQUEST',
+    ],
     ['a body over 64 KiB', '/monitor-spark-job', { method: 'POST', body: JSON.stringify({ pad: 'x'.repeat(70_000) }) }, 413, 'PAYLOAD_TOO_LARGE'],
     ['an unknown path', '/api/v1/nothing-here', {}, 404, 'NOT_FOUND'],
     ['a GET on a POST route', '/api/v1/spark/replay', {}, 404, 'NOT_FOUND'],
@@ -92,7 +108,9 @@ describe('HTTP shell', () => {
   it('names the field and the problem in a validation error', async () => {
     const res = await json(await call('/monitor-spark-job', { method: 'POST', body: '{"driverCores":"4"}' }));
     expect(res.body.error.message).toBe('body.driverCores: expected a number');
-    const replay = await json(await call('/api/v1/spark/replay', { method: 'POST', body: '{"startingOffsetsTimestamp":2000,"resumeToSubscribePatternTimestamp":1000}' }));
+    const replay = await json(
+      await call('/api/v1/spark/replay', { method: 'POST', body: '{"startingOffsetsTimestamp":2000,"resumeToSubscribePatternTimestamp":1000}' }),
+    );
     expect(replay.body.error.message).toBe('body.resumeToSubscribePatternTimestamp: must be later than startingOffsetsTimestamp');
   });
 
@@ -102,7 +120,9 @@ describe('HTTP shell', () => {
       ['/api/v1/spark/status', 'GET'],
       ['/api/v1/spark/replay', 'POST'],
     ] as const) {
-      const res = await json(await call(path, { method, body: method === 'POST' ? '{"startingOffsetsTimestamp":1,"resumeToSubscribePatternTimestamp":2}' : undefined }));
+      const res = await json(
+        await call(path, { method, body: method === 'POST' ? '{"startingOffsetsTimestamp":1,"resumeToSubscribePatternTimestamp":2}' : undefined }),
+      );
       expect(res.status, path).toBe(501);
       expect(res.body.error.code).toBe('NOT_IMPLEMENTED');
     }
@@ -111,7 +131,13 @@ describe('HTTP shell', () => {
   it('caps a chunked body without Content-Length at 64 KiB over a real socket', async () => {
     const status = await new Promise<number>((resolve, reject) => {
       const req = httpRequest(
-        { host: '127.0.0.1', port: t.orchestrator.port, method: 'POST', path: '/monitor-spark-job', headers: { 'x-tenant-name': 'ABC', 'transfer-encoding': 'chunked' } },
+        {
+          host: '127.0.0.1',
+          port: t.orchestrator.port,
+          method: 'POST',
+          path: '/monitor-spark-job',
+          headers: { 'x-tenant-name': 'ABC', 'transfer-encoding': 'chunked' },
+        },
         (res) => {
           res.resume();
           resolve(res.statusCode ?? 0);
@@ -142,7 +168,13 @@ describe('HTTP shell', () => {
     const repeated = await get({ 'X-Tenant-Name': ['ABC', 'ABC'] });
     expect(repeated.status).toBe(400);
     expect(JSON.parse(repeated.body).error).toMatchObject({ code: 'INVALID_TENANT', message: 'unknown tenant "ABC, ABC"' });
-    const fetched = await call('/service-details', { tenant: null, headers: [['X-Tenant-Name', 'ABC'], ['X-Tenant-Name', 'ABC']] });
+    const fetched = await call('/service-details', {
+      tenant: null,
+      headers: [
+        ['X-Tenant-Name', 'ABC'],
+        ['X-Tenant-Name', 'ABC'],
+      ],
+    });
     expect(((await fetched.json()) as { error: { message: string } }).error.message).toBe('unknown tenant "ABC, ABC"');
   });
 
@@ -213,7 +245,13 @@ describe('HTTP shell with an auth token', () => {
     const postOverSocket = (headers: Record<string, string | string[]>) =>
       new Promise<number>((resolve, reject) => {
         const req = httpRequest(
-          { host: '127.0.0.1', port: t.orchestrator.port, method: 'POST', path: '/api/v1/component/sync?componentType=application', headers: { 'X-Tenant-Name': 'ABC', ...headers } },
+          {
+            host: '127.0.0.1',
+            port: t.orchestrator.port,
+            method: 'POST',
+            path: '/api/v1/component/sync?componentType=application',
+            headers: { 'X-Tenant-Name': 'ABC', ...headers },
+          },
           (res) => {
             res.resume();
             resolve(res.statusCode ?? 0);
@@ -278,15 +316,72 @@ describe('HTTP shell when the database is down', () => {
 describe('database failures in answers: 503 for an outage, in a few words, never the driver text', () => {
   const withProps = (message: string, props: Record<string, unknown>) => Object.assign(new Error(message), props);
   it.each([
-    ['a refused connection (mysql2)', withProps('connect ECONNREFUSED 10.0.0.7:3306', { code: 'ECONNREFUSED', errno: -111, syscall: 'connect', fatal: true }), 503, 'DATABASE_UNAVAILABLE', 'connection refused'],
-    ['a lost connection, with the SQL knex prefixes', withProps('select * from `service_details` where `tenant` = \'ABC\' - Connection lost: The server closed the connection.', { code: 'PROTOCOL_CONNECTION_LOST', fatal: true }), 503, 'DATABASE_UNAVAILABLE', 'connection lost'],
-    ['refused credentials', withProps("Access denied for user 'lw'@'10.0.0.8' (using password: YES)", { code: 'ER_ACCESS_DENIED_ERROR', sqlState: '28000', fatal: true }), 503, 'DATABASE_UNAVAILABLE', 'access denied'],
-    ['a read-only server after a failover', withProps('insert into `x` - The MariaDB server is running with the --read-only option', { code: 'ER_OPTION_PREVENTS_STATEMENT', sqlState: 'HY000' }), 503, 'DATABASE_UNAVAILABLE', 'server is read-only'],
-    ["knex's pool timeout", Object.assign(new Error('Knex: Timeout acquiring a connection. The pool is probably full.'), { name: 'KnexTimeoutError' }), 503, 'DATABASE_UNAVAILABLE', 'no connection from the pool in time'],
-    ['a busy SQLite file', Object.assign(new Error('insert into `x` - database is locked'), { name: 'SqliteError', code: 'SQLITE_BUSY' }), 503, 'DATABASE_UNAVAILABLE', 'database file busy'],
-    ['a failed write to the SQLite file', Object.assign(new Error('disk I/O error'), { name: 'SqliteError', code: 'SQLITE_IOERR_WRITE' }), 503, 'DATABASE_UNAVAILABLE', 'I/O error on the database file'],
-    ['a statement the database rejects (a bug, not an outage)', withProps("select * from `nope` - Table 'lc.nope' doesn't exist", { code: 'ER_NO_SUCH_TABLE', sqlState: '42S02' }), 500, 'DATABASE_ERROR', 'ER_NO_SUCH_TABLE'],
-    ['a wrapped outage', new Error('sync failed', { cause: withProps('connect ETIMEDOUT', { code: 'ETIMEDOUT', fatal: true }) }), 503, 'DATABASE_UNAVAILABLE', 'connection timed out'],
+    [
+      'a refused connection (mysql2)',
+      withProps('connect ECONNREFUSED 10.0.0.7:3306', { code: 'ECONNREFUSED', errno: -111, syscall: 'connect', fatal: true }),
+      503,
+      'DATABASE_UNAVAILABLE',
+      'connection refused',
+    ],
+    [
+      'a lost connection, with the SQL knex prefixes',
+      withProps("select * from `service_details` where `tenant` = 'ABC' - Connection lost: The server closed the connection.", {
+        code: 'PROTOCOL_CONNECTION_LOST',
+        fatal: true,
+      }),
+      503,
+      'DATABASE_UNAVAILABLE',
+      'connection lost',
+    ],
+    [
+      'refused credentials',
+      withProps("Access denied for user 'lw'@'10.0.0.8' (using password: YES)", { code: 'ER_ACCESS_DENIED_ERROR', sqlState: '28000', fatal: true }),
+      503,
+      'DATABASE_UNAVAILABLE',
+      'access denied',
+    ],
+    [
+      'a read-only server after a failover',
+      withProps('insert into `x` - The MariaDB server is running with the --read-only option', { code: 'ER_OPTION_PREVENTS_STATEMENT', sqlState: 'HY000' }),
+      503,
+      'DATABASE_UNAVAILABLE',
+      'server is read-only',
+    ],
+    [
+      "knex's pool timeout",
+      Object.assign(new Error('Knex: Timeout acquiring a connection. The pool is probably full.'), { name: 'KnexTimeoutError' }),
+      503,
+      'DATABASE_UNAVAILABLE',
+      'no connection from the pool in time',
+    ],
+    [
+      'a busy SQLite file',
+      Object.assign(new Error('insert into `x` - database is locked'), { name: 'SqliteError', code: 'SQLITE_BUSY' }),
+      503,
+      'DATABASE_UNAVAILABLE',
+      'database file busy',
+    ],
+    [
+      'a failed write to the SQLite file',
+      Object.assign(new Error('disk I/O error'), { name: 'SqliteError', code: 'SQLITE_IOERR_WRITE' }),
+      503,
+      'DATABASE_UNAVAILABLE',
+      'I/O error on the database file',
+    ],
+    [
+      'a statement the database rejects (a bug, not an outage)',
+      withProps("select * from `nope` - Table 'lc.nope' doesn't exist", { code: 'ER_NO_SUCH_TABLE', sqlState: '42S02' }),
+      500,
+      'DATABASE_ERROR',
+      'ER_NO_SUCH_TABLE',
+    ],
+    [
+      'a wrapped outage',
+      new Error('sync failed', { cause: withProps('connect ETIMEDOUT', { code: 'ETIMEDOUT', fatal: true }) }),
+      503,
+      'DATABASE_UNAVAILABLE',
+      'connection timed out',
+    ],
   ])('%s', (_name, error, status, code, reason) => {
     const answer = toHttpError(error);
     expect({ status: answer.status, code: answer.code }).toEqual({ status, code });
@@ -299,4 +394,3 @@ describe('database failures in answers: 503 for an outage, in a few words, never
     expect(toHttpError(undici)).toMatchObject({ status: 500, code: 'INTERNAL_ERROR' });
   });
 });
-

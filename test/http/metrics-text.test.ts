@@ -3,7 +3,7 @@ import { Metrics } from '../../src/metrics.js';
 import type { OrchestratorEvent } from '../../streams/events.js';
 
 describe('Metrics.text()', () => {
-  it('counts the lease keeper\'s statements at each scrape (logwise_lease_statements_total)', async () => {
+  it("counts the lease keeper's statements at each scrape (logwise_lease_statements_total)", async () => {
     const metrics = new Metrics({ processMetrics: false });
     let sent = 5;
     metrics.leaseStatements = () => sent;
@@ -19,7 +19,18 @@ describe('Metrics.text()', () => {
     for (const tenant of tenants) {
       const at = Date.now();
       metrics.record({ type: 'spark.polled', tenant, at, masterStatus: 'ALIVE', aliveDrivers: 1, action: 'none' } as OrchestratorEvent);
-      metrics.record({ type: 'discovery.synced', tenant, at, onboarded: 1, removed: 0, present: 4, ignoredFolders: 0, listCalls: 3, retries: 0, durationMs: 12 } as OrchestratorEvent);
+      metrics.record({
+        type: 'discovery.synced',
+        tenant,
+        at,
+        onboarded: 1,
+        removed: 0,
+        present: 4,
+        ignoredFolders: 0,
+        listCalls: 3,
+        retries: 0,
+        durationMs: 12,
+      } as OrchestratorEvent);
     }
     let turns = 0;
     let done = false;
@@ -32,7 +43,11 @@ describe('Metrics.text()', () => {
     done = true;
     expect(turns).toBeGreaterThan(10);
     // The process metrics (CPU, memory, event-loop lag) move between two reads: compare the others.
-    const ours = (t: string) => t.split('\n\n').filter((block) => !/^# HELP logwise_(process|nodejs)_/.test(block)).join('\n\n');
+    const ours = (t: string) =>
+      t
+        .split('\n\n')
+        .filter((block) => !/^# HELP logwise_(process|nodejs)_/.test(block))
+        .join('\n\n');
     expect(ours(text)).toBe(ours(await metrics.registry.metrics()));
     expect(text.endsWith('\n')).toBe(true);
     expect(text).toMatch(/^logwise_discovery_sync_duration_seconds_count\{tenant="t199"\} 1$/m);

@@ -88,7 +88,15 @@ describe('metrics and the event stream', () => {
     const events = text
       .split('\n\n')
       .filter((block) => block.startsWith('event: '))
-      .map((block) => JSON.parse(block.split('\n').find((l) => l.startsWith('data: '))!.slice(6)) as { type: string; tenant: string });
+      .map(
+        (block) =>
+          JSON.parse(
+            block
+              .split('\n')
+              .find((l) => l.startsWith('data: '))!
+              .slice(6),
+          ) as { type: string; tenant: string },
+      );
     expect(events.length).toBeGreaterThan(0);
     expect(events.every((e) => e.tenant === 'ABC' && e.type.startsWith('discovery.'))).toBe(true);
     expect(events.at(-1)).toMatchObject({ type: 'discovery.synced', tenant: 'ABC', present: 3 });

@@ -111,12 +111,17 @@ describe('answers as the Java orchestrator', () => {
   it('/pipeline/health: the reference’s status, message, tenant and checks[{component, check:{status, message}}] at the top, ours in data', async () => {
     const res = await get('/pipeline/health');
     expect(res.status).toBe(200);
-    const { data, ...top } = res.body as { data: { status: string; checks: { name: string; status: string; message?: string; durationMs: number }[] } } & Record<string, any>;
+    const { data, ...top } = res.body as {
+      data: { status: string; checks: { name: string; status: string; message?: string; durationMs: number }[] };
+    } & Record<string, any>;
     expect(top).toEqual({
       status: 'DOWN',
       message: 'One or more pipeline components have issues',
       tenant: 'ABC',
-      checks: ['vector', 'kafka', 'spark', 's3'].map((component) => ({ component, check: { status: expect.stringMatching(/^(UP|DOWN)$/), message: expect.any(String) } })),
+      checks: ['vector', 'kafka', 'spark', 's3'].map((component) => ({
+        component,
+        check: { status: expect.stringMatching(/^(UP|DOWN)$/), message: expect.any(String) },
+      })),
     });
     expect(top.checks.find((c: { component: string }) => c.component === 'vector').check.status).toBe('DOWN');
     expect(data).toMatchObject({ status: 'DOWN', message: top.message, tenant: 'ABC' });

@@ -68,7 +68,12 @@ describe.each([
     store = kind === 'ceph' ? await cephBucket('delay') : localFolder();
     await store.put([
       // 3,000 objects: 60 minute partitions of 50 part files, the newest 7 minutes ago.
-      ...partitions(ABC_FOLDER, start, Array.from({ length: 60 }, (_, i) => ABC_NEWEST_AGO + i), 50),
+      ...partitions(
+        ABC_FOLDER,
+        start,
+        Array.from({ length: 60 }, (_, i) => ABC_NEWEST_AGO + i),
+        50,
+      ),
       // What a sampler that forgot Spark's escaping would read: newer, and wrong.
       ...partitions('logs/env=prod/service_name=order svc+v2=blue/component_name=application/', start, [1], 1),
       // IDLE: written five hours ago, nothing in the window.
@@ -76,7 +81,8 @@ describe.each([
       // SINGLE: the single-level layout, newest 12 minutes ago.
       ...partitions(SINGLE_FOLDER, start, [12, 13, 14], 10),
     ]);
-    const spark = 'kafka.kafkaBrokersHost = "127.0.0.1:1", spark { sparkMasterHost = "127.0.0.1", sparkMasterWebUiPort = 1, sparkMasterRestPort = 1, sparkJarPath = "file:///app.jar"';
+    const spark =
+      'kafka.kafkaBrokersHost = "127.0.0.1:1", spark { sparkMasterHost = "127.0.0.1", sparkMasterWebUiPort = 1, sparkMasterRestPort = 1, sparkJarPath = "file:///app.jar"';
     t = await startTestOrchestrator(
       `
       tenants = [{

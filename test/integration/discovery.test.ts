@@ -26,11 +26,15 @@ describe.each([
   const events: OrchestratorEvent[] = [];
 
   const sync = async (tenant = 'ABC', query = '') => {
-    const res = await t.orchestrator.app.request(`/api/v1/component/sync?componentType=application${query}`, { method: 'POST', headers: { 'X-Tenant-Name': tenant } });
+    const res = await t.orchestrator.app.request(`/api/v1/component/sync?componentType=application${query}`, {
+      method: 'POST',
+      headers: { 'X-Tenant-Name': tenant },
+    });
     return { status: res.status, body: (await res.json()) as Record<string, any> };
   };
   const rows = (tenant = 'ABC') => new ServiceDetailsRepository(t.orchestrator.db).listByTenant(tenant);
-  const lastEvent = <K extends OrchestratorEvent['type']>(type: K) => events.filter((e) => e.type === type).at(-1) as Extract<OrchestratorEvent, { type: K }> | undefined;
+  const lastEvent = <K extends OrchestratorEvent['type']>(type: K) =>
+    events.filter((e) => e.type === type).at(-1) as Extract<OrchestratorEvent, { type: K }> | undefined;
 
   beforeAll(async () => {
     if (kind === 'ceph') {
@@ -90,7 +94,11 @@ describe.each([
     // (RGW may cut a page short of 1,000 entries, so the pages are counted on the server itself.)
     const synced = lastEvent('discovery.synced')!;
     expect(synced).toMatchObject({ onboarded: 4200, removed: 0, ignoredFolders: 2, retries: 0 });
-    const listed = ['logs/', ...ENVS.map((e) => `logs/env=${e}/`), ...ENVS.flatMap((e) => Array.from({ length: SERVICES }, (_, i) => `logs/env=${e}/service_name=${serviceName(i)}/`))];
+    const listed = [
+      'logs/',
+      ...ENVS.map((e) => `logs/env=${e}/`),
+      ...ENVS.flatMap((e) => Array.from({ length: SERVICES }, (_, i) => `logs/env=${e}/service_name=${serviceName(i)}/`)),
+    ];
     const pages = (await mapLimit(listed, 16, (prefix) => store.pagesOf(prefix))).reduce((a, b) => a + b, 0);
     expect(pages).toBeGreaterThanOrEqual(1 + 3 + 3 * SERVICES);
     expect(synced.listCalls).toBe(pages);
@@ -137,7 +145,11 @@ describe.each([
   });
 
   it('answers a store outage with a 5xx, deletes nothing and keeps the loop running', async () => {
-    await new ServiceDetailsRepository(t.orchestrator.db).insertMany('DOWN', [{ env: 'prod', serviceName: 'kept', componentName: 'application', retentionDays: 30 }], new Date());
+    await new ServiceDetailsRepository(t.orchestrator.db).insertMany(
+      'DOWN',
+      [{ env: 'prod', serviceName: 'kept', componentName: 'application', retentionDays: 30 }],
+      new Date(),
+    );
     const res = await sync('DOWN');
     expect(res.status).toBeGreaterThanOrEqual(500);
     expect(res.body.error.code).toBe('OBJECT_STORE_ERROR');

@@ -77,7 +77,9 @@ describe('MariaDB stalls between a replay step and its flag', () => {
     // The replay's create is carried out, its answer held until the test lets it go.
     sim.holdNext(1, 'create', { processFirst: true });
     const startingOffsetsTimestamp = Date.now() - 3_600_000;
-    const res = await daemon.request('POST', '/api/v1/spark/replay', { body: { startingOffsetsTimestamp, resumeToSubscribePatternTimestamp: Date.now() + 600_000 } });
+    const res = await daemon.request('POST', '/api/v1/spark/replay', {
+      body: { startingOffsetsTimestamp, resumeToSubscribePatternTimestamp: Date.now() + 600_000 },
+    });
     expect(res.status).toBe(200);
     const replayId = res.body.data.id as number;
     await waitFor(() => held.includes('create'), 'the replay create to reach the master', 20_000);
@@ -94,7 +96,11 @@ describe('MariaDB stalls between a replay step and its flag', () => {
     const resumedAt = Date.now();
 
     // ---- the flag is set, the daemon acts again, and nothing is done twice
-    await waitFor(async () => (await query<{ f: number }>('select isSubmittedForOffsetsTimestamp f from spark_submit_status where id = ?', [replayId]))[0]?.f === 1, 'the flag to be set', 20_000);
+    await waitFor(
+      async () => (await query<{ f: number }>('select isSubmittedForOffsetsTimestamp f from spark_submit_status where id = ?', [replayId]))[0]?.f === 1,
+      'the flag to be set',
+      20_000,
+    );
     await daemon.waitForEvent('lease.acquired', 'the lease to be taken again', { since: pausedAt, timeoutMs: 15_000 });
     await daemon.waitForEvent('spark.polled', 'a poll after the database is back', { since: resumedAt, timeoutMs: 15_000, pred: (e) => e.action === 'none' });
     const polled = daemon.events('spark.polled').length;
@@ -106,7 +112,9 @@ describe('MariaDB stalls between a replay step and its flag', () => {
       `faults-mysql-replay: lease lost ${daemon.events('lease.lost').filter((e) => e.time >= pausedAt).length}x, ` +
         `creates ${sim.createRequests.length} (with the timestamp ${replayCreates.length}), kills ${sim.killRequests.length} ` +
         `(replay-start ${replayKills.length}), state cleanups ${daemon.events('spark.state-cleaned').length}, ` +
-        `spark.submitted ${daemon.events('spark.submitted').length}, replay driver ${d2} ${sim.getDriver(d2)?.state}, alive ${aliveOf(sim).map((d) => d.id).join(',')}`,
+        `spark.submitted ${daemon.events('spark.submitted').length}, replay driver ${d2} ${sim.getDriver(d2)?.state}, alive ${aliveOf(sim)
+          .map((d) => d.id)
+          .join(',')}`,
     );
     expect(daemon.events('lease.lost').filter((e) => e.time >= pausedAt).length, 'the outage did not outlive the lease').toBeGreaterThanOrEqual(1);
     expect(replayCreates).toHaveLength(1);
@@ -118,7 +126,9 @@ describe('MariaDB stalls between a replay step and its flag', () => {
     expect(daemon.events('spark.replay-started').map((e) => e.replayId)).toEqual([replayId]);
     expect(aliveOf(sim).map((d) => d.id)).toEqual([d2]);
     expect(STATE_KEYS.filter((k) => existsSync(join(store, k)))).toEqual([]);
-    const recorded = await query<{ submissionId: string; reason: string }>('select submissionId, reason from spark_submissions where tenant = ? order by id', ['ABC']);
+    const recorded = await query<{ submissionId: string; reason: string }>('select submissionId, reason from spark_submissions where tenant = ? order by id', [
+      'ABC',
+    ]);
     expect(recorded.map((r) => [r.submissionId, r.reason])).toEqual([
       [d1, 'keep-alive'],
       [d2, 'replay-start'],
@@ -152,7 +162,9 @@ describe('MariaDB stalls between a replay step and its flag', () => {
 
       sim.holdNext(1, 'create', { processFirst: true });
       const startingOffsetsTimestamp = Date.now() - 3_600_000;
-      const res = await a.request('POST', '/api/v1/spark/replay', { body: { startingOffsetsTimestamp, resumeToSubscribePatternTimestamp: Date.now() + 600_000 } });
+      const res = await a.request('POST', '/api/v1/spark/replay', {
+        body: { startingOffsetsTimestamp, resumeToSubscribePatternTimestamp: Date.now() + 600_000 },
+      });
       expect(res.status).toBe(200);
       const replayId = res.body.data.id as number;
       await waitFor(() => held.includes('create'), 'the replay create to reach the master', 20_000);
@@ -172,7 +184,9 @@ describe('MariaDB stalls between a replay step and its flag', () => {
       console.log(
         `faults-mysql-replay (holder killed): takeover ${acquired.time - killedAt} ms after the kill; creates ${sim.createRequests.length} ` +
           `(with the timestamp ${replayCreates.length}), kills ${sim.killRequests.length}, state cleanups ${a.events('spark.state-cleaned').length}+${b.events('spark.state-cleaned').length}, ` +
-          `replay driver ${d2} ${sim.getDriver(d2)?.state}, alive ${aliveOf(sim).map((d) => d.id).join(',')}`,
+          `replay driver ${d2} ${sim.getDriver(d2)?.state}, alive ${aliveOf(sim)
+            .map((d) => d.id)
+            .join(',')}`,
       );
       expect(replayCreates).toHaveLength(1);
       expect(sim.createRequests).toHaveLength(2);
@@ -183,7 +197,10 @@ describe('MariaDB stalls between a replay step and its flag', () => {
       expect(aliveOf(sim).map((d) => d.id)).toEqual([d2]);
       const row = (await query<{ f: number }>(`select isSubmittedForOffsetsTimestamp f from \`${database}\`.spark_submit_status where id = ?`, [replayId]))[0];
       expect(row?.f).toBe(1);
-      const recorded = await query<{ submissionId: string; reason: string }>(`select submissionId, reason from \`${database}\`.spark_submissions where tenant = ? order by id`, ['ABC']);
+      const recorded = await query<{ submissionId: string; reason: string }>(
+        `select submissionId, reason from \`${database}\`.spark_submissions where tenant = ? order by id`,
+        ['ABC'],
+      );
       expect(recorded.map((r) => [r.submissionId, r.reason])).toEqual([
         [d1, 'keep-alive'],
         [d2, 'replay-start'],

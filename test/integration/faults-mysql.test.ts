@@ -87,7 +87,13 @@ describe('MariaDB dies in the middle of a submission and of a sync', () => {
       config: daemonConfig({
         database: db.hocon(DATABASE),
         leaseSeconds: LEASE_S,
-        loop: { sparkPollSeconds: 0.5, discoverySeconds: 5, delaySampleSeconds: 3600, submitGraceSeconds: 2, backoff: { minSeconds: 0.2, maxSeconds: MAX_BACKOFF_S } },
+        loop: {
+          sparkPollSeconds: 0.5,
+          discoverySeconds: 5,
+          delaySampleSeconds: 3600,
+          submitGraceSeconds: 2,
+          backoff: { minSeconds: 0.2, maxSeconds: MAX_BACKOFF_S },
+        },
         tenants: [sparkTenant(sim, { store: `objectStore.local.path = "${store}"` })],
       }),
     });
@@ -117,7 +123,11 @@ describe('MariaDB dies in the middle of a submission and of a sync', () => {
     expect(health.body.error).toMatchObject({ code: 'UNHEALTHY' });
     expect(String(health.body.error.message)).toMatch(/^database: /);
     // (Fewer once the lease has lapsed: a replica that does not act skips its ticks.)
-    await daemon.waitForLine(() => daemon.events('stream.retrying').filter((e) => e.stream === 'spark' && e.time >= killedAt).length >= 2, 'two retries of the Spark stream', 15_000);
+    await daemon.waitForLine(
+      () => daemon.events('stream.retrying').filter((e) => e.stream === 'spark' && e.time >= killedAt).length >= 2,
+      'two retries of the Spark stream',
+      15_000,
+    );
     await sleep(Math.max(0, killedAt + 2_500 - Date.now())); // longer than submitGraceSeconds
     expect(acceptedCreates(sim)).toHaveLength(1);
     expect(sim.createRequests).toHaveLength(1);
@@ -128,7 +138,11 @@ describe('MariaDB dies in the middle of a submission and of a sync', () => {
     const backAt = await firstSuccess(() => db.answers(500), 'MariaDB to answer again', 30_000);
     await restarted;
     const outageMs = backAt - killedAt;
-    const resumed = await daemon.waitForEvent('spark.polled', 'a poll after the database is back', { since: backAt, timeoutMs: 20_000, pred: (e) => e.action === 'none' });
+    const resumed = await daemon.waitForEvent('spark.polled', 'a poll after the database is back', {
+      since: backAt,
+      timeoutMs: 20_000,
+      pred: (e) => e.action === 'none',
+    });
     const resumeMs = resumed.time - backAt;
     const retries = expectBackoff('spark', killedAt);
     console.log(
@@ -148,7 +162,11 @@ describe('MariaDB dies in the middle of a submission and of a sync', () => {
     await daemon.waitForLine(() => daemon.events('spark.polled').length >= polled + 6, 'six more polls', 15_000);
     expect(sim.createRequests).toHaveLength(1);
     expect(sim.activeDrivers().map((d) => [d.id, d.mainClass])).toEqual([[driverId, MAIN_CLASS]]);
-    expect((await daemon.request('GET', '/api/v1/spark/status')).body.data).toMatchObject({ drivers: { alive: [{ id: driverId }] }, lastSubmission: { submissionId: driverId }, submissions: 1 });
+    expect((await daemon.request('GET', '/api/v1/spark/status')).body.data).toMatchObject({
+      drivers: { alive: [{ id: driverId }] },
+      lastSubmission: { submissionId: driverId },
+      submissions: 1,
+    });
   }, 90_000);
 
   it('a hung database (SIGSTOP): /healthcheck answers at once from the last settled ping, DOWN once the ping in flight is over its budget', async () => {
@@ -172,10 +190,14 @@ describe('MariaDB dies in the middle of a submission and of a sync', () => {
     }
     const resumedAt = Date.now();
     const during = samples.splice(0);
-    await waitFor(async () => {
-      await probe(resumedAt);
-      return samples.at(-1)!.status === 200;
-    }, '/healthcheck to be UP again after SIGCONT', 15_000);
+    await waitFor(
+      async () => {
+        await probe(resumedAt);
+        return samples.at(-1)!.status === 200;
+      },
+      '/healthcheck to be UP again after SIGCONT',
+      15_000,
+    );
     const ms = during.map((s) => s.ms).sort((a, b) => a - b);
     const firstDown = during.find((s) => s.status !== 200);
     console.log(
@@ -228,12 +250,19 @@ describe('MariaDB dies in the middle of a submission and of a sync', () => {
     for (const a of health) expect(a).toMatchObject({ code: 'UNHEALTHY', message: expect.stringMatching(/^database: /) });
     // Back to normal before the next test: UP, and this process acting for the tenant again.
     await waitFor(async () => (await healthStatus()) === 200, '/healthcheck to be UP again', 15_000);
-    await waitFor(async () => (await daemon.request('GET', '/api/v1/spark/status')).body.data?.lease?.isThisProcess === true, 'the lease to be held again', 30_000);
+    await waitFor(
+      async () => (await daemon.request('GET', '/api/v1/spark/status')).body.data?.lease?.isThisProcess === true,
+      'the lease to be held again',
+      30_000,
+    );
     expect(daemon.exited).toBe(false);
   }, 90_000);
 
   it('mid-sync: the interrupted insert is rolled back, no row is lost, and the sync completes after the outage', async () => {
-    await daemon.waitForEvent('discovery.synced', 'the first sync', { timeoutMs: 20_000, pred: (e) => Number(e.present) + Number(e.onboarded) === INITIAL.length });
+    await daemon.waitForEvent('discovery.synced', 'the first sync', {
+      timeoutMs: 20_000,
+      pred: (e) => Number(e.present) + Number(e.onboarded) === INITIAL.length,
+    });
     const rows = () =>
       query<{ id: number; env: string; serviceName: string; componentName: string }>(
         'select id, env, serviceName, componentName from service_details where tenant = ? order by id',

@@ -187,7 +187,9 @@ tenants = [${sparkTenant(sim, { store: ceph.hocon(bucket) })}]
     const outageMs = backAt - killedAt;
     console.log(
       `faults-s3-sync: froze radosgw ${frozeAfterMs} ms into a sync (healthy sync ${healthySyncMs} ms), outage ${outageMs} ms, ` +
-        `${retrying().length} retries (delays ${retrying().map((e) => e.delayMs).join(', ')} ms), resumed ${resumeMs} ms after radosgw answered ` +
+        `${retrying().length} retries (delays ${retrying()
+          .map((e) => e.delayMs)
+          .join(', ')} ms), resumed ${resumeMs} ms after radosgw answered ` +
         `(limit ${2 * MAX_BACKOFF_MS} + ${healthySyncMs} ms), rows ${before.length} before / ${(await rows()).length} after`,
     );
     expect(resumeMs).toBeLessThanOrEqual(2 * MAX_BACKOFF_MS + healthySyncMs);
@@ -207,7 +209,9 @@ tenants = [${sparkTenant(sim, { store: ceph.hocon(bucket) })}]
     // ---- the daemon never went down, and stops cleanly
     expect(daemon.exited).toBe(false);
     // The one error line is the HTTP layer's report of the failed sync request.
-    expect(daemon.lines.filter((l) => l.level === 'fatal' || l.level === 'error').map((l) => `${l.msg} ${l.path ?? ''}`)).toEqual(['request failed /api/v1/component/sync']);
+    expect(daemon.lines.filter((l) => l.level === 'fatal' || l.level === 'error').map((l) => `${l.msg} ${l.path ?? ''}`)).toEqual([
+      'request failed /api/v1/component/sync',
+    ]);
     expect(await daemon.stop()).toBe(0);
   }, 120_000);
 });

@@ -135,7 +135,11 @@ tenants = [{
     expect(resumed.action).toBe('wait');
 
     // Exactly one submission, once the grace period is over.
-    const create = await simB.waitForLine((l) => l.endpoint === 'create' && typeof l.submissionId === 'string', 'the submission after the grace period', GRACE_MS + 10_000);
+    const create = await simB.waitForLine(
+      (l) => l.endpoint === 'create' && typeof l.submissionId === 'string',
+      'the submission after the grace period',
+      GRACE_MS + 10_000,
+    );
     const submittedAt = Date.parse(create.time!);
     const driverId = create.submissionId!;
     const retries = sparkRetries(killedAt);

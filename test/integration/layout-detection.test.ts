@@ -23,7 +23,8 @@ function minuteKey(folder: string, ago: number): string {
 /** `n` minutes, or one more when a minute turned since the partitions were written. */
 const minutes = (n: number) => [n, n + 1];
 const single = (logsDir: string, service: string) => `${logsDir}/service_name=${service}/`;
-const three = (logsDir: string, env: string, service: string, component: string) => `${logsDir}/env=${env}/service_name=${service}/component_name=${component}/`;
+const three = (logsDir: string, env: string, service: string, component: string) =>
+  `${logsDir}/env=${env}/service_name=${service}/component_name=${component}/`;
 
 describe('the partition layout, read from a bucket on the Ceph RGW', () => {
   let store: TestStore;
@@ -42,14 +43,17 @@ describe('the partition layout, read from a bucket on the Ceph RGW', () => {
   };
   const services = async (tenant: string) => {
     const res = await t.orchestrator.app.request('/service-details', { headers: { 'X-Tenant-Name': tenant } });
-    const rows = ((await res.json()) as { data: { serviceDetails: { env: string; serviceName: string; componentName: string; appLogsDelayMinutes?: number | null }[] } }).data.serviceDetails;
+    const rows = (
+      (await res.json()) as { data: { serviceDetails: { env: string; serviceName: string; componentName: string; appLogsDelayMinutes?: number | null }[] } }
+    ).data.serviceDetails;
     return rows.map((r) => `${r.env}|${r.serviceName}|${r.componentName}`).sort();
   };
   /** Per-service delays after a round (each within a minute of `expected`: a minute may turn during the test). */
   const serviceDelays = async (tenant: string) => {
     await t.orchestrator.supervisor.dispatch(tenant, 'sample-service-delays', {});
     const res = await t.orchestrator.app.request('/service-details', { headers: { 'X-Tenant-Name': tenant } });
-    const rows = ((await res.json()) as { data: { serviceDetails: { serviceName: string; env: string; appLogsDelayMinutes?: number | null }[] } }).data.serviceDetails;
+    const rows = ((await res.json()) as { data: { serviceDetails: { serviceName: string; env: string; appLogsDelayMinutes?: number | null }[] } }).data
+      .serviceDetails;
     return Object.fromEntries(rows.map((r) => [`${r.env}|${r.serviceName}`, r.appLogsDelayMinutes]));
   };
 
@@ -135,7 +139,12 @@ describe('the partition layout, read from a bucket on the Ceph RGW', () => {
     await sync('BOTH');
     await sync('BOTH');
     expect(layoutEvents('BOTH')).toEqual([
-      expect.objectContaining({ type: 'layout.ambiguous', firstLevel: 'both', partitionKeys: ['env', 'service_name', 'component_name'], reason: expect.stringMatching(/both service_name= and env=/) }),
+      expect.objectContaining({
+        type: 'layout.ambiguous',
+        firstLevel: 'both',
+        partitionKeys: ['env', 'service_name', 'component_name'],
+        reason: expect.stringMatching(/both service_name= and env=/),
+      }),
     ]);
     expect(await services('BOTH')).toEqual(['prod|orders|application']);
     expect(await delay('BOTH')).toBeOneOf(minutes(3));
@@ -145,7 +154,9 @@ describe('the partition layout, read from a bucket on the Ceph RGW', () => {
   it('neither (an empty bucket): one warning and the default; once the Spark job writes, the layout it wrote', async () => {
     expect((await sync('EMPTY')).body.data).toMatchObject({ onboarded: 0 });
     await sync('EMPTY');
-    expect(layoutEvents('EMPTY')).toMatchObject([{ type: 'layout.ambiguous', firstLevel: 'neither', partitionKeys: ['env', 'service_name', 'component_name'] }]);
+    expect(layoutEvents('EMPTY')).toMatchObject([
+      { type: 'layout.ambiguous', firstLevel: 'neither', partitionKeys: ['env', 'service_name', 'component_name'] },
+    ]);
     await store.put([minuteKey(single('logs-empty', 'checkout'), 2)]);
     expect((await sync('EMPTY')).body.data).toMatchObject({ onboarded: 1 });
     expect(layoutEvents('EMPTY').map((e) => e.type)).toEqual(['layout.ambiguous', 'layout.detected']);

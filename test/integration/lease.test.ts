@@ -239,7 +239,9 @@ describe('lease keepers (two replicas) on MariaDB', () => {
       const stopAt = performance.now();
       expect(await c.stop()).toBe(2);
       await until('D holds every tenant', () => TENANTS.every((t) => d.view(t).isHolder()));
-      const handover = Math.max(...TENANTS.filter((t) => acquiredAt(log, d.holderId, t, 0) > stopAt).map((t) => acquiredAt(log, d.holderId, t, stopAt) - stopAt));
+      const handover = Math.max(
+        ...TENANTS.filter((t) => acquiredAt(log, d.holderId, t, 0) > stopAt).map((t) => acquiredAt(log, d.holderId, t, stopAt) - stopAt),
+      );
       expect(handover).toBeLessThanOrEqual(d.timing.renewEveryMs + 250);
       await d.stop();
       storeB.hang = false;

@@ -31,11 +31,13 @@ function daemonsOf(configPath: string): number[] {
 }
 
 describe('npm start', () => {
-  it.each(['SIGTERM', 'SIGINT'] as const)('passes %s on to the daemon, which stops and exits with npm', async (signal) => {
-    const config = join(dir, `${signal}.conf`);
-    writeFileSync(
-      config,
-      `http { port = 0, host = "127.0.0.1" }
+  it.each(['SIGTERM', 'SIGINT'] as const)(
+    'passes %s on to the daemon, which stops and exits with npm',
+    async (signal) => {
+      const config = join(dir, `${signal}.conf`);
+      writeFileSync(
+        config,
+        `http { port = 0, host = "127.0.0.1" }
 database { client = sqlite, filename = "${join(dir, `${signal}.sqlite`)}" }
 tenants = [{
   name = "ABC"
@@ -43,18 +45,24 @@ tenants = [{
   kafka { kafkaBrokersHost = "127.0.0.1:1" }
   spark { sparkMasterHost = "127.0.0.1", sparkMasterWebUiPort = 1, sparkMasterRestPort = 1, sparkJarPath = "file:///app.jar" }
 }]`,
-    );
-    const npm = spawn('npm', ['start'], { cwd: ROOT, env: { ...process.env, ORCHESTRATOR_CONFIG: config, LOG_FORMAT: 'json' }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    npm.stdout.on('data', (b: Buffer) => (out += b.toString()));
-    const exited = new Promise<number | null>((resolve) => npm.once('exit', (code) => resolve(code)));
-    await waitFor(() => out.includes('orchestrator listening'), 'the daemon to listen', 90_000, 100);
-    expect(daemonsOf(config)).toHaveLength(1);
+      );
+      const npm = spawn('npm', ['start'], {
+        cwd: ROOT,
+        env: { ...process.env, ORCHESTRATOR_CONFIG: config, LOG_FORMAT: 'json' },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let out = '';
+      npm.stdout.on('data', (b: Buffer) => (out += b.toString()));
+      const exited = new Promise<number | null>((resolve) => npm.once('exit', (code) => resolve(code)));
+      await waitFor(() => out.includes('orchestrator listening'), 'the daemon to listen', 90_000, 100);
+      expect(daemonsOf(config)).toHaveLength(1);
 
-    npm.kill(signal);
-    await exited;
-    await waitFor(() => daemonsOf(config).length === 0, `the daemon to exit after npm got ${signal}`, 12_000, 50);
-    expect(out).toContain(`"signal":"${signal}"`);
-    expect(out).toContain('"msg":"stopped"');
-  }, 120_000);
+      npm.kill(signal);
+      await exited;
+      await waitFor(() => daemonsOf(config).length === 0, `the daemon to exit after npm got ${signal}`, 12_000, 50);
+      expect(out).toContain(`"signal":"${signal}"`);
+      expect(out).toContain('"msg":"stopped"');
+    },
+    120_000,
+  );
 });

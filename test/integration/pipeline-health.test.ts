@@ -11,7 +11,14 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { configSchema, type TenantConfig } from '../../src/config/schema.js';
 import { javaPatternToRegExp } from '../../src/health/checks/java-pattern.js';
 import { parseKafkaBrokers } from '../../src/health/checks/kafka.js';
-import { checkPipeline, preloadKafkaClient, type ComponentCheck, type ComponentName, type PipelineHealth, type PipelineHealthOptions } from '../../src/health/pipeline-health.js';
+import {
+  checkPipeline,
+  preloadKafkaClient,
+  type ComponentCheck,
+  type ComponentName,
+  type PipelineHealth,
+  type PipelineHealthOptions,
+} from '../../src/health/pipeline-health.js';
 import type { RouteDeps } from '../../src/http/routes.js';
 import { LocalObjectStore } from '../../src/objectstore/local-object-store.js';
 import { SparkMasterClient } from '../../src/spark/master-client.js';
@@ -198,7 +205,10 @@ describe('checkPipeline', () => {
       const started = performance.now();
       const h = await run(tenant(), { timeoutMs: HUNG_TIMEOUT_MS });
       const elapsed = performance.now() - started;
-      expect(check(h, 'vector')).toMatchObject({ status: 'DOWN', message: `no answer within ${HUNG_TIMEOUT_MS} ms (waiting for GET http://127.0.0.1:${vector.port}/health)` });
+      expect(check(h, 'vector')).toMatchObject({
+        status: 'DOWN',
+        message: `no answer within ${HUNG_TIMEOUT_MS} ms (waiting for GET http://127.0.0.1:${vector.port}/health)`,
+      });
       expect(check(h, 'vector').durationMs).toBeGreaterThanOrEqual(HUNG_TIMEOUT_MS - 5);
       expect(elapsed).toBeLessThan(HUNG_TIMEOUT_MS + 1_000);
       expect(statuses(h)).toMatchObject({ kafka: 'UP', spark: 'UP', s3: 'UP' });
@@ -237,7 +247,9 @@ describe('checkPipeline', () => {
       expect(check(exact, 'kafka')).toMatchObject({ status: 'DOWN', details: { topicCount: 2, matchingTopicCount: 0 } });
       kafka.setTopics([]);
       const empty = await run();
-      expect(check(empty, 'kafka').message).toBe(`Kafka broker 127.0.0.1:${kafka.port} answered, but it has no topics, so none matches the subscribe pattern ^logs.*`);
+      expect(check(empty, 'kafka').message).toBe(
+        `Kafka broker 127.0.0.1:${kafka.port} answered, but it has no topics, so none matches the subscribe pattern ^logs.*`,
+      );
     });
 
     it.each([
@@ -266,7 +278,9 @@ describe('checkPipeline', () => {
         details: { bootstrapBrokers: [`127.0.0.1:${dead}`, `127.0.0.1:${kafka.port}`], unreachableBrokers: [`127.0.0.1:${dead} (connection refused)`] },
       });
       const none = await run(tenant({ kafka: { kafkaBrokersHost: '127.0.0.1,localhost', kafkaBrokerPort: dead } }));
-      expect(check(none, 'kafka').message).toMatch(new RegExp(`^no Kafka broker reachable: 127\\.0\\.0\\.1:${dead} \\(connection refused\\), localhost:${dead} \\(`));
+      expect(check(none, 'kafka').message).toMatch(
+        new RegExp(`^no Kafka broker reachable: 127\\.0\\.0\\.1:${dead} \\(connection refused\\), localhost:${dead} \\(`),
+      );
     });
 
     it('is always configured: a tenant without a kafka block fails validation at start-up (a submission needs it)', () => {
@@ -299,7 +313,10 @@ describe('checkPipeline', () => {
       await spark.killSubmission(driverId);
       sim.finishPendingKills();
       const killed = await run();
-      expect(check(killed, 'spark')).toMatchObject({ status: 'DOWN', message: `no alive driver of tenant ABC on ${sim.masterUrl}; its last driver ${driverId} ended KILLED` });
+      expect(check(killed, 'spark')).toMatchObject({
+        status: 'DOWN',
+        message: `no alive driver of tenant ABC on ${sim.masterUrl}; its last driver ${driverId} ended KILLED`,
+      });
     });
 
     it('counts a SUBMITTED driver (waiting for a worker) as alive', async () => {
@@ -332,7 +349,11 @@ describe('checkPipeline', () => {
 
     it('is DOWN when the sample service has no logs in the hours walked', async () => {
       const old = await run(tenant({ delayMetrics: { app: { sampleEnv: 'prod', sampleServiceName: 'old-svc', sampleComponentName: 'application' } } }));
-      expect(check(old, 's3')).toMatchObject({ status: 'DOWN', message: expect.stringMatching(/^no logs of the sample service in the last 4 hours/), details: { delayMinutes: null } });
+      expect(check(old, 's3')).toMatchObject({
+        status: 'DOWN',
+        message: expect.stringMatching(/^no logs of the sample service in the last 4 hours/),
+        details: { delayMinutes: null },
+      });
     });
 
     it('without a sample service, checks that the store answers and says so', async () => {

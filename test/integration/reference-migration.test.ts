@@ -15,7 +15,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mysqlTestServer } from '../support/databases.js';
 import { startDaemonProcess, type DaemonProcess } from '../support/faults.js';
 import { composeEnv, crontabRequests, REFERENCE_FIXTURES } from '../support/reference-deployment.js';
-import { OTHER_TABLES, REFERENCE_SERVICES, referenceDatabase, showCreate, type ReferenceDatabase, type ReferenceVersion } from '../support/reference-schemas.js';
+import {
+  OTHER_TABLES,
+  REFERENCE_SERVICES,
+  referenceDatabase,
+  showCreate,
+  type ReferenceDatabase,
+  type ReferenceVersion,
+} from '../support/reference-schemas.js';
 import { createTestBucket, emptyAndDeleteBucket, putObjects, s3TestAccessKeyId, s3TestEndpoint, s3TestSecretAccessKey, testS3Client } from '../support/s3.js';
 
 const MINUTE = 60_000;
@@ -171,7 +178,9 @@ describe.each(CASES)('migrating from the $version Java orchestrator', (c) => {
   it('starts on the reference’s config and compose environment: MySQL (no DB_CLIENT), its database, one warning per ignored key', async () => {
     const started = daemon!.lines.find((l) => l.msg === 'orchestrator listening')!;
     expect(started).toMatchObject({ database: 'mysql', tenants: [c.tenant] });
-    expect(daemon!.lines.find((l) => l.msg === 'database migrated')).toMatchObject({ migrations: ['001_initial', '002_leases', '003_replay_steps', '004_adopt_reference_tables', '005_replicas'] });
+    expect(daemon!.lines.find((l) => l.msg === 'database migrated')).toMatchObject({
+      migrations: ['001_initial', '002_leases', '003_replay_steps', '004_adopt_reference_tables', '005_replicas'],
+    });
     const warned = daemon!.lines.filter((l) => l.level === 'warn' && typeof l.msg === 'string' && l.msg.startsWith('config: ')).map((l) => l.config);
     expect(warned.sort()).toEqual([...c.warnings].sort());
     const all = JSON.stringify(daemon!.lines) + daemon!.stderr.join('\n');
@@ -193,8 +202,20 @@ describe.each(CASES)('migrating from the $version Java orchestrator', (c) => {
 
     // Every row of the reference is there, as it was (retention days edited by hand included), plus the new service.
     const rows = (await ref.db('service_details').select().orderBy(['serviceName', 'tenant'])) as Record<string, unknown>[];
-    const pick = (r: Record<string, unknown>) => ({ env: r.env ?? '', serviceName: r.serviceName, componentName: r.componentName ?? '', retentionDays: r.retentionDays, tenant: r.tenant });
-    const added = { env: c.newService.env ?? '', serviceName: c.newService.serviceName, componentName: c.newService.componentName ?? '', retentionDays: c.newRetentionDays, tenant: c.tenant };
+    const pick = (r: Record<string, unknown>) => ({
+      env: r.env ?? '',
+      serviceName: r.serviceName,
+      componentName: r.componentName ?? '',
+      retentionDays: r.retentionDays,
+      tenant: r.tenant,
+    });
+    const added = {
+      env: c.newService.env ?? '',
+      serviceName: c.newService.serviceName,
+      componentName: c.newService.componentName ?? '',
+      retentionDays: c.newRetentionDays,
+      tenant: c.tenant,
+    };
     expect(rows.map(pick)).toEqual(expect.arrayContaining([...rowsBefore.map(pick), added]));
     expect(rows).toHaveLength(rowsBefore.length + 1);
     for (const table of OTHER_TABLES[c.version]) {
@@ -206,7 +227,12 @@ describe.each(CASES)('migrating from the $version Java orchestrator', (c) => {
     const details = await get('/service-details');
     expect(details.status).toBe(200);
     const mine = REFERENCE_SERVICES[c.version].filter((r) => r.tenant === c.tenant);
-    const byName = Object.fromEntries((details.body.data.serviceDetails as { serviceName: string; env: string; retentionDays: number; tenant: string }[]).map((r) => [`${r.env}|${r.serviceName}`, r.retentionDays]));
+    const byName = Object.fromEntries(
+      (details.body.data.serviceDetails as { serviceName: string; env: string; retentionDays: number; tenant: string }[]).map((r) => [
+        `${r.env}|${r.serviceName}`,
+        r.retentionDays,
+      ]),
+    );
     for (const r of mine) expect(byName[`${r.env ?? ''}|${r.serviceName}`], r.serviceName).toBe(r.retentionDays);
     expect(Object.keys(byName)).toHaveLength(mine.length + 1);
 
@@ -246,7 +272,9 @@ describe.each(CASES)('migrating from the $version Java orchestrator', (c) => {
       },
     });
     expect(daemon.lines.some((l) => l.msg === 'database migrated')).toBe(false);
-    expect((await get('/service-details')).body.data.serviceDetails).toHaveLength(REFERENCE_SERVICES[c.version].filter((r) => r.tenant === c.tenant).length + 1);
+    expect((await get('/service-details')).body.data.serviceDetails).toHaveLength(
+      REFERENCE_SERVICES[c.version].filter((r) => r.tenant === c.tenant).length + 1,
+    );
     expect(await daemon.stop()).toBe(0);
   });
 });

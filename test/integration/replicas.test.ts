@@ -151,7 +151,8 @@ function startReplica(name: string): Replica {
     stderr,
     exited: false,
     exit: new Promise((resolve) => proc.once('exit', (code) => resolve(code))),
-    port: () => waitFor(() => lines.find((l) => l.msg === 'orchestrator listening')?.port, `${name} to listen (stderr: ${stderr.slice(-5).join(' | ')})`, 30_000),
+    port: () =>
+      waitFor(() => lines.find((l) => l.msg === 'orchestrator listening')?.port, `${name} to listen (stderr: ${stderr.slice(-5).join(' | ')})`, 30_000),
   };
   void replica.exit.then(() => (replica.exited = true));
   replicas.push(replica);
@@ -170,7 +171,10 @@ async function holders(): Promise<Map<string, Replica | undefined>> {
   const out = new Map<string, Replica | undefined>();
   for (const row of round.rows) {
     if (row.expiresAt <= round.dbNow) continue;
-    out.set(row.tenant, replicas.find((r) => row.holder.includes(`:${r.pid}:`)));
+    out.set(
+      row.tenant,
+      replicas.find((r) => row.holder.includes(`:${r.pid}:`)),
+    );
   }
   return out;
 }
@@ -363,7 +367,12 @@ describe('many replicas (separate processes) against one MySQL and one Spark mas
       const statusesAgree = async () => {
         const all = await Promise.all(live().map((r) => request(r, 'GET', '/api/v1/spark/status', 'ABC')));
         const holdersNamed = new Set(all.map((x) => x.body.data?.lease?.holder));
-        return all.every((x) => x.status === 200) && holdersNamed.size === 1 && !holdersNamed.has(null) && all.filter((x) => x.body.data.lease.isThisProcess).length === 1 ? all : null;
+        return all.every((x) => x.status === 200) &&
+          holdersNamed.size === 1 &&
+          !holdersNamed.has(null) &&
+          all.filter((x) => x.body.data.lease.isThisProcess).length === 1
+          ? all
+          : null;
       };
       await waitFor(statusesAgree, 'every replica naming the same holder of ABC', 4 * LEASE_MS, 50);
       const abcHolder = await holderOf('ABC');

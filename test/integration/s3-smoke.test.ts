@@ -5,13 +5,7 @@
  * limit, and DeleteObjects of 1,000 keys. Fails (never skips) when the server is missing.
  */
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
-import {
-  DeleteObjectsCommand,
-  GetObjectCommand,
-  HeadObjectCommand,
-  ListObjectsV2Command,
-  type S3Client,
-} from '@aws-sdk/client-s3';
+import { DeleteObjectsCommand, GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
 import { createTestBucket, emptyAndDeleteBucket, putObjects, testS3Client } from '../support/s3.js';
 
 /** S3 lists keys in UTF-8 binary order. */
@@ -29,9 +23,7 @@ async function listAll(
   let token: string | undefined;
   let pages = 0;
   do {
-    const page = await client.send(
-      new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, Delimiter: delimiter, ContinuationToken: token }),
-    );
+    const page = await client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, Delimiter: delimiter, ContinuationToken: token }));
     pages += 1;
     const pageKeys = (page.Contents ?? []).map((o) => o.Key as string);
     const pagePrefixes = (page.CommonPrefixes ?? []).map((p) => p.Prefix as string);
@@ -69,7 +61,7 @@ describe('S3 test server (Ceph RGW) through @aws-sdk/client-s3', () => {
       'logs/env=prod/service_name=q?x#y/part-0.parquet',
       'logs/env=prod/service_name=pct%2Fslash%20space/x.parquet',
       'logs/env=prod/service_name=xml<&>"\'/x.parquet',
-      "logs/env=prod/service_name=semi;colon,comma:at@dollar$bang!star*paren()/x.parquet",
+      'logs/env=prod/service_name=semi;colon,comma:at@dollar$bang!star*paren()/x.parquet',
       'logs/env=prod/service_name=tilde~caret^pipe|brace{}bracket[]backtick`/x.parquet',
       'logs/env=prod/service_name=ünïcødé-日本/x.parquet',
       'logs/env=dev/service_name=plain/year=2024/month=01/day=02/hour=03/x.parquet',
@@ -89,9 +81,7 @@ describe('S3 test server (Ceph RGW) through @aws-sdk/client-s3', () => {
 
     // The service discovery shape: one CommonPrefix per `service_name=…` folder.
     const services = await listAll(client, b, 'logs/env=prod/', '/');
-    const expectedPrefixes = [
-      ...new Set(keys.filter((k) => k.startsWith('logs/env=prod/')).map((k) => k.slice(0, k.indexOf('/', 14) + 1))),
-    ].sort(byteOrder);
+    const expectedPrefixes = [...new Set(keys.filter((k) => k.startsWith('logs/env=prod/')).map((k) => k.slice(0, k.indexOf('/', 14) + 1)))].sort(byteOrder);
     expect(services.prefixes).toEqual(expectedPrefixes);
     expect(services.keys).toEqual([]);
 
@@ -103,11 +93,7 @@ describe('S3 test server (Ceph RGW) through @aws-sdk/client-s3', () => {
     const b = bucket as string;
     const folders = Array.from({ length: 2500 }, (_, i) => `many/service_name=svc-${String(i).padStart(4, '0')}/`);
     // One object per folder, plus a second in a few folders and one loose key at the top.
-    const keys = [
-      ...folders.map((f) => `${f}part-0.parquet`),
-      ...folders.filter((_, i) => i % 500 === 0).map((f) => `${f}part-1.parquet`),
-      'many/_SUCCESS',
-    ];
+    const keys = [...folders.map((f) => `${f}part-0.parquet`), ...folders.filter((_, i) => i % 500 === 0).map((f) => `${f}part-1.parquet`), 'many/_SUCCESS'];
     await putObjects(client, b, keys);
 
     const listing = await listAll(client, b, 'many/', '/');
@@ -125,9 +111,7 @@ describe('S3 test server (Ceph RGW) through @aws-sdk/client-s3', () => {
     await putObjects(client, b, keys);
     expect((await listAll(client, b, 'bulk/')).keys).toHaveLength(1000);
 
-    const res = await client.send(
-      new DeleteObjectsCommand({ Bucket: b, Delete: { Objects: keys.map((Key) => ({ Key })), Quiet: false } }),
-    );
+    const res = await client.send(new DeleteObjectsCommand({ Bucket: b, Delete: { Objects: keys.map((Key) => ({ Key })), Quiet: false } }));
     expect(res.Errors ?? []).toEqual([]);
     expect(res.Deleted).toHaveLength(1000);
     expect(new Set(res.Deleted?.map((d) => d.Key))).toEqual(new Set(keys));

@@ -65,7 +65,11 @@ const MAIN_CLASS = 'com.logwise.spark.MainApplication';
 
 /** "<secret> in <where>" for every secret found in an output. */
 function leaks(outputs: Record<string, string>, secrets: Record<string, string> = SECRETS): string[] {
-  return Object.entries(outputs).flatMap(([where, text]) => Object.entries(secrets).filter(([, value]) => text.includes(value)).map(([name]) => `${name} in ${where}`));
+  return Object.entries(outputs).flatMap(([where, text]) =>
+    Object.entries(secrets)
+      .filter(([, value]) => text.includes(value))
+      .map(([name]) => `${name} in ${where}`),
+  );
 }
 
 /**
@@ -262,7 +266,9 @@ describe('secrets in a run full of failures (submissions, syncs, delay samples, 
     // Wrong and missing tokens, a token echoed in a body, a bad body.
     expect((await call('/monitor-spark-job', { method: 'POST', headers: { authorization: `Bearer ${SECRETS.authToken}x` } })).status).toBe(401);
     expect((await call('/monitor-spark-job', { method: 'POST', headers: auth, body: JSON.stringify({ driverCores: SECRETS.authToken }) })).status).toBe(400);
-    expect((await call('/api/v1/spark/replay', { method: 'POST', headers: auth, body: `{"startingOffsetsTimestamp": "${SECRETS.sparkSecret}"` })).status).toBe(400);
+    expect((await call('/api/v1/spark/replay', { method: 'POST', headers: auth, body: `{"startingOffsetsTimestamp": "${SECRETS.sparkSecret}"` })).status).toBe(
+      400,
+    );
     for (const path of ['/healthcheck', '/openapi.json']) await call(path);
     // XYZ's Spark polls fail against the absent master meanwhile.
     await sleep(500);
@@ -396,7 +402,9 @@ async function fakeSts(): Promise<{ url: string; actions: string[]; close: () =>
       const action = new URLSearchParams(body).get('Action') ?? 'none';
       actions.push(action);
       const [keyId, secret, token] =
-        action === 'AssumeRoleWithWebIdentity' ? [RUNTIME.webKeyId, RUNTIME.webSecret, RUNTIME.webToken] : [RUNTIME.assumedKeyId, RUNTIME.assumedSecret, RUNTIME.assumedToken];
+        action === 'AssumeRoleWithWebIdentity'
+          ? [RUNTIME.webKeyId, RUNTIME.webSecret, RUNTIME.webToken]
+          : [RUNTIME.assumedKeyId, RUNTIME.assumedSecret, RUNTIME.assumedToken];
       const xml =
         `<${action}Response xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><${action}Result><Credentials>` +
         `<AccessKeyId>${keyId}</AccessKeyId><SecretAccessKey>${secret}</SecretAccessKey><SessionToken>${token}</SessionToken>` +
@@ -423,10 +431,14 @@ function spawnDaemon(configPath: string, env: Record<string, string | undefined>
   proc.stdout.on('data', (d: Buffer) => (out.stdout += d.toString('utf8')));
   proc.stderr.on('data', (d: Buffer) => (out.stderr += d.toString('utf8')));
   const exit = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
-  const port: Promise<number> = waitFor(() => {
-    const line = out.stdout.split('\n').find((l) => l.includes('"msg":"orchestrator listening"'));
-    return line ? Number(/"port":(\d+)/.exec(line)?.[1]) : undefined;
-  }, 'the daemon to listen', 60_000);
+  const port: Promise<number> = waitFor(
+    () => {
+      const line = out.stdout.split('\n').find((l) => l.includes('"msg":"orchestrator listening"'));
+      return line ? Number(/"port":(\d+)/.exec(line)?.[1]) : undefined;
+    },
+    'the daemon to listen',
+    60_000,
+  );
   return { proc, out, exit, port };
 }
 
@@ -460,8 +472,17 @@ database { client = sqlite, filename = "${home}/db-${tenants.length}.sqlite" }
 loop { discoverySeconds = 1, delaySampleSeconds = 1, sparkPollSeconds = 0.5, submitGraceSeconds = 0.5, backoff { minSeconds = 0.2, maxSeconds = 0.5 } }
 tenants = [${tenants.join(', ')}]`;
     // The environment's own AWS keys are out of the way: the chain reaches the profile, or the web identity.
-    const noEnvKeys = { AWS_ACCESS_KEY_ID: undefined, AWS_SECRET_ACCESS_KEY: undefined, AWS_SESSION_TOKEN: undefined, AWS_PROFILE: undefined, AWS_REGION: 'us-east-1' };
-    writeFileSync(join(home, 'profile.conf'), conf([tenant('PROF', 'lw-profile'), tenant('ROLE', 'lw-role', ', roleArn = "arn:aws:iam::000000000000:role/lw-role"')]));
+    const noEnvKeys = {
+      AWS_ACCESS_KEY_ID: undefined,
+      AWS_SECRET_ACCESS_KEY: undefined,
+      AWS_SESSION_TOKEN: undefined,
+      AWS_PROFILE: undefined,
+      AWS_REGION: 'us-east-1',
+    };
+    writeFileSync(
+      join(home, 'profile.conf'),
+      conf([tenant('PROF', 'lw-profile'), tenant('ROLE', 'lw-role', ', roleArn = "arn:aws:iam::000000000000:role/lw-role"')]),
+    );
     writeFileSync(join(home, 'web.conf'), conf([tenant('WEB', 'lw-web')]));
     const daemons = [
       spawnDaemon(join(home, 'profile.conf'), {
@@ -498,7 +519,11 @@ tenants = [${tenants.join(', ')}]`;
         return { status: res.status, text };
       };
       // Each tenant's store has been listed with its run-time credentials (the echo saw them).
-      await waitFor(() => [RUNTIME.profileKeyId, RUNTIME.assumedKeyId, RUNTIME.webKeyId].every((k) => s3.seen().some((c) => c.startsWith(k))), 'S3 requests signed with every run-time key id', 30_000);
+      await waitFor(
+        () => [RUNTIME.profileKeyId, RUNTIME.assumedKeyId, RUNTIME.webKeyId].every((k) => s3.seen().some((c) => c.startsWith(k))),
+        'S3 requests signed with every run-time key id',
+        30_000,
+      );
       for (const [port, tenants] of [
         [ports[0]!, ['PROF', 'ROLE']],
         [ports[1]!, ['WEB']],
@@ -506,7 +531,8 @@ tenants = [${tenants.join(', ')}]`;
         for (const tenant of tenants) {
           const sync = await ask(port, 'POST', '/api/v1/component/sync?componentType=application', tenant);
           expect(sync.status).toBeGreaterThanOrEqual(500);
-          for (const path of ['/pipeline/health', '/api/v1/spark/status', '/api/v1/metric/sync-delay', '/service-details']) await ask(port, 'GET', path, tenant);
+          for (const path of ['/pipeline/health', '/api/v1/spark/status', '/api/v1/metric/sync-delay', '/service-details'])
+            await ask(port, 'GET', path, tenant);
           await ask(port, 'POST', '/monitor-spark-job', tenant, { body: '{"driverCores":2}' });
           expect((await ask(port, 'POST', '/monitor-spark-job', tenant, { auth: false })).status).toBe(401);
         }
@@ -618,4 +644,3 @@ describe('scrubCredentialPatterns: credentials nobody configured, recognised by 
     }
   });
 });
-

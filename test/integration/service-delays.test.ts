@@ -11,7 +11,6 @@ import { LocalObjectStore } from '../../src/objectstore/local-object-store.js';
 import type { ObjectStore } from '../../src/objectstore/object-store.js';
 import type { EventInput, EventOf, OrchestratorEvent } from '../../streams/events.js';
 import { paceOffsets, serviceKey } from '../../streams/service-delays-plan.js';
-import type { ServiceDelayRound } from '../../streams/commands.js';
 import { refreshServiceDelayGauge, serviceDelaySeries, serviceDelaysStream, withServiceDelays, type ServiceDelaysDeps } from '../../streams/service-delays.js';
 import { Supervisor } from '../../streams/supervisor.js';
 import type { StreamContext } from '../../streams/tenant-loop.js';
@@ -94,10 +93,10 @@ describe('per-service delay on a local folder and SQLite', () => {
       writeFileSync(join(root, key), key);
     }
   };
-  const partitionsOf = (folder: string, minutesAgo: number[]) => minutesAgo.map((ago) => `${folder}${minuteFolder(start - ago * MINUTE)}part-00000.c000.snappy.parquet`);
+  const partitionsOf = (folder: string, minutesAgo: number[]) =>
+    minutesAgo.map((ago) => `${folder}${minuteFolder(start - ago * MINUTE)}part-00000.c000.snappy.parquet`);
   const newestOf = (ago: number) => Math.floor((start - ago * MINUTE) / MINUTE) * MINUTE;
-  const run = (stream: ReturnType<typeof serviceDelaysStream>) =>
-    firstValueFrom(from(stream.definition.commands['sample-service-delays']!({})));
+  const run = (stream: ReturnType<typeof serviceDelaysStream>) => firstValueFrom(from(stream.definition.commands['sample-service-delays']!({})));
   const streamOn = (store: ObjectStore, opts: Partial<ServiceDelaysDeps> = {}) =>
     serviceDelaysStream(ctx, { tenant, store, services: repo, intervalMs: 2000, ...opts });
 
@@ -128,13 +127,17 @@ describe('per-service delay on a local folder and SQLite', () => {
       if (d !== null) write(partitionsOf(folderOf(serviceOf(i)), [d, d + 2, d + 9]));
     }
     // BROKEN's current hour folder is a symbolic link to itself: listing it fails (ELOOP).
-    const loop = join(root, folderOf(BROKEN), hourFolder(start)).replace(/\/$/, "");
+    const loop = join(root, folderOf(BROKEN), hourFolder(start)).replace(/\/$/, '');
     mkdirSync(dirname(loop), { recursive: true });
     symlinkSync(basename(loop), loop);
 
     database = await freshSqliteDatabase();
     repo = new ServiceDetailsRepository(database.db);
-    await repo.insertMany('ABC', [...Array.from({ length: SERVICES }, (_, i) => ({ ...serviceOf(i), retentionDays: 3 })), { ...BROKEN, retentionDays: 3 }], new Date(start));
+    await repo.insertMany(
+      'ABC',
+      [...Array.from({ length: SERVICES }, (_, i) => ({ ...serviceOf(i), retentionDays: 3 })), { ...BROKEN, retentionDays: 3 }],
+      new Date(start),
+    );
   });
 
   beforeEach(() => {
@@ -300,7 +303,8 @@ describe('per-service delay on a local folder and SQLite', () => {
         backoff: { minMs: 100, maxMs: 1000 },
         firstTickSpreadMs: 0,
         streams: (loopCtx) => [
-          serviceDelaysStream({ ...loopCtx, now: () => now }, { tenant, store: new LocalObjectStore({ path: root }), services: repo, intervalMs: 600 }).definition,
+          serviceDelaysStream({ ...loopCtx, now: () => now }, { tenant, store: new LocalObjectStore({ path: root }), services: repo, intervalMs: 600 })
+            .definition,
         ],
       },
     ]);

@@ -52,7 +52,10 @@ import { MAIN_CLASS, sleep } from '../support/spark.js';
  * (SPARK_FAULT_COVERAGE=1).
  */
 const FIXED_SEEDS: { seed: number; note: string }[] = [
-  { seed: 1426756319, note: "a replay's kill pending when its worker is lost: the master's relaunch is adopted and killed, never run beside the replay driver" },
+  {
+    seed: 1426756319,
+    note: "a replay's kill pending when its worker is lost: the master's relaunch is adopted and killed, never run beside the replay driver",
+  },
   { seed: 1316591644, note: 'crash loop: recovery as late as the backoff bound allows' },
   { seed: 750488380, note: "duplicate hand-started drivers beside another class's driver: the older killed, its kill answered 500" },
   { seed: 1036019728, note: "shared main class: the other tenant's driver dies; replay steps through refusals, STANDBY and lost create answers" },

@@ -8,7 +8,17 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import type { SparkMasterSimulator } from '../spark-sim/master-simulator.js';
-import { acceptedCreates, aliveOf, MAIN_CLASS, observedSimulator, sleep, sparkTenant, startSparkOrchestrator, waitFor, type SparkHarness } from '../support/spark.js';
+import {
+  acceptedCreates,
+  aliveOf,
+  MAIN_CLASS,
+  observedSimulator,
+  sleep,
+  sparkTenant,
+  startSparkOrchestrator,
+  waitFor,
+  type SparkHarness,
+} from '../support/spark.js';
 
 const cleanups: (() => Promise<unknown>)[] = [];
 afterEach(async () => {
@@ -45,47 +55,55 @@ describe('a master answer without a usable driver list', () => {
     ['a driver whose cores are text', (d) => (d.activedrivers[0].cores = 'one')],
   ];
 
-  it.each(cases)('%s: no submission, no kill, an error event and backoff, and back to normal after', async (_, mangle) => {
-    const { sim, maxAlive } = await observedSimulator({ killDelayMs: 100 });
-    cleanups.push(() => sim.stop());
-    const h = await daemon({ tenants: [sparkTenant(sim)], pollSeconds: 0.2, graceSeconds: 0.5, backoff: { minSeconds: 0.1, maxSeconds: 0.4 } });
-    const d1 = (await waitFor(() => acceptedCreates(sim)[0], 'the first submission')).submissionId!;
-    await waitFor(() => h.eventsOf('spark.polled').some((e) => e.action === 'none'), 'a poll that sees the driver alive');
+  it.each(cases)(
+    '%s: no submission, no kill, an error event and backoff, and back to normal after',
+    async (_, mangle) => {
+      const { sim, maxAlive } = await observedSimulator({ killDelayMs: 100 });
+      cleanups.push(() => sim.stop());
+      const h = await daemon({ tenants: [sparkTenant(sim)], pollSeconds: 0.2, graceSeconds: 0.5, backoff: { minSeconds: 0.1, maxSeconds: 0.4 } });
+      const d1 = (await waitFor(() => acceptedCreates(sim)[0], 'the first submission')).submissionId!;
+      await waitFor(() => h.eventsOf('spark.polled').some((e) => e.action === 'none'), 'a poll that sees the driver alive');
 
-    // For 2.5 s (about 12 polls and their retries) every /json/ answer is the mangled document.
-    const body = malformedAnswer(sim, mangle);
-    const since = Date.now();
-    sim.failNext(100_000, { endpoint: 'json', status: 200, contentType: 'text/json;charset=utf-8', body });
-    await sleep(2_500);
-    const during = {
-      creates: sim.createRequests.length - 1,
-      kills: sim.killRequests.length,
-      maxAlive: maxAlive(),
-      errors: h.events.filter((e) => e.type === 'spark.master-unreachable' && e.at >= since),
-      retries: h.events.filter((e) => e.type === 'stream.retrying' && e.at >= since),
-      actions: h.events.filter((e) => e.type === 'spark.polled' && e.at >= since + 300).map((e) => (e as { action: string }).action),
-      status: (await h.status()).master.status,
-    };
-    sim.clearFaults();
-    console.log(
-      `malformed /json/ (${_}): creates ${during.creates}, kills ${during.kills}, most alive ${during.maxAlive}, error events ${during.errors.length}, ` +
-        `retries ${during.retries.length}, polls that decided ${during.actions.length} (${[...new Set(during.actions)].join(', ')})`,
-    );
-    expect(during.creates).toBe(0);
-    expect(during.kills).toBe(0);
-    expect(during.maxAlive).toBe(1);
-    expect(during.actions).toEqual([]);
-    expect(during.errors.length).toBeGreaterThanOrEqual(1);
-    expect((during.errors[0] as { error: string }).error).toMatch(/answered GET \/json\/ with an unexpected document: /);
-    expect(during.retries.length).toBeGreaterThanOrEqual(1);
-    expect(during.status).toBe('UNREACHABLE');
+      // For 2.5 s (about 12 polls and their retries) every /json/ answer is the mangled document.
+      const body = malformedAnswer(sim, mangle);
+      const since = Date.now();
+      sim.failNext(100_000, { endpoint: 'json', status: 200, contentType: 'text/json;charset=utf-8', body });
+      await sleep(2_500);
+      const during = {
+        creates: sim.createRequests.length - 1,
+        kills: sim.killRequests.length,
+        maxAlive: maxAlive(),
+        errors: h.events.filter((e) => e.type === 'spark.master-unreachable' && e.at >= since),
+        retries: h.events.filter((e) => e.type === 'stream.retrying' && e.at >= since),
+        actions: h.events.filter((e) => e.type === 'spark.polled' && e.at >= since + 300).map((e) => (e as { action: string }).action),
+        status: (await h.status()).master.status,
+      };
+      sim.clearFaults();
+      console.log(
+        `malformed /json/ (${_}): creates ${during.creates}, kills ${during.kills}, most alive ${during.maxAlive}, error events ${during.errors.length}, ` +
+          `retries ${during.retries.length}, polls that decided ${during.actions.length} (${[...new Set(during.actions)].join(', ')})`,
+      );
+      expect(during.creates).toBe(0);
+      expect(during.kills).toBe(0);
+      expect(during.maxAlive).toBe(1);
+      expect(during.actions).toEqual([]);
+      expect(during.errors.length).toBeGreaterThanOrEqual(1);
+      expect((during.errors[0] as { error: string }).error).toMatch(/answered GET \/json\/ with an unexpected document: /);
+      expect(during.retries.length).toBeGreaterThanOrEqual(1);
+      expect(during.status).toBe('UNREACHABLE');
 
-    // A usable answer again: the driver is seen alive, nothing else happens.
-    await waitFor(() => h.events.some((e) => e.type === 'spark.polled' && e.at > Date.now() - 300 && (e as { action: string }).action === 'none'), 'a normal poll again', 10_000);
-    expect(sim.createRequests).toHaveLength(1);
-    expect(aliveOf(sim).map((d) => d.id)).toEqual([d1]);
-    expect(maxAlive()).toBe(1);
-  }, 30_000);
+      // A usable answer again: the driver is seen alive, nothing else happens.
+      await waitFor(
+        () => h.events.some((e) => e.type === 'spark.polled' && e.at > Date.now() - 300 && (e as { action: string }).action === 'none'),
+        'a normal poll again',
+        10_000,
+      );
+      expect(sim.createRequests).toHaveLength(1);
+      expect(aliveOf(sim).map((d) => d.id)).toEqual([d1]);
+      expect(maxAlive()).toBe(1);
+    },
+    30_000,
+  );
 });
 
 /** Two simulators on 127.0.0.1 and 127.0.0.2 sharing the same (ephemeral) ports, both ALIVE. */
@@ -154,9 +172,7 @@ describe('two listed masters both ALIVE (split brain)', () => {
     expect(figures.mostAlive).toBe(1);
     expect(figures.deaths).toBe(0);
     expect(figures.crashloops).toBe(0);
-    expect(h.eventsOf('spark.split-brain')).toEqual([
-      expect.objectContaining({ masters: [a.uiUrl, b.uiUrl], actingOn: a.uiUrl, driversElsewhere: [] }),
-    ]);
+    expect(h.eventsOf('spark.split-brain')).toEqual([expect.objectContaining({ masters: [a.uiUrl, b.uiUrl], actingOn: a.uiUrl, driversElsewhere: [] })]);
     expect(status.master).toMatchObject({ status: 'ALIVE', webUiUrl: a.uiUrl, splitBrain: { aliveMasters: [a.uiUrl, b.uiUrl], actingOn: a.uiUrl } });
     expect(metrics).toMatch(/^logwise_spark_split_brain\{tenant="ABC"\} 1$/m);
     expect(h.t.logs.lines.some((l) => l.includes('"spark.split-brain"') && l.includes('"level":"warn"'))).toBe(true);
@@ -168,7 +184,7 @@ describe('two listed masters both ALIVE (split brain)', () => {
     expect((await h.status()).master.splitBrain).toBeNull();
   }, 40_000);
 
-  it('the tenant\'s driver runs on the other ALIVE master: it counts (no submission here); a replay waits rather than act there', async () => {
+  it("the tenant's driver runs on the other ALIVE master: it counts (no submission here); a replay waits rather than act there", async () => {
     const [a, b] = await alivePair();
     jitter(a, b);
     const onB = b.addDriverByHand({ mainClass: MAIN_CLASS });
@@ -177,7 +193,10 @@ describe('two listed masters both ALIVE (split brain)', () => {
     await waitFor(() => h.eventsOf('spark.polled').length >= 10, 'ten polls');
     expect(h.eventsOf('spark.split-brain')).toEqual([expect.objectContaining({ actingOn: a.uiUrl, driversElsewhere: [onB] })]);
 
-    const res = await h.post('/api/v1/spark/replay', { startingOffsetsTimestamp: Date.now() - 60_000, resumeToSubscribePatternTimestamp: Date.now() + 600_000 });
+    const res = await h.post('/api/v1/spark/replay', {
+      startingOffsetsTimestamp: Date.now() - 60_000,
+      resumeToSubscribePatternTimestamp: Date.now() + 600_000,
+    });
     expect(res.status).toBe(200);
     const polled = h.eventsOf('spark.polled').length;
     await waitFor(() => h.eventsOf('spark.polled').length >= polled + 10, 'ten more polls');

@@ -227,7 +227,10 @@ describe('Spark supervision against the master simulator', () => {
       await waitFor(() => h.eventsOf('spark.submitted').some((e) => e.submissionId === id), `${fault}: the loop to find ${id}`);
       await polls(h, 8); // past the grace period
       expect(acceptedCreates(sim), fault).toHaveLength(accepted);
-      expect(aliveOf(sim).map((d) => d.id), fault).toEqual([id]);
+      expect(
+        aliveOf(sim).map((d) => d.id),
+        fault,
+      ).toEqual([id]);
     }
     expect(h.eventsOf('spark.submit-failed')).toHaveLength(2);
 
@@ -274,10 +277,14 @@ describe('Spark supervision against the master simulator', () => {
     const crashloop = h.eventsOf('spark.crashloop')[1]!;
     expect(crashloop.nextSubmitAt).toBeGreaterThan(crashloop.at);
     // The master has accepted the 7th create; the loop counts it once its answer is processed.
-    const status = await waitFor(async () => {
-      const s = await h.status();
-      return s.submissions === 7 ? s : undefined;
-    }, 'the status to count the 7th submission', 5_000);
+    const status = await waitFor(
+      async () => {
+        const s = await h.status();
+        return s.submissions === 7 ? s : undefined;
+      },
+      'the status to count the 7th submission',
+      5_000,
+    );
     expect(status).toMatchObject({ restarts: 6, submissions: 7, crashLoop: { looping: true, deathsInWindow: 6, backoffMs: 3_000, threshold: 5 } });
     expect(Date.parse(status.crashLoop.nextSubmitAllowedAt)).toBe(crashloop.nextSubmitAt);
     expect(h.eventsOf('spark.waiting').some((e) => e.reason.includes('crash-looping'))).toBe(true);

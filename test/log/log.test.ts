@@ -64,7 +64,18 @@ describe('logs', () => {
   it('writes one JSON line per event with tenant, event type and its figures', () => {
     const out = new LogCapture();
     const log = createLogger({ redactor, destination: out, level: 'info' });
-    logEvent(log, { type: 'discovery.synced', tenant: 'ABC', at: 1, onboarded: 3, removed: 1, present: 9, ignoredFolders: 0, listCalls: 4, retries: 0, durationMs: 12 });
+    logEvent(log, {
+      type: 'discovery.synced',
+      tenant: 'ABC',
+      at: 1,
+      onboarded: 3,
+      removed: 1,
+      present: 9,
+      ignoredFolders: 0,
+      listCalls: 4,
+      retries: 0,
+      durationMs: 12,
+    });
     logEvent(log, { type: 'stream.retrying', tenant: 'ABC', at: 2, stream: 'spark', attempt: 2, delayMs: 400, error: 'refused' });
     logEvent(log, { type: 'spark.polled', tenant: 'ABC', at: 3, masterStatus: 'ALIVE', aliveDrivers: 1, action: 'none' });
     const lines = out.lines.map((l) => JSON.parse(l) as Record<string, unknown>);

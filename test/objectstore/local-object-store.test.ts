@@ -112,12 +112,7 @@ describe('LocalObjectStore', () => {
   it('lists every key below a prefix, recursively, sorted; and supports a partial last segment like S3', async () => {
     await put('checkpoint/offsets/0', 'checkpoint/offsets/1', 'checkpoint/commits/0', 'checkpoint/metadata', 'checkpointer/x', 'logs/a/b');
     const store = new LocalObjectStore({ path: root });
-    expect(await store.listKeys('checkpoint/')).toEqual([
-      'checkpoint/commits/0',
-      'checkpoint/metadata',
-      'checkpoint/offsets/0',
-      'checkpoint/offsets/1',
-    ]);
+    expect(await store.listKeys('checkpoint/')).toEqual(['checkpoint/commits/0', 'checkpoint/metadata', 'checkpoint/offsets/0', 'checkpoint/offsets/1']);
     expect(await store.listKeys('')).toEqual([
       'checkpoint/commits/0',
       'checkpoint/metadata',

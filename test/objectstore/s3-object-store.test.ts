@@ -130,7 +130,7 @@ describe('S3ObjectStore against Ceph RGW', () => {
       'a&b=c',
       'q?x#y',
       'xml<&>"\'',
-      "semi;colon,comma:at@dollar$bang!star*paren()",
+      'semi;colon,comma:at@dollar$bang!star*paren()',
       'tilde~caret^pipe|brace{}bracket[]backtick`',
       'ünïcødé-日本',
       '😀',
@@ -292,9 +292,15 @@ describe('classifyS3Error', () => {
     expect(classifyS3Error(sdkError('Whatever', 400, { $retryable: { throttling: true } }))).toMatchObject({ retryable: true, throttling: true });
     expect(classifyS3Error(sdkError('InternalError', 500))).toMatchObject({ retryable: true, throttling: false });
     expect(classifyS3Error(sdkError('Unknown', 502))).toMatchObject({ retryable: true, status: 502 });
-    expect(classifyS3Error(Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }))).toMatchObject({ code: 'ECONNREFUSED', retryable: true });
+    expect(classifyS3Error(Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }))).toMatchObject({
+      code: 'ECONNREFUSED',
+      retryable: true,
+    });
     expect(classifyS3Error(new AggregateError([Object.assign(new Error('x'), { code: 'ECONNRESET' })]))).toMatchObject({ code: 'ECONNRESET', retryable: true });
-    expect(classifyS3Error(Object.assign(new Error('timed out'), { name: 'TimeoutError', code: 'ETIMEDOUT' }))).toMatchObject({ code: 'TimeoutError', retryable: true });
+    expect(classifyS3Error(Object.assign(new Error('timed out'), { name: 'TimeoutError', code: 'ETIMEDOUT' }))).toMatchObject({
+      code: 'TimeoutError',
+      retryable: true,
+    });
 
     expect(classifyS3Error(sdkError('NoSuchBucket', 404))).toMatchObject({ code: 'NoSuchBucket', retryable: false });
     expect(classifyS3Error(sdkError('AccessDenied', 403))).toMatchObject({ retryable: false });

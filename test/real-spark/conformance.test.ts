@@ -25,7 +25,11 @@ afterAll(async () => {
 describe('conformance of a real Spark 3.5 master', () => {
   it('answers the scenario as recorded in test/fixtures/spark-3.5', async () => {
     real = await runScenario(realTarget(cluster!));
-    expectConformance(real, loadFixture(), 'the recorded fixture (re-record with `node --import tsx test/spark-conformance/record.ts` if Spark changed on purpose)');
+    expectConformance(
+      real,
+      loadFixture(),
+      'the recorded fixture (re-record with `node --import tsx test/spark-conformance/record.ts` if Spark changed on purpose)',
+    );
   });
 
   it('the simulator answers the scenario as this live master did', async () => {

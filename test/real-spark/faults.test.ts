@@ -21,15 +21,7 @@
  */
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import {
-  AliveSampler,
-  RealMaster,
-  realSparkTenant,
-  killDriverJvms,
-  runningDriverJvms,
-  startPrivateSpark,
-  type PrivateSpark,
-} from '../support/real-spark.js';
+import { AliveSampler, RealMaster, realSparkTenant, killDriverJvms, runningDriverJvms, startPrivateSpark, type PrivateSpark } from '../support/real-spark.js';
 import { sleep, startSparkOrchestrator, waitFor, type SparkHarness } from '../support/spark.js';
 
 const POLL_MS = 1_000;
@@ -146,14 +138,22 @@ describe('faults of a real Spark cluster', () => {
       await waitFor(() => h!.eventsOf('spark.adopted').some((e) => e.submissionIds.includes(replacement.id)), 'the daemon to adopt the replacement');
       const adoptedAt = Date.now();
       await waitFor(() => h!.eventsOf('spark.polled').filter((e) => e.at > adoptedAt).length >= 3, 'three polls without a worker');
-      expect(h!.eventsOf('spark.polled').filter((e) => e.at > adoptedAt).every((e) => e.aliveDrivers === 1 && e.action === 'none')).toBe(true);
+      expect(
+        h!
+          .eventsOf('spark.polled')
+          .filter((e) => e.at > adoptedAt)
+          .every((e) => e.aliveDrivers === 1 && e.action === 'none'),
+      ).toBe(true);
       // The old driver's JVM normally exits with its worker (its WorkerWatcher sees the
       // disconnect); once in a few runs its watcher had never connected and it ran on as an
       // orphan the master does not know of. Neither the master nor the daemon can see it, so
       // it is not asserted here; afterAll kills what is left.
 
       await spark.up();
-      await waitFor(async () => (await master.alive(mainClass)).some((d) => d.id === replacement.id && d.state === 'RUNNING'), 'the replacement RUNNING on the new worker');
+      await waitFor(
+        async () => (await master.alive(mainClass)).some((d) => d.id === replacement.id && d.state === 'RUNNING'),
+        'the replacement RUNNING on the new worker',
+      );
       await waitFor(() => runningDriverJvms(master).includes(replacement.id), 'the replacement JVM running', 20_000);
       const settled = Date.now();
       await waitFor(() => h!.eventsOf('spark.polled').filter((e) => e.at > settled).length >= 3, 'three more polls');
@@ -189,7 +189,10 @@ describe('faults of a real Spark cluster', () => {
     // Backoff (1 s doubling to 4 s, jittered down to at most half): from the third attempt on at
     // least 2 s apart, so ~20 s hold at most a dozen creates (polling every second would make 20).
     const gaps = failures.slice(1).map((e, i) => e.at - failures[i]!.at);
-    expect(gaps.slice(2).every((g) => g >= 1_900), `gaps between creates: ${gaps.join(', ')} ms`).toBe(true);
+    expect(
+      gaps.slice(2).every((g) => g >= 1_900),
+      `gaps between creates: ${gaps.join(', ')} ms`,
+    ).toBe(true);
     expect(failures.length).toBeLessThanOrEqual(Math.ceil(elapsed / 2_000) + 2);
     expect(h!.eventsOf('spark.submitted')).toHaveLength(0);
     expect(await master.drivers()).toEqual([]);
@@ -212,7 +215,10 @@ describe('faults of a real Spark cluster', () => {
       sampler = new AliveSampler(master, mainClass);
       await startDaemon(realSparkTenant([standbyAlias, master]));
       const first = await nthSubmission(0, 'the submission');
-      await waitFor(async () => (await master.alive(mainClass)).some((d) => d.id === first.submissionId && d.state === 'RUNNING'), 'the driver RUNNING on the ALIVE master');
+      await waitFor(
+        async () => (await master.alive(mainClass)).some((d) => d.id === first.submissionId && d.state === 'RUNNING'),
+        'the driver RUNNING on the ALIVE master',
+      );
       const settled = Date.now();
       await waitFor(() => h!.eventsOf('spark.polled').filter((e) => e.at > settled).length >= 3, 'three more polls');
 

@@ -155,7 +155,16 @@ describe('keep-alive on a real Spark master', () => {
     const first = await nthSubmission(0, 'the first submission');
     const id = first.submissionId;
     // Three launches of the one id: it exited 1 at least twice and the worker started it again.
-    await waitFor(() => master.driverStderr(id).split('\n').filter((l) => l.startsWith('Launch Command: ')).length >= 3, 'two restarts in place', 40_000, 200);
+    await waitFor(
+      () =>
+        master
+          .driverStderr(id)
+          .split('\n')
+          .filter((l) => l.startsWith('Launch Command: ')).length >= 3,
+      'two restarts in place',
+      40_000,
+      200,
+    );
     await waitPolls(2);
     await sampler!.stop();
 
@@ -202,7 +211,10 @@ describe('keep-alive on a real Spark master', () => {
     await start(mainClass, { quietTicks: true });
     expect((await h!.monitor({ driverCores: 2, driverMemoryInGb: 1 })).status).toBe(200);
     const first = await nthSubmission(0, 'the submission with overrides');
-    const driver = await waitFor(async () => (await master.alive(mainClass)).find((d) => d.id === first.submissionId && d.state === 'RUNNING'), 'the driver RUNNING');
+    const driver = await waitFor(
+      async () => (await master.alive(mainClass)).find((d) => d.id === first.submissionId && d.state === 'RUNNING'),
+      'the driver RUNNING',
+    );
     expect(driver).toMatchObject({ cores: 2, memory: 1024 });
     await waitFor(() => master.launchCommand(first.submissionId).length > 0, 'the launch command');
     const command = master.launchCommand(first.submissionId);

@@ -114,24 +114,52 @@ describe('Kafka → Spark (LogStreamJob) → Ceph, supervised, discovered and re
 
   /** Events of anything that failed (none is expected on a healthy pipeline). */
   const failures = (orch: RealOrchestrator) =>
-    orch.events.filter((e) => ['stream.retrying', 'command.failed', 'discovery.failed', 'discovery.guarded', 'delay.failed', 'spark.submit-failed', 'spark.master-unreachable', 'spark.crashloop'].includes(e.type));
+    orch.events.filter((e) =>
+      [
+        'stream.retrying',
+        'command.failed',
+        'discovery.failed',
+        'discovery.guarded',
+        'delay.failed',
+        'spark.submit-failed',
+        'spark.master-unreachable',
+        'spark.crashloop',
+      ].includes(e.type),
+    );
 
   const health = async (orch: RealOrchestrator, tenant: string) => {
     const started = Date.now();
     const res = await orch.get('/pipeline/health', tenant);
     expect(res.status).toBe(200);
     const checks = res.body.data.checks as Check[];
-    return { ms: Date.now() - started, kafka: checks.find((c) => c.name === 'kafka')!, spark: checks.find((c) => c.name === 'spark')!, s3: checks.find((c) => c.name === 's3')! };
+    return {
+      ms: Date.now() - started,
+      kafka: checks.find((c) => c.name === 'kafka')!,
+      spark: checks.find((c) => c.name === 'spark')!,
+      s3: checks.find((c) => c.name === 's3')!,
+    };
   };
 
   it('produced lines are written by the job the daemon submitted; the daemon onboards the services and reports a delay of minutes', async () => {
     producedAt = Date.now();
     const batch = (name: string, timestamp: number): LogLine[] =>
-      SERVICES.flatMap((s) => Array.from({ length: LINES_PER_SERVICE }, (_, i) => ({ topic: s.topic, env: s.env, service: s.service, component: s.component, message: `${s.service} ${name} line ${i}`, timestamp })));
+      SERVICES.flatMap((s) =>
+        Array.from({ length: LINES_PER_SERVICE }, (_, i) => ({
+          topic: s.topic,
+          env: s.env,
+          service: s.service,
+          component: s.component,
+          message: `${s.service} ${name} line ${i}`,
+          timestamp,
+        })),
+      );
     // A0 first, then A: in every partition all of A0's records come before A's, so reading from a
     // timestamp between them (Kafka: the first offset whose timestamp is at or after it) reads A only.
     await produceLines(bootstrap, batch('A0', producedAt - OLDER_MS));
-    await produceLines(bootstrap, [...batch('A', producedAt), { topic: TOPICS.other, env: 'prod', service: 'ghost', component: 'api', message: 'not subscribed', timestamp: producedAt }]);
+    await produceLines(bootstrap, [
+      ...batch('A', producedAt),
+      { topic: TOPICS.other, env: 'prod', service: 'ghost', component: 'api', message: 'not subscribed', timestamp: producedAt },
+    ]);
 
     const known = new Set((await master.drivers()).map((d) => d.id));
     sampler = sampleAlive(master, streamClass, { ignore: known, intervalMs: 200 });
@@ -158,8 +186,14 @@ describe('Kafka → Spark (LogStreamJob) → Ceph, supervised, discovered and re
     });
     const orch = h;
     onTestFailed(async () => {
-      console.log(`events:\n${orch.events.filter((e) => e.type !== 'spark.polled').map((e) => `${new Date(e.at).toISOString()} ${JSON.stringify(e)}`).join('\n')}`);
-      for (const id of orch.eventsOf('spark.submitted').map((e) => e.submissionId)) console.log(`${id} stdout:\n${master.driverStdout(id)}\nstderr (tail):\n${master.driverStderr(id).slice(-3000)}`);
+      console.log(
+        `events:\n${orch.events
+          .filter((e) => e.type !== 'spark.polled')
+          .map((e) => `${new Date(e.at).toISOString()} ${JSON.stringify(e)}`)
+          .join('\n')}`,
+      );
+      for (const id of orch.eventsOf('spark.submitted').map((e) => e.submissionId))
+        console.log(`${id} stdout:\n${master.driverStdout(id)}\nstderr (tail):\n${master.driverStderr(id).slice(-3000)}`);
     });
 
     // ---- the daemon submits the job, which reads from the earliest offsets
@@ -173,7 +207,13 @@ describe('Kafka → Spark (LogStreamJob) → Ceph, supervised, discovered and re
     const rows = await waitFor(
       async () => {
         const res = await h!.get('/service-details', TENANT);
-        const data = (res.body.data?.serviceDetails ?? []) as { env: string; serviceName: string; componentName: string; retentionDays: number; tenant: string }[];
+        const data = (res.body.data?.serviceDetails ?? []) as {
+          env: string;
+          serviceName: string;
+          componentName: string;
+          retentionDays: number;
+          tenant: string;
+        }[];
         return data.length >= SERVICES.length ? data : undefined;
       },
       'the three services in service_details',
@@ -187,14 +227,21 @@ describe('Kafka → Spark (LogStreamJob) → Ceph, supervised, discovered and re
       payments: [TENANT, 30],
       'checkout:v2': [TENANT, 3],
     });
-    expect(h.eventsOf('discovery.onboarded').flatMap((e) => e.services).sort()).toHaveLength(3);
+    expect(
+      h
+        .eventsOf('discovery.onboarded')
+        .flatMap((e) => e.services)
+        .sort(),
+    ).toHaveLength(3);
     // What Spark wrote: Parquet under the Logwise layout, a minute partition per record minute
     // (both batches: the job read from the earliest offsets).
     const objects = await waitFor(
       async () => {
         const all = await listObjects(client, bucket, 'logs/');
         const written = (prefix: string) => all.some((o) => o.key.startsWith(prefix) && o.key.endsWith('.parquet'));
-        return SERVICES.every((s) => written(serviceFolder(s) + minuteFolder(producedAt)) && written(serviceFolder(s) + minuteFolder(producedAt - OLDER_MS))) ? all : undefined;
+        return SERVICES.every((s) => written(serviceFolder(s) + minuteFolder(producedAt)) && written(serviceFolder(s) + minuteFolder(producedAt - OLDER_MS)))
+          ? all
+          : undefined;
       },
       'Parquet files in both minute partitions of every service',
       60_000,
@@ -263,7 +310,12 @@ describe('Kafka → Spark (LogStreamJob) → Ceph, supervised, discovered and re
     expect(cleaned[0]!.at).toBeGreaterThan(sampler!.lastSeenActive(d1!)!);
     expect(procs!.lastSeen(d1!)).toBeDefined();
     expect(cleaned[0]!.at).toBeGreaterThan(procs!.lastSeen(d1!)!);
-    await waitFor(() => master.driverStdout(d2).includes(`logwise-test-app reading from timestamp ${startingOffsetsTimestamp}`), `driver ${d2} to read from the timestamp`, 60_000, 250);
+    await waitFor(
+      () => master.driverStdout(d2).includes(`logwise-test-app reading from timestamp ${startingOffsetsTimestamp}`),
+      `driver ${d2} to read from the timestamp`,
+      60_000,
+      250,
+    );
     expect(master.launchCommand(d2)).toContain(`kafka.startingOffsetsTimestamp=${startingOffsetsTimestamp}`);
 
     // The lines of batch A are read again: new part files in its minute partition, already written once.
@@ -278,7 +330,12 @@ describe('Kafka → Spark (LogStreamJob) → Ceph, supervised, discovered and re
       1_000,
     );
     const minutesUnder = (folder: string, list: { key: string }[]) => [...new Set(list.map((o) => o.key.slice(folder.length).replace(/part-.*$/, '')))].sort();
-    expect(minutesUnder(prefix, before.filter((o) => o.key.endsWith('.parquet')))).toEqual([minuteFolder(producedAt - OLDER_MS), minuteFolder(producedAt)].sort());
+    expect(
+      minutesUnder(
+        prefix,
+        before.filter((o) => o.key.endsWith('.parquet')),
+      ),
+    ).toEqual([minuteFolder(producedAt - OLDER_MS), minuteFolder(producedAt)].sort());
     for (const o of after.fresh) expect(o.lastModified).toBeGreaterThanOrEqual(replay.at - 2_000);
     // Every service's batch A was read again, and no line of batch A0 (before the timestamp).
     for (const s of SERVICES) {
@@ -360,10 +417,15 @@ describe('Kafka → Spark (LogStreamJob) → Ceph, supervised, discovered and re
       expect(hung.kafka.durationMs).toBeLessThan(3_600);
       expect(hung.ms).toBeLessThan(4_500);
 
-      const back = await waitFor(async () => {
-        const r = await health(orch, 'KAF');
-        return r.kafka.status === 'UP' ? r : undefined;
-      }, 'the Kafka check UP again after the broker resumed', 20_000, 500);
+      const back = await waitFor(
+        async () => {
+          const r = await health(orch, 'KAF');
+          return r.kafka.status === 'UP' ? r : undefined;
+        },
+        'the Kafka check UP again after the broker resumed',
+        20_000,
+        500,
+      );
       expect(back.kafka.details!.matchingTopicCount).toBe(2);
 
       // Stopped: refused at once.
@@ -372,7 +434,9 @@ describe('Kafka → Spark (LogStreamJob) → Ceph, supervised, discovered and re
       expect(down.kafka.status).toBe('DOWN');
       expect(down.kafka.message).toContain('connection refused');
       expect(down.kafka.durationMs).toBeLessThan(3_000);
-      console.log(`kafka health: no matching topic "${empty.kafka.message}"; up "${up.kafka.message}" (${up.kafka.durationMs} ms); hung "${hung.kafka.message}" (${hung.kafka.durationMs} ms); stopped "${down.kafka.message}" (${down.kafka.durationMs} ms)`);
+      console.log(
+        `kafka health: no matching topic "${empty.kafka.message}"; up "${up.kafka.message}" (${up.kafka.durationMs} ms); hung "${hung.kafka.message}" (${hung.kafka.durationMs} ms); stopped "${down.kafka.message}" (${down.kafka.durationMs} ms)`,
+      );
     } finally {
       await orch.stop();
     }

@@ -20,10 +20,27 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it, onTestFailed, vi } from 'vitest';
 import { startDaemonProcess, type DaemonLine, type DaemonProcess } from '../support/faults.js';
-import { listObjects, sampleAlive, startRealOrchestrator, watchWorkerProcesses, type AliveSampler, type RealOrchestrator, type WorkerProcesses } from '../support/real-pipeline.js';
+import {
+  listObjects,
+  sampleAlive,
+  startRealOrchestrator,
+  watchWorkerProcesses,
+  type AliveSampler,
+  type RealOrchestrator,
+  type WorkerProcesses,
+} from '../support/real-pipeline.js';
 import { realSparkTenant, startPrivateSpark, type PrivateSpark, type RealMaster } from '../support/real-spark.js';
-import { createTestBucket, emptyAndDeleteBucket, putObjects, s3TestAccessKeyId, s3TestEndpoint, s3TestRegion, s3TestSecretAccessKey, testS3Client } from '../support/s3.js';
-import { sleep, waitFor } from '../support/spark.js';
+import {
+  createTestBucket,
+  emptyAndDeleteBucket,
+  putObjects,
+  s3TestAccessKeyId,
+  s3TestEndpoint,
+  s3TestRegion,
+  s3TestSecretAccessKey,
+  testS3Client,
+} from '../support/s3.js';
+import { waitFor } from '../support/spark.js';
 import { partitionKey } from '../support/stores.js';
 
 const BASE_PORT = 32000;
@@ -60,7 +77,11 @@ const keysOf = async (client: ReturnType<typeof testS3Client>, bucket: string) =
 function killRequests(master: RealMaster, fromOffset: number): string[] {
   const file = join(master.env.SPARK_TEST_DIR!, 'log', 'master.log');
   if (!existsSync(file)) return [];
-  return [...readFileSync(file, 'utf8').slice(fromOffset).matchAll(/Asked to kill driver (driver-\S+)/g)].map((m) => m[1]!);
+  return [
+    ...readFileSync(file, 'utf8')
+      .slice(fromOffset)
+      .matchAll(/Asked to kill driver (driver-\S+)/g),
+  ].map((m) => m[1]!);
 }
 function masterLogSize(master: RealMaster): number {
   const file = join(master.env.SPARK_TEST_DIR!, 'log', 'master.log');
@@ -69,7 +90,12 @@ function masterLogSize(master: RealMaster): number {
 
 /** The driver's real arguments once its JVM runs (the worker's `Launch Command:` line and the app's own print of them). */
 async function launched(master: RealMaster, id: string): Promise<{ command: string[]; stdout: string }> {
-  await waitFor(() => master.launchCommand(id).length > 0 && master.driverStdout(id).includes('RunUntilKilled started'), `driver ${id} to run and print its arguments`, 30_000, 100);
+  await waitFor(
+    () => master.launchCommand(id).length > 0 && master.driverStdout(id).includes('RunUntilKilled started'),
+    `driver ${id} to run and print its arguments`,
+    30_000,
+    100,
+  );
   return { command: master.launchCommand(id), stdout: master.driverStdout(id) };
 }
 
@@ -138,11 +164,19 @@ describe('replay on a real Spark master with the state in Ceph', () => {
     const known = new Set((await master.drivers()).map((d) => d.id));
     const logFrom = masterLogSize(master);
     sampler = sampleAlive(master, mainClass, { ignore: known });
-    h = await startRealOrchestrator({ tenants: [realSparkTenant(master, { store: storeHocon(bucket) })], loop: { sparkPollSeconds: 0.5, submitGraceSeconds: 30 } });
+    h = await startRealOrchestrator({
+      tenants: [realSparkTenant(master, { store: storeHocon(bucket) })],
+      loop: { sparkPollSeconds: 0.5, submitGraceSeconds: 30 },
+    });
     const ev = h.eventsOf;
     const events = h.events;
     onTestFailed(async () => {
-      console.log(`events:\n${events.filter((e) => e.type !== 'spark.polled').map((e) => `${new Date(e.at).toISOString()} ${JSON.stringify(e)}`).join('\n')}`);
+      console.log(
+        `events:\n${events
+          .filter((e) => e.type !== 'spark.polled')
+          .map((e) => `${new Date(e.at).toISOString()} ${JSON.stringify(e)}`)
+          .join('\n')}`,
+      );
       console.log(`drivers: ${JSON.stringify((await master.drivers(mainClass)).map((d) => [d.id, d.state]))}`);
     });
 
@@ -271,7 +305,10 @@ tenants = [${realSparkTenant(master, { store: storeHocon(bucket) })}]
     daemon = a;
     let b: DaemonProcess | undefined;
     onTestFailed(async () => {
-      for (const [name, d] of [['first', a], ['restarted', b]] as const) {
+      for (const [name, d] of [
+        ['first', a],
+        ['restarted', b],
+      ] as const) {
         if (!d) continue;
         const lines = d.lines.filter((l) => typeof l.event === 'string' && l.event !== 'spark.polled');
         console.log(`${name} daemon events:\n${lines.map((l) => JSON.stringify(l)).join('\n')}`);

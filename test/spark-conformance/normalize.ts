@@ -44,7 +44,12 @@ export class Normalizer {
   message(s: string): string {
     const jackson = /^(.*?com\.fasterxml\.jackson\.[\w.]+(?:Exception|Error)): /s.exec(s);
     if (jackson) return this.str(`${jackson[1]}: …`);
-    return this.str(s.split('\n').filter((l) => !l.startsWith('\t')).join('\n'));
+    return this.str(
+      s
+        .split('\n')
+        .filter((l) => !l.startsWith('\t'))
+        .join('\n'),
+    );
   }
 
   /** The JSON value with normalized leaves (same keys, same order). */

@@ -34,7 +34,8 @@ async function main(): Promise<void> {
   const cluster = await startRealCluster(Number(values['base-port']));
   try {
     const target = realTarget(cluster);
-    if (target.clientSparkVersion !== SPARK_VERSION) console.warn(`note: the cluster runs Spark ${target.clientSparkVersion}, the tests expect ${SPARK_VERSION}`);
+    if (target.clientSparkVersion !== SPARK_VERSION)
+      console.warn(`note: the cluster runs Spark ${target.clientSparkVersion}, the tests expect ${SPARK_VERSION}`);
     const transcript = await runScenario(target);
     const out = values.out ?? fileURLToPath(FIXTURE);
     const fixture = {

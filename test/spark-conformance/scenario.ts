@@ -134,7 +134,11 @@ export async function runScenario(t: ScenarioTarget): Promise<Transcript> {
   const get = async (name: string, server: 'ui' | 'rest', path: string) =>
     record(name, `GET ${norm.str(path)}`, await call(server === 'ui' ? ui : rest, 'GET', path));
   const post = async (name: string, server: 'ui' | 'rest', path: string, body?: unknown) =>
-    record(name, `POST ${norm.str(path)}`, await call(server === 'ui' ? ui : rest, 'POST', path, body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body)));
+    record(
+      name,
+      `POST ${norm.str(path)}`,
+      await call(server === 'ui' ? ui : rest, 'POST', path, body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body)),
+    );
 
   const createBody = (mainClass: string, appName: string, props: Record<string, string> = {}, extra: Record<string, unknown> = {}) => ({
     action: 'CreateSubmissionRequest',
@@ -243,8 +247,18 @@ export async function runScenario(t: ScenarioTarget): Promise<Transcript> {
   const noName = createBody(TEST_APP.runUntilKilled, 'conformance-invalid');
   delete (noName.sparkProperties as Record<string, string>)['spark.app.name'];
   await post('create without spark.app.name', 'rest', '/v1/submissions/create', noName);
-  await post('create with spark.driver.memory "2x"', 'rest', '/v1/submissions/create', createBody(TEST_APP.runUntilKilled, 'conformance-invalid', { 'spark.driver.memory': '2x' }));
-  await post('create with spark.driver.cores "1.5"', 'rest', '/v1/submissions/create', createBody(TEST_APP.runUntilKilled, 'conformance-invalid', { 'spark.driver.cores': '1.5', 'spark.driver.memory': '64g' }));
+  await post(
+    'create with spark.driver.memory "2x"',
+    'rest',
+    '/v1/submissions/create',
+    createBody(TEST_APP.runUntilKilled, 'conformance-invalid', { 'spark.driver.memory': '2x' }),
+  );
+  await post(
+    'create with spark.driver.cores "1.5"',
+    'rest',
+    '/v1/submissions/create',
+    createBody(TEST_APP.runUntilKilled, 'conformance-invalid', { 'spark.driver.cores': '1.5', 'spark.driver.memory': '64g' }),
+  );
 
   // ------------------------------------------------------------ drivers that end by themselves
   const finish = await create('finish', createBody(TEST_APP.finishAfter, 'conformance-finish-after-1'));

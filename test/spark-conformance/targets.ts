@@ -76,7 +76,11 @@ export function realTarget(cluster: PrivateSpark): ScenarioTarget {
     masterUrl: `spark://${m.host}:${m.port}`,
     jar: m.jar,
     clientSparkVersion: m.env.SPARK_TEST_VERSION!,
-    launches: (id) => m.driverStderr(id).split('\n').filter((l) => l.startsWith('Launch Command: ')).length,
+    launches: (id) =>
+      m
+        .driverStderr(id)
+        .split('\n')
+        .filter((l) => l.startsWith('Launch Command: ')).length,
     timeoutMs: 60_000,
   };
 }

@@ -119,7 +119,16 @@ function main(): void {
   sim.start().then(
     () => {
       if (json) {
-        console.log(JSON.stringify({ event: 'started', time: new Date().toISOString(), pid: process.pid, status: sim.getStatus(), uiPort: sim.uiPort, restPort: sim.restPort }));
+        console.log(
+          JSON.stringify({
+            event: 'started',
+            time: new Date().toISOString(),
+            pid: process.pid,
+            status: sim.getStatus(),
+            uiPort: sim.uiPort,
+            restPort: sim.restPort,
+          }),
+        );
       } else {
         console.log(`${new Date().toISOString()} Spark master simulator ${sim.getStatus()}: web UI ${sim.uiUrl}/json/  REST ${sim.restUrl}/v1/submissions/`);
       }

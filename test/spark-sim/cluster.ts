@@ -50,7 +50,10 @@ export interface Driver {
   launches: number;
 }
 
-type ClusterOptions = Pick<MasterSimulatorOptions, 'status' | 'workers' | 'now' | 'killDelayMs' | 'launchDelayMs' | 'retainedDrivers' | 'driverProgram' | 'superviseBackoffMs'>;
+type ClusterOptions = Pick<
+  MasterSimulatorOptions,
+  'status' | 'workers' | 'now' | 'killDelayMs' | 'launchDelayMs' | 'retainedDrivers' | 'driverProgram' | 'superviseBackoffMs'
+>;
 
 export class SimCluster {
   status: SimMasterStatus | string;
@@ -81,7 +84,10 @@ export class SimCluster {
     this.launchDelayMs = opts.launchDelayMs ?? 0;
     this.retainedDrivers = opts.retainedDrivers ?? 200;
     this.runner = new DriverRunner(timers, opts.driverProgram, opts.superviseBackoffMs ?? 1000, (d, state, exception) => this.driverEnded(d, state, exception));
-    const workers = opts.workers ?? [{ cores: 4, memoryMb: 8192 }, { cores: 4, memoryMb: 8192 }];
+    const workers = opts.workers ?? [
+      { cores: 4, memoryMb: 8192 },
+      { cores: 4, memoryMb: 8192 },
+    ];
     this.initial = { workers: workers.map((w) => ({ ...w })), killDelayMs: this.killDelayMs, launchDelayMs: this.launchDelayMs, status: this.status };
     for (const w of workers) this.addWorker(w);
   }
@@ -166,11 +172,11 @@ export class SimCluster {
     }
     const exception =
       finalState === 'ERROR'
-        ? opts.exception ??
+        ? (opts.exception ??
           formatException('java.io.IOException', 'Failed to launch driver', [
             'org.apache.spark.deploy.worker.DriverRunner.prepareAndRunDriver(DriverRunner.scala:180)',
             'org.apache.spark.deploy.worker.DriverRunner$$anon$1.run(DriverRunner.scala:99)',
-          ])
+          ]))
         : null;
     this.cancelPendingKill(id);
     this.removeDriver(id, finalState, exception);
@@ -307,9 +313,7 @@ export class SimCluster {
     if (this.status !== 'ALIVE') return;
     for (const d of this.drivers.values()) {
       if (d.state !== 'SUBMITTED' || d.launchHold) continue;
-      const w = this.workers.find(
-        (x) => x.state === 'ALIVE' && x.cores - x.coresUsed >= d.desc.cores && x.memoryMb - x.memoryUsedMb >= d.desc.memoryMb,
-      );
+      const w = this.workers.find((x) => x.state === 'ALIVE' && x.cores - x.coresUsed >= d.desc.cores && x.memoryMb - x.memoryUsedMb >= d.desc.memoryMb);
       if (!w) continue;
       w.coresUsed += d.desc.cores;
       w.memoryUsedMb += d.desc.memoryMb;

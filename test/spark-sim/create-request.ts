@@ -59,7 +59,11 @@ export function readCreateRequest(raw: string, rec: SimCreateRecord): CreateRequ
   } catch (e) {
     const msg =
       raw.trim() === ''
-        ? formatException('com.fasterxml.jackson.databind.exc.MismatchedInputException', 'No content to map due to end-of-input\n at [Source: (String)""; line: 1, column: 0]', JACKSON_FRAMES)
+        ? formatException(
+            'com.fasterxml.jackson.databind.exc.MismatchedInputException',
+            'No content to map due to end-of-input\n at [Source: (String)""; line: 1, column: 0]',
+            JACKSON_FRAMES,
+          )
         : formatException(
             'com.fasterxml.jackson.core.JsonParseException',
             `${(e as Error).message}\n at [Source: (String)${JSON.stringify(raw.slice(0, 500))}; line: 1]`,
@@ -132,9 +136,7 @@ export function readCreateRequest(raw: string, rec: SimCreateRecord): CreateRequ
 
   // buildDriverDescription
   if (mainClass === null) {
-    throw new MalformedRequest(
-      formatException('org.apache.spark.deploy.rest.SubmitRestMissingFieldException', 'Main class is missing.', BUILD_FRAMES),
-    );
+    throw new MalformedRequest(formatException('org.apache.spark.deploy.rest.SubmitRestMissingFieldException', 'Main class is missing.', BUILD_FRAMES));
   }
   const coresProp = prop('spark.driver.cores');
   const memProp = prop('spark.driver.memory');
@@ -163,9 +165,17 @@ function validationFailed(type: string): MalformedRequest {
 // ---------------------------------------------------------------- Jackson-like deserialization
 
 function mismatch(javaType: string, v: unknown): MalformedRequest {
-  const what = Array.isArray(v) ? 'Array value (token `JsonToken.START_ARRAY`)' : typeof v === 'object' ? 'Object value (token `JsonToken.START_OBJECT`)' : `${typeof v} value`;
+  const what = Array.isArray(v)
+    ? 'Array value (token `JsonToken.START_ARRAY`)'
+    : typeof v === 'object'
+      ? 'Object value (token `JsonToken.START_OBJECT`)'
+      : `${typeof v} value`;
   return new MalformedRequest(
-    formatException('com.fasterxml.jackson.databind.exc.MismatchedInputException', `Cannot deserialize value of type \`${javaType}\` from ${what}`, JACKSON_FRAMES),
+    formatException(
+      'com.fasterxml.jackson.databind.exc.MismatchedInputException',
+      `Cannot deserialize value of type \`${javaType}\` from ${what}`,
+      JACKSON_FRAMES,
+    ),
   );
 }
 
@@ -207,8 +217,17 @@ function memoryStringToMb(value: string): number {
   const m = /^([0-9]+)([a-z]+)?$/.exec(lower);
   if (!m) throw new Error(`Invalid memory string ${value}`);
   const units: Record<string, number> = {
-    b: 1, k: 1024, kb: 1024, m: 1024 ** 2, mb: 1024 ** 2, g: 1024 ** 3, gb: 1024 ** 3,
-    t: 1024 ** 4, tb: 1024 ** 4, p: 1024 ** 5, pb: 1024 ** 5,
+    b: 1,
+    k: 1024,
+    kb: 1024,
+    m: 1024 ** 2,
+    mb: 1024 ** 2,
+    g: 1024 ** 3,
+    gb: 1024 ** 3,
+    t: 1024 ** 4,
+    tb: 1024 ** 4,
+    p: 1024 ** 5,
+    pb: 1024 ** 5,
   };
   const mult = m[2] === undefined ? 1 : units[m[2]];
   if (mult === undefined) throw new Error(`Invalid suffix ${m[2]}`);

@@ -20,10 +20,7 @@ export function javaDateString(ms: number): string {
 /** `yyyyMMddHHmmss` in UTC (the simulated JVM runs in UTC). */
 export function idDate(ms: number): string {
   const d = new Date(ms);
-  return (
-    `${d.getUTCFullYear()}${pad(d.getUTCMonth() + 1)}${pad(d.getUTCDate())}` +
-    `${pad(d.getUTCHours())}${pad(d.getUTCMinutes())}${pad(d.getUTCSeconds())}`
-  );
+  return `${d.getUTCFullYear()}${pad(d.getUTCMonth() + 1)}${pad(d.getUTCDate())}` + `${pad(d.getUTCHours())}${pad(d.getUTCMinutes())}${pad(d.getUTCSeconds())}`;
 }
 
 /**

@@ -1,7 +1,7 @@
 /**
  * Protocol conformance of the Spark master simulator (SPARK_PROTOCOL.md), over real HTTP.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { Agent, request } from 'undici';
 import { SparkMasterSimulator, jacksonPretty, javaDateString, type MasterSimulatorOptions } from './master-simulator.js';
 
@@ -74,14 +74,39 @@ describe('GET /json/ (web UI)', () => {
     expect(res.text.startsWith('{\n  "url" : "spark://127.0.0.1:7077",\n  "workers" : [ {\n    "id" : "worker-')).toBe(true);
     const doc = res.json();
     expect(Object.keys(doc)).toEqual([
-      'url', 'workers', 'aliveworkers', 'cores', 'coresused', 'memory', 'memoryused', 'resources', 'resourcesused',
-      'activeapps', 'completedapps', 'activedrivers', 'completeddrivers', 'status',
+      'url',
+      'workers',
+      'aliveworkers',
+      'cores',
+      'coresused',
+      'memory',
+      'memoryused',
+      'resources',
+      'resourcesused',
+      'activeapps',
+      'completedapps',
+      'activedrivers',
+      'completeddrivers',
+      'status',
     ]);
     expect(doc).toMatchObject({ aliveworkers: 2, cores: 8, coresused: 0, memory: 16384, memoryused: 0, activeapps: [], completedapps: [], status: 'ALIVE' });
     const w = (doc.workers as Record<string, unknown>[])[0]!;
     expect(Object.keys(w)).toEqual([
-      'id', 'host', 'port', 'webuiaddress', 'cores', 'coresused', 'coresfree', 'memory', 'memoryused', 'memoryfree',
-      'resources', 'resourcesused', 'resourcesfree', 'state', 'lastheartbeat',
+      'id',
+      'host',
+      'port',
+      'webuiaddress',
+      'cores',
+      'coresused',
+      'coresfree',
+      'memory',
+      'memoryused',
+      'memoryfree',
+      'resources',
+      'resourcesused',
+      'resourcesfree',
+      'state',
+      'lastheartbeat',
     ]);
     expect(w.id).toMatch(/^worker-20240101120501-10\.0\.0\.1-35001$/);
     expect(w.lastheartbeat).toBe(T0);
@@ -197,7 +222,12 @@ describe('driver lifecycle (§3, §5)', () => {
   });
 
   it('worker loss: supervised → old id RELAUNCHING in completed + new id in active; others → ERROR', async () => {
-    const sim = await startSim({ workers: [{ cores: 2, memoryMb: 4096 }, { cores: 2, memoryMb: 4096 }] });
+    const sim = await startSim({
+      workers: [
+        { cores: 2, memoryMb: 4096 },
+        { cores: 2, memoryMb: 4096 },
+      ],
+    });
     const sup = (await create(sim, { mainClass: 'com.example.Sup' }, { 'spark.driver.supervise': 'true' })).json().submissionId as string;
     const plain = (await create(sim, { mainClass: 'com.example.Plain' })).json().submissionId as string;
     const w0 = sim.workers()[0]!;
@@ -286,7 +316,10 @@ describe('REST submission server (§4)', () => {
     );
     expect(Object.keys((await status(sim, b)).json())).toEqual(['action', 'driverState', 'serverSparkVersion', 'submissionId', 'success']);
     expect((await status(sim, 'driver-nope')).json()).toEqual({
-      action: 'SubmissionStatusResponse', serverSparkVersion: '3.5.1', submissionId: 'driver-nope', success: false,
+      action: 'SubmissionStatusResponse',
+      serverSparkVersion: '3.5.1',
+      submissionId: 'driver-nope',
+      success: false,
     });
     // the id is the first path segment after status/
     expect((await http(`${sim.restUrl}/v1/submissions/status/${a}/extra`)).json()).toMatchObject({ submissionId: a, success: true });
@@ -414,7 +447,9 @@ describe('REST submission server (§4)', () => {
     });
     const st = (await status(sim, 'driver-x')).json();
     expect(st.success).toBe(false);
-    expect(st.message).toMatch(/^Exception from the cluster:\njava\.lang\.Exception: Current state is not alive: STANDBY\. Can only request driver status in ALIVE state\.\n\t/);
+    expect(st.message).toMatch(
+      /^Exception from the cluster:\njava\.lang\.Exception: Current state is not alive: STANDBY\. Can only request driver status in ALIVE state\.\n\t/,
+    );
     expect(st).not.toHaveProperty('driverState');
     expect((await state(sim)).status).toBe('STANDBY');
     sim.setStatus('RECOVERING');
@@ -476,7 +511,10 @@ describe('fault injection', () => {
 
   it('holdNext keeps a request unanswered (reported when it arrives) until released; processFirst sends the late answer', async () => {
     const seen: { endpoint: string; status: number; held?: boolean; submissionId?: string | undefined }[] = [];
-    const sim = await startSim({ onRequest: (r, c) => seen.push({ endpoint: r.endpoint, status: r.status, ...(r.held ? { held: true } : {}), ...(c ? { submissionId: c.submissionId } : {}) }) });
+    const sim = await startSim({
+      onRequest: (r, c) =>
+        seen.push({ endpoint: r.endpoint, status: r.status, ...(r.held ? { held: true } : {}), ...(c ? { submissionId: c.submissionId } : {}) }),
+    });
     sim.holdNext(1, 'create');
     const dropped = create(sim).catch((e: unknown) => e);
     await waitFor(() => seen.length === 1);

@@ -72,7 +72,11 @@ export class SparkMasterSimulator {
     const sparkVersion = opts.sparkVersion ?? '3.5.1';
     this.masterUrlOption = opts.masterUrl;
     this.cluster = new SimCluster(opts, this.timers);
-    const rest = new RestServlets(this.cluster, sparkVersion, { createRequests: this.createRequests, killRequests: this.killRequests, statusRequests: this.statusRequests });
+    const rest = new RestServlets(this.cluster, sparkVersion, {
+      createRequests: this.createRequests,
+      killRequests: this.killRequests,
+      statusRequests: this.statusRequests,
+    });
     const pipeline = new RequestPipeline({
       now: this.cluster.now,
       timers: this.timers,
@@ -85,7 +89,9 @@ export class SparkMasterSimulator {
       answerUi: (method, pathname, req) => uiAnswer(method, pathname, req.headers.host ?? `${urlHost(this.host)}:${this.uiPort}`, this.cluster, this.masterUrl),
       answerRest: (method, pathname, route, body) => rest.answer(method, pathname, route, body),
     });
-    this.servers = new SimHttpServers(this.host, { uiPort: opts.uiPort ?? 0, restPort: opts.restPort ?? 0 }, (kind, req, res) => pipeline.handle(kind, req, res));
+    this.servers = new SimHttpServers(this.host, { uiPort: opts.uiPort ?? 0, restPort: opts.restPort ?? 0 }, (kind, req, res) =>
+      pipeline.handle(kind, req, res),
+    );
   }
 
   // ------------------------------------------------------------ lifecycle
@@ -229,11 +235,7 @@ export class SparkMasterSimulator {
    * supervised driver as FAILED (its worker restarts it in place, forever): `exitDriverProcess`
    * follows that rule, and so does this with `respectSupervise`.
    */
-  killDriverProcess(
-    id: string,
-    finalState: SimFinalState,
-    opts: { exception?: string; respectSupervise?: boolean } = {},
-  ): 'completed' | 'restarted' {
+  killDriverProcess(id: string, finalState: SimFinalState, opts: { exception?: string; respectSupervise?: boolean } = {}): 'completed' | 'restarted' {
     return this.cluster.killDriverProcess(id, finalState, opts);
   }
 

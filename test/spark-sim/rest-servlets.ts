@@ -17,9 +17,7 @@ const MASTER_FRAMES = [
   'org.apache.spark.rpc.netty.Inbox.safelyCall(Inbox.scala:213)',
 ];
 
-export type RestRoute =
-  | { servlet: 'create' | 'kill' | 'status'; pathInfo: string | null }
-  | { servlet: 'error'; parts: string[] };
+export type RestRoute = { servlet: 'create' | 'kill' | 'status'; pathInfo: string | null } | { servlet: 'error'; parts: string[] };
 
 /** Servlet mapping of RestSubmissionServer: `/v1/submissions/{create,kill,status}/*`, else ErrorServlet. */
 export function routeRest(pathname: string): RestRoute {

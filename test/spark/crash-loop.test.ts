@@ -56,7 +56,10 @@ describe('crash-loop backoff', () => {
   });
 
   it('stays looping while deaths are spaced wider than the window (no oscillation)', () => {
-    let s = deathsAt(createCrashLoopState(), [0, 1, 2, 3, 4].map((i) => T0 + i * MIN));
+    let s = deathsAt(
+      createCrashLoopState(),
+      [0, 1, 2, 3, 4].map((i) => T0 + i * MIN),
+    );
     s = recordDeath(s, T0 + 30 * MIN);
     expect(deathsInWindow(s, T0 + 30 * MIN)).toBe(1);
     expect(isCrashLooping(s)).toBe(true);
@@ -65,11 +68,17 @@ describe('crash-loop backoff', () => {
 
   it('deaths outside the window do not count', () => {
     // 0, 3, 6, 9 min, then 11 min: the first is 11 minutes old, so only four are in the window.
-    const s = deathsAt(createCrashLoopState(), [0, 3, 6, 9, 11].map((m) => T0 + m * MIN));
+    const s = deathsAt(
+      createCrashLoopState(),
+      [0, 3, 6, 9, 11].map((m) => T0 + m * MIN),
+    );
     expect(isCrashLooping(s)).toBe(false);
     expect(s.deaths).toHaveLength(4);
     // A death exactly one window old is out as well.
-    const edge = deathsAt(createCrashLoopState(), [0, 2, 4, 6, 10].map((m) => T0 + m * MIN));
+    const edge = deathsAt(
+      createCrashLoopState(),
+      [0, 2, 4, 6, 10].map((m) => T0 + m * MIN),
+    );
     expect(isCrashLooping(edge)).toBe(false);
     // Inside the window (just under ten minutes): a loop.
     const inside = deathsAt(createCrashLoopState(), [T0, T0 + 2 * MIN, T0 + 4 * MIN, T0 + 6 * MIN, T0 + 10 * MIN - 1]);
@@ -77,7 +86,10 @@ describe('crash-loop backoff', () => {
   });
 
   it('resets after the driver stays alive for the stable period', () => {
-    let s = deathsAt(createCrashLoopState(), [0, 1, 2, 3, 4].map((i) => T0 + i * MIN));
+    let s = deathsAt(
+      createCrashLoopState(),
+      [0, 1, 2, 3, 4].map((i) => T0 + i * MIN),
+    );
     expect(isCrashLooping(s)).toBe(true);
     const up = T0 + 6 * MIN;
     s = recordAlive(s, up);
@@ -95,7 +107,10 @@ describe('crash-loop backoff', () => {
   });
 
   it('a death restarts the stable period', () => {
-    let s = deathsAt(createCrashLoopState(), [0, 1, 2, 3, 4].map((i) => T0 + i * MIN));
+    let s = deathsAt(
+      createCrashLoopState(),
+      [0, 1, 2, 3, 4].map((i) => T0 + i * MIN),
+    );
     s = recordAlive(s, T0 + 5 * MIN);
     s = recordDeath(s, T0 + 8 * MIN);
     s = recordAlive(s, T0 + 9 * MIN);
@@ -150,8 +165,16 @@ function driver(id: string, state: string): SparkDriver {
 
 function master(active: SparkDriver[], completed: SparkDriver[] = []): MasterState {
   return {
-    webUiUrl: 'http://m:8080', url: 'spark://m:7077', status: 'ALIVE', aliveWorkers: 1,
-    cores: 4, coresUsed: 1, memoryMb: 4096, memoryUsedMb: 1024, activeDrivers: active, completedDrivers: completed,
+    webUiUrl: 'http://m:8080',
+    url: 'spark://m:7077',
+    status: 'ALIVE',
+    aliveWorkers: 1,
+    cores: 4,
+    coresUsed: 1,
+    memoryMb: 4096,
+    memoryUsedMb: 1024,
+    activeDrivers: active,
+    completedDrivers: completed,
   };
 }
 

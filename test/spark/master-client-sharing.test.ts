@@ -151,7 +151,13 @@ describe('shared master state reads', () => {
   it('when the remembered ALIVE master stops answering, the next call rediscovers instead of trusting the shared state', async () => {
     const a = await startSim({ host: '127.0.0.1', status: 'STANDBY' });
     const b = await startSim({ host: '127.0.0.2', uiPort: a.uiPort, restPort: a.restPort });
-    const client = new SparkMasterClient({ hosts: ['127.0.0.1', '127.0.0.2'], webUiPort: a.uiPort, restPort: a.restPort, timeoutMs: 1_000, stateMaxAgeMs: 60_000 });
+    const client = new SparkMasterClient({
+      hosts: ['127.0.0.1', '127.0.0.2'],
+      webUiPort: a.uiPort,
+      restPort: a.restPort,
+      timeoutMs: 1_000,
+      stateMaxAgeMs: 60_000,
+    });
     clients.push(client);
     expect((await client.masterState()).webUiUrl).toBe(b.uiUrl);
     await b.refuseConnections(true);
@@ -183,21 +189,72 @@ describe('sharingUnchanged: what a new read has not changed is the previous read
   const parse = (d: unknown) => parseMasterState(d, 'http://m:8080');
 
   it('hands out the previous state when nothing changed, so lookups built over it are kept', async () => {
-    const first = sharingUnchanged(parse(doc([{ id: 'a', state: 'RUNNING' }, { id: 'b', state: 'RUNNING' }])), undefined);
+    const first = sharingUnchanged(
+      parse(
+        doc([
+          { id: 'a', state: 'RUNNING' },
+          { id: 'b', state: 'RUNNING' },
+        ]),
+      ),
+      undefined,
+    );
     expect(Object.isFrozen(first) && Object.isFrozen(first.activeDrivers) && Object.isFrozen(first.activeDrivers[0])).toBe(true);
-    expect(sharingUnchanged(parse(doc([{ id: 'a', state: 'RUNNING' }, { id: 'b', state: 'RUNNING' }])), first)).toBe(first);
+    expect(
+      sharingUnchanged(
+        parse(
+          doc([
+            { id: 'a', state: 'RUNNING' },
+            { id: 'b', state: 'RUNNING' },
+          ]),
+        ),
+        first,
+      ),
+    ).toBe(first);
   });
 
   it('reuses the drivers that did not change, and only those', () => {
-    const first = sharingUnchanged(parse(doc([{ id: 'a', state: 'RUNNING' }, { id: 'b', state: 'RUNNING' }])), undefined);
-    const second = sharingUnchanged(parse(doc([{ id: 'b', state: 'RUNNING' }, { id: 'a', state: 'SUBMITTED' }, { id: 'c', state: 'RUNNING' }])), first);
+    const first = sharingUnchanged(
+      parse(
+        doc([
+          { id: 'a', state: 'RUNNING' },
+          { id: 'b', state: 'RUNNING' },
+        ]),
+      ),
+      undefined,
+    );
+    const second = sharingUnchanged(
+      parse(
+        doc([
+          { id: 'b', state: 'RUNNING' },
+          { id: 'a', state: 'SUBMITTED' },
+          { id: 'c', state: 'RUNNING' },
+        ]),
+      ),
+      first,
+    );
     expect(second).not.toBe(first);
-    expect(second.activeDrivers.map((d) => [d.id, d.state])).toEqual([['b', 'RUNNING'], ['a', 'SUBMITTED'], ['c', 'RUNNING']]);
+    expect(second.activeDrivers.map((d) => [d.id, d.state])).toEqual([
+      ['b', 'RUNNING'],
+      ['a', 'SUBMITTED'],
+      ['c', 'RUNNING'],
+    ]);
     expect(second.activeDrivers[0]).toBe(first.activeDrivers[1]);
     expect(second.activeDrivers[1]).not.toBe(first.activeDrivers[0]);
     expect(Object.isFrozen(second) && Object.isFrozen(second.activeDrivers) && second.activeDrivers.every((d) => Object.isFrozen(d))).toBe(true);
     // Only a figure changed: a new state around the same driver list.
-    const third: MasterState = sharingUnchanged(parse(doc([{ id: 'b', state: 'RUNNING' }, { id: 'a', state: 'SUBMITTED' }, { id: 'c', state: 'RUNNING' }], 2)), second);
+    const third: MasterState = sharingUnchanged(
+      parse(
+        doc(
+          [
+            { id: 'b', state: 'RUNNING' },
+            { id: 'a', state: 'SUBMITTED' },
+            { id: 'c', state: 'RUNNING' },
+          ],
+          2,
+        ),
+      ),
+      second,
+    );
     expect(third).not.toBe(second);
     expect(third.coresUsed).toBe(2);
     expect(third.activeDrivers).toBe(second.activeDrivers);

@@ -3,7 +3,14 @@
  */
 import { createServer, type AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { SparkError, SparkMalformedStateError, SparkProtocolError, SparkSubmissionRejected, SparkTimeoutError, SparkUnreachableError } from '../../src/spark/errors.js';
+import {
+  SparkError,
+  SparkMalformedStateError,
+  SparkProtocolError,
+  SparkSubmissionRejected,
+  SparkTimeoutError,
+  SparkUnreachableError,
+} from '../../src/spark/errors.js';
 import { SparkMasterClient, type SparkMasterClientOptions } from '../../src/spark/master-client.js';
 import { parseMasterState } from '../../src/spark/master-state-schema.js';
 import type { CreateSubmissionRequest } from '../../src/spark/types.js';
@@ -84,8 +91,26 @@ describe('masterState()', () => {
       memoryMb: 2048,
       memoryUsedMb: 1024,
       activeDrivers: [
-        { id: running, startTime: T0, state: 'RUNNING', worker: sim.workers()[0]!.id, mainClass: 'com.a.Main', cores: 1, memoryMb: 1024, submitDate: 'Mon Jan 01 12:05:01 UTC 2024' },
-        { id: waiting, startTime: T0, state: 'SUBMITTED', worker: null, mainClass: 'com.b.Main', cores: 4, memoryMb: 1024, submitDate: 'Mon Jan 01 12:05:01 UTC 2024' },
+        {
+          id: running,
+          startTime: T0,
+          state: 'RUNNING',
+          worker: sim.workers()[0]!.id,
+          mainClass: 'com.a.Main',
+          cores: 1,
+          memoryMb: 1024,
+          submitDate: 'Mon Jan 01 12:05:01 UTC 2024',
+        },
+        {
+          id: waiting,
+          startTime: T0,
+          state: 'SUBMITTED',
+          worker: null,
+          mainClass: 'com.b.Main',
+          cores: 4,
+          memoryMb: 1024,
+          submitDate: 'Mon Jan 01 12:05:01 UTC 2024',
+        },
       ],
       completedDrivers: [],
     });
@@ -124,9 +149,23 @@ describe('masterState()', () => {
   });
 
   it('accepts missing optional fields (url, figures, worker, submitdate) and numeric starttime', () => {
-    const st = parseMasterState({ status: 'ALIVE', activedrivers: [{ id: 'driver-1', state: 'RUNNING', starttime: 5, worker: 'None', mainclass: 'a.B', cores: 1, memory: 1024 }], completeddrivers: [] }, 'http://m:8080');
+    const st = parseMasterState(
+      {
+        status: 'ALIVE',
+        activedrivers: [{ id: 'driver-1', state: 'RUNNING', starttime: 5, worker: 'None', mainclass: 'a.B', cores: 1, memory: 1024 }],
+        completeddrivers: [],
+      },
+      'http://m:8080',
+    );
     expect(st).toEqual({
-      webUiUrl: 'http://m:8080', url: '', status: 'ALIVE', aliveWorkers: 0, cores: 0, coresUsed: 0, memoryMb: 0, memoryUsedMb: 0,
+      webUiUrl: 'http://m:8080',
+      url: '',
+      status: 'ALIVE',
+      aliveWorkers: 0,
+      cores: 0,
+      coresUsed: 0,
+      memoryMb: 0,
+      memoryUsedMb: 0,
       activeDrivers: [{ id: 'driver-1', startTime: 5, state: 'RUNNING', worker: null, mainClass: 'a.B', cores: 1, memoryMb: 1024, submitDate: '' }],
       completedDrivers: [],
     });
@@ -304,7 +343,10 @@ describe('createSubmission / killSubmission / submissionStatus', () => {
       endpoint: 'create',
       status: 400,
       contentType: 'application/json;charset=utf-8',
-      body: jacksonPretty({ action: 'ErrorResponse', message: `Malformed request: X: Action field not found in JSON:\n{"secret":"${SECRET}"}`, serverSparkVersion: '3.5.1' }, true),
+      body: jacksonPretty(
+        { action: 'ErrorResponse', message: `Malformed request: X: Action field not found in JSON:\n{"secret":"${SECRET}"}`, serverSparkVersion: '3.5.1' },
+        true,
+      ),
     });
     const e = await caught(client.createSubmission(submission()));
     expect(e.message).toMatch(/HTTP 400: Malformed request: X: Action field not found in JSON:$/);
@@ -319,7 +361,15 @@ describe('createSubmission / killSubmission / submissionStatus', () => {
       endpoint: 'create',
       status: 468,
       contentType: 'application/json;charset=utf-8',
-      body: jacksonPretty({ action: 'ErrorResponse', highestProtocolVersion: 'v1', message: "Unknown protocol version 'v2'. Please submit requests through http://[host]:[port]/v1/submissions/...", serverSparkVersion: '3.5.1' }, true),
+      body: jacksonPretty(
+        {
+          action: 'ErrorResponse',
+          highestProtocolVersion: 'v1',
+          message: "Unknown protocol version 'v2'. Please submit requests through http://[host]:[port]/v1/submissions/...",
+          serverSparkVersion: '3.5.1',
+        },
+        true,
+      ),
     });
     let e = await caught(client.createSubmission(submission()));
     expect(e).toMatchObject({ kind: 'protocol', status: 468 });
@@ -510,7 +560,9 @@ describe('Spark HA (several masters)', () => {
     expect(e).toBeInstanceOf(SparkUnreachableError);
     // b's pooled keep-alive connection may be seen closed before the refusal: either is "no answer"
     expect(e.message).toMatch(
-      new RegExp(`^Spark master unreachable: 127\\.0\\.0\\.1:${a.uiPort} \\(connection refused\\), 127\\.0\\.0\\.2:${a.uiPort} \\(connection (refused|closed before an answer|reset)\\)$`),
+      new RegExp(
+        `^Spark master unreachable: 127\\.0\\.0\\.1:${a.uiPort} \\(connection refused\\), 127\\.0\\.0\\.2:${a.uiPort} \\(connection (refused|closed before an answer|reset)\\)$`,
+      ),
     );
   });
 

@@ -83,7 +83,15 @@ describe('decideSparkAction', () => {
   describe('no alive driver', () => {
     it('submits when the master is ALIVE and nothing holds it back', () => {
       const a = expectSubmit(decideSparkAction(obs()));
-      expect(a).toMatchObject({ purpose: 'keep-alive', kill: [], cleanState: false, startingOffsetsTimestamp: null, markReplay: null, aliveDriverIds: [], adopt: [] });
+      expect(a).toMatchObject({
+        purpose: 'keep-alive',
+        kill: [],
+        cleanState: false,
+        startingOffsetsTimestamp: null,
+        markReplay: null,
+        aliveDriverIds: [],
+        adopt: [],
+      });
       expect(a.reason).toBe('tenant ABC has no alive driver: submitting');
     });
 
@@ -208,12 +216,22 @@ describe('decideSparkAction', () => {
       it('a due resume: clean, submit normally, set isResumedToSubscribePattern', () => {
         const r = replay({ isSubmittedForOffsetsTimestamp: true, resumeToSubscribePatternTimestamp: NOW - 1 });
         const a = expectSubmit(decideSparkAction(obs({ pendingReplay: r })));
-        expect(a).toMatchObject({ purpose: 'replay-resume', kill: [], cleanState: true, startingOffsetsTimestamp: null, markReplay: { replayId: 7, flag: 'isResumedToSubscribePattern' } });
+        expect(a).toMatchObject({
+          purpose: 'replay-resume',
+          kill: [],
+          cleanState: true,
+          startingOffsetsTimestamp: null,
+          markReplay: { replayId: 7, flag: 'isResumedToSubscribePattern' },
+        });
       });
 
       it('a finished replay row (both flags set) changes nothing', () => {
         const r = replay({ isSubmittedForOffsetsTimestamp: true, isResumedToSubscribePattern: true, resumeToSubscribePatternTimestamp: NOW - MIN });
-        expect(expectSubmit(decideSparkAction(obs({ pendingReplay: r })))).toMatchObject({ purpose: 'keep-alive', startingOffsetsTimestamp: null, markReplay: null });
+        expect(expectSubmit(decideSparkAction(obs({ pendingReplay: r })))).toMatchObject({
+          purpose: 'keep-alive',
+          startingOffsetsTimestamp: null,
+          markReplay: null,
+        });
       });
 
       it('the master not ALIVE holds a due replay back', () => {
@@ -236,7 +254,9 @@ describe('decideSparkAction', () => {
 
     it('a driver SUBMITTED (waiting for a worker) for longer than a poll is not resubmitted', () => {
       const waiting = driver(D1, 'SUBMITTED', { startTime: NOW - 30 * MIN });
-      const a = decideSparkAction(obs({ master: master([waiting]), submittedDriverIds: new Set([D1]), lastSubmission: { submissionId: D1, at: NOW - 30 * MIN } }));
+      const a = decideSparkAction(
+        obs({ master: master([waiting]), submittedDriverIds: new Set([D1]), lastSubmission: { submissionId: D1, at: NOW - 30 * MIN } }),
+      );
       expect(a.kind).toBe('none');
     });
 
@@ -272,14 +292,22 @@ describe('decideSparkAction', () => {
     });
 
     it('a replay not due yet: nothing', () => {
-      const a = decideSparkAction(obs({ master: master([driver(D1, 'RUNNING')]), submittedDriverIds: new Set([D1]), pendingReplay: replay({ startingOffsetsTimestamp: NOW + MIN }) }));
+      const a = decideSparkAction(
+        obs({ master: master([driver(D1, 'RUNNING')]), submittedDriverIds: new Set([D1]), pendingReplay: replay({ startingOffsetsTimestamp: NOW + MIN }) }),
+      );
       expect(a.kind).toBe('none');
     });
 
     it('a due resume: kill, clean state, submit normally, set isResumedToSubscribePattern', () => {
       const r = replay({ isSubmittedForOffsetsTimestamp: true, resumeToSubscribePatternTimestamp: NOW });
       const a = expectSubmit(decideSparkAction(obs({ master: master([driver(D1, 'RUNNING')]), submittedDriverIds: new Set([D1]), pendingReplay: r })));
-      expect(a).toMatchObject({ purpose: 'replay-resume', kill: [D1], cleanState: true, startingOffsetsTimestamp: null, markReplay: { replayId: 7, flag: 'isResumedToSubscribePattern' } });
+      expect(a).toMatchObject({
+        purpose: 'replay-resume',
+        kill: [D1],
+        cleanState: true,
+        startingOffsetsTimestamp: null,
+        markReplay: { replayId: 7, flag: 'isResumedToSubscribePattern' },
+      });
       expect(a.reason).toContain('due to resume the subscribe pattern');
     });
 
@@ -381,10 +409,16 @@ describe('decideSparkAction: a replay step begun by a run whose outcome is unkno
     expect(none.reason).toBe(
       'replay #7 is due to start, but a create for that step was begun 20s ago and its outcome is not known (the master does not list its driver yet), so the step is not carried out again before 1m have passed (40s left)',
     );
-    const alive = decideSparkAction(obs({ master: master([driver(D1, 'RUNNING')]), submittedDriverIds: new Set([D1]), pendingReplay: replay({ stepBegunAt: begun }) }));
+    const alive = decideSparkAction(
+      obs({ master: master([driver(D1, 'RUNNING')]), submittedDriverIds: new Set([D1]), pendingReplay: replay({ stepBegunAt: begun }) }),
+    );
     expect(alive).toMatchObject({ kind: 'wait', waitFor: 'submit-grace', aliveDriverIds: [D1] });
     const resume = decideSparkAction(
-      obs({ master: master([driver(D1, 'RUNNING')]), submittedDriverIds: new Set([D1]), pendingReplay: replay({ isSubmittedForOffsetsTimestamp: true, resumeToSubscribePatternTimestamp: NOW - SEC, stepBegunAt: begun }) }),
+      obs({
+        master: master([driver(D1, 'RUNNING')]),
+        submittedDriverIds: new Set([D1]),
+        pendingReplay: replay({ isSubmittedForOffsetsTimestamp: true, resumeToSubscribePatternTimestamp: NOW - SEC, stepBegunAt: begun }),
+      }),
     );
     expect(resume).toMatchObject({ kind: 'wait', waitFor: 'submit-grace' });
     expect(resume.reason).toContain('is due to resume');
@@ -393,7 +427,13 @@ describe('decideSparkAction: a replay step begun by a run whose outcome is unkno
   it('after the grace period, or when the step is not due, it changes nothing', () => {
     const late = expectSubmit(decideSparkAction(obs({ pendingReplay: replay({ stepBegunAt: NOW - 61 * SEC }) })));
     expect(late).toMatchObject({ purpose: 'replay-start', markReplay: { replayId: 7, flag: 'isSubmittedForOffsetsTimestamp' } });
-    const notDue = decideSparkAction(obs({ master: master([driver(D1, 'RUNNING')]), submittedDriverIds: new Set([D1]), pendingReplay: replay({ startingOffsetsTimestamp: NOW + MIN, stepBegunAt: NOW - SEC }) }));
+    const notDue = decideSparkAction(
+      obs({
+        master: master([driver(D1, 'RUNNING')]),
+        submittedDriverIds: new Set([D1]),
+        pendingReplay: replay({ startingOffsetsTimestamp: NOW + MIN, stepBegunAt: NOW - SEC }),
+      }),
+    );
     expect(notDue.kind).toBe('none');
   });
 });
@@ -424,21 +464,29 @@ describe('decideSparkAction: several masters ALIVE (split brain, SPEC §4.2)', (
   });
 
   it('duplicates only on the other master: wait, never act there', () => {
-    const a = decideSparkAction(obs({ master: split([], [driver(D1, 'RUNNING'), driver(D2, 'RUNNING', { startTime: NOW })]), submittedDriverIds: new Set([D1, D2]) }));
+    const a = decideSparkAction(
+      obs({ master: split([], [driver(D1, 'RUNNING'), driver(D2, 'RUNNING', { startTime: NOW })]), submittedDriverIds: new Set([D1, D2]) }),
+    );
     expect(a).toMatchObject({ kind: 'wait', waitFor: 'split-brain', retryAt: null });
     expect(a.reason).toContain(`${D1} runs on ${ELSEWHERE}`);
   });
 
   it('duplicates on this master only: killed as usual', () => {
-    const a = decideSparkAction(obs({ master: split([driver(D1, 'RUNNING'), driver(D2, 'RUNNING', { startTime: NOW })], []), submittedDriverIds: new Set([D1, D2]) }));
+    const a = decideSparkAction(
+      obs({ master: split([driver(D1, 'RUNNING'), driver(D2, 'RUNNING', { startTime: NOW })], []), submittedDriverIds: new Set([D1, D2]) }),
+    );
     expect(a).toMatchObject({ kind: 'kill-duplicates', keep: D2, kill: [D1] });
   });
 
   it('a replay that would kill a driver on the other master waits; one whose drivers are all here goes on', () => {
     const waiting = decideSparkAction(obs({ master: split([], [driver(D1, 'RUNNING')]), submittedDriverIds: new Set([D1]), pendingReplay: replay() }));
     expect(waiting).toMatchObject({ kind: 'wait', waitFor: 'split-brain' });
-    expect(waiting.reason).toMatch(/^replay #7 is due, but driver-20240101114000-0001 runs on http:\/\/spark-master-b:8080, another ALIVE master than the one acted on/);
-    const going = expectSubmit(decideSparkAction(obs({ master: split([driver(D1, 'RUNNING')], []), submittedDriverIds: new Set([D1]), pendingReplay: replay() })));
+    expect(waiting.reason).toMatch(
+      /^replay #7 is due, but driver-20240101114000-0001 runs on http:\/\/spark-master-b:8080, another ALIVE master than the one acted on/,
+    );
+    const going = expectSubmit(
+      decideSparkAction(obs({ master: split([driver(D1, 'RUNNING')], []), submittedDriverIds: new Set([D1]), pendingReplay: replay() })),
+    );
     expect(going).toMatchObject({ purpose: 'replay-start', kill: [D1] });
   });
 });

@@ -3,12 +3,9 @@
  * effect (kill, state cleanup, submit, replay flag), so a run that began as the holder stops
  * mid-way once the lease is lost, and the holder of the next term carries the action out.
  */
-import { asyncScheduler } from 'rxjs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/config/load.js';
-import type { ReplayRow, ReplayStepAttempt } from '../../src/db/spark-submit-status.js';
 import type { SubmissionRecord } from '../../src/db/spark-submissions.js';
-import type { DeleteResult, ObjectStore } from '../../src/objectstore/object-store.js';
 import { SparkMasterClient } from '../../src/spark/master-client.js';
 import type { EventInput } from '../../streams/events.js';
 import { NotLeaderError } from '../../streams/leadership.js';
@@ -26,7 +23,10 @@ const STATE = ['checkpoint/offsets/0', 'logs/_spark_metadata/0'];
 async function setup() {
   const sim = await new SparkMasterSimulator({ killDelayMs: null }).start();
   const client = new SparkMasterClient({ hosts: [sim.host], webUiPort: sim.uiPort, restPort: sim.restPort, timeoutMs: 2_000 });
-  cleanups.push(() => sim.stop(), () => client.close());
+  cleanups.push(
+    () => sim.stop(),
+    () => client.close(),
+  );
   const config = await parseConfig(`tenants = [{
     name = "ABC", objectStore.local.path = "/nowhere", kafka.kafkaBrokersHost = "k"
     spark { sparkMasterHost = "${sim.host}", sparkMasterWebUiPort = ${sim.uiPort}, sparkMasterRestPort = ${sim.restPort}, sparkJarPath = "file:///a.jar" }
@@ -35,7 +35,18 @@ async function setup() {
   const events: EventInput[] = [];
   const replays = new MemoryReplays();
   const store = memoryStore([...STATE, 'logs/env=prod/x']);
-  const stream = directSparkStream(handContext('ABC', { emit: (e) => events.push(e), lease }), { tenant: config.tenants[0]!, master: client, store, replays, submissions: new MemorySubmissions(), otherTenantMainClasses: [], intervalMs: 1000, submitGraceMs: 5_000, killWait: { timeoutMs: 5_000, pollMs: 20 }, soleWriter: false });
+  const stream = directSparkStream(handContext('ABC', { emit: (e) => events.push(e), lease }), {
+    tenant: config.tenants[0]!,
+    master: client,
+    store,
+    replays,
+    submissions: new MemorySubmissions(),
+    otherTenantMainClasses: [],
+    intervalMs: 1000,
+    submitGraceMs: 5_000,
+    killWait: { timeoutMs: 5_000, pollMs: 20 },
+    soleWriter: false,
+  });
   return { sim, stream, events, replays, store, lease };
 }
 
@@ -96,7 +107,10 @@ class FailingSubmissions extends MemorySubmissions {
 async function replicaSetup(opts: { submitGraceMs?: number } = {}) {
   const sim = await new SparkMasterSimulator({ killDelayMs: 50 }).start();
   const client = new SparkMasterClient({ hosts: [sim.host], webUiPort: sim.uiPort, restPort: sim.restPort, timeoutMs: 2_000 });
-  cleanups.push(() => sim.stop(), () => client.close());
+  cleanups.push(
+    () => sim.stop(),
+    () => client.close(),
+  );
   const config = await parseConfig(`tenants = [{
     name = "ABC", objectStore.local.path = "/nowhere", kafka.kafkaBrokersHost = "k"
     spark { sparkMasterHost = "${sim.host}", sparkMasterWebUiPort = ${sim.uiPort}, sparkMasterRestPort = ${sim.restPort}, sparkJarPath = "file:///a.jar" }
@@ -107,10 +121,22 @@ async function replicaSetup(opts: { submitGraceMs?: number } = {}) {
   const replica = () => {
     const lease = { acting: true };
     const events: EventInput[] = [];
-    const stream = directSparkStream(handContext('ABC', { emit: (e) => events.push(e), lease }), { tenant: config.tenants[0]!, master: client, store, replays, submissions, otherTenantMainClasses: [], intervalMs: 1000, submitGraceMs: opts.submitGraceMs ?? 5_000, killWait: { timeoutMs: 5_000, pollMs: 20 }, soleWriter: false });
+    const stream = directSparkStream(handContext('ABC', { emit: (e) => events.push(e), lease }), {
+      tenant: config.tenants[0]!,
+      master: client,
+      store,
+      replays,
+      submissions,
+      otherTenantMainClasses: [],
+      intervalMs: 1000,
+      submitGraceMs: opts.submitGraceMs ?? 5_000,
+      killWait: { timeoutMs: 5_000, pollMs: 20 },
+      soleWriter: false,
+    });
     return { stream, lease, events };
   };
-  const replayCreates = () => sim.createRequests.filter((r) => ((r.body as { appArgs?: string[] }).appArgs ?? []).some((a) => a.startsWith('kafka.startingOffsetsTimestamp=')));
+  const replayCreates = () =>
+    sim.createRequests.filter((r) => ((r.body as { appArgs?: string[] }).appArgs ?? []).some((a) => a.startsWith('kafka.startingOffsetsTimestamp=')));
   return { sim, replays, submissions, store, replica, replayCreates };
 }
 
@@ -145,43 +171,48 @@ describe('a replay step whose create went through but whose flag was not written
   it.each([
     ['recorded', false],
     ['not recorded either', true],
-  ] as const)('another replica takes over (the create %s): it recognises the step\'s driver on the master and sets the flag, no kill, no second create', async (_, recordFails) => {
-    const { sim, replays, submissions, replica, replayCreates } = await replicaSetup();
-    const a = replica();
-    const b = replica();
-    b.lease.acting = false;
-    await a.stream.poll();
-    const d1 = sim.activeDrivers()[0]!.id;
-    const startingOffsetsTimestamp = Date.now() - 1_000;
-    await replays.insert('ABC', startingOffsetsTimestamp, Date.now() + 600_000);
+  ] as const)(
+    "another replica takes over (the create %s): it recognises the step's driver on the master and sets the flag, no kill, no second create",
+    async (_, recordFails) => {
+      const { sim, replays, submissions, replica, replayCreates } = await replicaSetup();
+      const a = replica();
+      const b = replica();
+      b.lease.acting = false;
+      await a.stream.poll();
+      const d1 = sim.activeDrivers()[0]!.id;
+      const startingOffsetsTimestamp = Date.now() - 1_000;
+      await replays.insert('ABC', startingOffsetsTimestamp, Date.now() + 600_000);
 
-    // A's create is carried out; A stops acting (its database stalled past the lease, or it died) before it hears back.
-    sim.holdNext(1, 'create', { processFirst: true });
-    const run = a.stream.poll().catch((e: unknown) => e);
-    await waitFor(() => sim.createRequests.length === 2, 'the replay create');
-    const d2 = sim.createRequests[1]!.submissionId!;
-    a.lease.acting = false;
-    submissions.failing = recordFails;
-    sim.releaseHeld(true);
-    await run;
-    submissions.failing = false;
-    expect(replays.rows[0]).toMatchObject({ isSubmittedForOffsetsTimestamp: false });
+      // A's create is carried out; A stops acting (its database stalled past the lease, or it died) before it hears back.
+      sim.holdNext(1, 'create', { processFirst: true });
+      const run = a.stream.poll().catch((e: unknown) => e);
+      await waitFor(() => sim.createRequests.length === 2, 'the replay create');
+      const d2 = sim.createRequests[1]!.submissionId!;
+      a.lease.acting = false;
+      submissions.failing = recordFails;
+      sim.releaseHeld(true);
+      await run;
+      submissions.failing = false;
+      expect(replays.rows[0]).toMatchObject({ isSubmittedForOffsetsTimestamp: false });
 
-    // B holds the lease now; it knows nothing of A's create but what A wrote before sending it.
-    b.lease.acting = true;
-    const first = await b.stream.poll();
-    await b.stream.poll();
-    expect(first.action).toBe('none');
-    expect(replayCreates()).toHaveLength(1);
-    expect(sim.killRequests.map((k) => k.id)).toEqual([d1]);
-    expect(sim.activeDrivers().map((d) => [d.id, d.state])).toEqual([[d2, 'RUNNING']]);
-    expect(replays.rows[0]).toMatchObject({ isSubmittedForOffsetsTimestamp: true, isResumedToSubscribePattern: false });
-    expect(b.events.filter((e) => e.type === 'spark.replay-started')).toEqual([{ type: 'spark.replay-started', replayId: 1, startingOffsetsTimestamp }]);
-    expect(b.events.filter((e) => e.type === 'spark.killed' || e.type === 'spark.state-cleaned')).toEqual([]);
-    expect(submissions.rows.filter((r) => r.submissionId === d2).map((r) => [r.reason, r.startingOffsetsTimestamp])).toEqual([['replay-start', startingOffsetsTimestamp]]);
-  });
+      // B holds the lease now; it knows nothing of A's create but what A wrote before sending it.
+      b.lease.acting = true;
+      const first = await b.stream.poll();
+      await b.stream.poll();
+      expect(first.action).toBe('none');
+      expect(replayCreates()).toHaveLength(1);
+      expect(sim.killRequests.map((k) => k.id)).toEqual([d1]);
+      expect(sim.activeDrivers().map((d) => [d.id, d.state])).toEqual([[d2, 'RUNNING']]);
+      expect(replays.rows[0]).toMatchObject({ isSubmittedForOffsetsTimestamp: true, isResumedToSubscribePattern: false });
+      expect(b.events.filter((e) => e.type === 'spark.replay-started')).toEqual([{ type: 'spark.replay-started', replayId: 1, startingOffsetsTimestamp }]);
+      expect(b.events.filter((e) => e.type === 'spark.killed' || e.type === 'spark.state-cleaned')).toEqual([]);
+      expect(submissions.rows.filter((r) => r.submissionId === d2).map((r) => [r.reason, r.startingOffsetsTimestamp])).toEqual([
+        ['replay-start', startingOffsetsTimestamp],
+      ]);
+    },
+  );
 
-  it('another replica takes over while the step\'s create is unanswered: no new step within the grace period, then the step once', async () => {
+  it("another replica takes over while the step's create is unanswered: no new step within the grace period, then the step once", async () => {
     const { sim, replays, replica, replayCreates } = await replicaSetup({ submitGraceMs: 1_500 });
     const a = replica();
     const b = replica();

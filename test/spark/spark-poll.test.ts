@@ -2,13 +2,10 @@
  * The Spark stream's own rules, driven directly (no loop, no database): the bounded kill
  * wait, cleanup failures, what counts as an ambiguous create, tenants sharing a master.
  */
-import { asyncScheduler } from 'rxjs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/config/load.js';
 import type { TenantConfig } from '../../src/config/schema.js';
-import type { ReplayRow } from '../../src/db/spark-submit-status.js';
-import type { SubmissionRecord } from '../../src/db/spark-submissions.js';
-import type { DeleteResult, ObjectStore } from '../../src/objectstore/object-store.js';
+import type { ObjectStore } from '../../src/objectstore/object-store.js';
 import type { CreateSubmissionRequest } from '../../src/spark/types.js';
 import { SparkProtocolError, SparkSubmissionRejected, SparkTimeoutError, SparkUnreachableError } from '../../src/spark/errors.js';
 import { SparkMasterClient } from '../../src/spark/master-client.js';
@@ -29,7 +26,10 @@ afterEach(async () => {
 async function setup(opts: { killDelayMs?: number | null; store?: ObjectStore; soleWriter?: boolean; otherTenantMainClasses?: string[] } = {}) {
   const sim = await new SparkMasterSimulator({ killDelayMs: opts.killDelayMs === undefined ? 50 : opts.killDelayMs }).start();
   const client = new SparkMasterClient({ hosts: [sim.host], webUiPort: sim.uiPort, restPort: sim.restPort, timeoutMs: 2_000 });
-  cleanups.push(() => sim.stop(), () => client.close());
+  cleanups.push(
+    () => sim.stop(),
+    () => client.close(),
+  );
   const config = await parseConfig(`tenants = [{
     name = "ABC", objectStore.local.path = "/nowhere", kafka.kafkaBrokersHost = "k"
     spark { sparkMasterHost = "${sim.host}", sparkMasterWebUiPort = ${sim.uiPort}, sparkMasterRestPort = ${sim.restPort}, sparkJarPath = "file:///a.jar" }
@@ -40,16 +40,16 @@ async function setup(opts: { killDelayMs?: number | null; store?: ObjectStore; s
   const submissions = new MemorySubmissions();
   const store = opts.store ?? memoryStore(['checkpoint/offsets/0', 'logs/_spark_metadata/0', 'logs/env=prod/x']);
   const stream = directSparkStream(handContext('ABC', { emit: (e) => events.push(e) }), {
-      tenant,
-      master: client,
-      store,
-      replays,
-      submissions,
-      otherTenantMainClasses: opts.otherTenantMainClasses ?? [],
-      soleWriter: opts.soleWriter ?? false,
-      intervalMs: 1000,
-      submitGraceMs: 5_000,
-      killWait: { timeoutMs: 300, pollMs: 20 },
+    tenant,
+    master: client,
+    store,
+    replays,
+    submissions,
+    otherTenantMainClasses: opts.otherTenantMainClasses ?? [],
+    soleWriter: opts.soleWriter ?? false,
+    intervalMs: 1000,
+    submitGraceMs: 5_000,
+    killWait: { timeoutMs: 300, pollMs: 20 },
   });
   return { sim, stream, events, replays, submissions, store, tenant };
 }
@@ -108,21 +108,31 @@ describe('the Spark stream', () => {
     expect(stream.status()).toMatchObject({ restarts: 0, drivers: { alive: [expect.objectContaining({ id: newer })] } });
   });
 
-  it.each([true, false])('reads what the tenant owns at the first poll only when it is the sole writer (%s), and knows its drivers either way', async (soleWriter) => {
-    // The main class is shared with another tenant: only the recorded ids tell the tenant's drivers.
-    const { sim, stream, submissions } = await setup({ soleWriter, otherTenantMainClasses: [MAIN] });
-    const before = sim.addDriverByHand({ mainClass: MAIN, supervise: true });
-    await submissions.record({ tenant: 'ABC', submissionId: before, masterUrl: sim.masterUrl, reason: 'keep-alive', startingOffsetsTimestamp: null, submittedAt: new Date() });
-    sim.addDriverByHand({ mainClass: MAIN, supervise: true }); // the other tenant's
-    expect((await stream.poll()).action).toBe('none');
-    expect((await stream.poll()).action).toBe('none');
-    sim.killDriverProcess(before, 'FAILED');
-    const resubmitted = await stream.poll();
-    expect(resubmitted).toMatchObject({ action: 'submit' });
-    expect((await stream.poll()).action).toBe('none');
-    expect(stream.status().drivers.alive.map((d) => d.id)).toEqual([resubmitted.submissionId]);
-    expect(submissions.reads).toBe(soleWriter ? 1 : 4);
-  });
+  it.each([true, false])(
+    'reads what the tenant owns at the first poll only when it is the sole writer (%s), and knows its drivers either way',
+    async (soleWriter) => {
+      // The main class is shared with another tenant: only the recorded ids tell the tenant's drivers.
+      const { sim, stream, submissions } = await setup({ soleWriter, otherTenantMainClasses: [MAIN] });
+      const before = sim.addDriverByHand({ mainClass: MAIN, supervise: true });
+      await submissions.record({
+        tenant: 'ABC',
+        submissionId: before,
+        masterUrl: sim.masterUrl,
+        reason: 'keep-alive',
+        startingOffsetsTimestamp: null,
+        submittedAt: new Date(),
+      });
+      sim.addDriverByHand({ mainClass: MAIN, supervise: true }); // the other tenant's
+      expect((await stream.poll()).action).toBe('none');
+      expect((await stream.poll()).action).toBe('none');
+      sim.killDriverProcess(before, 'FAILED');
+      const resubmitted = await stream.poll();
+      expect(resubmitted).toMatchObject({ action: 'submit' });
+      expect((await stream.poll()).action).toBe('none');
+      expect(stream.status().drivers.alive.map((d) => d.id)).toEqual([resubmitted.submissionId]);
+      expect(submissions.reads).toBe(soleWriter ? 1 : 4);
+    },
+  );
 
   it('treats a create as possibly done when no answer came after sending, or a 5xx came', () => {
     expect(createMayHaveSucceeded(new SparkUnreachableError('reset', { maybeProcessed: true }))).toBe(true);
@@ -153,7 +163,14 @@ describe('the Spark stream', () => {
     expect(memoryStringToMb('2gb')).toBe(2048);
     expect(memoryStringToMb('1048576')).toBe(1);
     expect(memoryStringToMb('lots')).toBeUndefined();
-    const req: Omit<CreateSubmissionRequest, 'sparkProperties'> = { action: 'CreateSubmissionRequest', clientSparkVersion: '3', appResource: '', mainClass: MAIN, appArgs: [], environmentVariables: {} };
+    const req: Omit<CreateSubmissionRequest, 'sparkProperties'> = {
+      action: 'CreateSubmissionRequest',
+      clientSparkVersion: '3',
+      appResource: '',
+      mainClass: MAIN,
+      appArgs: [],
+      environmentVariables: {},
+    };
     expect(requestedSize({ ...req, sparkProperties: { 'spark.driver.cores': '2', 'spark.driver.memory': '3G' } })).toEqual({ cores: 2, memoryMb: 3072 });
     expect(requestedSize({ ...req, sparkProperties: {} })).toEqual({ cores: 1, memoryMb: 1024 });
   });

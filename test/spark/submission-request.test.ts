@@ -1,12 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { configSchema, type TenantConfig } from '../../src/config/schema.js';
-import {
-  buildSubmissionRequest,
-  isSecretSettingName,
-  redactSubmissionRequest,
-  REDACTED,
-  SPARK_GC_JAVA_OPTIONS,
-} from '../../src/spark/submission-request.js';
+import { buildSubmissionRequest, isSecretSettingName, redactSubmissionRequest, REDACTED, SPARK_GC_JAVA_OPTIONS } from '../../src/spark/submission-request.js';
 import type { CreateSubmissionRequest } from '../../src/spark/types.js';
 
 type RawTenant = Record<string, unknown>;
@@ -233,7 +227,13 @@ describe('buildSubmissionRequest', () => {
 
     it('s3a keys win for S3A and travel as S3A-ACCESS-KEY / S3A-SECRET-KEY, as in the reference', () => {
       const tenant = tenantOf({
-        spark: { s3aAccessKey: 's3a-access', s3aSecretKey: 's3a-secret', awsAccessKeyId: 'AKIAEXAMPLEKEY', awsSecretAccessKey: 'aws-secret-value', awsSessionToken: 'session-token-value' },
+        spark: {
+          s3aAccessKey: 's3a-access',
+          s3aSecretKey: 's3a-secret',
+          awsAccessKeyId: 'AKIAEXAMPLEKEY',
+          awsSecretAccessKey: 'aws-secret-value',
+          awsSessionToken: 'session-token-value',
+        },
       });
       const req = buildSubmissionRequest({ tenant, masterHost: 'spark-master' });
       expect(req.environmentVariables['S3A-ACCESS-KEY']).toBe('s3a-access');
@@ -283,7 +283,13 @@ describe('redactSubmissionRequest', () => {
 
   function fullRequest(): CreateSubmissionRequest {
     const tenant = tenantOf({
-      spark: { s3aAccessKey: 's3a-access', s3aSecretKey: 's3a-secret', awsAccessKeyId: 'AKIAEXAMPLEKEY', awsSecretAccessKey: 'aws-secret-value', awsSessionToken: 'session-token-value' },
+      spark: {
+        s3aAccessKey: 's3a-access',
+        s3aSecretKey: 's3a-secret',
+        awsAccessKeyId: 'AKIAEXAMPLEKEY',
+        awsSecretAccessKey: 'aws-secret-value',
+        awsSessionToken: 'session-token-value',
+      },
       objectStore: { aws: { region: 'eu-west-1', bucket: 'logs', endpointOverride: 'http://minio:9000' } },
     });
     return buildSubmissionRequest({ tenant, masterHost: 'spark-master', startingOffsetsTimestamp: 1_704_067_200_000 });

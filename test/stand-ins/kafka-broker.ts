@@ -296,7 +296,14 @@ export class KafkaBrokerStandIn {
   private metadataBody(version: number, requested: { id: Buffer | null; name: string | null }[] | null): Buffer {
     const w = new Writer().int32(0); // throttle_time_ms
     const brokers: StandInBroker[] = [{ nodeId: this.nodeId, host: this.host, port: this.portValue, rack: null }, ...this.otherBrokers];
-    w.compactArray(brokers, (b) => w.int32(b.nodeId).compactString(b.host).int32(b.port).compactNullableString(b.rack ?? null).taggedFields());
+    w.compactArray(brokers, (b) =>
+      w
+        .int32(b.nodeId)
+        .compactString(b.host)
+        .int32(b.port)
+        .compactNullableString(b.rack ?? null)
+        .taggedFields(),
+    );
     w.compactNullableString(this.clusterId);
     w.int32(this.nodeId); // controller_id
 

@@ -31,9 +31,7 @@ export async function freshMysqlDatabase(label: string): Promise<TestDatabase> {
     await admin.raw(`CREATE DATABASE \`${name}\` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin`);
   } catch (err) {
     await admin.destroy();
-    throw new Error(
-      `MariaDB at ${mysqlTestServer.host}:${mysqlTestServer.port} is not usable (${(err as Error).message}); run \`bash test/services.sh up\``,
-    );
+    throw new Error(`MariaDB at ${mysqlTestServer.host}:${mysqlTestServer.port} is not usable (${(err as Error).message}); run \`bash test/services.sh up\``);
   }
   const config: DatabaseConfig = { client: 'mysql', ...mysqlTestServer, database: name, filename: 'unused', poolMax: 5 };
   const db = createDb(config);

@@ -120,7 +120,11 @@ export class SimulatorProcess extends JsonLineProcess<SimLine> {
     return this.requests('create').filter((l) => typeof l.submissionId === 'string');
   }
   /** The master's `/json/` document. */
-  async state(): Promise<{ activedrivers: { id: string; state: string; mainclass: string }[]; completeddrivers: { id: string; state: string }[]; status: string }> {
+  async state(): Promise<{
+    activedrivers: { id: string; state: string; mainclass: string }[];
+    completeddrivers: { id: string; state: string }[];
+    status: string;
+  }> {
     const res = await fetch(`${this.uiUrl}/json/`, { signal: AbortSignal.timeout(3_000) });
     return (await res.json()) as never;
   }
@@ -134,7 +138,17 @@ export class SimulatorProcess extends JsonLineProcess<SimLine> {
 export async function startSimulatorProcess(opts: { uiPort?: number; restPort?: number; args?: string[] } = {}): Promise<SimulatorProcess> {
   const proc = spawn(
     process.execPath,
-    ['--import', 'tsx', 'test/spark-sim/cli.ts', '--json-log', '--ui-port', String(opts.uiPort ?? 0), '--rest-port', String(opts.restPort ?? 0), ...(opts.args ?? [])],
+    [
+      '--import',
+      'tsx',
+      'test/spark-sim/cli.ts',
+      '--json-log',
+      '--ui-port',
+      String(opts.uiPort ?? 0),
+      '--rest-port',
+      String(opts.restPort ?? 0),
+      ...(opts.args ?? []),
+    ],
     { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] },
   );
   const sim = new SimulatorProcess('the simulator process', proc);

@@ -58,7 +58,9 @@ export async function startPrivateCeph(opts: { port?: number; monPort?: number; 
   const dataDir = opts.dataDir ?? process.env.FAULTS_CEPH_DATA_DIR ?? servicesDir('ceph-faults');
   // Never the shared cluster: other tests and people use it.
   if (port === 7480 || monPort === 40100 || dataDir === servicesDir('ceph')) {
-    throw new Error(`startPrivateCeph: port ${port}, monitor port ${monPort} and data dir ${dataDir} must differ from the shared cluster's (7480, 40100, .services/ceph)`);
+    throw new Error(
+      `startPrivateCeph: port ${port}, monitor port ${monPort} and data dir ${dataDir} must differ from the shared cluster's (7480, 40100, .services/ceph)`,
+    );
   }
   const env = {
     S3_TEST_PORT: String(port),
@@ -159,7 +161,8 @@ export async function startPrivateMariaDb(opts: { port?: number; name?: string }
   // A server of an earlier run on this datadir (its command line names it) goes first.
   try {
     const old = pidFromFile(pidFile);
-    if (old !== undefined && readFileSync(`/proc/${old}/cmdline`, 'utf8').includes(`--datadir=${datadir}`)) await killAndWait(old, 'an earlier private mariadbd');
+    if (old !== undefined && readFileSync(`/proc/${old}/cmdline`, 'utf8').includes(`--datadir=${datadir}`))
+      await killAndWait(old, 'an earlier private mariadbd');
   } catch {
     // the process is gone
   }

@@ -46,7 +46,12 @@ export function startRealOrchestrator(opts: RealOrchestratorOptions): Promise<Re
   // (First ticks fall within min(interval, 15 s) of the start.)
   return startDaemon({
     tenants: opts.tenants,
-    loop: { ...loop, sparkPollSeconds: loop.sparkPollSeconds ?? 0.5, submitGraceSeconds: loop.submitGraceSeconds ?? 30, backoff: loop.backoff ?? { minSeconds: 0.5, maxSeconds: 2 } },
+    loop: {
+      ...loop,
+      sparkPollSeconds: loop.sparkPollSeconds ?? 0.5,
+      submitGraceSeconds: loop.submitGraceSeconds ?? 30,
+      backoff: loop.backoff ?? { minSeconds: 0.5, maxSeconds: 2 },
+    },
     streams: opts.streams ?? tenantStreams,
     ...(opts.database ? { database: opts.database } : {}),
   });
@@ -117,10 +122,18 @@ export async function waitClusterFree(master: RealMaster, timeoutMs = 120_000): 
   const deadline = Date.now() + timeoutMs;
   let last = '';
   for (;;) {
-    const s = (await master.state()) as unknown as { cores: number; coresused: number; activedrivers: { id: string; mainclass: string; state: string }[]; activeapps: { id: string; name: string }[] };
+    const s = (await master.state()) as unknown as {
+      cores: number;
+      coresused: number;
+      activedrivers: { id: string; mainclass: string; state: string }[];
+      activeapps: { id: string; name: string }[];
+    };
     if (s.coresused === 0) return;
     last = `${s.coresused} of ${s.cores} cores used; drivers ${s.activedrivers.map((d) => `${d.id} ${d.mainclass} ${d.state}`).join(', ') || 'none'}; apps ${s.activeapps.map((a) => `${a.id} ${a.name}`).join(', ') || 'none'}`;
-    if (Date.now() > deadline) throw new Error(`the Spark cluster at ${master.host}:${master.uiPort} is busy after ${timeoutMs} ms (${last}); a SparkSession job needs both of its worker's cores`);
+    if (Date.now() > deadline)
+      throw new Error(
+        `the Spark cluster at ${master.host}:${master.uiPort} is busy after ${timeoutMs} ms (${last}); a SparkSession job needs both of its worker's cores`,
+      );
     await sleep(1_000);
   }
 }

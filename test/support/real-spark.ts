@@ -140,7 +140,10 @@ export class RealMaster {
   }
   /** The arguments of the driver's JVM as the worker launched it. */
   launchCommand(id: string): string[] {
-    const line = this.driverStderr(id).split('\n').find((l) => l.startsWith('Launch Command: ')) ?? '';
+    const line =
+      this.driverStderr(id)
+        .split('\n')
+        .find((l) => l.startsWith('Launch Command: ')) ?? '';
     return [...line.slice('Launch Command: '.length).matchAll(/"((?:[^"\\]|\\.)*)"/g)].map((m) => m[1]!);
   }
   /** Driver ids that have a work directory (were launched on the worker). */
@@ -245,7 +248,12 @@ export async function startPrivateSpark(opts: PrivateSparkOptions): Promise<Priv
   const env = parseEnvLines(await runScript(['test/services/spark.sh', 'env'], scriptEnv));
   const master = new RealMaster(env);
   const standby = opts.ha
-    ? new RealMaster({ ...env, SPARK_TEST_PORT: env.SPARK_TEST_STANDBY_PORT!, SPARK_TEST_UI_PORT: env.SPARK_TEST_STANDBY_UI_PORT!, SPARK_TEST_REST_PORT: env.SPARK_TEST_STANDBY_REST_PORT! })
+    ? new RealMaster({
+        ...env,
+        SPARK_TEST_PORT: env.SPARK_TEST_STANDBY_PORT!,
+        SPARK_TEST_UI_PORT: env.SPARK_TEST_STANDBY_UI_PORT!,
+        SPARK_TEST_REST_PORT: env.SPARK_TEST_STANDBY_REST_PORT!,
+      })
     : undefined;
   const killJvm = async (name: string) => {
     const pid = pidFromFile(join(dir, 'run', `${name}.pid`));
@@ -367,7 +375,11 @@ export class AliveSampler {
   private running = true;
   private readonly done: Promise<void>;
 
-  constructor(readonly master: RealMaster, readonly mainClass: string, everyMs = 150) {
+  constructor(
+    readonly master: RealMaster,
+    readonly mainClass: string,
+    everyMs = 150,
+  ) {
     this.done = (async () => {
       while (this.running) {
         const at = Date.now();

@@ -109,19 +109,49 @@ export const REFERENCE_SERVICES: Record<ReferenceVersion, ReferenceServiceRow[]>
 
 /** Rows of the older version's spark_submit_status: one replay done, one pending far in the future. */
 export const OLDER_REPLAYS = [
-  { startingOffsetsTimestamp: 1_700_000_000_000, resumeToSubscribePatternTimestamp: 1_700_000_600_000, isSubmittedForOffsetsTimestamp: true, isResumedToSubscribePattern: true, tenant: 'D11-Prod-AWS' },
-  { startingOffsetsTimestamp: 4_102_444_800_000, resumeToSubscribePatternTimestamp: 4_102_445_400_000, isSubmittedForOffsetsTimestamp: false, isResumedToSubscribePattern: false, tenant: 'D11-Prod-AWS' },
+  {
+    startingOffsetsTimestamp: 1_700_000_000_000,
+    resumeToSubscribePatternTimestamp: 1_700_000_600_000,
+    isSubmittedForOffsetsTimestamp: true,
+    isResumedToSubscribePattern: true,
+    tenant: 'D11-Prod-AWS',
+  },
+  {
+    startingOffsetsTimestamp: 4_102_444_800_000,
+    resumeToSubscribePatternTimestamp: 4_102_445_400_000,
+    isSubmittedForOffsetsTimestamp: false,
+    isResumedToSubscribePattern: false,
+    tenant: 'D11-Prod-AWS',
+  },
 ];
 
 /** Fills a database with the version's tables and rows. */
 export async function createReferenceSchema(db: Knex, version: ReferenceVersion): Promise<void> {
   for (const ddl of REFERENCE_DDL[version]) await db.raw(ddl);
-  await db('service_details').insert(REFERENCE_SERVICES[version].map((r) => (version === 'newer' ? { serviceName: r.serviceName, retentionDays: r.retentionDays, tenant: r.tenant } : r)));
+  await db('service_details').insert(
+    REFERENCE_SERVICES[version].map((r) => (version === 'newer' ? { serviceName: r.serviceName, retentionDays: r.retentionDays, tenant: r.tenant } : r)),
+  );
   if (version === 'older') {
     await db('spark_submit_status').insert(OLDER_REPLAYS);
     await db('spark_stage_history').insert([
-      { outputBytes: 1024, inputRecords: 10, submissionTime: 1_700_000_000_000, completionTime: 1_700_000_001_000, coresUsed: 4, status: 'COMPLETE', tenant: 'D11-Prod-AWS' },
-      { outputBytes: 2048, inputRecords: 20, submissionTime: 1_700_000_002_000, completionTime: 1_700_000_003_000, coresUsed: 4, status: 'COMPLETE', tenant: 'D11-Stag-AWS' },
+      {
+        outputBytes: 1024,
+        inputRecords: 10,
+        submissionTime: 1_700_000_000_000,
+        completionTime: 1_700_000_001_000,
+        coresUsed: 4,
+        status: 'COMPLETE',
+        tenant: 'D11-Prod-AWS',
+      },
+      {
+        outputBytes: 2048,
+        inputRecords: 20,
+        submissionTime: 1_700_000_002_000,
+        completionTime: 1_700_000_003_000,
+        coresUsed: 4,
+        status: 'COMPLETE',
+        tenant: 'D11-Stag-AWS',
+      },
     ]);
     await db('livelogs_user_log').insert({ hostname: 'ip-10-0-0-1', command: JSON.stringify({ tail: 'app.log' }), tenant: 'D11-Prod-AWS' });
     await db('spark_scale_override').insert({ upscale: false, downscale: true, tenant: 'D11-Prod-AWS' });

@@ -19,8 +19,7 @@ import {
 
 export const s3TestEndpoint: string = process.env.S3_TEST_ENDPOINT ?? 'http://127.0.0.1:7480';
 export const s3TestAccessKeyId: string = process.env.S3_TEST_ACCESS_KEY ?? 'LWTESTACCESSKEY';
-export const s3TestSecretAccessKey: string =
-  process.env.S3_TEST_SECRET_KEY ?? 'lwtestsecretkey0123456789';
+export const s3TestSecretAccessKey: string = process.env.S3_TEST_SECRET_KEY ?? 'lwtestsecretkey0123456789';
 export const s3TestRegion: string = process.env.S3_TEST_REGION ?? 'us-east-1';
 
 export const s3TestSettings = {
@@ -73,10 +72,7 @@ export function assertS3TestServerUp(): Promise<void> {
     } catch (error) {
       const cause = error instanceof Error ? (error.cause ?? error) : error;
       const detail = cause instanceof Error ? cause.message : String(cause);
-      throw new Error(
-        `The test S3 server does not answer at ${s3TestEndpoint} (${detail}); ${START_HINT}.`,
-        { cause: error },
-      );
+      throw new Error(`The test S3 server does not answer at ${s3TestEndpoint} (${detail}); ${START_HINT}.`, { cause: error });
     }
   })();
   reachable.catch(() => {
@@ -90,11 +86,7 @@ function explain(error: unknown, what: string): never {
   if (error instanceof S3ServiceException) throw error;
   const code = (error as { code?: string } | undefined)?.code;
   const message = error instanceof Error ? error.message : String(error);
-  throw new Error(
-    `${what} against the test S3 server at ${s3TestEndpoint} failed (${code ?? message}); ` +
-      `is it running? ${START_HINT}.`,
-    { cause: error },
-  );
+  throw new Error(`${what} against the test S3 server at ${s3TestEndpoint} failed (${code ?? message}); ` + `is it running? ${START_HINT}.`, { cause: error });
 }
 
 let sharedClient: S3Client | undefined;
@@ -133,19 +125,13 @@ export async function emptyAndDeleteBucket(bucket: string, client: S3Client = de
   try {
     let token: string | undefined;
     do {
-      const page = await client.send(
-        new ListObjectsV2Command({ Bucket: bucket, ContinuationToken: token, MaxKeys: 1000 }),
-      );
+      const page = await client.send(new ListObjectsV2Command({ Bucket: bucket, ContinuationToken: token, MaxKeys: 1000 }));
       const keys = (page.Contents ?? []).flatMap((o) => (o.Key === undefined ? [] : [{ Key: o.Key }]));
       if (keys.length > 0) {
-        const res = await client.send(
-          new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: keys, Quiet: true } }),
-        );
+        const res = await client.send(new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: keys, Quiet: true } }));
         if (res.Errors && res.Errors.length > 0) {
           const first = res.Errors[0];
-          throw new Error(
-            `DeleteObjects in ${bucket}: ${res.Errors.length} errors, first ${first?.Key}: ${first?.Code} ${first?.Message}`,
-          );
+          throw new Error(`DeleteObjects in ${bucket}: ${res.Errors.length} errors, first ${first?.Key}: ${first?.Code} ${first?.Message}`);
         }
       }
       // Keys were deleted, so restarting from the beginning is as good as the token.

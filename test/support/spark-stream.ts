@@ -40,7 +40,15 @@ export class MemoryReplays implements ReplayStore {
   rows: ReplayRow[] = [];
   steps: ReplayStepAttempt[] = [];
   async insert(tenant: string, startingOffsetsTimestamp: number, resumeToSubscribePatternTimestamp: number): Promise<ReplayRow> {
-    const row = { id: this.rows.length + 1, tenant, startingOffsetsTimestamp, resumeToSubscribePatternTimestamp, isSubmittedForOffsetsTimestamp: false, isResumedToSubscribePattern: false, createdAt: new Date() };
+    const row = {
+      id: this.rows.length + 1,
+      tenant,
+      startingOffsetsTimestamp,
+      resumeToSubscribePatternTimestamp,
+      isSubmittedForOffsetsTimestamp: false,
+      isResumedToSubscribePattern: false,
+      createdAt: new Date(),
+    };
     this.rows.push(row);
     return { ...row };
   }

@@ -60,12 +60,19 @@ export interface SparkHarness {
 /** An orchestrator running only the tenants' Spark streams (unless `allStreams`). */
 export async function startSparkOrchestrator(opts: SparkHarnessOptions): Promise<SparkHarness> {
   const sparkOnly: TenantStreamsFactory = (tenant, ctx, deps) => {
-    const spark = sparkStream(ctx, sparkStreamDeps(tenant, deps, { ...(opts.crashLoop ? { crashLoop: opts.crashLoop } : {}), ...(opts.killWait ? { killWait: opts.killWait } : {}) }));
+    const spark = sparkStream(
+      ctx,
+      sparkStreamDeps(tenant, deps, { ...(opts.crashLoop ? { crashLoop: opts.crashLoop } : {}), ...(opts.killWait ? { killWait: opts.killWait } : {}) }),
+    );
     return { definitions: [spark.definition], views: { spark: spark.status } };
   };
   const d = await startDaemon({
     tenants: opts.tenants,
-    loop: { sparkPollSeconds: opts.pollSeconds ?? 0.2, submitGraceSeconds: opts.graceSeconds ?? 1, backoff: opts.backoff ?? { minSeconds: 0.2, maxSeconds: 1 } },
+    loop: {
+      sparkPollSeconds: opts.pollSeconds ?? 0.2,
+      submitGraceSeconds: opts.graceSeconds ?? 1,
+      backoff: opts.backoff ?? { minSeconds: 0.2, maxSeconds: 1 },
+    },
     streams: opts.allStreams ? tenantStreams : sparkOnly,
     ...(opts.quietTicks ? { quietTicks: true } : {}),
     ...(opts.database ? { database: opts.database } : {}),
@@ -80,7 +87,11 @@ export async function startSparkOrchestrator(opts: SparkHarnessOptions): Promise
       return res.body.data as Record<string, any>;
     },
     monitor: (body, tenant = 'ABC') =>
-      d.request('/monitor-spark-job', { method: 'POST', ...(body === undefined ? {} : { body: JSON.stringify(body), headers: { 'content-type': 'application/json' } }) }, tenant),
+      d.request(
+        '/monitor-spark-job',
+        { method: 'POST', ...(body === undefined ? {} : { body: JSON.stringify(body), headers: { 'content-type': 'application/json' } }) },
+        tenant,
+      ),
     post: (path, body, tenant = 'ABC') => d.post(path, body, tenant),
     stop: d.stop,
   };

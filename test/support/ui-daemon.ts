@@ -79,8 +79,7 @@ export async function startUiDaemon(opts: UiDaemonOptions = {}): Promise<UiDaemo
     sim,
     store,
     url,
-    aliveDriver: (mainClass = MAIN_CLASS) =>
-      waitFor(() => aliveOf(sim, mainClass).find((d) => d.state === 'RUNNING')?.id, `a RUNNING driver of ${mainClass}`),
+    aliveDriver: (mainClass = MAIN_CLASS) => waitFor(() => aliveOf(sim, mainClass).find((d) => d.state === 'RUNNING')?.id, `a RUNNING driver of ${mainClass}`),
     stop: async () => {
       await stop();
       await Promise.all([sim.stop(), vector.stop(), kafka.stop()]);

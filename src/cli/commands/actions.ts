@@ -7,12 +7,21 @@ interface ActionOptions {
 
 /** `logwise sync`: POST /api/v1/component/sync; answers when the sync is done. */
 export async function sync(client: DaemonClient, tenant: string, force: boolean, opts: ActionOptions): Promise<void> {
-  const data = await client.post<{ message: string; onboarded: number; removed: number }>('/api/v1/component/sync', { componentType: 'application', force }, tenant);
+  const data = await client.post<{ message: string; onboarded: number; removed: number }>(
+    '/api/v1/component/sync',
+    { componentType: 'application', force },
+    tenant,
+  );
   opts.out(opts.json ? JSON.stringify(data) : `${tenant}: ${data.message} (onboarded ${data.onboarded}, removed ${data.removed})`);
 }
 
 /** `logwise monitor`: POST /monitor-spark-job; the daemon answers at once and polls in the background. */
-export async function monitor(client: DaemonClient, tenant: string, overrides: { driverCores?: number; driverMemoryInGb?: number }, opts: ActionOptions): Promise<void> {
+export async function monitor(
+  client: DaemonClient,
+  tenant: string,
+  overrides: { driverCores?: number; driverMemoryInGb?: number },
+  opts: ActionOptions,
+): Promise<void> {
   const data = await client.post<{ message: string }>('/monitor-spark-job', overrides, tenant);
   opts.out(opts.json ? JSON.stringify(data) : `${tenant}: ${data.message}`);
 }

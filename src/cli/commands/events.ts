@@ -119,4 +119,3 @@ function colourOf(type: string, style: Style): (s: string) => string {
 }
 
 const seconds = (ms: number) => `${(ms / 1000).toFixed(ms < 1000 ? 1 : 0)} s`;
-

@@ -9,7 +9,13 @@ export async function status(client: DaemonClient, opts: { tenant?: string; json
   if (opts.json) return opts.out(JSON.stringify(data, null, 2));
   const now = Date.parse(data.generatedAt);
   const header = ['TENANT', 'LEASE', 'MASTER', 'DRIVER', 'STATE', 'UPTIME', 'RESTARTS', 'DELAY', 'SERVICES'];
-  opts.out(table(header, data.tenants.map((t) => row(t, now, opts.style)), opts.style));
+  opts.out(
+    table(
+      header,
+      data.tenants.map((t) => row(t, now, opts.style)),
+      opts.style,
+    ),
+  );
 }
 
 function row(t: TenantSummary, now: number, style: Style): Cell[] {
@@ -20,7 +26,16 @@ function row(t: TenantSummary, now: number, style: Style): Cell[] {
   const stateShow = state === 'RUNNING' ? style.green : state === 'SUBMITTED' ? style.cyan : style.red;
   const master = s?.masterStatus ?? '-';
   const delay = t.delay.at === null ? '-' : t.delay.minutes === null ? 'failed' : `${t.delay.minutes} min`;
-  const delayShow = t.delay.minutes === null ? (t.delay.at === null ? style.dim : style.red) : t.delay.minutes < 5 ? style.green : t.delay.minutes < 15 ? style.yellow : style.red;
+  const delayShow =
+    t.delay.minutes === null
+      ? t.delay.at === null
+        ? style.dim
+        : style.red
+      : t.delay.minutes < 5
+        ? style.green
+        : t.delay.minutes < 15
+          ? style.yellow
+          : style.red;
   return [
     t.tenant,
     leaseOf(t.lease),

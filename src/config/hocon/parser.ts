@@ -239,12 +239,14 @@ class Parser {
       if (t.type === 'ws') {
         pendingWs += t.value;
       } else if (t.type === 'quoted') {
-        if (count === 2 && first.type === 'unquoted' && first.value === 'include') throw this.error('include is not supported: write the settings into this file', first);
+        if (count === 2 && first.type === 'unquoted' && first.value === 'include')
+          throw this.error('include is not supported: write the settings into this file', first);
         current += pendingWs + t.value;
         pendingWs = '';
         quotedPart = true;
       } else if (t.type === 'unquoted') {
-        if (count === 2 && first.type === 'unquoted' && first.value === 'include' && /^(required|file|url|classpath)\(/.test(t.value)) throw this.error('include is not supported: write the settings into this file', first);
+        if (count === 2 && first.type === 'unquoted' && first.value === 'include' && /^(required|file|url|classpath)\(/.test(t.value))
+          throw this.error('include is not supported: write the settings into this file', first);
         const parts = (pendingWs + t.value).split('.');
         pendingWs = '';
         current += parts[0];
@@ -288,7 +290,11 @@ class Parser {
         this.advance();
       } else if (t.type === '{' || t.type === '[') {
         const opensObject = t.type === '{';
-        if (present > 0 || kind === (opensObject ? 'list' : 'object')) throw this.error(`cannot concatenate ${opensObject ? 'an object' : 'a list'} with ${kind === 'text' ? 'a string' : kind === 'object' ? 'an object' : 'a list'}`, t);
+        if (present > 0 || kind === (opensObject ? 'list' : 'object'))
+          throw this.error(
+            `cannot concatenate ${opensObject ? 'an object' : 'a list'} with ${kind === 'text' ? 'a string' : kind === 'object' ? 'an object' : 'a list'}`,
+            t,
+          );
         if (opensObject) {
           object = this.bracedObject(object ?? (isObject(previous) ? previous : {}), depth, path);
           kind = 'object';

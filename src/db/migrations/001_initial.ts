@@ -32,7 +32,9 @@ async function createSparkSubmitStatus(knex: Knex): Promise<void> {
     t.boolean('isSubmittedForOffsetsTimestamp').notNullable().defaultTo(false);
     t.boolean('isResumedToSubscribePattern').notNullable().defaultTo(false);
     // A default, so that a row inserted by hand (as operators did with the reference) is valid.
-    t.dateTime('createdAt', { precision: 3 }).notNullable().defaultTo(isMysql(knex) ? knex.fn.now(3) : knex.fn.now());
+    t.dateTime('createdAt', { precision: 3 })
+      .notNullable()
+      .defaultTo(isMysql(knex) ? knex.fn.now(3) : knex.fn.now());
     t.index(['tenant', 'id'], 'ix_spark_submit_status_tenant');
   });
 }

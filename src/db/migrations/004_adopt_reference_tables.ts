@@ -126,7 +126,9 @@ async function adoptServiceDetails(knex: Knex): Promise<void> {
   const cols = await columnsOf(knex, table);
   const indexes = await indexesOf(knex, table);
   if (!cols.has('serviceName') || !cols.has('tenant') || !cols.has('retentionDays')) {
-    throw new Error(`${table} exists but has no serviceName, tenant or retentionDays column: it is not a table this orchestrator can adopt (rename it and start again)`);
+    throw new Error(
+      `${table} exists but has no serviceName, tenant or retentionDays column: it is not a table this orchestrator can adopt (rename it and start again)`,
+    );
   }
   if (!cols.has('env') && (cols.has('environmentName') || cols.has('componentType'))) {
     throw new Error(
@@ -163,7 +165,9 @@ async function adoptServiceDetails(knex: Knex): Promise<void> {
 /** Whether two rows share all their names (then no UNIQUE key over them can be added; the table is left without one). */
 async function hasDuplicateNames(knex: Knex, cols: ReadonlyMap<string, Column>): Promise<boolean> {
   const present = NAME_COLUMNS.filter((c) => cols.has(c));
-  const [rows] = (await knex.raw(`SELECT 1 FROM service_details GROUP BY ${present.map((c) => `\`${c}\``).join(', ')} HAVING COUNT(*) > 1 LIMIT 1`)) as [unknown[]];
+  const [rows] = (await knex.raw(`SELECT 1 FROM service_details GROUP BY ${present.map((c) => `\`${c}\``).join(', ')} HAVING COUNT(*) > 1 LIMIT 1`)) as [
+    unknown[],
+  ];
   return rows.length > 0;
 }
 
@@ -172,7 +176,9 @@ async function adoptSparkSubmitStatus(knex: Knex): Promise<void> {
   const cols = await columnsOf(knex, table);
   const indexes = await indexesOf(knex, table);
   if (!cols.has('tenant') || !cols.has('startingOffsetsTimestamp') || !cols.has('resumeToSubscribePatternTimestamp')) {
-    throw new Error(`${table} exists but lacks tenant, startingOffsetsTimestamp or resumeToSubscribePatternTimestamp: it is not a table this orchestrator can adopt`);
+    throw new Error(
+      `${table} exists but lacks tenant, startingOffsetsTimestamp or resumeToSubscribePatternTimestamp: it is not a table this orchestrator can adopt`,
+    );
   }
   const clauses: string[] = [];
   if (!cols.has('id')) clauses.push(...addId(indexes));
