@@ -319,10 +319,14 @@ describe('Kafka → Spark (LogStreamJob) → Ceph, supervised, discovered and re
     expect(master.launchCommand(d2)).toContain(`kafka.startingOffsetsTimestamp=${startingOffsetsTimestamp}`);
 
     // The lines of batch A are read again: new part files in its minute partition, already written once.
+    // Written by the new driver: after the cleanup, which came after the killed driver's JVM had
+    // exited (on a loaded machine the killed driver's last micro-batches land late, just before
+    // its kill); S3's lastModified has whole seconds, and the new driver needs several to start.
+    const writtenByNew = cleaned[0]!.at + 1_000;
     const after = await waitFor(
       async () => {
         const now = await listObjects(client, bucket, prefix);
-        const fresh = now.filter((o) => !before.some((b) => b.key === o.key) && o.key.endsWith('.parquet'));
+        const fresh = now.filter((o) => !before.some((b) => b.key === o.key) && o.key.endsWith('.parquet') && o.lastModified >= writtenByNew);
         return fresh.length > 0 ? { now, fresh } : undefined;
       },
       'new part files of the sample service after the replay',
@@ -342,7 +346,7 @@ describe('Kafka → Spark (LogStreamJob) → Ceph, supervised, discovered and re
       const p = serviceFolder(s);
       const again = await waitFor(
         async () => {
-          const list = (await listObjects(client, bucket, p)).filter((o) => o.key.endsWith('.parquet') && o.lastModified >= replay.at - 2_000);
+          const list = (await listObjects(client, bucket, p)).filter((o) => o.key.endsWith('.parquet') && o.lastModified >= writtenByNew);
           return list.length > 0 ? list : undefined;
         },
         `new part files under ${p}`,
