@@ -20,7 +20,7 @@ import { errorMessage, type EventInput } from '../events.js';
 import type { SubmitAction } from './decision.js';
 import { requestedSize } from './driver-size.js';
 import { masterIndex } from './master-index.js';
-import { accept, adopt, type SparkFact } from './observe.js';
+import { accept, adopt, type SparkFact } from './facts.js';
 import type { ReplayStore, SparkMaster, SubmissionStore } from './ports.js';
 import { remember, stepKey, type SparkState } from './state.js';
 

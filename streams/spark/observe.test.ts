@@ -6,7 +6,9 @@ import { describe, expect, it } from 'vitest';
 import type { ReplayRow, ReplayStepAttempt } from '../../src/db/spark-submit-status.js';
 import type { SubmissionRecord } from '../../src/db/spark-submissions.js';
 import type { MasterState, SparkDriver } from '../../src/spark/types.js';
-import { observe, type SparkFact, type SparkReading } from './observe.js';
+import type { SparkFact } from './facts.js';
+import { observe } from './observe.js';
+import type { SparkReading } from './read-plan.js';
 import { ownedReadNeeded, ownersToAsk, stepToLookUp } from './read-plan.js';
 import { initialSparkState, inTerm, type SparkState, type SparkTenantFacts } from './state.js';
 

@@ -10,6 +10,20 @@ import type { ReplayMark } from './decision.js';
 import { masterIndex } from './master-index.js';
 import { dueStep, toPending, withMarks, type SparkState, type SparkTenantFacts } from './state.js';
 
+/** What one run read before observing. */
+export interface SparkReading {
+  now: number;
+  master: MasterState;
+  /** The tenant's recorded submissions, newest first; null when not read (a sole writer read them once). */
+  owned: readonly SubmissionRecord[] | null;
+  /** The tenant's latest replay row. */
+  replay: ReplayRow | null;
+  /** The last recorded attempt of the replay step due now (`ownersToAsk`/`stepToLookUp` say when it is read). */
+  stepAttempt: ReplayStepAttempt | undefined;
+  /** Which tenant recorded each driver id asked about (`ownersToAsk`); absent: nobody. */
+  owners: ReadonlyMap<string, string>;
+}
+
 /** The ids the tenant owns after merging what was read. */
 export function ownedIdsOf(state: SparkState, owned: readonly SubmissionRecord[] | null): Set<string> {
   const ids = new Set(state.ownIds);
