@@ -38,6 +38,39 @@ function forgetLineage(state: SparkState, lineage: readonly SparkDriver[], maste
 }
 
 /**
+ * Records a lineage found on the master: `original` as the accepted submission, the other
+ * drivers of the lineage adopted, its RELAUNCHING records settled; a driver of it is a death only
+ * if seen alive from now on.
+ */
+function recordLineage(
+  state: SparkState,
+  ctx: Ctx,
+  lineage: readonly SparkDriver[],
+  original: SparkDriver,
+  accepted: Parameters<typeof accept>[1],
+): SparkState {
+  const { master, now } = ctx.reading;
+  ctx.ownedIds.add(original.id);
+  let next: SparkState = {
+    ...state,
+    relaunchesSettled: remember(state.relaunchesSettled, ...lineage.filter((d) => d.state === 'RELAUNCHING').map((d) => d.id)),
+  };
+  next = accept(next, accepted, ctx.tenant.tenant, ctx.facts);
+  const rest = lineage.filter((d) => d !== original && d.state !== 'RELAUNCHING');
+  if (rest.length > 0)
+    next = adopt(
+      next,
+      rest.map((d) => d.id),
+      ctx.ownedIds,
+      master,
+      now,
+      ctx.tenant.tenant,
+      ctx.facts,
+    );
+  return forgetLineage(next, lineage, master);
+}
+
+/**
  * A create of an earlier run got no usable answer. The drivers of the tenant's main class
  * that appeared on the master since (active or completed), that nobody owns, are that create's
  * lineage: the driver it started and, if its worker was lost, the master's replacements (the
@@ -63,39 +96,15 @@ export function settleAmbiguous(state: SparkState, ctx: Ctx): SparkState {
   if (current.length !== 1 || foreignRelaunch) return now - a.at >= ctx.tenant.submitGraceMs ? { ...state, ambiguous: null } : state;
 
   const lineage = [...candidates].sort(compareNewestFirst).reverse();
-  const original = lineage[0]!;
-  ctx.ownedIds.add(original.id);
-  let next: SparkState = {
-    ...state,
-    ambiguous: null,
-    relaunchesSettled: remember(state.relaunchesSettled, ...lineage.filter((d) => d.state === 'RELAUNCHING').map((d) => d.id)),
-  };
-  next = accept(
-    next,
-    {
-      id: original.id,
-      at: a.at,
-      purpose: a.purpose,
-      startingOffsetsTimestamp: a.startingOffsetsTimestamp,
-      mark: a.markReplay,
-      masterUrl: a.masterUrl,
-      reason: `found on the master after a create that got no usable answer (${a.purpose})`,
-    },
-    ctx.tenant.tenant,
-    ctx.facts,
-  );
-  const rest = lineage.slice(1).filter((d) => d.state !== 'RELAUNCHING');
-  if (rest.length > 0)
-    next = adopt(
-      next,
-      rest.map((d) => d.id),
-      ctx.ownedIds,
-      master,
-      now,
-      ctx.tenant.tenant,
-      ctx.facts,
-    );
-  return forgetLineage(next, lineage, master);
+  return recordLineage({ ...state, ambiguous: null }, ctx, lineage, lineage[0]!, {
+    id: lineage[0]!.id,
+    at: a.at,
+    purpose: a.purpose,
+    startingOffsetsTimestamp: a.startingOffsetsTimestamp,
+    mark: a.markReplay,
+    masterUrl: a.masterUrl,
+    reason: `found on the master after a create that got no usable answer (${a.purpose})`,
+  });
 }
 
 /**
@@ -140,14 +149,8 @@ export function settleBegunStep(state: SparkState, ctx: Ctx): { state: SparkStat
     };
   }
   const original = lineage.find((d) => d.state !== 'RELAUNCHING') ?? lineage[0]!;
-  ctx.ownedIds.add(original.id);
-  let next: SparkState = {
-    ...state,
-    relaunchesSettled: remember(state.relaunchesSettled, ...lineage.filter((d) => d.state === 'RELAUNCHING').map((d) => d.id)),
-  };
-  next = accept(
-    next,
-    {
+  return {
+    state: recordLineage(state, ctx, lineage, original, {
       id: original.id,
       at: attempt.at,
       purpose: step.purpose,
@@ -155,22 +158,9 @@ export function settleBegunStep(state: SparkState, ctx: Ctx): { state: SparkStat
       mark,
       masterUrl: attempt.masterUrl,
       reason: `found on the master: the driver of replay #${replay.id}'s ${step.purpose} step, whose create was begun at ${new Date(attempt.at).toISOString()} by a run that did not set its flag`,
-    },
-    ctx.tenant.tenant,
-    ctx.facts,
-  );
-  const rest = lineage.filter((d) => d !== original && d.state !== 'RELAUNCHING');
-  if (rest.length > 0)
-    next = adopt(
-      next,
-      rest.map((d) => d.id),
-      ctx.ownedIds,
-      master,
-      now,
-      ctx.tenant.tenant,
-      ctx.facts,
-    );
-  return { state: forgetLineage(next, lineage, master), stepBegunAt: null };
+    }),
+    stepBegunAt: null,
+  };
 }
 
 /**
