@@ -33,7 +33,16 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
 import { freshMysqlDatabase } from '../test/support/databases.js';
-import { createTestBucket, emptyAndDeleteBucket, putObjects, s3TestAccessKeyId, s3TestEndpoint, s3TestRegion, s3TestSecretAccessKey, testS3Client } from '../test/support/s3.js';
+import {
+  createTestBucket,
+  emptyAndDeleteBucket,
+  putObjects,
+  s3TestAccessKeyId,
+  s3TestEndpoint,
+  s3TestRegion,
+  s3TestSecretAccessKey,
+  testS3Client,
+} from '../test/support/s3.js';
 import { partitionKey } from '../test/support/stores.js';
 import { flagValue, hasFlag, intFlag, median, progress, reportResult, type BenchResult, type TargetFigure } from './harness.js';
 
@@ -47,7 +56,6 @@ const ROUNDS = intFlag('--rounds') ?? (quick ? 4 : 12);
 const WARMUP_SECONDS = quick ? 1 : 3;
 const RATIO_TARGET = 0.8;
 const SAMPLE = { env: 'prod', service: 'checkout', component: 'application' };
-
 
 const round = (v: number, digits: number) => Math.round(v * 10 ** digits) / 10 ** digits;
 
@@ -227,12 +235,20 @@ tenants = [{
   let daemon: Server | undefined;
   let hello: Server | undefined;
   try {
-    const env: NodeJS.ProcessEnv = { ...process.env, AWS_ACCESS_KEY_ID: s3TestAccessKeyId, AWS_SECRET_ACCESS_KEY: s3TestSecretAccessKey, LOG_LEVEL: 'info', LOG_FORMAT: 'json' };
+    const env: NodeJS.ProcessEnv = {
+      ...process.env,
+      AWS_ACCESS_KEY_ID: s3TestAccessKeyId,
+      AWS_SECRET_ACCESS_KEY: s3TestSecretAccessKey,
+      LOG_LEVEL: 'info',
+      LOG_FORMAT: 'json',
+    };
     delete env.NODE_OPTIONS; // the daemon runs as operators run it, without tsx
     progress(NAME, 'starting the daemon: node dist/src/main.js --config <generated> ...');
     const profileDir = flagValue('--profile');
     const profiling = profileDir ? ['--cpu-prof', '--cpu-prof-dir', profileDir] : [];
-    daemon = await startServer('the daemon', [...profiling, 'dist/src/main.js', '--config', configFile], env, (l) => (l.msg === 'orchestrator listening' && typeof l.port === 'number' ? l.port : undefined));
+    daemon = await startServer('the daemon', [...profiling, 'dist/src/main.js', '--config', configFile], env, (l) =>
+      l.msg === 'orchestrator listening' && typeof l.port === 'number' ? l.port : undefined,
+    );
     progress(NAME, `daemon on port ${daemon.port} (pid ${daemon.child.pid}); hello-world ...`);
     hello = await startServer('the hello-world', ['--input-type=module', '-e', HELLO_WORLD], env, (l) => (typeof l.port === 'number' ? l.port : undefined));
     progress(NAME, `hello-world on port ${hello.port} (pid ${hello.child.pid})`);
@@ -310,8 +326,22 @@ tenants = [{
 
     const med = (name: Target['name'], f: (r: Run) => number) => median(runs[name].map(f));
     const targetsOut: TargetFigure[] = [
-      { name: 'http.healthcheck.ratio', value: round(median(ratios.healthcheck), 3), unit: '× hello-world req/s', op: '>=', limit: RATIO_TARGET, limitNote: 'median of rounds' },
-      { name: 'http.sync_delay.ratio', value: round(median(ratios.sync_delay), 3), unit: '× hello-world req/s', op: '>=', limit: RATIO_TARGET, limitNote: 'median of rounds' },
+      {
+        name: 'http.healthcheck.ratio',
+        value: round(median(ratios.healthcheck), 3),
+        unit: '× hello-world req/s',
+        op: '>=',
+        limit: RATIO_TARGET,
+        limitNote: 'median of rounds',
+      },
+      {
+        name: 'http.sync_delay.ratio',
+        value: round(median(ratios.sync_delay), 3),
+        unit: '× hello-world req/s',
+        op: '>=',
+        limit: RATIO_TARGET,
+        limitNote: 'median of rounds',
+      },
     ];
     const figures: Record<string, number> = {};
     for (const name of ['hello', 'hello_json', 'healthcheck', 'sync_delay'] as const) {
@@ -319,8 +349,14 @@ tenants = [{
       figures[`${name}.p50_ms`] = med(name, (r) => r.p50);
       figures[`${name}.p99_ms`] = med(name, (r) => r.p99);
       figures[`${name}.p99_ms_max`] = Math.max(...runs[name].map((r) => r.p99));
-      figures[`${name}.cpu_ms_per_1000_req`] = round(med(name, (r) => r.cpuMsPerKReq), 1);
-      figures[`${name}.client_cpu_ms_per_1000_req`] = round(med(name, (r) => r.clientCpuMsPerKReq), 1);
+      figures[`${name}.cpu_ms_per_1000_req`] = round(
+        med(name, (r) => r.cpuMsPerKReq),
+        1,
+      );
+      figures[`${name}.client_cpu_ms_per_1000_req`] = round(
+        med(name, (r) => r.clientCpuMsPerKReq),
+        1,
+      );
     }
     figures['sync_delay.samples_during_load'] = samplesDuringLoad;
     figures['sync_delay.list_calls_during_load'] = listCallsDuringLoad;

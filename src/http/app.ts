@@ -41,7 +41,8 @@ export function createApp(opts: AppOptions): Hono {
   if (opts.authToken) {
     const expected = Buffer.from(opts.authToken);
     app.use('*', async (c, next) => {
-      const guarded = c.req.method !== 'GET' && c.req.method !== 'HEAD' ? true : opts.protectReads && !PROBES.has(c.req.path) && !opts.publicPaths?.(c.req.path);
+      const guarded =
+        c.req.method !== 'GET' && c.req.method !== 'HEAD' ? true : opts.protectReads && !PROBES.has(c.req.path) && !opts.publicPaths?.(c.req.path);
       if (guarded && !bearerMatches(requestHeader(c, 'authorization'), expected)) {
         throw new HttpError(401, 'UNAUTHORIZED', 'missing or wrong bearer token');
       }
@@ -160,7 +161,9 @@ function bearerMatches(header: string | undefined, expected: Buffer): boolean {
  * `#` in the target, broken chunking, headers over the size limit) are answered with the error
  * envelope too, instead of Node's bare "400 Bad Request" without a body; the connection closes.
  */
-export function answerMalformedRequests(server: { on(event: 'clientError', listener: (err: Error & { code?: string }, socket: import('node:stream').Duplex) => void): unknown }): void {
+export function answerMalformedRequests(server: {
+  on(event: 'clientError', listener: (err: Error & { code?: string }, socket: import('node:stream').Duplex) => void): unknown;
+}): void {
   server.on('clientError', (err, socket) => {
     if (err.code === 'ECONNRESET' || !socket.writable) {
       socket.destroy();

@@ -29,7 +29,9 @@ export interface RouteDeps {
   /** What the tenant's Spark stream knows, with its lease; undefined when no Spark stream runs for it. */
   sparkStatus(tenant: string): object | undefined;
   /** Like the health report, but a component the tenant does not configure is SKIPPED. */
-  pipelineHealth(tenant: string): Promise<{ status: 'UP' | 'DOWN'; checks: { name: string; status: 'UP' | 'DOWN' | 'SKIPPED'; message?: string }[] } & Record<string, unknown>>;
+  pipelineHealth(
+    tenant: string,
+  ): Promise<{ status: 'UP' | 'DOWN'; checks: { name: string; status: 'UP' | 'DOWN' | 'SKIPPED'; message?: string }[] } & Record<string, unknown>>;
   events(query: { tenant?: string; type?: string }, c: Context): Response;
   metrics(): Promise<string>;
   openapi(): unknown;
@@ -64,14 +66,20 @@ export function buildRoutes(deps: RouteDeps): RouteDef[] {
     async handle({ tenant, query, body }) {
       const componentType = body.componentType ?? query.componentType;
       if (componentType !== 'application') {
-        throw new HttpError(400, 'INVALID_COMPONENT_TYPE', `componentType must be "application", got ${componentType === undefined ? 'nothing' : quote(JSON.stringify(componentType), 64)}`);
+        throw new HttpError(
+          400,
+          'INVALID_COMPONENT_TYPE',
+          `componentType must be "application", got ${componentType === undefined ? 'nothing' : quote(JSON.stringify(componentType), 64)}`,
+        );
       }
       const force = body.force ?? query.force === 'true';
       const outcome = await deps.dispatch(tenant, 'sync', { force });
       const message = outcome.guarded
         ? `Synced componentType: application for tenant: ${tenant}; the deletion guard kept ${outcome.guarded.wouldRemove} of ${outcome.guarded.known} services (repeat with force=true to remove them)`
         : `Successfully synced componentType: application for tenant: ${tenant}`;
-      return { data: { success: true, message, onboarded: outcome.onboarded, removed: outcome.removed, ...(outcome.guarded ? { guarded: outcome.guarded } : {}) } };
+      return {
+        data: { success: true, message, onboarded: outcome.onboarded, removed: outcome.removed, ...(outcome.guarded ? { guarded: outcome.guarded } : {}) },
+      };
     },
   });
 
@@ -99,14 +107,16 @@ export function buildRoutes(deps: RouteDeps): RouteDef[] {
       // interval), at once, so dashboards polling this never make the daemon list the store per request.
       const recent = deps.recentDelay(tenant, deps.delaySampleIntervalMs);
       if (recent) return { data: { tenant, appLogsDelayMinutes: recent.minutes } };
-      return deps
-        .dispatch(tenant, 'sample-delay', { maxAgeMs: deps.delaySampleIntervalMs })
-        // The reference answers 200 with null when S3 fails; dashboards expect that.
-        .catch((err: unknown) => {
-          if ([501, 503].includes(toHttpError(err).status)) throw err;
-          return null;
-        })
-        .then((minutes) => ({ data: { tenant, appLogsDelayMinutes: minutes } }));
+      return (
+        deps
+          .dispatch(tenant, 'sample-delay', { maxAgeMs: deps.delaySampleIntervalMs })
+          // The reference answers 200 with null when S3 fails; dashboards expect that.
+          .catch((err: unknown) => {
+            if ([501, 503].includes(toHttpError(err).status)) throw err;
+            return null;
+          })
+          .then((minutes) => ({ data: { tenant, appLogsDelayMinutes: minutes } }))
+      );
     },
   });
 
@@ -147,7 +157,10 @@ export function buildRoutes(deps: RouteDeps): RouteDef[] {
     paths: ['/api/v1/spark/status'],
     summary: 'What the loop knows of the tenant’s Spark job',
     tenant: true,
-    response: { schema: s.successEnvelope(s.anyObject), description: 'Master status, drivers, last submission, restarts, backoff, and `lease`: which replica acts for the tenant' },
+    response: {
+      schema: s.successEnvelope(s.anyObject),
+      description: 'Master status, drivers, last submission, restarts, backoff, and `lease`: which replica acts for the tenant',
+    },
     handle({ tenant }) {
       const status = deps.sparkStatus(tenant);
       if (!status) throw new HttpError(501, 'NOT_IMPLEMENTED', `no Spark stream runs for tenant ${tenant}`);
@@ -174,7 +187,14 @@ export function buildRoutes(deps: RouteDeps): RouteDef[] {
           status: health.status,
           message,
           tenant,
-          checks: health.checks.map((ch) => ({ component: ch.name, check: { status: ch.status, message: ch.message ?? (ch.status === 'UP' ? `${ch.name} is healthy` : ch.status === 'SKIPPED' ? `${ch.name} is not configured` : `${ch.name} is down`) } })),
+          checks: health.checks.map((ch) => ({
+            component: ch.name,
+            check: {
+              status: ch.status,
+              message:
+                ch.message ?? (ch.status === 'UP' ? `${ch.name} is healthy` : ch.status === 'SKIPPED' ? `${ch.name} is not configured` : `${ch.name} is down`),
+            },
+          })),
         },
       };
     },
@@ -188,12 +208,18 @@ export function buildRoutes(deps: RouteDeps): RouteDef[] {
     tenant: false,
     response: {
       schema: s.successEnvelope(s.healthData),
-      description: 'UP; 503 with the failing check otherwise. Answered at once from the latest database ping (one every half second, in the background); DOWN also while a ping has waited more than 2 s',
+      description:
+        'UP; 503 with the failing check otherwise. Answered at once from the latest database ping (one every half second, in the background); DOWN also while a ping has waited more than 2 s',
     },
     handle(): Reply | Promise<Reply> {
       // As the Java orchestrator: `checks` by name (`mysql`), each with its status.
       const byName = (report: HealthReport) =>
-        Object.fromEntries(report.checks.map((ch) => [ch.type ?? ch.name, { status: ch.status, type: ch.type ?? ch.name, ...(ch.message !== undefined ? { message: ch.message } : {}) }]));
+        Object.fromEntries(
+          report.checks.map((ch) => [
+            ch.type ?? ch.name,
+            { status: ch.status, type: ch.type ?? ch.name, ...(ch.message !== undefined ? { message: ch.message } : {}) },
+          ]),
+        );
       const answer = (report: HealthReport): Reply => {
         if (report.status === 'DOWN') {
           const failing = report.checks.filter((ch) => ch.status === 'DOWN').map((ch) => `${ch.name}: ${ch.message ?? 'DOWN'}`);
@@ -316,7 +342,8 @@ export function buildRoutes(deps: RouteDeps): RouteDef[] {
     tenant: false,
     response: {
       schema: s.successEnvelope(s.reloadData),
-      description: 'What changed; settings that need a restart are listed and not applied. An invalid file: 400 `INVALID_CONFIG` with `problems` (one line each), nothing changed',
+      description:
+        'What changed; settings that need a restart are listed and not applied. An invalid file: 400 `INVALID_CONFIG` with `problems` (one line each), nothing changed',
     },
     async handle() {
       try {
@@ -329,5 +356,24 @@ export function buildRoutes(deps: RouteDeps): RouteDef[] {
     },
   });
 
-  return [health, liveness, componentSync, monitor, syncDelay, serviceDetails, pipelineHealth, replay, sparkStatus, tenants, cluster, events, recentEvents, metrics, reload, openapi, docs, dashboard];
+  return [
+    health,
+    liveness,
+    componentSync,
+    monitor,
+    syncDelay,
+    serviceDetails,
+    pipelineHealth,
+    replay,
+    sparkStatus,
+    tenants,
+    cluster,
+    events,
+    recentEvents,
+    metrics,
+    reload,
+    openapi,
+    docs,
+    dashboard,
+  ];
 }

@@ -4,10 +4,7 @@ import { z } from 'zod';
 // Each schema here both validates requests and describes them in /openapi.json.
 extendZodWithOpenApi(z);
 
-const epochMs = z
-  .number({ error: 'expected epoch milliseconds (a number)' })
-  .int('expected whole milliseconds')
-  .nonnegative('expected a time after 1970');
+const epochMs = z.number({ error: 'expected epoch milliseconds (a number)' }).int('expected whole milliseconds').nonnegative('expected a time after 1970');
 
 export const componentSyncQuery = z.object({
   componentType: z.string().optional().openapi({ description: 'Must be `application`; may also be given in the body.', example: 'application' }),
@@ -45,7 +42,13 @@ export const eventsQuery = z.object({
 });
 
 export const errorEnvelope = z
-  .object({ error: z.object({ code: z.string(), message: z.string(), cause: z.string().openapi({ description: 'As the Java orchestrator’s error bodies: what failed (here the same as message).' }) }) })
+  .object({
+    error: z.object({
+      code: z.string(),
+      message: z.string(),
+      cause: z.string().openapi({ description: 'As the Java orchestrator’s error bodies: what failed (here the same as message).' }),
+    }),
+  })
   .openapi('Error');
 
 export const successEnvelope = <T extends z.ZodType>(data: T) => z.object({ data });
@@ -85,7 +88,9 @@ const isoTime = z.string().openapi({ format: 'date-time' });
 
 export const clusterData = z
   .object({
-    mode: z.enum(['lease', 'single-process']).openapi({ description: '`lease`: replicas share the tenants through MySQL leases; `single-process` (SQLite): this process acts for every tenant' }),
+    mode: z
+      .enum(['lease', 'single-process'])
+      .openapi({ description: '`lease`: replicas share the tenants through MySQL leases; `single-process` (SQLite): this process acts for every tenant' }),
     self: z.string().openapi({ description: 'This replica’s id (`host:pid:…`)' }),
     replicas: z
       .array(

@@ -29,7 +29,13 @@ const sparkSummary = z
     lastPoll: z.object({ at: isoTime, outcome: z.string() }).nullable(),
     lastError: z.object({ at: isoTime, message: z.string() }).nullable(),
     replay: z
-      .object({ id: z.number().int(), startingOffsetsTimestamp: z.number(), resumeToSubscribePatternTimestamp: z.number(), isSubmittedForOffsetsTimestamp: z.boolean(), isResumedToSubscribePattern: z.boolean() })
+      .object({
+        id: z.number().int(),
+        startingOffsetsTimestamp: z.number(),
+        resumeToSubscribePatternTimestamp: z.number(),
+        isSubmittedForOffsetsTimestamp: z.boolean(),
+        isResumedToSubscribePattern: z.boolean(),
+      })
       .nullable()
       .openapi({ description: 'The replay not finished yet, if any' }),
   })
@@ -47,7 +53,9 @@ export const tenantSummary = z
       })
       .openapi('TenantLease'),
     spark: sparkSummary.nullable().openapi({ description: 'null when no Spark stream runs for the tenant' }),
-    services: z.object({ known: z.number().int().nullable().openapi({ description: 'Rows in service_details; null when the database did not answer in time' }) }),
+    services: z.object({
+      known: z.number().int().nullable().openapi({ description: 'Rows in service_details; null when the database did not answer in time' }),
+    }),
     discovery: z.object({
       lastSync: z.object({ at: isoTime, onboarded: z.number().int(), removed: z.number().int(), present: z.number().int(), durationMs: z.number() }).nullable(),
       lastFailure: z.object({ at: isoTime, error: z.string() }).nullable(),
