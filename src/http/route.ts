@@ -4,7 +4,8 @@ import type { z } from 'zod';
 /**
  * What a handler returns: data for the success envelope, or a whole Response (SSE, text).
  * `topLevel`: fields answered beside `data`, for clients of the Java orchestrator whose answer
- * had them at the top (`/pipeline/health`).
+ * had them at the top (`/pipeline/health`). Frozen (deeply) `data` that a handler answers again
+ * while it holds is serialized once (see createApp).
  */
 export type Reply = { status?: 200 | 202; data: unknown; topLevel?: Record<string, unknown> } | Response;
 

@@ -55,6 +55,29 @@ export interface RouteDeps {
 }
 
 export function buildRoutes(deps: RouteDeps): RouteDef[] {
+  // Answers that hold until what they say changes, frozen so that the shell serializes each once (see Reply).
+  const delayAnswers = new Map<string, { data: { tenant: string; appLogsDelayMinutes: number | null } }>();
+  /** The tenant's delay answer: the previous one while the minutes are the same. */
+  const delayAnswer = (tenant: string, minutes: number | null): Reply => {
+    const previous = delayAnswers.get(tenant);
+    if (previous?.data.appLogsDelayMinutes === minutes) return previous;
+    const answer = { data: Object.freeze({ tenant, appLogsDelayMinutes: minutes }) };
+    delayAnswers.set(tenant, answer);
+    return answer;
+  };
+  let lastHealth: { report: HealthReport; answer: Reply } | undefined;
+  /** The health answer: the previous one while the report says the same. */
+  const healthAnswer = (report: HealthReport): Reply => {
+    if (report.status === 'DOWN') {
+      const failing = report.checks.filter((ch) => ch.status === 'DOWN').map((ch) => `${ch.name}: ${ch.message ?? 'DOWN'}`);
+      throw new HttpError(503, 'UNHEALTHY', failing.join('; '), { checks: checksByName(report) });
+    }
+    if (lastHealth && sameHealth(lastHealth.report, report)) return lastHealth.answer;
+    const answer = { data: Object.freeze({ status: report.status, checks: deepFreeze(checksByName(report)) }) };
+    lastHealth = { report, answer };
+    return answer;
+  };
+
   const componentSync = route({
     method: 'post',
     paths: ['/api/v1/component/sync', '/component/sync'],
@@ -106,7 +129,7 @@ export function buildRoutes(deps: RouteDeps): RouteDef[] {
       // A sample younger than one interval is answered from memory (the stream takes one every
       // interval), at once, so dashboards polling this never make the daemon list the store per request.
       const recent = deps.recentDelay(tenant, deps.delaySampleIntervalMs);
-      if (recent) return { data: { tenant, appLogsDelayMinutes: recent.minutes } };
+      if (recent) return delayAnswer(tenant, recent.minutes);
       return (
         deps
           .dispatch(tenant, 'sample-delay', { maxAgeMs: deps.delaySampleIntervalMs })
@@ -115,7 +138,7 @@ export function buildRoutes(deps: RouteDeps): RouteDef[] {
             if ([501, 503].includes(toHttpError(err).status)) throw err;
             return null;
           })
-          .then((minutes) => ({ data: { tenant, appLogsDelayMinutes: minutes } }))
+          .then((minutes) => delayAnswer(tenant, minutes))
       );
     },
   });
@@ -212,24 +235,9 @@ export function buildRoutes(deps: RouteDeps): RouteDef[] {
         'UP; 503 with the failing check otherwise. Answered at once from the latest database ping (one every half second, in the background); DOWN also while a ping has waited more than 2 s',
     },
     handle(): Reply | Promise<Reply> {
-      // As the Java orchestrator: `checks` by name (`mysql`), each with its status.
-      const byName = (report: HealthReport) =>
-        Object.fromEntries(
-          report.checks.map((ch) => [
-            ch.type ?? ch.name,
-            { status: ch.status, type: ch.type ?? ch.name, ...(ch.message !== undefined ? { message: ch.message } : {}) },
-          ]),
-        );
-      const answer = (report: HealthReport): Reply => {
-        if (report.status === 'DOWN') {
-          const failing = report.checks.filter((ch) => ch.status === 'DOWN').map((ch) => `${ch.name}: ${ch.message ?? 'DOWN'}`);
-          throw new HttpError(503, 'UNHEALTHY', failing.join('; '), { checks: byName(report) });
-        }
-        return { data: { status: report.status, checks: byName(report) } };
-      };
       // At once from the latest database ping; only before the first one settled, when it does (within its budget).
       const recent = deps.recentHealth();
-      return recent ? answer(recent) : deps.health().then(answer);
+      return recent ? healthAnswer(recent) : deps.health().then(healthAnswer);
     },
   });
 
@@ -376,4 +384,29 @@ export function buildRoutes(deps: RouteDeps): RouteDef[] {
     docs,
     dashboard,
   ];
+}
+
+/** As the Java orchestrator: the health checks by name (`mysql`), each with its status. */
+function checksByName(report: HealthReport): Record<string, { status: 'UP' | 'DOWN'; type: string; message?: string }> {
+  return Object.fromEntries(
+    report.checks.map((ch) => [
+      ch.type ?? ch.name,
+      { status: ch.status, type: ch.type ?? ch.name, ...(ch.message !== undefined ? { message: ch.message } : {}) },
+    ]),
+  );
+}
+
+function sameHealth(a: HealthReport, b: HealthReport): boolean {
+  if (a.status !== b.status || a.checks.length !== b.checks.length) return false;
+  for (let i = 0; i < a.checks.length; i++) {
+    const x = a.checks[i]!;
+    const y = b.checks[i]!;
+    if (x.name !== y.name || x.type !== y.type || x.status !== y.status || x.message !== y.message) return false;
+  }
+  return true;
+}
+
+function deepFreeze<T extends object>(value: T): T {
+  for (const v of Object.values(value)) if (v !== null && typeof v === 'object') deepFreeze(v as object);
+  return Object.freeze(value);
 }
