@@ -26,20 +26,17 @@
  * SPARK_FAULT_SCHEDULES (default 180) fresh random ones. A failure prints the schedule's seed
  * and log; `SPARK_FAULT_SEED=<seed>` runs that schedule alone.
  */
-import { asyncScheduler, Subject, type SchedulerLike } from 'rxjs';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { drivenSparkLoop } from '../support/spark-stream.js';
 import { parseConfig } from '../../src/config/load.js';
 import type { TenantConfig } from '../../src/config/schema.js';
 import { SparkSubmissionsRepository } from '../../src/db/spark-submissions.js';
 import { SparkSubmitStatusRepository } from '../../src/db/spark-submit-status.js';
 import { LocalObjectStore } from '../../src/objectstore/local-object-store.js';
 import { SparkMasterClient } from '../../src/spark/master-client.js';
-import type { OrchestratorEvent } from '../../streams/events.js';
-import { sparkStream } from '../../streams/spark/stream.js';
-import { TenantLoop } from '../../streams/tenant-loop.js';
 import { SparkMasterSimulator, type SimCreateRecord, type SimDriverView, type SimRequestRecord } from '../spark-sim/master-simulator.js';
 import { freshSqliteDatabase, type TestDatabase } from '../support/databases.js';
 import { FaultOracle, type OracleDriver } from '../support/fault-oracle.js';
@@ -307,34 +304,25 @@ describe('Spark poll stream under randomized fault schedules, checked by an orac
     };
 
     // ---- the loop, as the daemon builds it, with the virtual clock
-    const events: OrchestratorEvent[] = [];
-    const eventSubject = new Subject<OrchestratorEvent>();
-    const eventSub = eventSubject.subscribe((e) => events.push(e));
-    const scheduler: SchedulerLike = { now: () => clock, schedule: asyncScheduler.schedule.bind(asyncScheduler) as SchedulerLike['schedule'] };
-    const loop = new TenantLoop({
+    const driven = drivenSparkLoop({
       tenant: name,
-      scheduler,
-      random: () => 0.5,
-      backoff: { minMs: POLL_MS, maxMs: POLL_MS },
-      events: eventSubject,
-      streams: (ctx) => [
-        sparkStream(ctx, {
-          tenant: { ...base, name },
-          master: client,
-          store,
-          replays,
-          submissions,
-          otherTenantMainClasses: shared ? [MAIN_CLASS] : [],
-          soleWriter: true,
-          intervalMs: NEVER_MS,
-          submitGraceMs: GRACE_MS,
-          crashLoop: CRASH_LOOP,
-          killWait: KILL_WAIT,
-        }).definition,
-      ],
+      now: () => clock,
+      backoffMs: POLL_MS,
+      deps: {
+        tenant: { ...base, name },
+        master: client,
+        store,
+        replays,
+        submissions,
+        otherTenantMainClasses: shared ? [MAIN_CLASS] : [],
+        soleWriter: true,
+        intervalMs: NEVER_MS,
+        submitGraceMs: GRACE_MS,
+        crashLoop: CRASH_LOOP,
+        killWait: KILL_WAIT,
+      },
     });
-    const loopErrors: unknown[] = [];
-    const loopSub = loop.run().subscribe({ error: (err: unknown) => loopErrors.push(err) });
+    const { loop, events } = driven;
     let dispatched = 0;
     let polls = 0;
     let failedPolls = 0;
@@ -580,7 +568,7 @@ describe('Spark poll stream under randomized fault schedules, checked by an orac
       if (oracle.violations.length > 0) fail(oracle.violations[0]!);
       const runs = events.filter((e) => e.type === 'spark.polled' || e.type === 'spark.master-unreachable').length;
       if (runs !== dispatched) fail(`${runs} runs of the Spark stream for ${dispatched} monitor commands: a tick fired by itself`);
-      if (loopErrors.length > 0) fail(`the loop failed: ${String(loopErrors[0])}`);
+      if (driven.errors.length > 0) fail(`the loop failed: ${String(driven.errors[0])}`);
 
       const s = oracle.summary;
       if (s.ambiguousStarted > 0) coverage.add('ambiguous:started');
@@ -595,9 +583,7 @@ describe('Spark poll stream under randomized fault schedules, checked by an orac
       return { seed, coverage, polls, failedPolls, started: s.started, recoveryPolls: (recoveredAt - stoppedAt) / POLL_MS + 1 };
     } finally {
       current = null;
-      await loop.stop();
-      loopSub.unsubscribe();
-      eventSub.unsubscribe();
+      await driven.stop();
     }
   };
 

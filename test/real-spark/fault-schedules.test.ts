@@ -28,18 +28,15 @@ import http from 'node:http';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { asyncScheduler, Subject, type SchedulerLike } from 'rxjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { drivenSparkLoop } from '../support/spark-stream.js';
 import { parseConfig } from '../../src/config/load.js';
 import type { TenantConfig } from '../../src/config/schema.js';
 import { SparkSubmissionsRepository } from '../../src/db/spark-submissions.js';
 import { SparkSubmitStatusRepository } from '../../src/db/spark-submit-status.js';
 import { LocalObjectStore } from '../../src/objectstore/local-object-store.js';
 import { SparkMasterClient } from '../../src/spark/master-client.js';
-import type { OrchestratorEvent } from '../../streams/events.js';
 import type { SparkRunResult } from '../../streams/commands.js';
-import { sparkStream } from '../../streams/spark/stream.js';
-import { TenantLoop } from '../../streams/tenant-loop.js';
 import { freshSqliteDatabase, type TestDatabase } from '../support/databases.js';
 import { FaultOracle, type OracleDriver } from '../support/fault-oracle.js';
 import {
@@ -194,33 +191,25 @@ describe('fault schedules on a real Spark cluster, checked by the oracle', () =>
       },
     };
 
-    const events: OrchestratorEvent[] = [];
-    const eventSubject = new Subject<OrchestratorEvent>();
-    const eventSub = eventSubject.subscribe((e) => events.push(e));
-    const scheduler: SchedulerLike = { now: () => clock, schedule: asyncScheduler.schedule.bind(asyncScheduler) as SchedulerLike['schedule'] };
-    const loop = new TenantLoop({
+    const driven = drivenSparkLoop({
       tenant: name,
-      scheduler,
-      random: () => 0.5,
-      backoff: { minMs: POLL_MS, maxMs: POLL_MS },
-      events: eventSubject,
-      streams: (ctx) => [
-        sparkStream(ctx, {
-          tenant,
-          master: client,
-          store,
-          replays: new SparkSubmitStatusRepository(db.db),
-          submissions: new SparkSubmissionsRepository(db.db),
-          otherTenantMainClasses: [],
-          soleWriter: true,
-          intervalMs: NEVER_MS,
-          submitGraceMs: GRACE_MS,
-          crashLoop: CRASH_LOOP,
-          killWait: { timeoutMs: 30_000, pollMs: 250 },
-        }).definition,
-      ],
+      now: () => clock,
+      backoffMs: POLL_MS,
+      deps: {
+        tenant,
+        master: client,
+        store,
+        replays: new SparkSubmitStatusRepository(db.db),
+        submissions: new SparkSubmissionsRepository(db.db),
+        otherTenantMainClasses: [],
+        soleWriter: true,
+        intervalMs: NEVER_MS,
+        submitGraceMs: GRACE_MS,
+        crashLoop: CRASH_LOOP,
+        killWait: { timeoutMs: 30_000, pollMs: 250 },
+      },
     });
-    const loopSub = loop.run().subscribe();
+    const { loop, events } = driven;
     const sampler = new AliveSampler(master, mainClass);
     let dispatched = 0;
     let lastPollStart = 0;
@@ -401,9 +390,7 @@ describe('fault schedules on a real Spark cluster, checked by the oracle', () =>
       proxy.beforeNextCreate = null;
       proxy.afterNextKill = null;
       await sampler.stop();
-      await loop.stop();
-      loopSub.unsubscribe();
-      eventSub.unsubscribe();
+      await driven.stop();
     }
   };
 

@@ -3,16 +3,16 @@
  * by hand, in-memory replay rows and submission records, a memory object store, and `poll()`, one
  * run as the `monitor` command runs it.
  */
-import { asyncScheduler, firstValueFrom, from } from 'rxjs';
+import { asyncScheduler, firstValueFrom, from, Subject, type SchedulerLike } from 'rxjs';
 import type { ReplayRow, ReplayStepAttempt, ReplayStepFlag } from '../../src/db/spark-submit-status.js';
 import type { SubmissionRecord } from '../../src/db/spark-submissions.js';
 import type { DeleteResult, ObjectStore } from '../../src/objectstore/object-store.js';
 import type { MonitorArgs, SparkRunResult } from '../../streams/commands.js';
-import type { EventInput } from '../../streams/events.js';
+import type { EventInput, OrchestratorEvent } from '../../streams/events.js';
 import { NotLeaderError } from '../../streams/leadership.js';
 import type { ReplayStore, SubmissionStore } from '../../streams/spark/ports.js';
 import { sparkStream, type SparkStream, type SparkStreamDeps } from '../../streams/spark/stream.js';
-import type { StreamContext } from '../../streams/tenant-loop.js';
+import { TenantLoop, type StreamContext } from '../../streams/tenant-loop.js';
 
 /** A context as a loop gives it; `lease.acting` switches whether this process acts. */
 export function handContext(tenant: string, opts: { now?: () => number; emit?: (e: EventInput) => void; lease?: { acting: boolean } } = {}): StreamContext {
@@ -114,5 +114,37 @@ export function memoryStore(keys: string[], failing: ReadonlySet<string> = new S
     async ping() {},
     describe: () => 'memory:',
     close() {},
+  };
+}
+
+/**
+ * The Spark stream alone in a tenant loop, as the daemon builds it, on a clock the test holds and
+ * with ticks that never fire by themselves: the test drives it with `loop.dispatch('monitor', {})`.
+ */
+export function drivenSparkLoop(opts: { tenant: string; now: () => number; backoffMs: number; deps: SparkStreamDeps }) {
+  const events: OrchestratorEvent[] = [];
+  const errors: unknown[] = [];
+  const eventSubject = new Subject<OrchestratorEvent>();
+  const eventSub = eventSubject.subscribe((e) => events.push(e));
+  const scheduler: SchedulerLike = { now: opts.now, schedule: asyncScheduler.schedule.bind(asyncScheduler) as SchedulerLike['schedule'] };
+  const loop = new TenantLoop({
+    tenant: opts.tenant,
+    scheduler,
+    random: () => 0.5,
+    backoff: { minMs: opts.backoffMs, maxMs: opts.backoffMs },
+    events: eventSubject,
+    streams: (ctx) => [sparkStream(ctx, opts.deps).definition],
+  });
+  const loopSub = loop.run().subscribe({ error: (err: unknown) => errors.push(err) });
+  return {
+    loop,
+    events,
+    /** Errors the loop itself ended with (none expected). */
+    errors,
+    async stop(): Promise<void> {
+      await loop.stop();
+      loopSub.unsubscribe();
+      eventSub.unsubscribe();
+    },
   };
 }
