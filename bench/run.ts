@@ -41,10 +41,10 @@ interface Registered {
 /** Every benchmark `npm run bench` runs, in order. */
 const BENCHMARKS: Registered[] = [
   { name: 'discovery', file: 'discovery.bench.ts', timeoutMs: { full: 30 * 60_000, quick: 100_000 } },
-  { name: 'recovery', file: 'recovery.bench.ts', timeoutMs: { full: 10 * 60_000, quick: 60_000 } },
+  { name: 'recovery', file: 'recovery.bench.ts', timeoutMs: { full: 15 * 60_000, quick: 180_000 } },
   { name: 'http', file: 'http.bench.ts', timeoutMs: { full: 6 * 60_000, quick: 90_000 } },
   { name: 'delay', file: 'delay.bench.ts', timeoutMs: { full: 10 * 60_000, quick: 90_000 } },
-  { name: 'tenants', file: 'tenants.bench.ts', timeoutMs: { full: 20 * 60_000, quick: 120_000 } },
+  { name: 'tenants', file: 'tenants.bench.ts', timeoutMs: { full: 45 * 60_000, quick: 240_000 } },
   { name: 'config', file: 'config.bench.ts', timeoutMs: { full: 10 * 60_000, quick: 180_000 } },
   { name: 'replicas', file: 'replicas.bench.ts', timeoutMs: { full: 25 * 60_000, quick: 240_000 } },
 ];

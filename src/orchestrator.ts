@@ -27,6 +27,7 @@ import { eventLogger, type Logger } from './log.js';
 import { Metrics } from './metrics.js';
 import type { Redactor } from './secrets.js';
 import { sharedReadMaxAgeMs } from './shared-read.js';
+import { DriverOwners } from '../streams/spark/driver-owners.js';
 import { TenantResources } from './tenant-resources.js';
 import { TenantReloader, type ReloadResult } from './reload.js';
 import type { ClusterData } from './http/schemas.js';
@@ -142,7 +143,8 @@ export class Orchestrator {
       services: leases ? new FencedServiceDetailsRepository(this.db, (tenant) => this.supervisor.loop(tenant).context.assertActing()) : this.services,
       store: (tenant) => resources.store(tenant),
       replays: new SharedReplayReads(new SparkSubmitStatusRepository(this.db), sharedReadMaxAgeMs(config.loop.sparkPollSeconds * 1000)),
-      submissions: this.submissions,
+      // Whose each driver is, remembered once read: tenants sharing a main class see each other's drivers on every poll.
+      submissions: new DriverOwners(this.submissions),
       sparkMaster: (tenant) => resources.sparkClient(tenant),
       shutdown: this.shutdown.signal,
       layout: (tenant) => resources.layout(tenant),

@@ -49,10 +49,12 @@ export function stepToLookUp(state: SparkState, replay: ReplayRow | null, now: n
  * them once. With replicas, another holder may have recorded submissions before this term (the
  * first run of a term reads them), and a late record can still land in it (a create of a holder
  * whose lease lapsed mid-way): the records are read again whenever the master shows anything
- * but the steady state, one alive driver that the tenant owns and no other of its main class,
- * and while a create, a replay step or a flag is being settled.
+ * but the steady state, and while a create, a replay step or a flag is being settled. The
+ * steady state is one alive driver that the tenant owns and no other of its main class, or
+ * others that are not recorded as its own: `'owners'` says that their recorded owners decide
+ * (tenants sharing a main class see each other's drivers on every poll).
  */
-export function ownedReadNeeded(state: SparkState, tenant: SparkTenantFacts, master: MasterState): boolean {
+export function ownedReadNeeded(state: SparkState, tenant: SparkTenantFacts, master: MasterState): boolean | 'owners' {
   if (!state.ownedRead) return true;
   if (tenant.soleWriter) return false;
   if (state.ambiguous || state.pendingMarks.length > 0 || toPending(state.replay) !== null) return true;
@@ -60,7 +62,7 @@ export function ownedReadNeeded(state: SparkState, tenant: SparkTenantFacts, mas
   let owned = 0;
   for (const id of state.ownIds) if (index.aliveById.has(id)) owned += 1;
   if (owned !== 1) return true;
-  return (index.aliveByMainClass.get(tenant.mainClass) ?? []).some((d) => !state.ownIds.has(d.id));
+  return (index.aliveByMainClass.get(tenant.mainClass) ?? []).length > 1 ? 'owners' : false;
 }
 
 /**

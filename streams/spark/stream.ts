@@ -32,6 +32,7 @@ import type { StreamContext, StreamDefinition } from '../tenant-loop.js';
 import { SparkEffects, type KillWaitOptions } from './act.js';
 import type { CrashLoopParams } from './crash-loop.js';
 import { decideSparkAction } from './decision.js';
+import { DriverOwners } from './driver-owners.js';
 import { observe } from './observe.js';
 import { ownedIdsOf, ownedReadNeeded, ownersToAsk, stepToLookUp } from './read-plan.js';
 import type { ReplayStore, SparkMaster, SubmissionStore } from './ports.js';
@@ -78,13 +79,15 @@ export function sparkStream(ctx: StreamContext, deps: SparkStreamDeps): SparkStr
     soleWriter: deps.soleWriter,
     submitGraceMs: deps.submitGraceMs,
   };
+  // Shared by the tenants of the process when the wiring passes one (else this tenant's own).
+  const submissions = deps.submissions instanceof DriverOwners ? deps.submissions : new DriverOwners(deps.submissions);
   const effects = new SparkEffects(
     {
       tenant: deps.tenant,
       master: deps.master,
       store: deps.store,
       replays: deps.replays,
-      submissions: deps.submissions,
+      submissions,
       submitGraceMs: deps.submitGraceMs,
       ...(deps.killWait ? { killWait: deps.killWait } : {}),
       ...(deps.signal ? { signal: deps.signal } : {}),
@@ -96,6 +99,16 @@ export function sparkStream(ctx: StreamContext, deps: SparkStreamDeps): SparkStr
   );
   const update = (change: Partial<SparkState>) => (effects.state = { ...effects.state, ...change });
 
+  /** Reads the records when the plan says so, or when an alive driver of its class it does not know is recorded as the tenant's. */
+  const readOwned = async (need: ReturnType<typeof ownedReadNeeded>, state: SparkState, master: MasterState): Promise<boolean> => {
+    if (need !== 'owners') return need;
+    const { byOwner, unknown } = submissions.aliveByOwner(master, tenant.mainClass);
+    if ((byOwner.get(ctx.tenant) ?? []).some((id) => !state.ownIds.has(id))) return true;
+    if (unknown.length === 0) return false;
+    const owners = await submissions.ownersOf(unknown);
+    return unknown.some((id) => owners.get(id) === ctx.tenant && !state.ownIds.has(id));
+  };
+
   /** Steps 2–4 of a run, after the master answered. */
   const reconcile = async (master: MasterState, args: MonitorArgs, report: RunReport): Promise<SparkRunResult> => {
     const now = ctx.now();
@@ -104,13 +117,13 @@ export function sparkStream(ctx: StreamContext, deps: SparkStreamDeps): SparkStr
     await effects.flushMarks();
     const before = effects.state;
     const [owned, replay] = await Promise.all([
-      ownedReadNeeded(before, tenant, master) ? deps.submissions.recent(ctx.tenant, OWNED_LOOKBACK) : null,
+      readOwned(ownedReadNeeded(before, tenant, master), before, master).then((read) => (read ? submissions.recent(ctx.tenant, OWNED_LOOKBACK) : null)),
       deps.replays.latest(ctx.tenant).then((row) => row ?? null),
     ]);
     const step = stepToLookUp(before, replay, now);
     const stepAttempt = step ? await deps.replays.lastStep(ctx.tenant, step.replayId, step.flag) : undefined;
     const ask = ownersToAsk(before, tenant, master, ownedIdsOf(before, owned), stepAttempt);
-    const owners = ask.length > 0 ? await deps.submissions.ownersOf(ask) : new Map<string, string>();
+    const owners = ask.length > 0 ? await submissions.ownersOf(ask) : new Map<string, string>();
 
     const seen = observe(before, { now, master, owned, replay, stepAttempt, owners }, tenant);
     effects.state = seen.state;

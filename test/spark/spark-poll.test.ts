@@ -13,6 +13,8 @@ import type { EventInput } from '../../streams/events.js';
 import { createMayHaveSucceeded, KillWaitTimeoutError, StateCleanupError } from '../../streams/spark/act.js';
 import { memoryStringToMb, requestedSize } from '../../streams/spark/driver-size.js';
 import { otherTenantMainClasses } from '../../streams/spark/ownership.js';
+import { DriverOwners } from '../../streams/spark/driver-owners.js';
+import type { SubmissionStore } from '../../streams/spark/ports.js';
 import { directSparkStream, handContext, MemoryReplays, MemorySubmissions, memoryStore } from '../support/spark-stream.js';
 import { SparkMasterSimulator } from '../spark-sim/master-simulator.js';
 
@@ -23,7 +25,9 @@ afterEach(async () => {
   for (const fn of cleanups.splice(0).reverse()) await fn();
 });
 
-async function setup(opts: { killDelayMs?: number | null; store?: ObjectStore; soleWriter?: boolean; otherTenantMainClasses?: string[] } = {}) {
+async function setup(
+  opts: { killDelayMs?: number | null; store?: ObjectStore; soleWriter?: boolean; otherTenantMainClasses?: string[]; submissions?: SubmissionStore } = {},
+) {
   const sim = await new SparkMasterSimulator({ killDelayMs: opts.killDelayMs === undefined ? 50 : opts.killDelayMs }).start();
   const client = new SparkMasterClient({ hosts: [sim.host], webUiPort: sim.uiPort, restPort: sim.restPort, timeoutMs: 2_000 });
   cleanups.push(
@@ -37,7 +41,8 @@ async function setup(opts: { killDelayMs?: number | null; store?: ObjectStore; s
   const tenant = config.tenants[0]!;
   const events: EventInput[] = [];
   const replays = new MemoryReplays();
-  const submissions = new MemorySubmissions();
+  const records = new MemorySubmissions();
+  const submissions = opts.submissions ?? records;
   const store = opts.store ?? memoryStore(['checkpoint/offsets/0', 'logs/_spark_metadata/0', 'logs/env=prod/x']);
   const stream = directSparkStream(handContext('ABC', { emit: (e) => events.push(e) }), {
     tenant,
@@ -51,7 +56,7 @@ async function setup(opts: { killDelayMs?: number | null; store?: ObjectStore; s
     submitGraceMs: 5_000,
     killWait: { timeoutMs: 300, pollMs: 20 },
   });
-  return { sim, stream, events, replays, submissions, store, tenant };
+  return { sim, stream, events, replays, submissions: records, store, tenant };
 }
 
 describe('the Spark stream', () => {
@@ -130,9 +135,36 @@ describe('the Spark stream', () => {
       expect(resubmitted).toMatchObject({ action: 'submit' });
       expect((await stream.poll()).action).toBe('none');
       expect(stream.status().drivers.alive.map((d) => d.id)).toEqual([resubmitted.submissionId]);
-      expect(submissions.reads).toBe(soleWriter ? 1 : 4);
+      // With replicas: the first poll, and the one that found no driver of its own alive.
+      expect(submissions.reads).toBe(soleWriter ? 1 : 2);
     },
   );
+
+  it('learns whose the other drivers of its main class are once, and reads its records again when one turns out to be its own', async () => {
+    const records = new MemorySubmissions();
+    const { sim, stream } = await setup({ otherTenantMainClasses: [MAIN], submissions: new DriverOwners(records) });
+    const record = (tenant: string, submissionId: string) =>
+      records.record({ tenant, submissionId, masterUrl: sim.masterUrl, reason: 'keep-alive', startingOffsetsTimestamp: null, submittedAt: new Date() });
+    const own = sim.addDriverByHand({ mainClass: MAIN, supervise: true });
+    await record('ABC', own);
+    await record('XYZ', sim.addDriverByHand({ mainClass: MAIN, supervise: true }));
+    for (let i = 0; i < 3; i++) expect((await stream.poll()).action).toBe('none');
+    // The first poll read the records; whose the other driver is was asked once.
+    expect(records.reads).toBe(1);
+    expect(records.ownerQueries).toBe(1);
+
+    // A driver nobody recorded is asked about at every poll (a record may land late) ...
+    const late = sim.addDriverByHand({ mainClass: MAIN, supervise: true });
+    expect((await stream.poll()).action).toBe('none');
+    expect((await stream.poll()).action).toBe('none');
+    expect(records.ownerQueries).toBe(3);
+    expect(records.reads).toBe(1);
+    // ... and once it is recorded as the tenant's (another holder's create), the records are read and it is the tenant's.
+    await record('ABC', late);
+    expect((await stream.poll()).action).toBe('kill-duplicates');
+    expect(records.reads).toBe(2);
+    expect(sim.killRequests.map((k) => k.id)).toEqual([own]);
+  });
 
   it('treats a create as possibly done when no answer came after sending, or a 5xx came', () => {
     expect(createMayHaveSucceeded(new SparkUnreachableError('reset', { maybeProcessed: true }))).toBe(true);

@@ -80,6 +80,8 @@ export class MemorySubmissions implements SubmissionStore {
   rows: SubmissionRecord[] = [];
   /** Reads of the tenant's records (`recent`). */
   reads = 0;
+  /** Queries of who recorded which ids (`ownersOf`). */
+  ownerQueries = 0;
   async record(s: SubmissionRecord) {
     this.rows.push(s);
   }
@@ -88,6 +90,7 @@ export class MemorySubmissions implements SubmissionStore {
     return this.rows.filter((r) => r.tenant === tenant).reverse();
   }
   async ownersOf(ids: readonly string[]) {
+    this.ownerQueries++;
     const owners = new Map<string, string>();
     for (const r of this.rows) if (ids.includes(r.submissionId) && !owners.has(r.submissionId)) owners.set(r.submissionId, r.tenant);
     return owners;
