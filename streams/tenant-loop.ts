@@ -61,6 +61,11 @@ export interface StreamDefinition {
   /** The command a tick runs; a manual command with the same kind and arguments shares it. */
   tick: AnyCommand;
   commands: CommandHandlers;
+  /**
+   * What the stream watches between ticks: each emission runs a tick now (dropped while one
+   * runs), when what was seen says the last run is out of date. The ticks keep their places.
+   */
+  wakeups?: Observable<unknown>;
 }
 
 /** A loop's streams, and the views of their state that readers (HTTP, metrics) get through the loop. */
@@ -261,7 +266,7 @@ export class TenantLoop<V = unknown> {
       const [delay, at] = [firstDelay, phase];
       firstDelay = 0;
       phase = 0;
-      return merge(tickGrid(delay, at, stream.intervalMs, this.context.scheduler), actingAgain);
+      return merge(tickGrid(delay, at, stream.intervalMs, this.context.scheduler), actingAgain, stream.wakeups ?? EMPTY);
     }).pipe(
       // A tick that arrives while the previous one still runs is dropped, not queued. On a
       // replica that does not act, a tick of an acting stream does nothing: no error, no backoff;

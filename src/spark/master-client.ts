@@ -85,6 +85,11 @@ export class SparkMasterClient {
     return this.state.read(opts);
   }
 
+  /** Every state read from now on that differs from the one before: see `MasterStateReader.onState()`. */
+  onState(listener: (state: MasterState) => void): () => void {
+    return this.state.onState(listener);
+  }
+
   /** Forgets the shared state read (the one in flight and the last one): the next caller reads anew. */
   invalidateState(): void {
     this.state.invalidate();

@@ -27,6 +27,9 @@ export class MasterStateReader {
   private lastSplit: { parts: MasterState[]; view: MasterState } | undefined;
   /** The host last read ALIVE: with several ALIVE, actions stay on it (kept when a failure makes `alive` forgotten). */
   private lastAlive: string | undefined;
+  /** Told of every state read that differs from the one before (see onState). */
+  private readonly listeners = new Set<(state: MasterState) => void>();
+  private lastTold: MasterState | undefined;
 
   constructor(
     private readonly transport: MasterTransport,
@@ -34,7 +37,7 @@ export class MasterStateReader {
     readonly webUiPort: number,
     stateMaxAgeMs: number,
   ) {
-    this.sharedState = new SharedRead(() => this.readState(), stateMaxAgeMs);
+    this.sharedState = new SharedRead(() => this.readState().then((state) => this.tell(state)), stateMaxAgeMs);
   }
 
   /**
@@ -66,6 +69,24 @@ export class MasterStateReader {
     opts.signal?.throwIfAborted();
     const shared = this.sharedState.get();
     return opts.signal ? untilAborted(shared, opts.signal) : shared;
+  }
+
+  /**
+   * Calls `listener` with every state read from now on that differs from the one before (an
+   * unchanged master hands out the same object again), whoever asked for it: a tenant learns of
+   * its driver's death from the read of any tenant of the master. Returns the unsubscribe.
+   */
+  onState(listener: (state: MasterState) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  private tell(state: MasterState): MasterState {
+    if (state !== this.lastTold) {
+      this.lastTold = state;
+      for (const listener of this.listeners) listener(state);
+    }
+    return state;
   }
 
   /** Forgets the shared state read (the one in flight and the last one): the next caller reads anew. */

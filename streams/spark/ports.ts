@@ -12,6 +12,8 @@ export interface SparkMaster {
   /** The host that answered ALIVE most recently. */
   readonly aliveHost: string | undefined;
   masterState(): Promise<MasterState>;
+  /** Every new state read, whoever asked for it (absent: a run sees the master only through its own read). Returns the unsubscribe. */
+  onState?(listener: (state: MasterState) => void): () => void;
   createSubmission(req: CreateSubmissionRequest): Promise<SubmissionResult>;
   killSubmission(id: string): Promise<{ accepted: boolean; message: string }>;
 }

@@ -87,3 +87,13 @@ export function ownersToAsk(
   const classes = new Set([facts.mainClass, ...(stepAttempt ? [stepAttempt.mainClass] : [])]);
   return [...master.activeDrivers, ...master.completedDrivers].filter((d) => classes.has(d.mainClass) && !ownedIds.has(d.id)).map((d) => d.id);
 }
+
+/**
+ * Whether a master state read since the last run shows a driver of the tenant that was alive
+ * then gone now (its death, or its kill): a run now resubmits without waiting for the next tick.
+ */
+export function ownDriverGone(state: SparkState, next: MasterState): boolean {
+  if (!state.prevAliveIds || state.prevAliveIds.length === 0 || next === state.master) return false;
+  const alive = masterIndex(next).aliveById;
+  return state.prevAliveIds.some((id) => !alive.has(id));
+}

@@ -22,7 +22,7 @@
  * Secrets never leave this stream: events and the status view carry ids, states and reasons,
  * never the submission request.
  */
-import { defer } from 'rxjs';
+import { defer, Observable } from 'rxjs';
 import type { TenantConfig } from '../../src/config/schema.js';
 import type { ObjectStore } from '../../src/objectstore/object-store.js';
 import type { MasterState } from '../../src/spark/types.js';
@@ -34,7 +34,7 @@ import type { CrashLoopParams } from './crash-loop.js';
 import { decideSparkAction } from './decision.js';
 import { DriverOwners } from './driver-owners.js';
 import { observe } from './observe.js';
-import { ownedIdsOf, ownedReadNeeded, ownersToAsk, stepToLookUp } from './read-plan.js';
+import { ownDriverGone, ownedIdsOf, ownedReadNeeded, ownersToAsk, stepToLookUp } from './read-plan.js';
 import type { ReplayStore, SparkMaster, SubmissionStore } from './ports.js';
 import { initialSparkState, inTerm, ownSubmission, toPending, type SparkState, type SparkTenantFacts } from './state.js';
 import { sparkStatusView, type SparkStatusView } from './status-view.js';
@@ -220,9 +220,20 @@ export function sparkStream(ctx: StreamContext, deps: SparkStreamDeps): SparkStr
         monitor: (args) => defer(() => run(args ?? {})),
         replay: (args) => defer(() => replay(args)),
       },
+      // The tenants of a master read it in turn: whichever read shows this tenant's driver gone starts its run.
+      ...(deps.master.onState ? { wakeups: masterWakeups(deps.master.onState.bind(deps.master), () => effects.state) } : {}),
     },
     status: () => sparkStatusView(effects.state, deps.tenant, deps.otherTenantMainClasses, ctx.now()),
   };
+}
+
+/** Emits when a master state read by anyone shows a driver of the tenant that its last run saw alive gone. */
+function masterWakeups(onState: NonNullable<SparkMaster['onState']>, state: () => SparkState): Observable<void> {
+  return new Observable<void>((subscriber) =>
+    onState((next) => {
+      if (ownDriverGone(state(), next)) subscriber.next();
+    }),
+  );
 }
 
 /** What a run reports in its `spark.polled` event and status, filled as it goes. */

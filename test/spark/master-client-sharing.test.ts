@@ -11,7 +11,7 @@ import { parseMasterState } from '../../src/spark/master-state-schema.js';
 import { sharingUnchanged } from '../../src/spark/master-state.js';
 import type { CreateSubmissionRequest, MasterState } from '../../src/spark/types.js';
 import { SparkMasterSimulator, type MasterSimulatorOptions } from '../spark-sim/master-simulator.js';
-import { acceptedCreates, aliveOf, sleep, sparkTenant, startSparkOrchestrator, waitFor } from '../support/spark.js';
+import { acceptedCreates, aliveOf, MAIN_CLASS, sleep, sparkTenant, startSparkOrchestrator, waitFor } from '../support/spark.js';
 
 let sims: SparkMasterSimulator[] = [];
 let clients: SparkMasterClient[] = [];
@@ -289,4 +289,43 @@ describe('tenants on one master (the orchestrator wiring)', () => {
       await h.stop();
     }
   }, 60_000);
+  it('wakes a tenant whose driver died at any read of the master that shows it, not at its next tick', async () => {
+    const sim = await startSim();
+    const OTHER = 'com.other.Main';
+    const tenants = [sparkTenant(sim, { name: 'ABC' }), sparkTenant(sim, { name: 'XYZ', mainClass: OTHER })];
+    // A 300 s poll whose first ticks fall at the end of their interval: only commands and wakeups run here.
+    const h = await startSparkOrchestrator({ tenants, pollSeconds: 300, graceSeconds: 5, quietTicks: true });
+    try {
+      await h.monitor(undefined, 'ABC');
+      await h.monitor(undefined, 'XYZ');
+      await waitFor(
+        () =>
+          aliveOf(sim)
+            .concat(aliveOf(sim, OTHER))
+            .filter((d) => d.state === 'RUNNING').length === 2,
+        'two running drivers',
+        5_000,
+      );
+      // The shared read's max age is 1 s at a 300 s poll: each monitor below reads the master anew.
+      await sleep(1_100);
+      await h.monitor(undefined, 'ABC');
+      const [victim] = aliveOf(sim);
+      await waitFor(async () => (await h.status('ABC')).drivers.alive.some((d: { id: string }) => d.id === victim!.id), 'ABC to see its driver alive', 5_000);
+      const before = acceptedCreates(sim).length;
+      sim.killDriverProcess(victim!.id, 'FAILED');
+      await sleep(1_100);
+      // Nobody has read the master since: nothing happened yet.
+      expect(acceptedCreates(sim)).toHaveLength(before);
+      // Another tenant's run reads it, and ABC's run follows at once.
+      await h.monitor(undefined, 'XYZ');
+      await waitFor(() => acceptedCreates(sim).length > before, "ABC's resubmission", 3_000, 5);
+      expect(
+        acceptedCreates(sim)
+          .slice(before)
+          .map((c) => (c.body as { mainClass?: string }).mainClass),
+      ).toEqual([MAIN_CLASS]);
+    } finally {
+      await h.stop();
+    }
+  }, 30_000);
 });
