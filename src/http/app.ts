@@ -6,16 +6,17 @@ import type { Logger } from '../log.js';
 import type { Redactor } from '../secrets.js';
 import { HttpError, MAX_ERROR_MESSAGE, quote, toHttpError } from './errors.js';
 import type { Reply, RouteDef } from './route.js';
+import { keepTickObjectShape } from './tick-shape.js';
 
 export const MAX_BODY_BYTES = 64 * 1024;
 
 /**
- * The success envelope of each frozen data object answered, as JSON. A handler answers frozen
- * data when the same answer holds for a while (a tenant's delay until the next sample, the health
- * report until a ping changes it): then it is serialized once, not on every request. Frozen
- * objects cannot change, so the text stays right; deep-freeze what is nested.
+ * The success envelope of each frozen data object answered, as JSON, and the strings in it. A
+ * handler answers frozen data when the same answer holds for a while (a tenant's delay until the
+ * next sample, the health report until a ping changes it): then it is serialized and walked once,
+ * not on every request. Frozen objects cannot change, so both stay right; deep-freeze what is nested.
  */
-const envelopes = new WeakMap<object, string>();
+const envelopes = new WeakMap<object, { body: string; strings: string[] }>();
 /** The Content-Type c.json sets. */
 const JSON_CONTENT_TYPE = { 'Content-Type': 'application/json' };
 
@@ -43,6 +44,8 @@ export interface AppOptions {
  * handlers. Every failure, including malformed input, is answered with the error envelope.
  */
 export function createApp(opts: AppOptions): Hono {
+  // Node's per-request stream bookkeeping schedules its ticks at V8's fast speed only while their shape holds (see there).
+  keepTickObjectShape();
   const app = new Hono();
 
   app.onError((err, c) => sendError(c, toHttpError(err), opts, err));
@@ -59,16 +62,16 @@ export function createApp(opts: AppOptions): Hono {
     for (const path of def.paths) {
       const respond = (c: Context, reply: Reply): Response => {
         if (reply instanceof Response) return reply;
+        const status = reply.status ?? 200;
+        // Frozen data with nothing to mask in it is the same bytes each time it is answered. Its
+        // strings are checked on every answer all the same: a reload may add secrets to mask.
+        if (!reply.topLevel && reply.data !== null && typeof reply.data === 'object' && Object.isFrozen(reply.data)) {
+          const envelope = frozenEnvelope(reply.data);
+          if (nothingToMask(envelope.strings, opts.redactor)) return c.body(envelope.body, status, JSON_CONTENT_TYPE);
+        }
         // Answers quote what the loop knows (the last Spark or S3 error, a lease error): no secret value leaves in them.
         const data = opts.redactor.scrubStrings(reply.data);
-        const status = reply.status ?? 200;
         if (reply.topLevel) return c.json({ ...opts.redactor.scrubStrings(reply.topLevel), data }, status);
-        // Frozen data, with nothing masked in it (checked above, on every answer), is the same bytes each time it is answered: serialized once.
-        if (data === reply.data && data !== null && typeof data === 'object' && Object.isFrozen(data)) {
-          let body = envelopes.get(data);
-          if (body === undefined) envelopes.set(data, (body = JSON.stringify({ data })));
-          return c.body(body, status, JSON_CONTENT_TYPE);
-        }
         return c.json({ data }, status);
       };
       // Synchronous as long as the route's handler answers synchronously (a read from memory):
@@ -120,6 +123,30 @@ function guardWithToken(app: Hono, token: string, opts: AppOptions): void {
     }
     return dispatch(request, env, executionCtx);
   };
+}
+
+function frozenEnvelope(data: object): { body: string; strings: string[] } {
+  let envelope = envelopes.get(data);
+  if (envelope === undefined) envelopes.set(data, (envelope = { body: JSON.stringify({ data }), strings: stringsIn(data, 0, []) }));
+  return envelope;
+}
+
+/** True when `redactor.scrubStrings` would return the data these strings came from unchanged. */
+function nothingToMask(strings: string[], redactor: Redactor): boolean {
+  for (const s of strings) if (redactor.scrub(s) !== s) return false;
+  return true;
+}
+
+/** The strings `Redactor.scrubStrings` scrubs in `value`: in arrays and plain objects, down to the same depth. */
+function stringsIn(value: unknown, depth: number, out: string[]): string[] {
+  if (typeof value === 'string') out.push(value);
+  else if (depth <= 32 && value !== null && typeof value === 'object' && !(value instanceof Date)) {
+    if (Array.isArray(value)) for (const v of value as unknown[]) stringsIn(v, depth + 1, out);
+    else if (Object.getPrototypeOf(value) === Object.prototype || Object.getPrototypeOf(value) === null) {
+      for (const v of Object.values(value)) stringsIn(v, depth + 1, out);
+    }
+  }
+  return out;
 }
 
 function sendError(c: Context, err: HttpError, opts: AppOptions, cause?: unknown): Response {
