@@ -21,17 +21,17 @@
  * peak RSS reported is the one of the process that syncs. A bucket is reused when it holds the
  * marker object `_bench/seeded.json` written after the last object of the same layout.
  */
-import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ListObjectsV2Command } from '@aws-sdk/client-s3';
-import knexFactory from 'knex';
 import { mysqlTestServer } from '../test/support/databases.js';
 import { assertS3TestServerUp, s3TestAccessKeyId, s3TestEndpoint, s3TestRegion, s3TestSecretAccessKey } from '../test/support/s3.js';
 import { partitionKey } from '../test/support/stores.js';
+import { classify, countRows, daemonDatabase, type ServiceStatements } from './query-log.js';
 import { buildDaemon, cpuMsOf, freePort, memoryOf, startDaemon, waitFor, type Daemon } from './daemon.js';
+import { ensureRclone, rcloneListing, type RcloneListing } from './rclone-listing.js';
 import { MB, hasFlag, intFlag, progress, reportResult, type BenchResult, type TargetFigure } from './harness.js';
 import {
   benchS3Client,
@@ -50,6 +50,11 @@ const NAME = 'discovery';
 const TENANT = 'BENCH';
 /** Listings in flight while counting the minimum independently. */
 const COUNT_CONCURRENCY = 32;
+/** rclone's listings in flight (`--checkers`), as many as the daemon's. */
+const RCLONE_CHECKERS = 16;
+/** The folder the daemon's tenant walks (its logsDir) and the partition levels below it. */
+const ROOT = 'logs/';
+const LEVELS = 3;
 /** Bump when the seeded layout changes, so an old bucket is not reused. */
 const LAYOUT_VERSION = 1;
 
@@ -135,81 +140,6 @@ async function countMinimumListCalls(bucket: string, root: string, levels: numbe
 
 // ---------------------------------------------------------------- the measured syncs
 
-/** The daemon's statements on service_details during one sync, read from the server's query log. */
-interface ServiceStatements {
-  inserts: number;
-  deletes: number;
-  /** UPDATEs of lastCheckedAt (the re-sync's touch of the rows still present). */
-  touches: number;
-  otherWrites: number;
-  selects: number;
-  /** Every statement of the daemon's user (lease renewals included). */
-  all: number;
-}
-
-function classify(statements: readonly string[]): ServiceStatements {
-  const out: ServiceStatements = { inserts: 0, deletes: 0, touches: 0, otherWrites: 0, selects: 0, all: statements.length };
-  for (const sql of statements) {
-    if (!/\bservice_details\b/i.test(sql)) continue;
-    const verb = /^\s*(\w+)/.exec(sql)?.[1]?.toLowerCase();
-    if (verb === 'insert' || verb === 'replace') out.inserts += 1;
-    else if (verb === 'delete') out.deletes += 1;
-    else if (verb === 'update') /lastCheckedAt/i.test(sql) ? (out.touches += 1) : (out.otherWrites += 1);
-    else if (verb === 'select') out.selects += 1;
-  }
-  return out;
-}
-
-/**
- * A fresh database and a MariaDB user of its own for the daemon, so that the server's query log
- * tells the daemon's statements apart from everybody else's.
- */
-async function daemonDatabase(): Promise<{
-  config: { database: string; user: string; password: string };
-  recordStatements(): Promise<() => Promise<string[]>>;
-  drop(): Promise<void>;
-}> {
-  const name = `lw_bench_discovery_${process.pid}_${Date.now().toString(36)}`;
-  const user = `lwbench${process.pid}`;
-  const password = randomBytes(12).toString('hex');
-  const admin = knexFactory({ client: 'mysql2', connection: { ...mysqlTestServer, connectTimeout: 3000 }, pool: { min: 0, max: 1 } });
-  await admin.raw(`CREATE DATABASE \`${name}\` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin`);
-  for (const host of ['%', 'localhost']) {
-    await admin.raw(`CREATE OR REPLACE USER ?@? IDENTIFIED BY ?`, [user, host, password]);
-    await admin.raw(`GRANT ALL ON \`${name}\`.* TO ?@?`, [user, host]);
-  }
-  /**
-   * The daemon's statements while recording, from the server's general query log (table
-   * output, read for this user only); the log settings are put back afterwards.
-   */
-  const recordStatements = async () => {
-    const [vars] = (await admin.raw('SELECT @@GLOBAL.general_log g, @@GLOBAL.log_output o')) as [{ g: number; o: string }[]];
-    const before = vars[0]!;
-    const since = new Date(Date.now() - 1000);
-    await admin.raw("SET GLOBAL log_output = 'TABLE,FILE'");
-    await admin.raw('SET GLOBAL general_log = 1');
-    return async () => {
-      await admin.raw(`SET GLOBAL general_log = ${Number(before.g)}`);
-      await admin.raw('SET GLOBAL log_output = ?', [before.o]);
-      const [rows] = (await admin.raw(
-        "SELECT CONVERT(argument USING utf8mb4) a FROM mysql.general_log WHERE user_host LIKE ? AND command_type = 'Query' AND event_time >= ?",
-        [`${user}[%`, since],
-      )) as [{ a: string }[]];
-      if (!Number(before.g)) await admin.raw('TRUNCATE TABLE mysql.general_log');
-      return rows.map((r) => r.a);
-    };
-  };
-  return {
-    config: { database: name, user, password },
-    recordStatements,
-    drop: async () => {
-      await admin.raw(`DROP DATABASE IF EXISTS \`${name}\``);
-      for (const host of ['%', 'localhost']) await admin.raw('DROP USER IF EXISTS ?@?', [user, host]);
-      await admin.destroy();
-    },
-  };
-}
-
 interface SyncMeasure {
   wallMs: number;
   /** CPU time of the daemon (user + system) during the sync. */
@@ -240,6 +170,7 @@ async function measure(): Promise<BenchResult> {
     `bucket ${seeded.bucket}: ${seeded.reused ? 'reused (marker found)' : `seeded ${seeded.objects.toLocaleString('en')} objects`} in ${(seeded.seedMs / 1000).toFixed(1)} s`,
   );
 
+  const rcloneVersion = ensureRclone((m) => progress(NAME, m));
   buildDaemon();
   // BENCH_DAEMON_NODE_ARGS: flags for the daemon's node (e.g. --cpu-prof --cpu-prof-dir=DIR to find hot spots).
   const daemonNodeArgs = (process.env.BENCH_DAEMON_NODE_ARGS ?? '').split(' ').filter(Boolean);
@@ -302,13 +233,18 @@ async function measure(): Promise<BenchResult> {
       };
     };
 
+    // rclone walks the tree right before the sync and right after it (the daemon idle), so that
+    // the ratio is taken against the machine as it was around the sync, not a minute later.
+    const rcloneBefore = await listWithRclone(seeded.bucket, expected);
     progress(NAME, 'sync 1 (empty database) ...');
     const first = await sync();
     progress(
       NAME,
       `sync 1: ${(first.wallMs / 1000).toFixed(2)} s, daemon CPU ${(first.cpuMs / 1000).toFixed(2)} s, ${first.listCalls} list calls, ${first.onboarded} onboarded, RSS max ${(first.rssMaxBytes / MB).toFixed(0)} MB`,
     );
-    const rows = await countRows(database.config.database);
+    const rcloneAfter = await listWithRclone(seeded.bucket, expected);
+    const rcloneWallMs = (rcloneBefore.wallMs + rcloneAfter.wallMs) / 2;
+    const rows = await countRows(database.config.database, TENANT);
     progress(NAME, 're-sync (unchanged bucket) ...');
     const second = await sync();
     const re = second.statements;
@@ -321,13 +257,22 @@ async function measure(): Promise<BenchResult> {
     if (exitCode !== 0) throw new Error(`the daemon exited with ${exitCode} on SIGTERM`);
 
     progress(NAME, 'counting the minimum of ListObjectsV2 calls with the SDK ...');
-    const minimum = await countMinimumListCalls(seeded.bucket, 'logs/', 3);
+    const minimum = await countMinimumListCalls(seeded.bucket, ROOT, LEVELS);
     const analytic =
       Math.ceil(layout.envs / 1000) + layout.envs * Math.ceil(layout.services / 1000) + layout.envs * layout.services * Math.ceil(layout.components / 1000);
 
     const targets: TargetFigure[] = [
       { name: 'discovery.sync.wall', value: round(first.wallMs / 1000, 2), unit: 's', op: '<=', limit: 20, kind: 'timing' },
-      { name: 'discovery.sync.peak_rss', value: round(peakRss / MB, 1), unit: 'MB', op: '<=', limit: 250, limitNote: 'VmHWM of the daemon', kind: 'timing' },
+      {
+        name: 'discovery.wallVsRclone',
+        value: round(first.wallMs / rcloneWallMs, 2),
+        unit: '×',
+        op: '<=',
+        limit: 1,
+        limitNote: 'sync wall / rclone lsf wall (mean of one right before and one right after), same tree',
+        kind: 'timing',
+      },
+      { name: 'discovery.sync.peak_rss', value: round(peakRss / MB, 1), unit: 'MB', op: '<=', limit: 150, limitNote: 'VmHWM of the daemon', kind: 'timing' },
       {
         name: 'discovery.sync.list_calls',
         value: first.listCalls,
@@ -385,12 +330,21 @@ async function measure(): Promise<BenchResult> {
         'rss.before_sync_mb': round(rssBeforeSync / MB, 1),
         'rss.peak_mb': round(peakRss / MB, 1),
         'seed.ms': ms(seeded.seedMs),
+        'rclone.wall_ms': ms(rcloneWallMs),
+        'rclone.before_sync.wall_ms': ms(rcloneBefore.wallMs),
+        'rclone.after_sync.wall_ms': ms(rcloneAfter.wallMs),
+        'rclone.cpu_ms': ms((rcloneBefore.cpuMs + rcloneAfter.cpuMs) / 2),
+        'rclone.max_rss_mb': round(Math.max(rcloneBefore.maxRssBytes, rcloneAfter.maxRssBytes) / MB, 1),
+        'rclone.folders': rcloneAfter.folders,
+        'rclone.cpu_per_list_call_ms': round((rcloneBefore.cpuMs + rcloneAfter.cpuMs) / 2 / minimum.pages, 3),
+        'sync.daemon_cpu_per_list_call_ms': round(first.cpuMs / first.listCalls, 3),
       },
       info: {
         bucket: seeded.bucket,
         bucketReused: seeded.reused,
         bucketKept: !clean,
         node: process.version,
+        rclone: rcloneVersion,
         daemonNodeArgs,
         cpus: os.cpus().length,
         loadAverageAtStart: loadAtStart,
@@ -411,15 +365,25 @@ async function measure(): Promise<BenchResult> {
   }
 }
 
-/** Rows in service_details, read by root (not counted against the daemon's user). */
-async function countRows(databaseName: string): Promise<number> {
-  const admin = knexFactory({ client: 'mysql2', connection: { ...mysqlTestServer, database: databaseName }, pool: { min: 0, max: 1 } });
-  try {
-    const [rows] = (await admin.raw('SELECT COUNT(*) n FROM service_details WHERE tenant = ?', [TENANT])) as [{ n: number }[]];
-    return Number(rows[0]!.n);
-  } finally {
-    await admin.destroy();
-  }
+/** rclone's walk of the same tree on the same server, with the test server's keys; it must find every partition. */
+async function listWithRclone(bucket: string, partitions: number): Promise<RcloneListing> {
+  progress(NAME, `rclone lsf --dirs-only -R --max-depth ${LEVELS} --checkers ${RCLONE_CHECKERS} ...`);
+  const listing = await rcloneListing({
+    endpoint: s3TestEndpoint,
+    region: s3TestRegion,
+    accessKeyId: s3TestAccessKeyId,
+    secretAccessKey: s3TestSecretAccessKey,
+    bucket,
+    root: ROOT,
+    depth: LEVELS,
+    checkers: RCLONE_CHECKERS,
+  });
+  progress(
+    NAME,
+    `rclone: ${(listing.wallMs / 1000).toFixed(2)} s, CPU ${(listing.cpuMs / 1000).toFixed(2)} s, max RSS ${(listing.maxRssBytes / MB).toFixed(0)} MB, ${listing.deepest} partitions`,
+  );
+  if (listing.deepest !== partitions) throw new Error(`rclone listed ${listing.deepest} partition folders, not ${partitions}`);
+  return listing;
 }
 
 function round(v: number, digits: number): number {

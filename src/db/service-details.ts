@@ -14,9 +14,16 @@ export interface ServiceDetailsRow extends ServicePartition {
   lastCheckedAt: Date;
 }
 
+/** A row as a sync's diff needs it: the partition and the row's id. */
+export interface ServicePartitionId extends ServicePartition {
+  id: number;
+}
+
 const TABLE = 'service_details';
 /** Rows per statement: small enough for any packet limit, large enough to be few round trips. */
 const BATCH = 1000;
+/** Rows per SELECT when a sync reads a tenant's partitions (the page, not the table, is held at once). */
+const READ_PAGE = 10_000;
 /** knex inserts many rows into SQLite as one compound SELECT, which SQLite caps at 500 terms. */
 const SQLITE_INSERT_BATCH = 400;
 
@@ -38,6 +45,24 @@ export class ServiceDetailsRepository {
     return rows.map((r) => toRow(r, intern));
   }
 
+  /**
+   * The tenant's partitions and ids, page by page in id order (keyset pagination), for a
+   * sync that keeps them in a compact form of its own: no page outlives its callback's loop.
+   */
+  async *partitionPagesByTenant(tenant: string): AsyncGenerator<ServicePartitionId[]> {
+    let after: number | undefined;
+    for (;;) {
+      const query = this.db(TABLE).select('id', 'env', 'serviceName', 'componentName').where({ tenant });
+      if (after !== undefined) query.andWhere('id', '>', after);
+      const rows: Record<string, unknown>[] = await query.orderBy('id').limit(READ_PAGE);
+      if (rows.length === 0) return;
+      const page = rows.map((r) => ({ id: Number(r.id), env: String(r.env), serviceName: String(r.serviceName), componentName: String(r.componentName) }));
+      after = page[page.length - 1]!.id;
+      yield page;
+      if (rows.length < READ_PAGE) return;
+    }
+  }
+
   async countByTenant(tenant: string): Promise<number> {
     const [row] = await this.db(TABLE).where({ tenant }).count({ n: '*' });
     return Number(row?.n ?? 0);
@@ -49,19 +74,34 @@ export class ServiceDetailsRepository {
     return new Map(rows.map((r) => [String(r.tenant), Number(r.n)]));
   }
 
-  /** Inserts in batches inside one transaction; a row that already exists is left as it is. */
-  async insertMany(tenant: string, rows: (ServicePartition & { retentionDays: number })[], at: Date): Promise<number> {
-    if (rows.length === 0) return 0;
+  /**
+   * Inserts in batches inside one transaction; a row that already exists is left as it is. The
+   * rows are taken from `rows` one batch at a time (a sync passes a generator over compact
+   * arrays, so only one batch of row objects exists at once).
+   */
+  async insertMany(tenant: string, rows: Iterable<ServicePartition & { retentionDays: number }>, at: Date): Promise<number> {
     const size = String(this.db.client.config.client).includes('sqlite') ? SQLITE_INSERT_BATCH : BATCH;
+    const source = rows[Symbol.iterator]();
+    const nextBatch = () => {
+      const batch: Record<string, unknown>[] = [];
+      while (batch.length < size) {
+        const next = source.next();
+        if (next.done) break;
+        const r = next.value;
+        batch.push({ env: r.env, serviceName: r.serviceName, componentName: r.componentName, retentionDays: r.retentionDays, tenant, lastCheckedAt: at });
+      }
+      return batch;
+    };
+    let batch = nextBatch();
+    if (batch.length === 0) return 0;
+    let inserted = 0;
     await this.db.transaction(async (trx) => {
-      for (let i = 0; i < rows.length; i += size) {
-        const batch = rows
-          .slice(i, i + size)
-          .map((r) => ({ env: r.env, serviceName: r.serviceName, componentName: r.componentName, retentionDays: r.retentionDays, tenant, lastCheckedAt: at }));
+      for (; batch.length > 0; batch = nextBatch()) {
         await trx(TABLE).insert(batch).onConflict(['env', 'serviceName', 'componentName', 'tenant']).ignore();
+        inserted += batch.length;
       }
     });
-    return rows.length;
+    return inserted;
   }
 
   async deleteByIds(tenant: string, ids: readonly number[]): Promise<number> {

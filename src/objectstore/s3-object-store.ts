@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { DeleteObjectsCommand, ListObjectsV2Command, S3Client, type ListObjectsV2CommandOutput, type S3ClientConfig } from '@aws-sdk/client-s3';
+import { DeleteObjectsCommand, ListObjectsV2Command, S3Client, type S3ClientConfig } from '@aws-sdk/client-s3';
 import { fromTemporaryCredentials } from '@aws-sdk/credential-providers';
 import {
   MAX_DELETE_BATCH,
@@ -11,6 +11,11 @@ import {
   type ObjectStoreStats,
 } from './object-store.js';
 import { mapLimit } from '../common/concurrency.js';
+import { classifyS3Error } from './s3-errors.js';
+import { S3ListRequester, type ListObjectsV2Request } from './s3-list-request.js';
+import type { ListObjectsV2Page } from './s3-list-xml.js';
+
+export { classifyS3Error } from './s3-errors.js';
 
 /** The `objectStore.aws` block of a tenant. */
 export interface S3ObjectStoreConfig {
@@ -43,101 +48,14 @@ export interface S3ObjectStoreOptions {
   requestTimeoutMs?: number;
   /** Session name when assuming `roleArn` (default "logwise-orchestrator"). */
   roleSessionName?: string;
+  /**
+   * How ListObjectsV2 is sent: `lean` (default) signs and sends it itself with the client's
+   * credentials and endpoint (`s3-list-request.ts`), `sdk` through the SDK's command stack.
+   */
+  listing?: 'lean' | 'sdk';
 }
 
 const DEFAULT_RETRY: Required<RetryOptions> = { maxAttempts: 5, baseDelayMs: 200, maxDelayMs: 10_000 };
-
-const THROTTLING_CODES = new Set([
-  'SlowDown',
-  'Throttling',
-  'ThrottlingException',
-  'ThrottledException',
-  'RequestThrottled',
-  'RequestThrottledException',
-  'RequestLimitExceeded',
-  'TooManyRequestsException',
-  'BandwidthLimitExceeded',
-  'LimitExceededException',
-  'ProvisionedThroughputExceededException',
-  'PriorRequestNotComplete',
-]);
-const TRANSIENT_CODES = new Set([
-  'TimeoutError',
-  'RequestTimeout',
-  'RequestTimeoutException',
-  'InternalError',
-  'ServiceUnavailable',
-  'ECONNRESET',
-  'ECONNREFUSED',
-  'ECONNABORTED',
-  'EPIPE',
-  'ETIMEDOUT',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-  'ENETDOWN',
-  'ENOTFOUND',
-  'EAI_AGAIN',
-  'ERR_SOCKET_CONNECTION_TIMEOUT',
-  'UND_ERR_SOCKET',
-]);
-
-interface Classified {
-  code: string;
-  status: number | undefined;
-  retryable: boolean;
-  throttling: boolean;
-  detail: string;
-}
-
-/** Reads the code, status and retryability of whatever the SDK (or Node's networking beneath it) threw. */
-export function classifyS3Error(error: unknown): Classified {
-  const e = (error ?? {}) as {
-    name?: unknown;
-    code?: unknown;
-    Code?: unknown;
-    message?: unknown;
-    cause?: unknown;
-    errors?: unknown;
-    $retryable?: { throttling?: boolean };
-    $metadata?: { httpStatusCode?: number };
-  };
-  const status = typeof e.$metadata?.httpStatusCode === 'number' ? e.$metadata.httpStatusCode : undefined;
-  // Service errors carry their S3 code as `name`; Node network errors as `code` (possibly on a cause,
-  // or on each error of an AggregateError when several addresses were tried).
-  const networkCode = findNetworkCode(error, 0);
-  const name = typeof e.name === 'string' ? e.name : undefined;
-  const code =
-    typeof e.Code === 'string'
-      ? e.Code
-      : name !== undefined && name !== 'Error' && name !== 'AggregateError' && name !== 'TypeError'
-        ? name
-        : (networkCode ?? (status !== undefined ? `HTTP${status}` : 'Unknown'));
-  const throttling = status === 429 || THROTTLING_CODES.has(code) || e.$retryable?.throttling === true;
-  const retryable =
-    code !== 'AbortError' &&
-    (throttling ||
-      e.$retryable !== undefined ||
-      TRANSIENT_CODES.has(code) ||
-      (networkCode !== undefined && TRANSIENT_CODES.has(networkCode)) ||
-      (status !== undefined && status >= 500));
-  let detail = typeof e.message === 'string' && e.message !== '' ? e.message : code;
-  if (networkCode !== undefined && networkCode !== code && !detail.includes(networkCode)) detail += ` (${networkCode})`;
-  if (status !== undefined && !detail.includes(String(status))) detail += ` (HTTP ${status})`;
-  return { code, status, retryable, throttling, detail: detail.length > 500 ? `${detail.slice(0, 500)}…` : detail };
-}
-
-function findNetworkCode(error: unknown, depth: number): string | undefined {
-  if (error === null || typeof error !== 'object' || depth > 5) return undefined;
-  const e = error as { code?: unknown; cause?: unknown; errors?: unknown };
-  if (typeof e.code === 'string' && /^(E[A-Z_]+|ERR_[A-Z_]+|UND_ERR_[A-Z_]+)$/.test(e.code)) return e.code;
-  if (Array.isArray(e.errors)) {
-    for (const inner of e.errors) {
-      const found = findNetworkCode(inner, depth + 1);
-      if (found !== undefined) return found;
-    }
-  }
-  return findNetworkCode(e.cause, depth + 1);
-}
 
 /** The callers waiting on each signal: one abort listener per signal, however many requests are in flight on it. */
 const abortWaiters = new WeakMap<AbortSignal, Set<(reason: unknown) => void>>();
@@ -193,6 +111,9 @@ export function assumesRole(cfg: Pick<S3ObjectStoreConfig, 'roleArn' | 'endpoint
  * each re-send is counted in `stats.retries` and each ListObjectsV2 page in `stats.listCalls`:
  * throttling (SlowDown, 429, `$retryable`), 5xx and network errors are retried with exponential
  * backoff and jitter, up to `retry.maxAttempts` attempts; anything else fails at once.
+ * ListObjectsV2, ten thousand of which make a large discovery sync, skips the SDK's command
+ * stack (`s3-list-request.ts`: the client's credentials and endpoint, SigV4, undici); the other
+ * requests go through the SDK.
  */
 export class S3ObjectStore implements ObjectStore {
   readonly stats: ObjectStoreStats = { listCalls: 0, deleteCalls: 0, retries: 0 };
@@ -201,6 +122,9 @@ export class S3ObjectStore implements ObjectStore {
   private readonly retry: Required<RetryOptions>;
   private readonly deleteConcurrency: number;
   private readonly label: string;
+  private readonly timeouts: { connectionTimeoutMs: number; requestTimeoutMs: number };
+  /** The lean ListObjectsV2 path, resolved at the first listing; undefined: the SDK's (configured, or an endpoint that needs more than SigV4). */
+  private lister: Promise<S3ListRequester | undefined> | undefined;
   private closed = false;
 
   constructor(cfg: S3ObjectStoreConfig, opts: S3ObjectStoreOptions = {}) {
@@ -211,6 +135,8 @@ export class S3ObjectStore implements ObjectStore {
       maxDelayMs: Math.max(0, opts.retry?.maxDelayMs ?? DEFAULT_RETRY.maxDelayMs),
     };
     this.deleteConcurrency = Math.max(1, Math.floor(opts.deleteConcurrency ?? 4));
+    this.timeouts = { connectionTimeoutMs: opts.connectionTimeoutMs ?? 5_000, requestTimeoutMs: opts.requestTimeoutMs ?? 60_000 };
+    if (opts.listing === 'sdk') this.lister = Promise.resolve(undefined);
     this.label = cfg.endpointOverride ? `s3://${cfg.bucket} (${safeEndpoint(cfg.endpointOverride)})` : `s3://${cfg.bucket}`;
 
     let credentials = opts.credentials;
@@ -237,8 +163,8 @@ export class S3ObjectStore implements ObjectStore {
       requestChecksumCalculation: 'WHEN_REQUIRED',
       responseChecksumValidation: 'WHEN_REQUIRED',
       requestHandler: {
-        connectionTimeout: opts.connectionTimeoutMs ?? 5_000,
-        requestTimeout: opts.requestTimeoutMs ?? 60_000,
+        connectionTimeout: this.timeouts.connectionTimeoutMs,
+        requestTimeout: this.timeouts.requestTimeoutMs,
         throwOnRequestTimeout: true,
       },
     });
@@ -252,12 +178,13 @@ export class S3ObjectStore implements ObjectStore {
     if (this.closed) return;
     this.closed = true;
     this.client.destroy();
+    void this.lister?.then((lister) => lister?.close());
   }
 
   async listPrefixes(prefix: string, signal?: AbortSignal): Promise<string[]> {
     const seen = new Set<string>();
     await this.paginate('listPrefixes', prefix, '/', signal, (page) => {
-      for (const cp of page.CommonPrefixes ?? []) if (cp.Prefix !== undefined) seen.add(cp.Prefix);
+      for (const p of page.prefixes) seen.add(p);
     });
     return [...seen];
   }
@@ -265,7 +192,7 @@ export class S3ObjectStore implements ObjectStore {
   async listKeys(prefix: string, signal?: AbortSignal): Promise<string[]> {
     const seen = new Set<string>();
     await this.paginate('listKeys', prefix, undefined, signal, (page) => {
-      for (const o of page.Contents ?? []) if (o.Key !== undefined) seen.add(o.Key);
+      for (const key of page.keys) seen.add(key);
     });
     return [...seen];
   }
@@ -328,7 +255,7 @@ export class S3ObjectStore implements ObjectStore {
     prefix: string,
     delimiter: string | undefined,
     signal: AbortSignal | undefined,
-    onPage: (page: ListObjectsV2CommandOutput) => void,
+    onPage: (page: ListObjectsV2Page) => void,
   ): Promise<void> {
     let token: string | undefined;
     const tokens = new Set<string>();
@@ -336,19 +263,12 @@ export class S3ObjectStore implements ObjectStore {
       const continuationToken = token;
       const page = await this.send(operation, prefix, signal, () => {
         this.stats.listCalls++;
-        return this.client.send(
-          new ListObjectsV2Command({
-            Bucket: this.bucket,
-            ...(prefix !== '' ? { Prefix: prefix } : {}),
-            ...(delimiter !== undefined ? { Delimiter: delimiter } : {}),
-            ...(continuationToken !== undefined ? { ContinuationToken: continuationToken } : {}),
-          }),
-        );
+        return this.listPage({ prefix, delimiter, continuationToken }, signal);
       });
       onPage(page);
       token = undefined;
-      if (page.IsTruncated) {
-        const next = page.NextContinuationToken;
+      if (page.isTruncated) {
+        const next = page.nextContinuationToken;
         // A truncated page without a (new) token would either stop early or loop for ever.
         if (!next || tokens.has(next)) {
           throw new ObjectStoreError({
@@ -366,6 +286,29 @@ export class S3ObjectStore implements ObjectStore {
         token = next;
       }
     } while (token !== undefined);
+  }
+
+  /** One ListObjectsV2 page, by the lean path when the endpoint allows it, else by the SDK. */
+  private async listPage(req: ListObjectsV2Request, signal: AbortSignal | undefined): Promise<ListObjectsV2Page> {
+    // An endpoint that cannot be resolved here fails the same way in the SDK, which says why.
+    this.lister ??= S3ListRequester.forClient(this.client, this.bucket, this.timeouts).catch(() => undefined);
+    const lister = await this.lister;
+    if (lister) return lister.list(req, signal);
+    const page = await this.client.send(
+      new ListObjectsV2Command({
+        Bucket: this.bucket,
+        ...(req.prefix !== '' ? { Prefix: req.prefix } : {}),
+        ...(req.delimiter !== undefined ? { Delimiter: req.delimiter } : {}),
+        ...(req.continuationToken !== undefined ? { ContinuationToken: req.continuationToken } : {}),
+      }),
+    );
+    return {
+      prefixes: (page.CommonPrefixes ?? []).flatMap((cp) => (cp.Prefix !== undefined ? [cp.Prefix] : [])),
+      keys: (page.Contents ?? []).flatMap((o) => (o.Key !== undefined ? [o.Key] : [])),
+      isTruncated: page.IsTruncated === true,
+      nextContinuationToken: page.NextContinuationToken,
+      keyCount: page.KeyCount,
+    };
   }
 
   /**
