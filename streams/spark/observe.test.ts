@@ -9,7 +9,7 @@ import type { MasterState, SparkDriver } from '../../src/spark/types.js';
 import type { SparkFact } from './facts.js';
 import { observe } from './observe.js';
 import type { SparkReading } from './read-plan.js';
-import { ownedReadNeeded, ownersToAsk, stepToLookUp } from './read-plan.js';
+import { ownDriverGone, ownedReadNeeded, ownersToAsk, stepToLookUp } from './read-plan.js';
 import { initialSparkState, inTerm, type SparkState, type SparkTenantFacts } from './state.js';
 
 const MIN = 60_000;
@@ -88,6 +88,30 @@ describe('observe', () => {
     expect(ownedReadNeeded(read, TENANT, master([driver('d1', 'RUNNING'), driver('d2', 'RUNNING')]))).toBe('owners');
     // A new lease term reads again.
     expect(ownedReadNeeded(inTerm(inTerm(read, 3), 5), TENANT, steady)).toBe(true);
+  });
+
+  it('does not count the last create as dead in a read that does not list it yet, within the grace period', () => {
+    const last = { submissionId: 'd2', at: NOW - 2_000, reason: 'keep-alive', startingOffsetsTimestamp: null };
+    const state = seen(['d2'], { ownIds: new Set(['d2']), lastSubmission: last });
+    // A shared read begun before the create: d2 is nowhere in it.
+    const stale = master([], [driver('d1', 'FAILED')]);
+    const early = observe(state, reading(stale), TENANT);
+    expect(early.state.restarts).toBe(0);
+    expect(early.state.prevAliveIds).toEqual(['d2']);
+    // Still not listed after the grace period: gone, a death.
+    const late = observe(state, reading(stale, { now: last.at + TENANT.submitGraceMs }), TENANT);
+    expect(late.state.restarts).toBe(1);
+    // Listed as failed: a death at once.
+    expect(observe(state, reading(master([], [driver('d2', 'FAILED')])), TENANT).state.restarts).toBe(1);
+  });
+
+  it('wakes a run for a driver the master lists as no longer alive, not for one it does not list', () => {
+    const state = seen(['d1'], { master: master([driver('d1', 'RUNNING')]) });
+    expect(ownDriverGone(state, master([], [driver('d1', 'FAILED')]))).toBe(true);
+    expect(ownDriverGone(state, master([driver('d1', 'KILLED')]))).toBe(true);
+    expect(ownDriverGone(state, master([driver('d1', 'RUNNING')]))).toBe(false);
+    expect(ownDriverGone(state, master([]))).toBe(false);
+    expect(ownDriverGone(state, state.master!)).toBe(false);
   });
 
   it('counts a death of a driver alive at the previous read, but not of one this process killed', () => {

@@ -68,8 +68,10 @@ export function observe(prev: SparkState, reading: SparkReading, tenant: SparkTe
     lastSubmission: ownSubmission(state),
     master,
   });
-  state = deathsAndCrashLoop(state, aliveNow, ctx);
-  state = { ...state, prevAliveIds: aliveNow.map((d) => d.id), prevActiveIds: masterIndex(master).activeIds };
+  // The tenants of a master share its reads: one begun before the tenant's last create may not list that driver yet.
+  const notListedYet = unlistedNewDriver(state, master, reading.now, tenant.submitGraceMs);
+  state = deathsAndCrashLoop(state, aliveNow, ctx, notListedYet);
+  state = { ...state, prevAliveIds: [...aliveNow.map((d) => d.id), ...(notListedYet ? [notListedYet] : [])], prevActiveIds: masterIndex(master).activeIds };
 
   // 6. split brain
   state = reportSplitBrain(state, master, aliveNow, facts);
@@ -77,13 +79,25 @@ export function observe(prev: SparkState, reading: SparkReading, tenant: SparkTe
   return { state, facts, ownedIds, stepBegunAt: settled.stepBegunAt };
 }
 
+/**
+ * The tenant's last accepted create, within its grace period, when this state lists it nowhere
+ * (neither active nor completed): not a death, the read may have begun before the create.
+ */
+function unlistedNewDriver(state: SparkState, master: MasterState, now: number, graceMs: number): string | undefined {
+  const last = state.lastSubmission;
+  const id = last?.submissionId;
+  if (!last || !id || now - last.at >= graceMs || !state.prevAliveIds?.includes(id)) return undefined;
+  return masterIndex(master).listedIds.has(id) ? undefined : id;
+}
+
 /** A death of a driver alive at the previous read feeds the crash-loop state; an alive driver calms it. */
-function deathsAndCrashLoop(state: SparkState, aliveNow: readonly SparkDriver[], ctx: Ctx): SparkState {
+function deathsAndCrashLoop(state: SparkState, aliveNow: readonly SparkDriver[], ctx: Ctx, notListedYet: string | undefined): SparkState {
   const { master, now } = ctx.reading;
   let crash = state.crash;
   let restarts = state.restarts;
   if (state.prevAliveIds !== null) {
-    const deaths = detectDeaths(state.prevAliveIds, { master }, state.killedByUs);
+    const expected = notListedYet ? state.prevAliveIds.filter((id) => id !== notListedYet) : state.prevAliveIds;
+    const deaths = detectDeaths(expected, { master }, state.killedByUs);
     if (deaths.length > 0) {
       const before = { looping: isCrashLooping(crash), backoffMs: currentBackoffMs(crash) };
       crash = recordDeath(crash, now);

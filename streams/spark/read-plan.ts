@@ -89,11 +89,13 @@ export function ownersToAsk(
 }
 
 /**
- * Whether a master state read since the last run shows a driver of the tenant that was alive
- * then gone now (its death, or its kill): a run now resubmits without waiting for the next tick.
+ * Whether a master state read since the last run lists a driver of the tenant that was alive
+ * then and is not now (its death, or its kill): a run now resubmits without waiting for the next
+ * tick. A driver the state does not list at all wakes nothing: the read may have begun before
+ * its create (the tick looks again).
  */
 export function ownDriverGone(state: SparkState, next: MasterState): boolean {
   if (!state.prevAliveIds || state.prevAliveIds.length === 0 || next === state.master) return false;
-  const alive = masterIndex(next).aliveById;
-  return state.prevAliveIds.some((id) => !alive.has(id));
+  const { aliveById, listedIds } = masterIndex(next);
+  return state.prevAliveIds.some((id) => listedIds.has(id) && !aliveById.has(id));
 }
