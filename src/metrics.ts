@@ -1,6 +1,7 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { Observable, Subscription } from 'rxjs';
 import type { OrchestratorEvent } from '../streams/events.js';
+import { expositionText } from './metrics-exposition.js';
 
 const MASTER_STATUSES = ['ALIVE', 'STANDBY', 'RECOVERING', 'COMPLETING_RECOVERY'] as const;
 const SUBMIT_PURPOSES = ['keep-alive', 'replay-start', 'replay-continue', 'replay-resume'] as const;
@@ -34,7 +35,7 @@ export class Metrics {
 
   private readonly masterStatus = new Gauge({
     name: 'logwise_spark_master_status',
-    help: '1 for the status the tenant’s Spark master reported at the last poll',
+    help: "1 for the status the tenant's Spark master reported at the last poll",
     labelNames: ['tenant', 'status'],
     registers: [this.registry],
   });
@@ -46,13 +47,13 @@ export class Metrics {
   });
   private readonly aliveDrivers = new Gauge({
     name: 'logwise_spark_alive_drivers',
-    help: 'The tenant’s drivers in SUBMITTED or RUNNING at the last poll',
+    help: "The tenant's drivers in SUBMITTED or RUNNING at the last poll",
     labelNames: ['tenant'],
     registers: [this.registry],
   });
   private readonly lastPoll = new Gauge({
     name: 'logwise_spark_last_successful_poll_timestamp_seconds',
-    help: 'When the tenant’s Spark master was last read successfully',
+    help: "When the tenant's Spark master was last read successfully",
     labelNames: ['tenant'],
     registers: [this.registry],
   });
@@ -76,13 +77,13 @@ export class Metrics {
   });
   private readonly crashLooping = new Gauge({
     name: 'logwise_spark_crashloop',
-    help: '1 while the tenant’s driver is crash-looping and submissions are spaced out',
+    help: "1 while the tenant's driver is crash-looping and submissions are spaced out",
     labelNames: ['tenant'],
     registers: [this.registry],
   });
   private readonly splitBrain = new Gauge({
     name: 'logwise_spark_split_brain',
-    help: '1 while more than one of the tenant’s listed Spark masters is ALIVE (actions go to one of them only)',
+    help: "1 while more than one of the tenant's listed Spark masters is ALIVE (actions go to one of them only)",
     labelNames: ['tenant'],
     registers: [this.registry],
   });
@@ -139,7 +140,7 @@ export class Metrics {
   });
   private readonly leaseHeld = new Gauge({
     name: 'logwise_lease_held',
-    help: '1 while this replica holds the tenant’s lease and acts for it (MySQL, many replicas)',
+    help: "1 while this replica holds the tenant's lease and acts for it (MySQL, many replicas)",
     labelNames: ['tenant'],
     registers: [this.registry],
   });
@@ -311,17 +312,12 @@ export class Metrics {
   }
 
   /**
-   * The exposition text (what `registry.metrics()` gives), built one metric at a time with a
-   * turn of the event loop between two: with many tenants it is megabytes, and built in one go
-   * it held the loop at every scrape (BENCHMARKS.md).
+   * The exposition text (what `registry.metrics()` gives), built in slices with turns of the event
+   * loop between them: with many tenants it is megabytes, and built in one go it held the loop at
+   * every scrape.
    */
-  async text(): Promise<string> {
-    const parts: string[] = [];
-    for (const metric of this.registry.getMetricsAsArray()) {
-      parts.push(await this.registry.getSingleMetricAsString(metric.name));
-      await new Promise<void>((resolve) => setImmediate(resolve));
-    }
-    return `${parts.join('\n\n')}\n`;
+  text(): Promise<string> {
+    return expositionText(this.registry);
   }
 
   get contentType(): string {
