@@ -197,7 +197,7 @@ export async function runScenario(t: ScenarioTarget): Promise<Transcript> {
   };
   const completed = (obs: string) => obs.startsWith('completed:') || obs === 'absent';
   const states = (name: string, id: string, list: string[], extra: Partial<StatesStep> = {}) =>
-    steps.push({ name, driver: norm.labelOf(id), states: list, ...extra });
+    steps.push({ name, driver: norm.labelOf(id), states: settled(list), ...extra });
 
   // ------------------------------------------------------------ the web UI
   await get('state of a fresh master', 'ui', '/json/');
@@ -298,4 +298,19 @@ export async function runScenario(t: ScenarioTarget): Promise<Transcript> {
   await get('state at the end', 'ui', '/json/');
 
   return { steps };
+}
+
+const TERMINAL = /^active:(FINISHED|FAILED|ERROR|KILLED)(@.*)$/;
+
+/**
+ * The observed states without a driver listed as active in its final state right before it is
+ * listed as completed in the same state: the real master's /json/ serializes the driver objects
+ * its loop mutates, so a read under load can catch the state set before the move to the
+ * completed list (seen once in a full-suite run); it is the same end either way.
+ */
+function settled(list: string[]): string[] {
+  return list.filter((entry, i) => {
+    const m = TERMINAL.exec(entry);
+    return !m || list[i + 1] !== `completed:${m[1]}${m[2]}`;
+  });
 }
