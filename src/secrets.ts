@@ -93,9 +93,22 @@ export class Redactor {
   }
 }
 
+/** The strings `Redactor.scrubStrings` scrubs in `value`, found by the same walk (for answers that are checked many times). */
+export function stringsScrubbedIn(value: unknown, depth = 0, out: string[] = []): string[] {
+  if (typeof value === 'string') out.push(value);
+  else if (walked(value, depth)) for (const v of Array.isArray(value) ? value : Object.values(value)) stringsScrubbedIn(v, depth + 1, out);
+  return out;
+}
+
+/** Arrays and plain objects, down to a depth of 32: what the string walks go into. */
+function walked(value: unknown, depth: number): value is object {
+  if (depth > 32 || value === null || typeof value !== 'object' || value instanceof Date) return false;
+  return Array.isArray(value) || Object.getPrototypeOf(value) === Object.prototype || Object.getPrototypeOf(value) === null;
+}
+
 function scrubStringsDeep(value: unknown, r: Redactor, depth: number): unknown {
   if (typeof value === 'string') return r.scrub(value);
-  if (depth > 32 || value === null || typeof value !== 'object' || value instanceof Date) return value;
+  if (!walked(value, depth)) return value;
   if (Array.isArray(value)) {
     let out: unknown[] | undefined;
     value.forEach((v, i) => {
@@ -104,7 +117,6 @@ function scrubStringsDeep(value: unknown, r: Redactor, depth: number): unknown {
     });
     return out ?? value;
   }
-  if (Object.getPrototypeOf(value) !== Object.prototype && Object.getPrototypeOf(value) !== null) return value;
   let out: Record<string, unknown> | undefined;
   for (const [k, v] of Object.entries(value)) {
     const s = scrubStringsDeep(v, r, depth + 1);

@@ -3,7 +3,7 @@ import { Hono, type Context } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import type { z } from 'zod';
 import type { Logger } from '../log.js';
-import type { Redactor } from '../secrets.js';
+import { stringsScrubbedIn, type Redactor } from '../secrets.js';
 import { HttpError, MAX_ERROR_MESSAGE, quote, toHttpError } from './errors.js';
 import type { Reply, RouteDef } from './route.js';
 import { keepTickObjectShape } from './tick-shape.js';
@@ -127,7 +127,7 @@ function guardWithToken(app: Hono, token: string, opts: AppOptions): void {
 
 function frozenEnvelope(data: object): { body: string; strings: string[] } {
   let envelope = envelopes.get(data);
-  if (envelope === undefined) envelopes.set(data, (envelope = { body: JSON.stringify({ data }), strings: stringsIn(data, 0, []) }));
+  if (envelope === undefined) envelopes.set(data, (envelope = { body: JSON.stringify({ data }), strings: stringsScrubbedIn(data) }));
   return envelope;
 }
 
@@ -135,18 +135,6 @@ function frozenEnvelope(data: object): { body: string; strings: string[] } {
 function nothingToMask(strings: string[], redactor: Redactor): boolean {
   for (const s of strings) if (redactor.scrub(s) !== s) return false;
   return true;
-}
-
-/** The strings `Redactor.scrubStrings` scrubs in `value`: in arrays and plain objects, down to the same depth. */
-function stringsIn(value: unknown, depth: number, out: string[]): string[] {
-  if (typeof value === 'string') out.push(value);
-  else if (depth <= 32 && value !== null && typeof value === 'object' && !(value instanceof Date)) {
-    if (Array.isArray(value)) for (const v of value as unknown[]) stringsIn(v, depth + 1, out);
-    else if (Object.getPrototypeOf(value) === Object.prototype || Object.getPrototypeOf(value) === null) {
-      for (const v of Object.values(value)) stringsIn(v, depth + 1, out);
-    }
-  }
-  return out;
 }
 
 function sendError(c: Context, err: HttpError, opts: AppOptions, cause?: unknown): Response {

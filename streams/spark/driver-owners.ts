@@ -30,10 +30,6 @@ export class DriverOwners implements SubmissionStore {
     private readonly capacity = DEFAULT_CAPACITY,
   ) {}
 
-  knownOwner(id: string): string | undefined {
-    return this.owners.get(id);
-  }
-
   async record(s: SubmissionRecord): Promise<void> {
     await this.store.record(s);
     this.learn(s.submissionId, s.tenant);
@@ -72,7 +68,8 @@ export class DriverOwners implements SubmissionStore {
     for (const d of masterIndex(master).aliveByMainClass.get(mainClass) ?? []) {
       const owner = this.owners.get(d.id);
       if (owner === undefined) unknown.push(d.id);
-      else byOwner.set(owner, [...(byOwner.get(owner) ?? []), d.id]);
+      else if (byOwner.has(owner)) byOwner.get(owner)!.push(d.id);
+      else byOwner.set(owner, [d.id]);
     }
     const grouped = { byOwner, unknown };
     byClass.set(mainClass, grouped);
