@@ -38,6 +38,12 @@ interface ReadableMetric {
 export interface ExpositionOptions {
   /** Longest synchronous slice before the loop gets a turn (ms). */
   sliceMs?: number;
+  /**
+   * Masks secrets in what the text quotes: string label values (each distinct one once per build)
+   * and HELP texts. Metric and label names are the code's, sample values numbers: left as they are,
+   * where masking the whole text could cut a secret like "1000" out of a number or a name.
+   */
+  scrub?: (text: string) => string;
 }
 
 const PROMETHEUS_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
@@ -70,12 +76,23 @@ function sampleValue(value: number): string {
   return `${value}`;
 }
 
+/** `escapeLabelValue` after `scrub` for strings, each distinct value scrubbed once. */
+function scrubbedLabelValues(scrub: (text: string) => string): (value: unknown) => string {
+  const seen = new Map<string, string>();
+  return (value) => {
+    if (typeof value !== 'string') return escapeLabelValue(value);
+    let out = seen.get(value);
+    if (out === undefined) seen.set(value, (out = escapeLabelValue(scrub(value))));
+    return out;
+  };
+}
+
 /** `a="x",b="y"`, leaving out the labels in `exclude` (a histogram sample's own labels give way to its series'). */
-function labelPairs(labels: Record<string, unknown>, exclude: Record<string, unknown> | undefined): string {
+function labelPairs(labels: Record<string, unknown>, exclude: Record<string, unknown> | undefined, labelValue: (value: unknown) => string): string {
   let out = '';
   for (const name in labels) {
     if (!hasOwnProperty.call(labels, name) || (exclude !== undefined && hasOwnProperty.call(exclude, name))) continue;
-    out += `${out === '' ? '' : ','}${name}="${escapeLabelValue(labels[name])}"`;
+    out += `${out === '' ? '' : ','}${name}="${labelValue(labels[name])}"`;
   }
   return out;
 }
@@ -83,6 +100,8 @@ function labelPairs(labels: Record<string, unknown>, exclude: Record<string, unk
 export async function expositionText(registry: Registry<RegistryContentType>, opts: ExpositionOptions = {}): Promise<string> {
   if (registry.contentType !== PROMETHEUS_CONTENT_TYPE) return registry.metrics();
   const sliceMs = opts.sliceMs ?? DEFAULT_SLICE_MS;
+  const { scrub } = opts;
+  const labelValue = scrub === undefined ? escapeLabelValue : scrubbedLabelValues(scrub);
   // Lines are joined into flat pieces every few hundred: a rope of tens of thousands of small strings
   // would live through the whole build, and the young-generation GC would copy it again and again.
   const pieces: string[] = [];
@@ -105,7 +124,7 @@ export async function expositionText(registry: Registry<RegistryContentType>, op
     // Metrics are separated by an empty line.
     if (!first) lines.push('');
     first = false;
-    lines.push(`# HELP ${name} ${escapeHelp(data.help)}`, `# TYPE ${name} ${data.type}`);
+    lines.push(`# HELP ${name} ${escapeHelp(scrub === undefined ? data.help : scrub(data.help))}`, `# TYPE ${name} ${data.type}`);
     let sharedSeen: Record<string, unknown> | undefined;
     let sharedText = '';
     const values = data.values ?? [];
@@ -115,9 +134,9 @@ export async function expositionText(registry: Registry<RegistryContentType>, op
       if (shared !== sharedSeen) {
         // A histogram's samples of one series come one after the other with the same labels object.
         sharedSeen = shared;
-        sharedText = shared === undefined ? '' : labelPairs(shared, undefined);
+        sharedText = shared === undefined ? '' : labelPairs(shared, undefined, labelValue);
       }
-      const own = sample.labels === undefined ? '' : labelPairs(sample.labels, shared);
+      const own = sample.labels === undefined ? '' : labelPairs(sample.labels, shared, labelValue);
       const pairs = own === '' ? sharedText : sharedText === '' ? own : `${own},${sharedText}`;
       lines.push(`${sample.metricName ?? name}${pairs === '' ? '' : `{${pairs}}`} ${sampleValue(sample.value)}`);
       if (lines.length >= LINES_PER_PIECE) flush();

@@ -1,7 +1,7 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { Observable, Subscription } from 'rxjs';
 import type { OrchestratorEvent } from '../streams/events.js';
-import { expositionText } from './metrics-exposition.js';
+import { expositionText, type ExpositionOptions } from './metrics-exposition.js';
 
 const MASTER_STATUSES = ['ALIVE', 'STANDBY', 'RECOVERING', 'COMPLETING_RECOVERY'] as const;
 const SUBMIT_PURPOSES = ['keep-alive', 'replay-start', 'replay-continue', 'replay-resume'] as const;
@@ -316,8 +316,8 @@ export class Metrics {
    * loop between them: with many tenants it is megabytes, and built in one go it held the loop at
    * every scrape.
    */
-  text(): Promise<string> {
-    return expositionText(this.registry);
+  text(opts?: ExpositionOptions): Promise<string> {
+    return expositionText(this.registry, opts);
   }
 
   get contentType(): string {

@@ -48,6 +48,120 @@ export function scrubCredentialPatterns(text: string): string {
 }
 
 /**
+ * The masking rule: each secret in turn, longest first, masked wherever it is in the text as the
+ * previous ones left it. `secrets` is in that order; `only`, when given, skips the others.
+ */
+function maskOneByOne(text: string, secrets: readonly string[], only?: (secret: string) => boolean): string {
+  let out = text;
+  for (const secret of secrets) if ((only === undefined || only(secret)) && out.includes(secret)) out = out.split(secret).join(MASK);
+  return out;
+}
+
+/** Up to this many secrets, a scrub searches the text for each in turn (a native search each); beyond, `SecretIndex` reads it once. */
+const SEARCHED_ONE_BY_ONE = 32;
+/** Characters hashed at each position of the text: the low bytes of four fill a 32-bit key (no more than MIN_SCRUB_LENGTH). */
+const WINDOW = 4;
+/** Fibonacci hashing: the key times 2^32 / golden ratio, its top bits the slot. */
+const HASH_MULTIPLIER = 0x9e3779b1;
+/** Windows of a secret considered for its place in the index (its first ones). */
+const WINDOW_CHOICES = 32;
+
+/**
+ * `maskOneByOne`'s result, at a cost that does not grow with the number of secrets: each secret
+ * is filed under the hash of one window of four of its characters, chosen where the fewest
+ * others are filed (access key ids share "AKIA", session tokens a dozen characters), and the text
+ * is read once, hashing the four characters ending at each position; a filed window that matches
+ * points at a place the secret may start, checked whole.
+ *
+ * Where every occurrence stands alone (none overlaps another) and no secret could appear across a
+ * mask once one is in, the rule's result is the text with each occurrence masked, built in one
+ * go. Otherwise the rule itself runs, over the secrets that can be there: those found, and those
+ * that could appear across a mask. A mask always starts with "[" and ends with "]", and so does
+ * every run of characters that masks left, so such a secret holds a bracket or lies inside "redacted".
+ */
+class SecretIndex {
+  /** Slot (a window's hash) → 1 + its place in `filed`; 0: nothing filed there. */
+  private readonly slots: Int32Array;
+  private readonly shift: number;
+  /** By slot: the secrets filed there and the offset of their window. */
+  private readonly filed: { secret: string; offset: number }[][] = [];
+  private readonly maskShaped: Set<string>;
+
+  constructor(private readonly secrets: readonly string[]) {
+    const bits = Math.min(20, Math.max(12, Math.ceil(Math.log2(secrets.length * 64))));
+    this.slots = new Int32Array(1 << bits);
+    this.shift = 32 - bits;
+    for (const secret of secrets) {
+      let best = -1;
+      let bestSize = Number.POSITIVE_INFINITY;
+      for (let offset = 0; offset <= Math.min(secret.length - WINDOW, WINDOW_CHOICES - 1); offset++) {
+        const slot = this.slotOf(windowKey(secret, offset));
+        const size = this.slots[slot] === 0 ? 0 : this.filed[this.slots[slot]! - 1]!.length;
+        if (size < bestSize) [best, bestSize] = [offset, size];
+      }
+      const slot = this.slotOf(windowKey(secret, best));
+      if (this.slots[slot] === 0) this.slots[slot] = this.filed.push([]);
+      this.filed[this.slots[slot]! - 1]!.push({ secret, offset: best });
+    }
+    this.maskShaped = new Set(secrets.filter((s) => s.includes('[') || s.includes(']') || MASK.includes(s)));
+  }
+
+  private slotOf(key: number): number {
+    return Math.imul(key, HASH_MULTIPLIER) >>> this.shift;
+  }
+
+  mask(text: string): string {
+    // Occurrences as [start, end, start, end, …], in the order they are found.
+    let spans: number[] | undefined;
+    let found: Set<string> | undefined;
+    const { slots, shift } = this;
+    let key = 0;
+    for (let i = 0, n = text.length; i < n; i++) {
+      key = (key << 8) | (text.charCodeAt(i) & 0xff);
+      const at = slots[Math.imul(key, HASH_MULTIPLIER) >>> shift]!;
+      if (at === 0 || i < WINDOW - 1) continue;
+      for (const { secret, offset } of this.filed[at - 1]!) {
+        const start = i - (WINDOW - 1) - offset;
+        if (start < 0 || !text.startsWith(secret, start)) continue;
+        (spans ??= []).push(start, start + secret.length);
+        (found ??= new Set()).add(secret);
+      }
+    }
+    if (spans === undefined || found === undefined) return text;
+    const ordered = this.maskShaped.size === 0 ? apart(spans) : undefined;
+    if (ordered === undefined) {
+      const there = found;
+      return maskOneByOne(text, this.secrets, (s) => there.has(s) || this.maskShaped.has(s));
+    }
+    let out = '';
+    let from = 0;
+    for (let j = 0; j < ordered.length; j += 2) {
+      out += text.slice(from, ordered[j]) + MASK;
+      from = ordered[j + 1]!;
+    }
+    return out + text.slice(from);
+  }
+}
+
+/** The key `SecretIndex.mask` computes at the end of a window: the low bytes of its four characters. */
+function windowKey(text: string, start: number): number {
+  let key = 0;
+  for (let i = start; i < start + WINDOW; i++) key = (key << 8) | (text.charCodeAt(i) & 0xff);
+  return key;
+}
+
+/** The spans sorted by start, or undefined when two of them overlap. */
+function apart(spans: number[]): number[] | undefined {
+  const order = Array.from({ length: spans.length / 2 }, (_, j) => j).sort((a, b) => spans[2 * a]! - spans[2 * b]!);
+  const out: number[] = [];
+  for (const j of order) {
+    if (out.length > 0 && spans[2 * j]! < out[out.length - 1]!) return undefined;
+    out.push(spans[2 * j]!, spans[2 * j + 1]!);
+  }
+  return out;
+}
+
+/**
  * Removes known secret values from any text (log lines, event payloads, error bodies), and the
  * credentials recognisable by shape or name (`scrubCredentialPatterns`). Keys are masked by name
  * where structure is known; this catches the same values anywhere else, e.g. inside an error
@@ -55,11 +169,13 @@ export function scrubCredentialPatterns(text: string): string {
  */
 export class Redactor {
   private readonly secrets: string[];
+  private readonly index: SecretIndex | undefined;
 
   constructor(values: Iterable<string | undefined>) {
     this.secrets = [...new Set([...values].filter((v): v is string => typeof v === 'string' && v.length >= MIN_SCRUB_LENGTH))]
       // Longest first, so a secret that contains another is masked whole.
       .sort((a, b) => b.length - a.length);
+    this.index = this.secrets.length > SEARCHED_ONE_BY_ONE ? new SecretIndex(this.secrets) : undefined;
   }
 
   static fromConfig(config: Config, env: NodeJS.ProcessEnv = process.env): Redactor {
@@ -73,9 +189,7 @@ export class Redactor {
   }
 
   scrub(text: string): string {
-    let out = text;
-    for (const secret of this.secrets) if (out.includes(secret)) out = out.split(secret).join(MASK);
-    return scrubCredentialPatterns(out);
+    return scrubCredentialPatterns(this.index ? this.index.mask(text) : maskOneByOne(text, this.secrets));
   }
 
   /** A deep copy with secret keys masked and secret values scrubbed from every string. */
