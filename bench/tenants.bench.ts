@@ -9,7 +9,7 @@
  * `tenants.sqlite.*`).
  *
  *   node --import tsx bench/tenants.bench.ts [--quick] [--db mysql|sqlite|both] [--tenants N] [--settle SECONDS]
- *        [--window SECONDS] [--deaths N] [--profile DIR] [--heap-snapshot] [--keep] [--no-build]
+ *        [--window SECONDS] [--deaths N] [--profile DIR] [--heap-snapshot] [--node-args "ARGS"] [--keep] [--no-build]
  *
  * --quick   100 tenants with every interval divided by 10 (poll 1.5 s, discovery 30 s, delay
  *           6 s): the same polls per second as 1,000 tenants at 15 s, a 10 s window; under a
@@ -17,6 +17,7 @@
  * --db      which databases (default both)
  * --profile DIR  the daemon runs with --cpu-prof and writes its profile to DIR/<db> when it stops
  * --heap-snapshot  the daemon writes a heap snapshot at the end of the window (use with --keep)
+ * --node-args "ARGS"  more node options for the daemon (e.g. "--perf-basic-prof" to read it with perf)
  * --deaths N  driver deaths in the recovery phase (default 60; quick 15)
  * --keep    keep the temporary directory (config, daemon log, SQLite file, stores)
  * --no-build  run dist/ as it is (default: `node scripts/build-if-needed.mjs` first)
@@ -152,6 +153,7 @@ async function runScenario(db: DatabaseKind, storesDir: string, dir: string): Pr
   const nodeArgs = [
     ...(profileDir ? ['--cpu-prof', '--cpu-prof-dir', join(profileDir, db)] : []),
     ...(hasFlag('--heap-snapshot') ? ['--heapsnapshot-signal=SIGUSR2'] : []),
+    ...(flagValue('--node-args')?.split(' ').filter(Boolean) ?? []),
   ];
   let daemon: Daemon | undefined;
   const name = (figure: string) => `tenants.${db}.${figure}`;

@@ -1,5 +1,3 @@
-import { asyncScheduler, retry, timer, type MonoTypeOperatorFunction, type SchedulerLike } from 'rxjs';
-
 export interface BackoffOptions {
   minMs: number;
   maxMs: number;
@@ -21,20 +19,4 @@ export interface RetryInfo {
   attempt: number;
   delayMs: number;
   error: unknown;
-}
-
-/**
- * Resubscribes to a failed source after a growing, jittered delay, forever: a daemon's
- * stream must come back once its dependency does. The attempt count starts again after
- * the source emits, so one failure after a long healthy run waits only the minimum.
- */
-export function retryWithBackoff<T>(opts: BackoffOptions & { scheduler?: SchedulerLike; onRetry?: (info: RetryInfo) => void }): MonoTypeOperatorFunction<T> {
-  return retry({
-    resetOnSuccess: true,
-    delay: (error: unknown, attempt: number) => {
-      const delayMs = backoffDelay(attempt, opts);
-      opts.onRetry?.({ attempt, delayMs, error });
-      return timer(delayMs, opts.scheduler ?? asyncScheduler);
-    },
-  });
 }

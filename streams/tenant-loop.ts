@@ -1,26 +1,10 @@
-import {
-  asyncScheduler,
-  catchError,
-  defer,
-  EMPTY,
-  exhaustMap,
-  ignoreElements,
-  merge,
-  Observable,
-  observeOn,
-  Subject,
-  takeUntil,
-  tap,
-  throwError,
-  type ObservableInput,
-  type SchedulerLike,
-} from 'rxjs';
+import { asyncScheduler, Observable, type ObservableInput, type SchedulerLike, type Subject, type Subscriber } from 'rxjs';
 import { COMMAND_ACTS, type CommandArgs, type CommandKind, type CommandResult } from './commands.js';
 import { errorMessage, type Emit, type EventInput, type OrchestratorEvent } from './events.js';
 import { NotLeaderError, type LoopGate } from './leadership.js';
 import { Lane, LoopStoppedError } from './lane.js';
-import { retryWithBackoff, type BackoffOptions } from './retry-backoff.js';
-import { tickGrid } from './tick-grid.js';
+import type { BackoffOptions } from './retry-backoff.js';
+import { StreamTicker } from './stream-ticker.js';
 
 /** What a stream gets from its loop: who it works for, the time, where to report, and whether it may act. */
 export interface StreamContext {
@@ -74,13 +58,6 @@ export interface BuiltStreams<V> {
   views: V;
 }
 
-interface Command {
-  kind: CommandKind;
-  args: unknown;
-  resolve(value: unknown): void;
-  reject(error: unknown): void;
-}
-
 export class UnknownCommandError extends Error {
   constructor(readonly command: string) {
     super(`unknown command "${command}"`);
@@ -106,22 +83,22 @@ export interface TenantLoopOptions<V = unknown> {
 }
 
 /**
- * A tenant's control loop: its source streams merged with its command Subject. HTTP
- * handlers push commands; ticks and commands of one stream share a Lane, so they never
- * overlap; each stream's ticks are retried with backoff, so a failing stream comes back and
- * never stops the others.
+ * A tenant's control loop: its streams' ticks and the commands HTTP handlers push. Ticks and
+ * commands of one stream share a Lane, so they never overlap; a stream whose run fails ticks
+ * again after a backoff (StreamTicker), so a failing stream comes back and never stops the others.
  */
 export class TenantLoop<V = unknown> {
   readonly tenant: string;
   readonly context: StreamContext;
   /** What the streams show of their state (undefined when the streams were given without views). */
   readonly views: V | undefined;
-  private readonly commands = new Subject<Command>();
-  private readonly stop$ = new Subject<void>();
   private readonly streams: StreamDefinition[];
   private readonly lanes = new Map<string, Lane>();
   private readonly routes = new Map<CommandKind, { lane: Lane; handler: (args: never) => ObservableInput<unknown> }>();
   private running = false;
+  private stopped = false;
+  private tickers: StreamTicker[] = [];
+  private runSubscriber: Subscriber<never> | undefined;
 
   constructor(private readonly opts: TenantLoopOptions<V>) {
     this.tenant = opts.tenant;
@@ -151,11 +128,18 @@ export class TenantLoop<V = unknown> {
 
   /** The loop itself; subscribe to run it. Completes after `stop()`. */
   run(): Observable<never> {
-    return defer(() => {
+    return new Observable<never>((subscriber) => {
+      if (this.stopped) {
+        subscriber.complete();
+        return;
+      }
       this.running = true;
+      this.runSubscriber = subscriber;
       this.context.emit({ type: 'loop.started', streams: this.streams.map((s) => s.name) });
-      return merge(...this.streams.map((s) => this.ticks(s)), this.commands.pipe(tap((cmd) => this.route(cmd))));
-    }).pipe(takeUntil(this.stop$), ignoreElements());
+      this.tickers = this.streams.map((s) => this.ticker(s));
+      for (const ticker of this.tickers) ticker.start();
+      return () => this.stopTicking();
+    });
   }
 
   /** Pushes a command into the loop and resolves with the outcome of the action it ran. */
@@ -175,9 +159,7 @@ export class TenantLoop<V = unknown> {
   enqueue<K extends CommandKind>(kind: K, args: CommandArgs<K>): Promise<CommandResult<K>> {
     const refused = this.refusal(kind);
     if (refused) throw refused;
-    return new Promise<CommandResult<K>>((resolve, reject) => {
-      this.commands.next({ kind, args, resolve: resolve as (v: unknown) => void, reject });
-    });
+    return new Promise<CommandResult<K>>((resolve, reject) => this.route(kind, args, resolve as (v: unknown) => void, reject));
   }
 
   /** Why the loop would refuse `kind` now, if it would. */
@@ -215,26 +197,32 @@ export class TenantLoop<V = unknown> {
 
   /** Stops the ticks, refuses new commands, and resolves when the actions in flight have finished. */
   async stop(): Promise<void> {
+    this.stopped = true;
     if (!this.running) return;
     this.running = false;
-    this.stop$.next();
+    this.stopTicking();
+    this.runSubscriber?.complete();
     await Promise.all([...this.lanes.values()].map((lane) => lane.close()));
     this.context.emit({ type: 'loop.stopped' });
   }
 
-  private route(cmd: Command): void {
-    const route = this.routes.get(cmd.kind);
-    if (!route) return cmd.reject(new UnknownCommandError(cmd.kind));
+  private route(kind: CommandKind, args: unknown, resolve: (value: unknown) => void, reject: (error: unknown) => void): void {
+    const route = this.routes.get(kind);
+    if (!route) return reject(new UnknownCommandError(kind));
     // Refused at enqueue on a replica that does not act; checked again when the job starts (it may wait behind another).
-    route.lane.enqueue(commandKey(cmd.kind, cmd.args), this.work(cmd.kind, route.handler, cmd.args), {
-      resolve: cmd.resolve,
+    route.lane.enqueue(commandKey(kind, args), this.work(kind, route.handler, args), {
+      resolve,
       reject: (error) => {
         if (!(error instanceof LoopStoppedError) && !(error instanceof NotLeaderError)) {
-          this.context.emit({ type: 'command.failed', command: cmd.kind, error: errorMessage(error) });
+          this.context.emit({ type: 'command.failed', command: kind, error: errorMessage(error) });
         }
-        cmd.reject(error);
+        reject(error);
       },
     });
+  }
+
+  private stopTicking(): void {
+    for (const ticker of this.tickers.splice(0)) ticker.stop();
   }
 
   /** The handler's work, refused when it starts on a replica that (no longer) acts. */
@@ -246,45 +234,43 @@ export class TenantLoop<V = unknown> {
     };
   }
 
-  private ticks(stream: StreamDefinition): Observable<unknown> {
+  private ticker(stream: StreamDefinition): StreamTicker {
     const { command, args } = stream.tick;
     const route = this.routes.get(command);
     if (!route) throw new UnknownCommandError(command);
     const random = this.opts.random ?? Math.random;
     const spread = Math.min(stream.intervalMs, this.opts.firstTickSpreadMs ?? stream.intervalMs);
-    let firstDelay = Math.floor(random() * spread);
+    const firstDelayMs = Math.floor(random() * spread);
     // Where in its interval the stream ticks after the first one: where the first tick fell when
     // that is spread over the whole interval; else a place of its own, so that the ticks of
     // long intervals (discovery every 5 min) are spread over the interval, not over its first
     // 15 s, while the first run still comes within them.
-    let phase = spread >= stream.intervalMs ? firstDelay : Math.floor(random() * stream.intervalMs);
+    const phaseMs = spread >= stream.intervalMs ? firstDelayMs : Math.floor(random() * stream.intervalMs);
+    const key = commandKey(command, args);
+    const work = this.work(command, route.handler, args);
     // Acting again after not acting (ticks were skipped meanwhile): tick now, not at the next interval.
     const acquired$ = COMMAND_ACTS[command] ? this.opts.gate?.acquired$ : undefined;
-    const actingAgain = acquired$ ? acquired$.pipe(observeOn(this.context.scheduler)) : EMPTY;
-    return defer(() => {
-      // After a retry the stream ticks at once (the backoff delay already was the wait), then every interval from there.
-      const [delay, at] = [firstDelay, phase];
-      firstDelay = 0;
-      phase = 0;
-      return merge(tickGrid(delay, at, stream.intervalMs, this.context.scheduler), actingAgain, stream.wakeups ?? EMPTY);
-    }).pipe(
-      // A tick that arrives while the previous one still runs is dropped, not queued. On a
-      // replica that does not act, a tick of an acting stream does nothing: no error, no backoff;
-      // a run that loses the lease mid-way ends the same way.
-      exhaustMap(() => {
-        if (this.notActing(command)) return EMPTY;
-        return route.lane
-          .submit(commandKey(command, args), this.work(command, route.handler, args))
-          .pipe(catchError((error: unknown) => (error instanceof NotLeaderError ? EMPTY : throwError(() => error))));
-      }),
-      retryWithBackoff({
-        ...this.opts.backoff,
-        random,
-        scheduler: this.context.scheduler,
-        onRetry: ({ attempt, delayMs, error }) =>
-          this.context.emit({ type: 'stream.retrying', stream: stream.name, attempt, delayMs, error: errorMessage(error) }),
-      }),
-    );
+    return new StreamTicker({
+      intervalMs: stream.intervalMs,
+      firstDelayMs,
+      phaseMs,
+      ...(acquired$ ? { acquired$ } : {}),
+      ...(stream.wakeups ? { wakeups: stream.wakeups } : {}),
+      scheduler: this.context.scheduler,
+      backoff: { ...this.opts.backoff, random },
+      // On a replica that does not act, a tick of an acting stream does nothing: no error, no
+      // backoff; a run that loses the lease mid-way ends the same way.
+      run: (done) => {
+        if (this.notActing(command)) return false;
+        route.lane.enqueue(key, work, {
+          resolve: () => done(),
+          reject: (error) => done(error instanceof NotLeaderError ? undefined : error),
+        });
+        return true;
+      },
+      onRetry: ({ attempt, delayMs, error }) =>
+        this.context.emit({ type: 'stream.retrying', stream: stream.name, attempt, delayMs, error: errorMessage(error) }),
+    });
   }
 }
 
