@@ -1,5 +1,6 @@
+import { createRequire } from 'node:module';
 import pino, { type Logger } from 'pino';
-import pretty from 'pino-pretty';
+import type PinoPretty from 'pino-pretty';
 import type { OrchestratorEvent } from '../streams/events.js';
 import { SECRET_KEYS, type Redactor } from './secrets.js';
 
@@ -23,7 +24,7 @@ export function createLogger(opts: LogOptions): Logger {
   // Pretty: still one line per event (an event's fields inline), so a tail stays readable.
   const destination =
     opts.format === 'pretty'
-      ? pretty({
+      ? prettyStream()({
           colorize: opts.destination ? false : process.stdout.isTTY,
           translateTime: 'SYS:HH:MM:ss.l',
           ignore: 'pid,hostname',
@@ -44,6 +45,11 @@ export function createLogger(opts: LogOptions): Logger {
     },
     destination,
   );
+}
+
+/** pino-pretty (and its dependencies) loaded only for pretty logs: a JSON-logging daemon never needs them. */
+function prettyStream(): typeof PinoPretty {
+  return createRequire(import.meta.url)('pino-pretty') as typeof PinoPretty;
 }
 
 const WARN_EVENTS = new Set<string>([

@@ -35,7 +35,7 @@ import type { SharedDeps, TenantStreamsFactory, TenantViews } from '../streams/p
 import { errorMessage } from '../streams/events.js';
 import { refreshServiceDelayGauge, withServiceDelays, type ServiceDelayState } from '../streams/service-delays.js';
 import { otherTenantMainClasses } from '../streams/spark/ownership.js';
-import { checkPipeline, preloadKafkaClient, type PipelineHealth } from './health/pipeline-health.js';
+import { checkPipeline, type PipelineHealth } from './health/pipeline-health.js';
 import { BackgroundCheck, CheckOverdueError, type RunOutcome } from './health/fresh-run.js';
 import { describeDatabaseError } from './db/errors.js';
 import { LeaseKeeper } from '../streams/lease-keeper.js';
@@ -165,6 +165,7 @@ export class Orchestrator {
       { scrub: (event) => opts.redactor.scrubStrings(event) },
     );
     this.metrics.initTenants(config.tenants.map((t) => t.name));
+    let openApi: object | undefined;
     const routes = buildRoutes({
       dispatch: (tenant, kind, args) => this.supervisor.dispatch(tenant, kind, args),
       enqueue: (tenant, kind, args) => this.supervisor.enqueue(tenant, kind, args),
@@ -177,7 +178,8 @@ export class Orchestrator {
         const status = this.views(tenant)?.spark;
         return status ? { ...status(), lease: this.leaseStatus(tenant) } : undefined;
       },
-      openapi: () => openApi,
+      // Built at the first request: the document and its generator's work are not kept by a daemon nobody asks.
+      openapi: () => (openApi ??= openApiDocument(routes, VERSION)),
       tenants: (query) => this.tenantsSummary(query),
       recentEvents: (tenant) => {
         if (!this.supervisor.has(tenant)) throw new UnknownTenantError(tenant);
@@ -195,7 +197,6 @@ export class Orchestrator {
       reload: () => this.reload(),
       cluster: () => this.cluster(),
     });
-    const openApi = openApiDocument(routes, VERSION);
     this.app = createApp({
       routes,
       // The tenants of the moment: a reload adds and removes them.
@@ -234,8 +235,6 @@ export class Orchestrator {
         'tenant leases kept in MySQL',
       );
     }
-    // Loading the Kafka client takes a second or two; do it before the first health request.
-    void preloadKafkaClient().catch(() => undefined);
     this.supervisor.start();
     if (this.opts.listen !== false) {
       await new Promise<void>((resolve, reject) => {

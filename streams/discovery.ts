@@ -3,7 +3,7 @@ import { defer } from 'rxjs';
 import type { TenantConfig } from '../src/config/schema.js';
 import type { ServiceDetailsRepository } from '../src/db/service-details.js';
 import type { ObjectStore } from '../src/objectstore/object-store.js';
-import { lastFolder, PartitionDiff, partitionValue, toPartition, type SyncPlan } from './discovery-decision.js';
+import { folderValue, PartitionDiff, type SyncPlan } from './discovery-decision.js';
 import { errorMessage } from './events.js';
 import { PartitionLayout } from './partition-layout.js';
 import type { StreamContext, StreamDefinition } from './tenant-loop.js';
@@ -51,7 +51,11 @@ async function runSync(ctx: StreamContext, deps: DiscoveryDeps & { layout: Parti
   const { plan, ignored } = await planWork(ctx, deps, force);
   const at = new Date(ctx.now());
 
-  await deps.services.insertMany(ctx.tenant, plan.insert, at);
+  try {
+    await deps.services.insertMany(ctx.tenant, plan.insert, at);
+  } finally {
+    plan.release();
+  }
   const removed = await deps.services.deleteByIds(ctx.tenant, plan.removeIds);
   await deps.services.touch(ctx.tenant, plan.presentIds, at);
 
@@ -103,8 +107,11 @@ async function planWork(ctx: StreamContext, deps: DiscoveryDeps & { layout: Part
       firstLevel = await deps.store.listPrefixes(root);
       keys = [...deps.layout.fromListing(firstLevel, ctx.emit)];
     }
-    const partitionKeys = keys;
-    ({ ignored } = await walkPartitions(deps.store, root, keys, (values) => diff.listed(toPartition(partitionKeys, values)), LIST_CONCURRENCY, firstLevel));
+    // Each partition's names by position (a key the layout lacks is the empty string, as in toPartition).
+    const [env, service, component] = ['env', 'service_name', 'component_name'].map((k) => keys.indexOf(k));
+    const onPartition = (values: readonly string[]) =>
+      diff.listedNames(env! >= 0 ? values[env!]! : '', service! >= 0 ? values[service!]! : '', component! >= 0 ? values[component!]! : '');
+    ({ ignored } = await walkPartitions(deps.store, root, keys, onPartition, LIST_CONCURRENCY, firstLevel));
   } catch (err) {
     ctx.emit({ type: 'discovery.failed', error: errorMessage(err) });
     throw err;
@@ -115,7 +122,8 @@ async function planWork(ctx: StreamContext, deps: DiscoveryDeps & { layout: Part
 /**
  * Walks the partition levels: one delimiter listing per folder (every page of it), at most
  * `concurrency` at once over the whole walk, and hands each partition (the values of its
- * folders, one per key) to `onPartition` as its parent's listing comes in. The folders still to
+ * folders, one per key, in an array reused from one call to the next: read it during the call)
+ * to `onPartition` as its parent's listing comes in. The folders still to
  * list wait in one stack, deepest first, so it holds about one level's width (not the whole
  * tree) and the listings stay `concurrency` deep until the last one. Folders that are not
  * `key=value` for the level's key (such as `_spark_metadata/`) are skipped and counted. The
@@ -136,16 +144,23 @@ export async function walkPartitions(
   }
   let ignored = 0;
   const toList: { prefix: string; values: string[] }[] = [];
+  const keyEquals = keys.map((key) => `${key}=`);
+  /** A partition's values, handed to `onPartition` (one array for the whole walk). */
+  const partition: string[] = [];
   /** Takes in the sub-folders of a folder listed with the values of its own path. */
   const found = (values: string[], listed: readonly string[]) => {
-    const key = keys[values.length]!;
-    const leaf = values.length === keys.length - 1;
+    const level = values.length;
+    const leaf = level === keys.length - 1;
     const depth = toList.length;
+    if (leaf) for (let i = 0; i < level; i++) partition[i] = values[i]!;
     for (const child of listed) {
-      const value = partitionValue(lastFolder(child), key);
+      const value = folderValue(child, keyEquals[level]!);
       if (value === null) ignored += 1;
-      else if (leaf) onPartition([...values, value]);
-      else toList.push({ prefix: child, values: [...values, value] });
+      else if (leaf) {
+        partition[level] = value;
+        onPartition(partition);
+        // Copies: the listing's strings are slices of its whole answer, which the folder would keep alive until listed.
+      } else toList.push({ prefix: copyOf(child), values: [...values, copyOf(value)] });
     }
     // Taken from the end: reversed, the sub-folders are listed in the order they were found.
     reverseFrom(toList, depth);
@@ -191,6 +206,11 @@ export async function walkPartitions(
     next();
   });
   return { ignored };
+}
+
+/** A string of its own, exactly (UTF-16 holds any JS string): not a slice keeping a larger one alive. */
+function copyOf(text: string): string {
+  return Buffer.from(text, 'utf16le').toString('utf16le');
 }
 
 function reverseFrom<T>(items: T[], start: number): void {

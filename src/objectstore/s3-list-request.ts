@@ -1,21 +1,23 @@
 /**
  * The hot request of discovery, ListObjectsV2, sent without the SDK's middleware stack: signed
- * with SigV4 by the SDK's own signer (`@smithy/signature-v4`) with the client's resolved
- * credentials provider (the default chain, an assumed role), to the endpoint the client's own
- * endpoint rules resolve for the bucket, sent with undici and parsed by `s3-list-xml.ts`.
- * Retries, backoff and their counting stay with the caller (`S3ObjectStore.send`), as for the
- * SDK's requests; errors carry what `classifyS3Error` reads (name = S3 code, HTTP status).
+ * with SigV4 (`s3-sigv4.ts`) with the client's resolved credentials provider (the default chain,
+ * an assumed role), to the endpoint the client's own endpoint rules resolve for the bucket, sent
+ * with Node's own HTTP client and parsed by `s3-list-xml.ts`. Retries, backoff and their
+ * counting stay with the caller (`S3ObjectStore.send`), as for the SDK's requests; errors carry
+ * what `classifyS3Error` reads (name = S3 code, HTTP status).
+ *
+ * Node's HTTP client parses answers with the native llhttp. undici parses with a WebAssembly
+ * build of it, which V8 recompiles with TurboFan on a background thread once a sync makes it
+ * hot: a transient ~30 MB of compiler memory in the middle of the first sync.
  */
+import http from 'node:http';
+import https from 'node:https';
 import type { S3Client } from '@aws-sdk/client-s3';
-import { SignatureV4 } from '@smithy/signature-v4';
-import { Agent, type Dispatcher } from 'undici';
+import { watchAbort } from './abort-watch.js';
 import { parseListObjectsV2, parseS3Error, type ListObjectsV2Page } from './s3-list-xml.js';
-
-/** SHA-256 of an empty body: a GET's payload hash, known in advance. */
-const EMPTY_SHA256 = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855';
+import { escapeUri, GetSigner, type SigningCredentials } from './s3-sigv4.js';
 /** Connections per origin, as the SDK's default agent allows. */
 const MAX_CONNECTIONS = 50;
-const TIMEOUT_CODES = new Set(['UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT']);
 
 export interface ListObjectsV2Request {
   prefix: string;
@@ -44,75 +46,97 @@ export class S3HttpError extends Error {
   }
 }
 
-/** RFC 3986 escaping, as SigV4's canonical query string has it (the URL sent must match it). */
-function escapeUri(value: string): string {
-  return encodeURIComponent(value).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
-}
-
 interface Answer {
   status: number;
-  headers: Record<string, string | string[] | undefined>;
+  headers: http.IncomingHttpHeaders;
   body: string;
 }
 
+interface Timeouts {
+  connectionTimeoutMs: number;
+  requestTimeoutMs: number;
+}
+
+/** A timeout, as `classifyS3Error` reads it (retryable); `code` says which wait ran out. */
+function timeoutError(code: string, what: string): Error {
+  return Object.assign(new Error(`the request timed out (${what})`), { name: 'TimeoutError', code });
+}
+
 /**
- * A GET whose whole answer is read as text, through undici's dispatch handler interface: no
- * body stream per request (a listing page is small, and ten thousand of them are sent).
+ * A GET whose whole answer is read as text. The connection must be made within the connect
+ * timeout; then the socket may stay silent at most the request timeout (waiting for the
+ * headers, or between two chunks of the body). An abort of `signal` destroys the request.
  */
-function get(agent: Agent, origin: string, path: string, headers: Record<string, string>, signal: AbortSignal | undefined): Promise<Answer> {
+function get(agent: http.Agent, url: URL, path: string, headers: Record<string, string>, timeouts: Timeouts, signal: AbortSignal | undefined): Promise<Answer> {
   return new Promise<Answer>((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let status = 0;
-    let answerHeaders: Answer['headers'] = {};
-    let controller: Dispatcher.DispatchController | undefined;
-    const onAbort = () => controller?.abort(signal?.reason instanceof Error ? signal.reason : new DOMException('aborted', 'AbortError'));
-    const settle = () => signal?.removeEventListener('abort', onAbort);
-    const handler: Dispatcher.DispatchHandler = {
-      onRequestStart(c) {
-        controller = c;
-        if (signal?.aborted) onAbort();
-      },
-      onResponseStart(_c, statusCode, responseHeaders) {
-        status = statusCode;
-        answerHeaders = responseHeaders;
-      },
-      onResponseData(_c, chunk) {
-        chunks.push(chunk);
-      },
-      onResponseEnd() {
-        settle();
-        resolve({ status, headers: answerHeaders, body: chunks.length === 1 ? chunks[0]!.toString('utf8') : Buffer.concat(chunks).toString('utf8') });
-      },
-      onResponseError(_c, error) {
-        settle();
-        reject(error);
-      },
+    let connectTimer: NodeJS.Timeout | undefined;
+    let settled = false;
+    let unwatch: (() => void) | undefined;
+    const settle = () => {
+      settled = true;
+      clearTimeout(connectTimer);
+      unwatch?.();
     };
-    signal?.addEventListener('abort', onAbort, { once: true });
-    agent.dispatch({ origin, path, method: 'GET', headers }, handler);
+    const fail = (error: Error) => {
+      if (settled) return;
+      settle();
+      reject(error);
+    };
+    const request = (url.protocol === 'https:' ? https : http).request({
+      agent,
+      protocol: url.protocol,
+      // An IPv6 literal without its URL brackets, as Node's own URL-to-options conversion does.
+      hostname: url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname,
+      port: url.port,
+      path,
+      method: 'GET',
+      headers,
+    });
+    const onAbort = (reason: unknown) => request.destroy(reason instanceof Error ? reason : new DOMException('aborted', 'AbortError'));
+    request.once('socket', (socket) => {
+      // A reused keep-alive socket is connected already.
+      if (!socket.connecting) return;
+      connectTimer = setTimeout(() => request.destroy(timeoutError('ERR_SOCKET_CONNECTION_TIMEOUT', 'connect')), timeouts.connectionTimeoutMs);
+      socket.once('connect', () => clearTimeout(connectTimer));
+    });
+    // Idle time of the socket once connected (Node arms it after the connection is made).
+    request.setTimeout(timeouts.requestTimeoutMs, () => request.destroy(timeoutError('ETIMEDOUT', 'no data')));
+    request.once('error', fail);
+    request.once('response', (response) => {
+      const chunks: Buffer[] = [];
+      response.on('data', (chunk: Buffer) => chunks.push(chunk));
+      response.once('error', fail);
+      response.once('end', () => {
+        if (settled) return;
+        settle();
+        resolve({
+          status: response.statusCode ?? 0,
+          headers: response.headers,
+          body: chunks.length === 1 ? chunks[0]!.toString('utf8') : Buffer.concat(chunks).toString('utf8'),
+        });
+      });
+    });
+    if (signal?.aborted) onAbort(signal.reason);
+    else if (signal) unwatch = watchAbort(signal, onAbort);
+    request.end();
   });
 }
 
 export class S3ListRequester {
-  private readonly agent: Agent;
+  private readonly agent: http.Agent;
   /** Added to the clock when signing: set from the server's Date after a RequestTimeTooSkewed. */
   private clockOffsetMs: number;
 
   private constructor(
     private readonly url: URL,
-    private readonly signer: SignatureV4,
-    private readonly signingRegion: string,
-    private readonly signingService: string,
-    opts: ListRequestOptions,
+    private readonly credentials: () => Promise<SigningCredentials>,
+    private readonly signer: GetSigner,
+    private readonly timeouts: ListRequestOptions,
     clockOffsetMs: number,
   ) {
     this.clockOffsetMs = clockOffsetMs;
-    this.agent = new Agent({
-      connections: MAX_CONNECTIONS,
-      connect: { timeout: opts.connectionTimeoutMs },
-      headersTimeout: opts.requestTimeoutMs,
-      bodyTimeout: opts.requestTimeoutMs,
-    });
+    const agentOptions: http.AgentOptions = { keepAlive: true, maxSockets: MAX_CONNECTIONS };
+    this.agent = url.protocol === 'https:' ? new https.Agent(agentOptions) : new http.Agent(agentOptions);
   }
 
   /**
@@ -138,51 +162,30 @@ export class S3ListRequester {
     if (scheme?.name !== 'sigv4' || Object.keys(endpoint.headers ?? {}).length > 0) return undefined;
     const region = scheme.signingRegion ?? (await cfg.region());
     const service = scheme.signingName ?? 's3';
-    // S3 signs the path as it is sent (no double escaping), as the SDK's S3 client does.
-    const signer = new SignatureV4({ credentials: cfg.credentials, region, service, sha256: cfg.sha256, uriEscapePath: false, applyChecksum: true });
-    return new S3ListRequester(new URL(endpoint.url.href), signer, region, service, opts, cfg.systemClockOffset ?? 0);
+    // The client's provider: the default chain or an assumed role, cached and refreshed before expiry.
+    const credentials = () => cfg.credentials();
+    return new S3ListRequester(new URL(endpoint.url.href), credentials, new GetSigner(region, service), opts, cfg.systemClockOffset ?? 0);
   }
 
   /** One ListObjectsV2 request (one page). */
   async list(req: ListObjectsV2Request, signal?: AbortSignal): Promise<ListObjectsV2Page> {
-    const query: Record<string, string> = { 'list-type': '2' };
-    if (req.prefix !== '') query.prefix = req.prefix;
-    if (req.delimiter !== undefined) query.delimiter = req.delimiter;
-    if (req.continuationToken !== undefined) query['continuation-token'] = req.continuationToken;
-    if (req.maxKeys !== undefined) query['max-keys'] = String(req.maxKeys);
+    // The canonical query (names in sorted order, escaped), sent as it is signed.
+    let query = '';
+    if (req.continuationToken !== undefined) query += `continuation-token=${escapeUri(req.continuationToken)}&`;
+    if (req.delimiter !== undefined) query += `delimiter=${escapeUri(req.delimiter)}&`;
+    query += 'list-type=2';
+    if (req.maxKeys !== undefined) query += `&max-keys=${req.maxKeys}`;
+    if (req.prefix !== '') query += `&prefix=${escapeUri(req.prefix)}`;
     const { url } = this;
     const path = url.pathname === '' ? '/' : url.pathname;
-    const signed = await this.signer.sign(
-      {
-        method: 'GET',
-        protocol: url.protocol,
-        hostname: url.hostname,
-        ...(url.port ? { port: Number(url.port) } : {}),
-        path,
-        query,
-        headers: { host: url.host, 'x-amz-content-sha256': EMPTY_SHA256 },
-      },
-      { signingDate: new Date(Date.now() + this.clockOffsetMs), signingRegion: this.signingRegion, signingService: this.signingService },
-    );
-    const search = Object.entries(query)
-      .map(([k, v]) => `${escapeUri(k)}=${escapeUri(v)}`)
-      .join('&');
-    let res: Answer;
-    try {
-      res = await get(this.agent, url.origin, `${path}?${search}`, signed.headers, signal);
-    } catch (error) {
-      const code = (error as { code?: unknown }).code;
-      if (typeof code === 'string' && TIMEOUT_CODES.has(code)) {
-        throw Object.assign(new Error(`the request timed out (${code})`, { cause: error }), { name: 'TimeoutError', code });
-      }
-      throw error;
-    }
+    const headers = this.signer.sign(url.host, path, query, await this.credentials(), new Date(Date.now() + this.clockOffsetMs));
+    const res = await get(this.agent, url, `${path}?${query}`, headers, this.timeouts, signal);
     if (res.status !== 200) throw this.httpError(res.status, res.body, res.headers.date);
     return parseListObjectsV2(res.body);
   }
 
   close(): void {
-    void this.agent.destroy().catch(() => undefined);
+    this.agent.destroy();
   }
 
   private httpError(status: number, body: string, date: string | string[] | undefined): S3HttpError {

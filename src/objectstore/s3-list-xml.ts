@@ -20,47 +20,144 @@ export class S3XmlError extends Error {
   override readonly name = 'S3XmlError';
 }
 
-/** Tags, CDATA sections, comments and processing instructions, in document order. */
-const MARKUP = /<(\/?)([A-Za-z_][\w.:-]*)[^>]*?(\/?)>|<!\[CDATA\[([\s\S]*?)\]\]>|<!--[\s\S]*?-->|<\?[\s\S]*?\?>|<!DOCTYPE[^>]*>/g;
+/** A tag name's first character: a letter or `_`. */
+function isNameStart(c: number): boolean {
+  return (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c === 95;
+}
+
+/** A tag name's other characters: letters, digits, `_`, `.`, `:` and `-`. */
+function isNameChar(c: number): boolean {
+  return isNameStart(c) || (c >= 48 && c <= 57) || c === 45 || c === 46 || c === 58;
+}
+
+/**
+ * Tag names and element paths seen before, one string each (an S3 answer repeats the same few
+ * thousands of times): a page is read without a new string per tag. Bounded, for answers that
+ * are not what they should be.
+ */
+const knownNames: string[] = [];
+const knownPaths = new Map<string, Map<string, string>>();
+const MAX_KNOWN = 64;
+
+function nameAt(xml: string, start: number, end: number): string {
+  const length = end - start;
+  for (const name of knownNames) if (name.length === length && xml.startsWith(name, start)) return name;
+  const name = xml.slice(start, end);
+  if (knownNames.length < MAX_KNOWN) knownNames.push(name);
+  return name;
+}
+
+function childPath(parent: string, name: string): string {
+  if (parent === '') return name;
+  let children = knownPaths.get(parent);
+  const known = children?.get(name);
+  if (known !== undefined) return known;
+  const path = `${parent}/${name}`;
+  if (!children && knownPaths.size < MAX_KNOWN) knownPaths.set(parent, (children = new Map()));
+  if (children && children.size < MAX_KNOWN) children.set(name, path);
+  return path;
+}
+
+/** Where a construct that `<!` or `<?` opens ends (past its terminator), and the CDATA it holds; undefined when it is not one. */
+function specialEnd(xml: string, lt: number): { end: number; cdata?: [number, number] } | undefined {
+  if (xml.startsWith('<![CDATA[', lt)) {
+    const close = xml.indexOf(']]>', lt + 9);
+    return close === -1 ? undefined : { end: close + 3, cdata: [lt + 9, close] };
+  }
+  if (xml.startsWith('<!--', lt)) {
+    const close = xml.indexOf('-->', lt + 4);
+    return close === -1 ? undefined : { end: close + 3 };
+  }
+  if (xml.startsWith('<?', lt)) {
+    const close = xml.indexOf('?>', lt + 2);
+    return close === -1 ? undefined : { end: close + 2 };
+  }
+  if (xml.startsWith('<!DOCTYPE', lt)) {
+    const close = xml.indexOf('>', lt + 9);
+    return close === -1 ? undefined : { end: close + 1 };
+  }
+  return undefined;
+}
 
 /**
  * Calls `onText(path, text)` for every element that holds text only, `path` being the names of
  * its ancestors and its own joined with '/' below the root (`CommonPrefixes/Prefix`); returns
- * the root element's name.
+ * the root element's name. A scanner over the string (no match object or substring per tag):
+ * ten thousand pages make a large discovery sync.
  */
 function walkXml(xml: string, onText: (path: string, text: string) => void): string {
   const stack: string[] = [];
   /** The path of each open element below the root ('' for the root). */
   const paths: string[] = [];
   let root = '';
+  /** The innermost element's text taken so far (across CDATA sections and comments); the rest runs from `textFrom`. */
   let text = '';
+  let textFrom = 0;
   /** Whether the innermost open element has had a child (then its text is not a value). */
   let hadChild = false;
-  let last = 0;
-  MARKUP.lastIndex = 0;
-  for (let m = MARKUP.exec(xml); m !== null; m = MARKUP.exec(xml)) {
-    if (stack.length > 0 && m.index > last) text += decodeEntities(xml.slice(last, m.index));
-    last = MARKUP.lastIndex;
-    const [whole, closing, name, selfClosing, cdata] = m;
-    if (cdata !== undefined) {
-      if (stack.length > 0) text += cdata;
-    } else if (name === undefined || whole.startsWith('<!') || whole.startsWith('<?')) {
+  /** The first `&` at or after `textFrom` (-1: none): text without one needs no decoding. */
+  let amp = xml.indexOf('&');
+  /** Takes the text from `textFrom` to `to` (entities decoded: an unknown one is an error wherever it is). */
+  const takeText = (to: number, keep: boolean) => {
+    if (amp !== -1 && amp < textFrom) amp = xml.indexOf('&', textFrom);
+    const needsDecoding = amp !== -1 && amp < to;
+    if (!keep && !needsDecoding) return;
+    const piece = needsDecoding ? decodeEntities(xml.slice(textFrom, to)) : xml.slice(textFrom, to);
+    if (keep) text = text === '' ? piece : text + piece;
+  };
+  let pos = 0;
+  for (let lt = xml.indexOf('<'); lt !== -1; lt = xml.indexOf('<', pos)) {
+    const next = xml.charCodeAt(lt + 1);
+    if (next === 0x21 || next === 0x3f) {
+      // `<!` or `<?`: CDATA (its content is text), a comment, a processing instruction or a DOCTYPE.
+      const special = specialEnd(xml, lt);
+      if (!special) {
+        pos = lt + 1; // not markup: part of the text
+        continue;
+      }
+      if (stack.length > 0) {
+        if (lt > textFrom) takeText(lt, true);
+        if (special.cdata) text += xml.slice(special.cdata[0], special.cdata[1]);
+      }
+      pos = textFrom = special.end;
       continue;
-    } else if (closing) {
-      if (stack[stack.length - 1] !== name) throw new S3XmlError(`malformed XML: </${name}> closes <${stack[stack.length - 1] ?? ''}>`);
-      if (!hadChild && stack.length > 1) onText(paths[paths.length - 1]!, text);
+    }
+    const closing = next === 0x2f;
+    const nameStart = closing ? lt + 2 : lt + 1;
+    if (!isNameStart(xml.charCodeAt(nameStart))) {
+      pos = lt + 1;
+      continue;
+    }
+    let nameEnd = nameStart + 1;
+    while (nameEnd < xml.length && isNameChar(xml.charCodeAt(nameEnd))) nameEnd++;
+    const gt = xml.indexOf('>', nameEnd);
+    if (gt === -1) {
+      pos = lt + 1;
+      continue;
+    }
+    pos = gt + 1;
+    if (closing) {
+      const open = stack[stack.length - 1];
+      if (open === undefined || open.length !== nameEnd - nameStart || !xml.startsWith(open, nameStart)) {
+        throw new S3XmlError(`malformed XML: </${xml.slice(nameStart, nameEnd)}> closes <${open ?? ''}>`);
+      }
+      const leaf = !hadChild && stack.length > 1;
+      if (lt > textFrom) takeText(lt, leaf);
+      if (leaf) onText(paths[paths.length - 1]!, text);
       stack.pop();
       paths.pop();
       hadChild = true;
-      text = '';
     } else {
+      if (stack.length > 0 && lt > textFrom) takeText(lt, false);
+      const name = nameAt(xml, nameStart, nameEnd);
       if (stack.length === 0) {
         if (root !== '') throw new S3XmlError('malformed XML: more than one root element');
         root = name;
       }
       const parent = paths[paths.length - 1];
-      const path = parent === undefined ? '' : parent === '' ? name : `${parent}/${name}`;
-      if (selfClosing) {
+      const path = parent === undefined ? '' : childPath(parent, name);
+      if (gt > nameEnd && xml.charCodeAt(gt - 1) === 0x2f) {
+        // Self-closed: empty text.
         if (stack.length > 0) onText(path, '');
         hadChild = true;
       } else {
@@ -68,8 +165,9 @@ function walkXml(xml: string, onText: (path: string, text: string) => void): str
         paths.push(path);
         hadChild = false;
       }
-      text = '';
     }
+    text = '';
+    textFrom = pos;
   }
   if (stack.length > 0 || root === '') throw new S3XmlError(`malformed XML: ${root === '' ? 'no root element' : `<${stack[stack.length - 1]}> is not closed`}`);
   return root;

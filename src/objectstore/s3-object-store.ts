@@ -11,6 +11,7 @@ import {
   type ObjectStoreStats,
 } from './object-store.js';
 import { mapLimit } from '../common/concurrency.js';
+import { watchAbort } from './abort-watch.js';
 import { classifyS3Error } from './s3-errors.js';
 import { S3ListRequester, type ListObjectsV2Request } from './s3-list-request.js';
 import type { ListObjectsV2Page } from './s3-list-xml.js';
@@ -57,22 +58,13 @@ export interface S3ObjectStoreOptions {
 
 const DEFAULT_RETRY: Required<RetryOptions> = { maxAttempts: 5, baseDelayMs: 200, maxDelayMs: 10_000 };
 
-/** The callers waiting on each signal: one abort listener per signal, however many requests are in flight on it. */
-const abortWaiters = new WeakMap<AbortSignal, Set<(reason: unknown) => void>>();
-
 /** `request`, or a rejection as soon as `signal` aborts (the request's own outcome is then ignored). */
 function untilAborted<T>(request: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
   if (!signal) return request;
   return new Promise<T>((resolve, reject) => {
     if (signal.aborted) return reject(signal.reason);
-    let waiters = abortWaiters.get(signal);
-    if (!waiters) {
-      const set = new Set<(reason: unknown) => void>();
-      signal.addEventListener('abort', () => set.forEach((fail) => fail(signal.reason)), { once: true });
-      abortWaiters.set(signal, (waiters = set));
-    }
-    waiters.add(reject);
-    request.then(resolve, reject).finally(() => waiters.delete(reject));
+    const unwatch = watchAbort(signal, reject);
+    request.then(resolve, reject).finally(unwatch);
   });
 }
 
@@ -112,7 +104,7 @@ export function assumesRole(cfg: Pick<S3ObjectStoreConfig, 'roleArn' | 'endpoint
  * throttling (SlowDown, 429, `$retryable`), 5xx and network errors are retried with exponential
  * backoff and jitter, up to `retry.maxAttempts` attempts; anything else fails at once.
  * ListObjectsV2, ten thousand of which make a large discovery sync, skips the SDK's command
- * stack (`s3-list-request.ts`: the client's credentials and endpoint, SigV4, undici); the other
+ * stack (`s3-list-request.ts`: the client's credentials and endpoint, SigV4, Node's HTTP client); the other
  * requests go through the SDK.
  */
 export class S3ObjectStore implements ObjectStore {
