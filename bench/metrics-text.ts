@@ -6,9 +6,10 @@
  *   node --import tsx bench/metrics-text.ts [--tenants 1000] [--scrapes 9] [--services 3]
  */
 import { performance } from 'node:perf_hooks';
-import { Metrics } from '../src/metrics.js';
-import { Redactor } from '../src/secrets.js';
+import type { Metrics } from '../src/metrics.js';
 import type { OrchestratorEvent } from '../streams/events.js';
+import { filledMetrics } from './filled-metrics.js';
+import { Redactor } from '../src/secrets.js';
 
 function flag(name: string, fallback: number): number {
   const i = process.argv.indexOf(name);
@@ -17,31 +18,6 @@ function flag(name: string, fallback: number): number {
 const TENANTS = flag('--tenants', 1000);
 const SCRAPES = flag('--scrapes', 9);
 const SERVICES = flag('--services', 3);
-
-/** The series a daemon holds after a while at TENANTS idle tenants (what tenants.bench.ts runs). */
-function filledMetrics(): { metrics: Metrics; tenants: string[] } {
-  const metrics = new Metrics();
-  const tenants = Array.from({ length: TENANTS }, (_, i) => `tenant-${String(i).padStart(4, '0')}`);
-  metrics.initTenants(tenants);
-  const at = Date.now();
-  for (const tenant of tenants) {
-    const events = [
-      { type: 'loop.started', tenant, at },
-      { type: 'lease.acquired', tenant, at },
-      { type: 'layout.detected', tenant, at },
-      { type: 'spark.submitted', tenant, at, purpose: 'keep-alive' },
-      { type: 'spark.polled', tenant, at, masterStatus: 'ALIVE', aliveDrivers: 1, action: 'none' },
-      { type: 'spark.waiting', tenant, at },
-      { type: 'discovery.synced', tenant, at, onboarded: 1, removed: 0, present: 4, ignoredFolders: 0, listCalls: 3, retries: 0, durationMs: 140 },
-      { type: 'discovery.onboarded', tenant, at },
-      { type: 'delay.sampled', tenant, at, appLogsDelayMinutes: 3 },
-      { type: 'delay.service-sampled', tenant, at },
-    ];
-    for (let round = 0; round < 20; round++) for (const e of events) metrics.record(e as unknown as OrchestratorEvent);
-    for (let s = 0; s < SERVICES; s++) metrics.serviceDelay.set({ tenant, env: 'prod', service: `svc${s}`, component: 'application' }, 2 + s);
-  }
-  return { metrics, tenants };
-}
 
 interface Scrape {
   cpuMs: number;
@@ -86,7 +62,7 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 const round = (x: number) => Math.round(x * 100) / 100;
 
 async function main(): Promise<void> {
-  const { metrics, tenants } = filledMetrics();
+  const { metrics, tenants } = filledMetrics(TENANTS, SERVICES);
   const redactor = new Redactor([]);
   const builds: Record<string, () => Promise<string>> = {
     'prom-client, a turn between metrics': () => promClientPerMetric(metrics),

@@ -8,9 +8,8 @@
  */
 import { performance } from 'node:perf_hooks';
 import { expositionText } from '../src/metrics-exposition.js';
-import { Metrics } from '../src/metrics.js';
 import { Redactor } from '../src/secrets.js';
-import type { OrchestratorEvent } from '../streams/events.js';
+import { filledMetrics } from './filled-metrics.js';
 
 function flag(name: string, fallback: string): string {
   const i = process.argv.indexOf(name);
@@ -37,31 +36,6 @@ const B64 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
 function configSecrets(count: number): string[] {
   const kinds = [() => `AKIA${pick(UPPER, 16)}`, () => pick(B64, 40), () => pick(B64, 12 + Math.floor(random() * 20))];
   return Array.from({ length: count }, (_, i) => kinds[i % kinds.length]!());
-}
-
-/** The series a daemon holds at TENANTS idle tenants (as bench/metrics-text.ts fills them). */
-function filledMetrics(): Metrics {
-  const metrics = new Metrics();
-  const tenants = Array.from({ length: TENANTS }, (_, i) => `tenant-${String(i).padStart(4, '0')}`);
-  metrics.initTenants(tenants);
-  const at = Date.now();
-  for (const tenant of tenants) {
-    const events = [
-      { type: 'loop.started', tenant, at },
-      { type: 'lease.acquired', tenant, at },
-      { type: 'layout.detected', tenant, at },
-      { type: 'spark.submitted', tenant, at, purpose: 'keep-alive' },
-      { type: 'spark.polled', tenant, at, masterStatus: 'ALIVE', aliveDrivers: 1, action: 'none' },
-      { type: 'spark.waiting', tenant, at },
-      { type: 'discovery.synced', tenant, at, onboarded: 1, removed: 0, present: 4, ignoredFolders: 0, listCalls: 3, retries: 0, durationMs: 140 },
-      { type: 'discovery.onboarded', tenant, at },
-      { type: 'delay.sampled', tenant, at, appLogsDelayMinutes: 3 },
-      { type: 'delay.service-sampled', tenant, at },
-    ];
-    for (let round = 0; round < 20; round++) for (const e of events) metrics.record(e as unknown as OrchestratorEvent);
-    for (let s = 0; s < 3; s++) metrics.serviceDelay.set({ tenant, env: 'prod', service: `svc${s}`, component: 'application' }, 2 + s);
-  }
-  return metrics;
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
@@ -106,7 +80,7 @@ async function timeAsyncMs(fn: () => Promise<unknown>, reps: number): Promise<nu
 }
 
 async function main(): Promise<void> {
-  const metrics = filledMetrics();
+  const { metrics } = filledMetrics(TENANTS, 3);
   const text = await metrics.text();
   const line = JSON.stringify({
     level: 30,
