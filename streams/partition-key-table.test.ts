@@ -40,6 +40,15 @@ describe('PartitionKeyTable', () => {
     expect(table.find('prod', 'a\uDBFF', 'c')).toBe(-1);
   });
 
+  it('takes an empty name first (a layout without env or component: every partition has them empty)', () => {
+    const table = new PartitionKeyTable();
+    expect(table.add('', 'checkout', '', 7)).toBe(0);
+    expect(table.add('', 'orders', '', 8)).toBe(1);
+    expect(table.find('', 'checkout', '')).toBe(0);
+    expect(table.find('', 'orders', '')).toBe(1);
+    expect(table.find('', 'payments', '')).toBe(-1);
+  });
+
   it('holds 100,000 partitions across pages, chunks and rehashes, and gives its memory back', () => {
     const table = new PartitionKeyTable();
     const name = (i: number) => `service-${i}-${'y'.repeat(i % 40)}`;

@@ -95,7 +95,7 @@ class NameTable {
     }
     if (!add) return -1;
     this.slots.reserve(this.entries.count, (entry) => this.hashOf(entry));
-    if (this.chunkUsed + length > CHUNK_BYTES) {
+    if (this.chunks.length === 0 || this.chunkUsed + length > CHUNK_BYTES) {
       // A name longer than a chunk (names are a few hundred bytes at most) gets one of its own.
       this.chunks.push(Buffer.allocUnsafeSlow(Math.max(CHUNK_BYTES, length)));
       this.chunkUsed = 0;
