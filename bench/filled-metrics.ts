@@ -1,4 +1,5 @@
-/** Metrics filled as a daemon's are after a while (bench/metrics-text.ts, bench/redactor-scrub.ts). */
+/** What the /metrics micro-benchmarks share (bench/metrics-text.ts, bench/redactor-scrub.ts): a daemon's metrics after a while, and how long the loop was held. */
+import { performance } from 'node:perf_hooks';
 import { Metrics } from '../src/metrics.js';
 import type { OrchestratorEvent } from '../streams/events.js';
 
@@ -25,4 +26,21 @@ export function filledMetrics(count: number, services: number): { metrics: Metri
     for (let s = 0; s < services; s++) metrics.serviceDelay.set({ tenant, env: 'prod', service: `svc${s}`, component: 'application' }, 2 + s);
   }
   return { metrics, tenants };
+}
+
+/** The longest stretch the loop could not turn during `fn` (a setImmediate spinner). */
+export async function longestBlockMs(fn: () => Promise<unknown>): Promise<number> {
+  let last = performance.now();
+  let longest = 0;
+  let spinning = true;
+  const spin = () => {
+    const now = performance.now();
+    longest = Math.max(longest, now - last);
+    last = now;
+    if (spinning) setImmediate(spin);
+  };
+  setImmediate(spin);
+  await fn();
+  spinning = false;
+  return Math.max(longest, performance.now() - last);
 }

@@ -8,7 +8,7 @@
 import { performance } from 'node:perf_hooks';
 import type { Metrics } from '../src/metrics.js';
 import type { OrchestratorEvent } from '../streams/events.js';
-import { filledMetrics } from './filled-metrics.js';
+import { filledMetrics, longestBlockMs } from './filled-metrics.js';
 import { Redactor } from '../src/secrets.js';
 
 function flag(name: string, fallback: number): number {
@@ -28,23 +28,12 @@ interface Scrape {
 
 /** One build; a setImmediate spinner measures the longest stretch the loop could not turn. */
 async function measure(build: () => Promise<string>): Promise<Scrape> {
-  let last = performance.now();
-  let longest = 0;
-  let spinning = true;
-  const spin = () => {
-    const now = performance.now();
-    longest = Math.max(longest, now - last);
-    last = now;
-    if (spinning) setImmediate(spin);
-  };
-  setImmediate(spin);
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
-  const text = await build();
+  let text = '';
+  const longest = await longestBlockMs(async () => (text = await build()));
   const wallMs = performance.now() - t0;
   const cpu = process.cpuUsage(cpu0);
-  spinning = false;
-  longest = Math.max(longest, performance.now() - last);
   return { cpuMs: (cpu.user + cpu.system) / 1000, wallMs, longestSliceMs: longest, bytes: text.length };
 }
 

@@ -9,7 +9,7 @@
 import { performance } from 'node:perf_hooks';
 import { expositionText } from '../src/metrics-exposition.js';
 import { Redactor } from '../src/secrets.js';
-import { filledMetrics } from './filled-metrics.js';
+import { filledMetrics, longestBlockMs } from './filled-metrics.js';
 
 function flag(name: string, fallback: string): string {
   const i = process.argv.indexOf(name);
@@ -40,23 +40,6 @@ function configSecrets(count: number): string[] {
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const round = (x: number) => Math.round(x * 1000) / 1000;
-
-/** The longest stretch the loop could not turn during `fn` (a setImmediate spinner). */
-async function longestBlockMs(fn: () => Promise<unknown>): Promise<number> {
-  let last = performance.now();
-  let longest = 0;
-  let spinning = true;
-  const spin = () => {
-    const now = performance.now();
-    longest = Math.max(longest, now - last);
-    last = now;
-    if (spinning) setImmediate(spin);
-  };
-  setImmediate(spin);
-  await fn();
-  spinning = false;
-  return Math.max(longest, performance.now() - last);
-}
 
 function timeMs(fn: () => unknown, reps: number): number {
   const times: number[] = [];
