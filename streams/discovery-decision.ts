@@ -96,16 +96,16 @@ const NEW = -1;
 export class PartitionDiff {
   /** Partition → index of its (first) row, or NEW for a partition listed that has no row. */
   private readonly table = new PartitionKeyTable();
-  private ids = new Float64Array(1024);
+  private ids = new Float64Array(64);
   private rows = 0;
   /** Rows beyond the first of the same partition (possible only without the unique index): first → others. */
   private readonly sameKey = new Map<number, number[]>();
   private listedRows: Uint8Array | undefined;
   /** Ids of the rows listed (a JS array would leave a copy in V8's large-object space at each growth). */
-  private present = new Float64Array(1024);
+  private present = new Float64Array(64);
   private presentCount = 0;
   /** Table entries of the partitions to insert, in the order listed. */
-  private inserts = new Int32Array(1024);
+  private inserts = new Int32Array(64);
   private insertCount = 0;
 
   /** A row of the tenant's. */
@@ -209,7 +209,7 @@ export class PartitionDiff {
 
 /** A typed array twice as long, holding the same values (the shorter one's memory is given back at once). */
 function grown<T extends Float64Array | Int32Array>(values: T): T {
-  const bigger = new (values.constructor as new (length: number) => T)(Math.max(1024, values.length * 2));
+  const bigger = new (values.constructor as new (length: number) => T)(Math.max(64, values.length * 2));
   bigger.set(values);
   freeNow(values.buffer as ArrayBuffer);
   return bigger;

@@ -49,6 +49,20 @@ describe('PartitionKeyTable', () => {
     expect(table.find('', 'payments', '')).toBe(-1);
   });
 
+  it('keeps names of any length as the first chunk grows, past a chunk of its own, and after a release', () => {
+    const table = new PartitionKeyTable();
+    const names = ['a', 'b'.repeat(5_000), 'c'.repeat(1_100_000), 'd', 'e'.repeat(700_000), 'f'.repeat(400_000), 'g'];
+    for (const round of [0, 1]) {
+      names.forEach((n, i) => expect(table.add('prod', n, `c${i}`, i)).toBe(i));
+      for (let i = 0; i < 300; i++) table.add('prod', `small-${i}`, 'api', 100 + i);
+      names.forEach((n, i) => expect(table.keyOf(table.find('prod', n, `c${i}`))).toEqual({ env: 'prod', serviceName: n, componentName: `c${i}` }));
+      for (let i = 0; i < 300; i += 7) expect(table.value(table.find('prod', `small-${i}`, 'api'))).toBe(100 + i);
+      expect(table.size).toBe(names.length + 300);
+      table.release();
+      expect(table.size, `round ${round}`).toBe(0);
+    }
+  });
+
   it('holds 100,000 partitions across pages, chunks and rehashes, and gives its memory back', () => {
     const table = new PartitionKeyTable();
     const name = (i: number) => `service-${i}-${'y'.repeat(i % 40)}`;

@@ -13,9 +13,18 @@ const PAGE_BITS = 14;
 const PAGE_ENTRIES = 1 << PAGE_BITS;
 const CHUNK_BITS = 20;
 const CHUNK_BYTES = 1 << CHUNK_BITS;
+/**
+ * A table starts small and doubles its first page, first chunk and slots up to full size: most
+ * tenants have a few dozen partitions, and a thousand of them syncing every few minutes would
+ * otherwise allocate (and zero) a megabyte and a half of ArrayBuffers per sync, which V8 counts
+ * as external memory and answers with full collections.
+ */
+const FIRST_PAGE_ENTRIES = 64;
+const FIRST_CHUNK_BYTES = 4096;
+const FIRST_SLOTS = 128;
 const SURROGATE = /[\uD800-\uDFFF]/;
 
-/** Entries of `stride` int32s in pages that never move; `count` of them used. */
+/** Entries of `stride` int32s in pages that never move once full size (the first grows to it); `count` of them used. */
 class Entries {
   private pages: Int32Array[] = [];
   count = 0;
@@ -24,7 +33,17 @@ class Entries {
 
   /** Appends an entry; returns its index. */
   push(): number {
-    if ((this.count & (PAGE_ENTRIES - 1)) === 0) this.pages.push(new Int32Array(PAGE_ENTRIES * this.stride));
+    const { count, stride } = this;
+    if (count < PAGE_ENTRIES) {
+      const first = this.pages[0];
+      if (first === undefined) this.pages.push(new Int32Array(FIRST_PAGE_ENTRIES * stride));
+      else if (first.length === count * stride) {
+        const grown = new Int32Array(first.length * 2);
+        grown.set(first);
+        this.pages[0] = grown;
+        freeNow(first.buffer as ArrayBuffer);
+      }
+    } else if ((count & (PAGE_ENTRIES - 1)) === 0) this.pages.push(new Int32Array(PAGE_ENTRIES * stride));
     return this.count++;
   }
 
@@ -48,7 +67,7 @@ class Entries {
 
 /** Open addressing with linear probing over an Int32Array of entry index + 1 (0: empty), at most half full. */
 class Slots {
-  table = new Int32Array(1024);
+  table = new Int32Array(FIRST_SLOTS);
 
   /** Makes room for one more of `count` entries, rehashing them with `hashOf` when the table would be more than half full. */
   reserve(count: number, hashOf: (entry: number) => number): void {
@@ -67,10 +86,10 @@ class Slots {
   }
 }
 
-/** Each distinct name once: its bytes in 1 MB chunks, an id per name. */
+/** Each distinct name once: its bytes in 1 MB chunks (the first grows to that size), an id per name. */
 class NameTable {
   private chunks: Buffer[] = [];
-  private chunkUsed = CHUNK_BYTES;
+  private chunkUsed = 0;
   /** Per name: where its bytes are (chunk << CHUNK_BITS | offset), their length × 2 + encoding (1: UTF-16). */
   private readonly entries = new Entries(2);
   private readonly slots = new Slots();
@@ -95,11 +114,7 @@ class NameTable {
     }
     if (!add) return -1;
     this.slots.reserve(this.entries.count, (entry) => this.hashOf(entry));
-    if (this.chunks.length === 0 || this.chunkUsed + length > CHUNK_BYTES) {
-      // A name longer than a chunk (names are a few hundred bytes at most) gets one of its own.
-      this.chunks.push(Buffer.allocUnsafeSlow(Math.max(CHUNK_BYTES, length)));
-      this.chunkUsed = 0;
-    }
+    this.makeRoom(length);
     const chunk = this.chunks.length - 1;
     this.scratch.copy(this.chunks[chunk]!, this.chunkUsed, 0, length);
     const entry = this.entries.push();
@@ -108,6 +123,26 @@ class NameTable {
     this.chunkUsed += length;
     this.slots.place(entry, hash);
     return entry;
+  }
+
+  /** The last chunk with room for `length` more bytes: grown (its bytes keep their offsets) while under 1 MB, else a new one. */
+  private makeRoom(length: number): void {
+    const index = this.chunks.length - 1;
+    const last = this.chunks[index];
+    if (last !== undefined && this.chunkUsed + length <= last.length) return;
+    const needed = this.chunkUsed + length;
+    if (last !== undefined && last.length < CHUNK_BYTES && needed <= CHUNK_BYTES) {
+      let size = last.length * 2;
+      while (size < needed) size *= 2;
+      const grown = Buffer.allocUnsafeSlow(Math.min(size, CHUNK_BYTES));
+      last.copy(grown, 0, 0, this.chunkUsed);
+      this.chunks[index] = grown;
+      freeNow(last.buffer as ArrayBuffer);
+      return;
+    }
+    // A name longer than a chunk (names are a few hundred bytes at most) gets one of its own.
+    this.chunks.push(Buffer.allocUnsafeSlow(last === undefined && length <= FIRST_CHUNK_BYTES ? FIRST_CHUNK_BYTES : Math.max(CHUNK_BYTES, length)));
+    this.chunkUsed = 0;
   }
 
   /** The name of an id, decoded anew. */
@@ -121,9 +156,9 @@ class NameTable {
   release(): void {
     const buffers = [this.slots.table.buffer as ArrayBuffer, ...this.entries.buffers(), ...this.chunks.map((c) => c.buffer as ArrayBuffer)];
     this.chunks = [];
-    this.chunkUsed = CHUNK_BYTES;
+    this.chunkUsed = 0;
     this.entries.clear();
-    this.slots.table = new Int32Array(1024);
+    this.slots.table = new Int32Array(FIRST_SLOTS);
     for (const buffer of buffers) freeNow(buffer);
   }
 
@@ -189,7 +224,7 @@ export class PartitionKeyTable {
   release(): void {
     const buffers = [this.slots.table.buffer as ArrayBuffer, ...this.entries.buffers()];
     this.entries.clear();
-    this.slots.table = new Int32Array(1024);
+    this.slots.table = new Int32Array(FIRST_SLOTS);
     this.names.release();
     this.lastName.fill(undefined);
     this.lastId.fill(-1);
