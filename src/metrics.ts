@@ -175,6 +175,9 @@ export class Metrics {
     if (opts.processMetrics !== false) collectDefaultMetrics({ register: this.registry, prefix: 'logwise_' });
   }
 
+  /** What each tenant's last `spark.polled` set (while master_reachable is 1 from it). */
+  private readonly lastPolled = new Map<string, { aliveDrivers: number; masterStatus: string }>();
+
   /** Follows the event stream until the subscription is closed. */
   follow(events$: Observable<OrchestratorEvent>): Subscription {
     return events$.subscribe((e) => this.record(e));
@@ -190,13 +193,19 @@ export class Metrics {
       case 'command.failed':
         this.commandFailures.inc({ tenant, command: e.command });
         break;
-      case 'spark.polled':
+      case 'spark.polled': {
+        this.lastPoll.set({ tenant }, e.at / 1000);
+        // Nearly every poll finds what the last one did: the six gauges it would set again are left as they are.
+        const last = this.lastPolled.get(tenant);
+        if (last?.aliveDrivers === e.aliveDrivers && last.masterStatus === e.masterStatus) break;
+        this.lastPolled.set(tenant, { aliveDrivers: e.aliveDrivers, masterStatus: e.masterStatus });
         this.masterReachable.set({ tenant }, 1);
         this.aliveDrivers.set({ tenant }, e.aliveDrivers);
-        this.lastPoll.set({ tenant }, e.at / 1000);
         for (const status of MASTER_STATUSES) this.masterStatus.set({ tenant, status }, status === e.masterStatus ? 1 : 0);
         break;
+      }
       case 'spark.master-unreachable':
+        this.lastPolled.delete(tenant);
         this.masterReachable.set({ tenant }, 0);
         break;
       case 'spark.submitted':
@@ -271,6 +280,7 @@ export class Metrics {
    * state (a crash loop, a lease held) for as long as the daemon runs, and keep alerts firing.
    */
   async forgetTenant(tenant: string): Promise<void> {
+    this.lastPolled.delete(tenant);
     for (const metric of this.perTenant()) {
       const { values } = await metric.get();
       for (const { labels } of values) {
@@ -278,6 +288,8 @@ export class Metrics {
         if (labels.tenant === tenant) metric.remove(Object.fromEntries(Object.entries(labels).filter(([k]) => k !== 'le')));
       }
     }
+    // A poll recorded while the series were being removed must set them all again.
+    this.lastPolled.delete(tenant);
   }
 
   private perTenant(): (Counter<string> | Gauge<string> | Histogram<string>)[] {
