@@ -58,6 +58,9 @@ export function createDb(cfg: DatabaseConfig, opts: { log?: DbLog } = {}): Db {
       // DATETIME values are UTC on both sides; no local-time surprises across servers.
       timezone: 'Z',
       dateStrings: false,
+      // knex sends plain queries, never prepared statements: mysql2's per-connection cache of
+      // them (by default 16,000 slots, four arrays preallocated at each connect) stays unused.
+      maxPreparedStatements: 1,
     },
     pool: { min: 0, max: cfg.poolMax },
     acquireConnectionTimeout: 10_000,
