@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { ServicePartitionId } from '../src/db/service-details.js';
-import { escapePathName, lastFolder, PartitionDiff, partitionValue, planSync, retentionDaysFor, toPartition, unescapePathName } from './discovery-decision.js';
+import { escapePathName, folderValue, lastFolder, PartitionDiff, partitionNames, planSync, retentionDaysFor, unescapePathName } from './discovery-decision.js';
 
 const tenant = {
   defaultLogsRetentionDays: 3,
@@ -12,16 +12,22 @@ const tenant = {
 let nextId = 1;
 const row = (env: string, serviceName: string, componentName = 'application'): ServicePartitionId => ({ id: nextId++, env, serviceName, componentName });
 const part = (env: string, serviceName: string, componentName = 'application') => ({ env, serviceName, componentName });
+/** The partition `partitionNames(keys)` reads from `values`, as an object. */
+const toPartition = (keys: readonly string[], values: readonly string[]) => {
+  let read: ReturnType<typeof part> | undefined;
+  partitionNames(keys)(values, (env, serviceName, componentName) => (read = { env, serviceName, componentName }));
+  return read;
+};
 
 describe('partition folders', () => {
   it('reads key=value folders of the expected key and ignores the rest', () => {
-    expect(partitionValue('env=prod/', 'env')).toBe('prod');
-    expect(partitionValue('service_name=a b+c&d/', 'service_name')).toBe('a b+c&d');
-    expect(partitionValue('service_name=x=y/', 'service_name')).toBe('x=y');
-    expect(partitionValue('_spark_metadata/', 'env')).toBeNull();
-    expect(partitionValue('env=/', 'env')).toBeNull();
-    expect(partitionValue('environment=prod/', 'env')).toBeNull();
-    expect(partitionValue('service_name=a/', 'env')).toBeNull();
+    expect(folderValue('env=prod/', 'env=')).toBe('prod');
+    expect(folderValue('service_name=a b+c&d/', 'service_name=')).toBe('a b+c&d');
+    expect(folderValue('service_name=x=y/', 'service_name=')).toBe('x=y');
+    expect(folderValue('_spark_metadata/', 'env=')).toBeNull();
+    expect(folderValue('env=/', 'env=')).toBeNull();
+    expect(folderValue('environment=prod/', 'env=')).toBeNull();
+    expect(folderValue('service_name=a/', 'env=')).toBeNull();
   });
 
   it('unescapes the %XX that Spark writes for special characters, and escapes them back', () => {

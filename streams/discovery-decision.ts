@@ -2,26 +2,16 @@ import type { TenantConfig } from '../src/config/schema.js';
 import type { ServicePartition, ServicePartitionId } from '../src/db/service-details.js';
 import { freeNow, PartitionKeyTable } from './partition-key-table.js';
 
-/**
- * The value of a partition folder `key=value/` for the expected key, or null when the folder
- * does not belong to the layout. Spark escapes special characters in partition values as
- * `%XX` (Hive style); they are unescaped so the row holds the service's real name.
- */
-export function partitionValue(folder: string, key: string): string | null {
-  const name = folder.endsWith('/') ? folder.slice(0, -1) : folder;
-  if (!name.startsWith(`${key}=`)) return null;
-  const value = unescapePathName(name.slice(key.length + 1));
-  return value === '' ? null : value;
-}
-
 /** Spark's ExternalCatalogUtils.unescapePathName: `%XX` with two hex digits becomes that byte's character. */
 export function unescapePathName(value: string): string {
   return value.replace(/%([0-9a-fA-F]{2})/g, (_, hex: string) => String.fromCharCode(parseInt(hex, 16)));
 }
 
 /**
- * `partitionValue(lastFolder(prefix), key)` with `keyEquals` = `${key}=`, and one string made
- * (the value): a sync reads a hundred thousand folder names.
+ * The value of the last folder `key=value/` of a prefix for the expected key (`keyEquals` is
+ * `${key}=`), or null when the folder does not belong to the layout. Spark escapes special
+ * characters in partition values as `%XX` (Hive style); they are unescaped so the row holds the
+ * service's real name. One string is made (the value): a sync reads a hundred thousand folder names.
  */
 export function folderValue(prefix: string, keyEquals: string): string | null {
   const end = prefix.endsWith('/') ? prefix.length - 1 : prefix.length;
@@ -41,12 +31,13 @@ export function lastFolder(prefix: string): string {
  * A discovered partition: the values of the tenant's partition keys. With the single-level
  * layout `["service_name"]`, env and component are empty strings (they are not in the path).
  */
-export function toPartition(keys: readonly string[], values: readonly string[]): ServicePartition {
-  const get = (k: string) => {
-    const i = keys.indexOf(k);
-    return i >= 0 ? (values[i] ?? '') : '';
-  };
-  return { env: get('env'), serviceName: get('service_name'), componentName: get('component_name') };
+export type PartitionNames = (values: readonly string[], to: (env: string, serviceName: string, componentName: string) => void) => void;
+
+/** Reads a partition's env, service and component from its folder values, in the layout's key order, without an object per partition. */
+export function partitionNames(keys: readonly string[]): PartitionNames {
+  const [env, service, component] = ['env', 'service_name', 'component_name'].map((k) => keys.indexOf(k)) as [number, number, number];
+  const at = (values: readonly string[], i: number) => (i >= 0 ? (values[i] ?? '') : '');
+  return (values, to) => to(at(values, env), at(values, service), at(values, component));
 }
 
 export function partitionId(p: ServicePartition): string {

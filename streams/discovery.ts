@@ -3,7 +3,7 @@ import { defer } from 'rxjs';
 import type { TenantConfig } from '../src/config/schema.js';
 import type { ServiceDetailsRepository } from '../src/db/service-details.js';
 import type { ObjectStore } from '../src/objectstore/object-store.js';
-import { folderValue, PartitionDiff, type SyncPlan } from './discovery-decision.js';
+import { folderValue, PartitionDiff, partitionNames, type SyncPlan } from './discovery-decision.js';
 import { errorMessage } from './events.js';
 import { PartitionLayout } from './partition-layout.js';
 import type { StreamContext, StreamDefinition } from './tenant-loop.js';
@@ -107,11 +107,9 @@ async function planWork(ctx: StreamContext, deps: DiscoveryDeps & { layout: Part
       firstLevel = await deps.store.listPrefixes(root);
       keys = [...deps.layout.fromListing(firstLevel, ctx.emit)];
     }
-    // Each partition's names by position (a key the layout lacks is the empty string, as in toPartition).
-    const [env, service, component] = ['env', 'service_name', 'component_name'].map((k) => keys.indexOf(k));
-    const onPartition = (values: readonly string[]) =>
-      diff.listedNames(env! >= 0 ? values[env!]! : '', service! >= 0 ? values[service!]! : '', component! >= 0 ? values[component!]! : '');
-    ({ ignored } = await walkPartitions(deps.store, root, keys, onPartition, LIST_CONCURRENCY, firstLevel));
+    const names = partitionNames(keys);
+    const listed = diff.listedNames.bind(diff);
+    ({ ignored } = await walkPartitions(deps.store, root, keys, (values) => names(values, listed), LIST_CONCURRENCY, firstLevel));
   } catch (err) {
     ctx.emit({ type: 'discovery.failed', error: errorMessage(err) });
     throw err;
@@ -159,8 +157,9 @@ export async function walkPartitions(
       else if (leaf) {
         partition[level] = value;
         onPartition(partition);
-        // Copies: the listing's strings are slices of its whole answer, which the folder would keep alive until listed.
-      } else toList.push({ prefix: copyOf(child), values: [...values, copyOf(value)] });
+      }
+      // Copies: the listing's strings are slices of its whole answer, which the folder would keep alive until listed.
+      else toList.push({ prefix: copyOf(child), values: [...values, copyOf(value)] });
     }
     // Taken from the end: reversed, the sub-folders are listed in the order they were found.
     reverseFrom(toList, depth);

@@ -1,5 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { folderValue, lastFolder, PartitionDiff, partitionValue } from './discovery-decision.js';
+import { folderValue, lastFolder, PartitionDiff, unescapePathName } from './discovery-decision.js';
+
+/** The former reader of a folder name, kept as the oracle of folderValue. */
+function partitionValue(folder: string, key: string): string | null {
+  const name = folder.endsWith('/') ? folder.slice(0, -1) : folder;
+  if (!name.startsWith(`${key}=`)) return null;
+  const value = unescapePathName(name.slice(key.length + 1));
+  return value === '' ? null : value;
+}
 import { PartitionKeyTable } from './partition-key-table.js';
 
 type Key = [string, string, string];
