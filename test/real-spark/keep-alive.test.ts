@@ -75,6 +75,11 @@ describe('keep-alive on a real Spark master', () => {
     const since = Date.now();
     await waitFor(() => polledAfter(since).length >= n, `${n} polls`, n * POLL_MS + 10_000);
   };
+  /**
+   * When the sampler first read the master without `id` alive. The daemon's poll can see the
+   * driver gone and submit before the sampler's next read, so this waits for that read.
+   */
+  const sampledGoneAt = (id: string) => waitFor(() => sampler!.goneAt(id), `the sampler reading ${id} gone`, 5_000, 50);
   /** The submission made after `goneAt` came from the first or second poll that ended after it. */
   const expectReplacedWithinTwoPolls = (goneAt: number, replacement: OrchestratorEvent) => {
     const pollsBefore = polledAfter(goneAt).filter((e) => e.at < replacement.at);
@@ -113,9 +118,8 @@ describe('keep-alive on a real Spark master', () => {
     const killedAt = Date.now();
     expect((await master.kill(first.submissionId)).body.success).toBe(true);
     const second = await nthSubmission(1, 'the replacement', 15_000);
-    const goneAt = sampler!.goneAt(first.submissionId)!;
+    const goneAt = await sampledGoneAt(first.submissionId);
     expect(goneAt).toBeGreaterThan(killedAt);
-    expect(goneAt).toBeDefined();
     expectReplacedWithinTwoPolls(goneAt, second);
     await waitFor(async () => (await master.alive(mainClass)).some((d) => d.id === second.submissionId && d.state === 'RUNNING'), 'the replacement RUNNING');
     await waitPolls(3);
@@ -136,8 +140,7 @@ describe('keep-alive on a real Spark master', () => {
     const second = await nthSubmission(1, 'the replacement of the finished driver', 30_000);
     // Stopped at once, so the replacement's own end (5 s later) is not part of the count.
     await stopDaemon();
-    const goneAt = sampler!.goneAt(first.submissionId)!;
-    expect(goneAt).toBeDefined();
+    const goneAt = await sampledGoneAt(first.submissionId);
     expectReplacedWithinTwoPolls(goneAt, second);
 
     expect(submitted().map((e) => e.submissionId)).toEqual([first.submissionId, second.submissionId]);
