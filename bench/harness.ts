@@ -97,8 +97,9 @@ export interface BenchRecord {
   perRun: { figures: Record<string, number>; info: Record<string, unknown> }[];
 }
 
-/** A figure as printed and reported: `1,234`, `0.79`. */
-export function formatNumber(v: number): string {
+/** A figure as printed and reported: `1,234`, `0.79`; `n/a` when there is none (a JSON NaN is null). */
+export function formatNumber(v: number | null): string {
+  if (v === null || Number.isNaN(v)) return 'n/a';
   return Number.isInteger(v) ? v.toLocaleString('en') : v.toLocaleString('en', { maximumFractionDigits: 2 });
 }
 

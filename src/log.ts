@@ -71,8 +71,11 @@ const DEBUG_EVENTS = new Set<string>(['spark.polled', 'spark.waiting']);
 
 /** One log line per event: tenant, event type and the event's figures. */
 export function logEvent(log: Logger, event: OrchestratorEvent, level?: 'debug'): void {
-  const { type, tenant, at: _at, ...figures } = event;
+  const { type } = event;
   const chosen = WARN_EVENTS.has(type) ? 'warn' : (level ?? (DEBUG_EVENTS.has(type) ? 'debug' : 'info'));
+  // The line's object is built only for a level that is written (a poll's debug event is not, at info).
+  if (!log.isLevelEnabled(chosen)) return;
+  const { tenant, at: _at, ...figures } = event;
   log[chosen]({ tenant, event: type, ...figures }, type);
 }
 
