@@ -2,7 +2,7 @@ import { createRequire } from 'node:module';
 import pino, { type Logger } from 'pino';
 import type PinoPretty from 'pino-pretty';
 import type { OrchestratorEvent } from '../streams/events.js';
-import { SECRET_KEYS, type Redactor } from './secrets.js';
+import { maskSecretKeys, type Redactor } from './secrets.js';
 
 export type { Logger };
 
@@ -39,9 +39,10 @@ export function createLogger(opts: LogOptions): Logger {
     {
       level,
       base: undefined,
-      redact: { paths: SECRET_KEYS.flatMap((k) => [k, `*.${k}`, `*.*.${k}`]), censor: '[redacted]' },
       hooks: { streamWrite: (line: string) => opts.redactor.scrub(line) },
-      formatters: { level: (label) => ({ level: label }) },
+      // Secret keys by name, at any depth: a walk that copies only when one is there (pino's own
+      // `redact` paths with wildcards cost about 80 µs a line, 16 times the rest of the line).
+      formatters: { level: (label) => ({ level: label }), log: maskSecretKeys },
     },
     destination,
   );

@@ -214,6 +214,37 @@ export function stringsScrubbedIn(value: unknown, depth = 0, out: string[] = [])
   return out;
 }
 
+const SECRET_KEY_NAMES: ReadonlySet<string> = new Set(SECRET_KEYS);
+
+/**
+ * `value` with the value under every key named in SECRET_KEYS masked, at any depth of its plain
+ * objects and arrays: what a log line's object goes through. Returns `value` itself when no such
+ * key is there, so the usual line allocates nothing.
+ */
+export function maskSecretKeys<T>(value: T): T {
+  return maskSecretKeysDeep(value, 0) as T;
+}
+
+function maskSecretKeysDeep(value: unknown, depth: number): unknown {
+  if (!walked(value, depth)) return value;
+  if (Array.isArray(value)) {
+    let out: unknown[] | undefined;
+    for (let i = 0; i < value.length; i++) {
+      const m = maskSecretKeysDeep(value[i], depth + 1);
+      if (m !== value[i]) (out ??= [...value])[i] = m;
+    }
+    return out ?? value;
+  }
+  const record = value as Record<string, unknown>;
+  let out: Record<string, unknown> | undefined;
+  for (const k in record) {
+    const v = record[k];
+    const m = SECRET_KEY_NAMES.has(k) && v !== undefined ? MASK : maskSecretKeysDeep(v, depth + 1);
+    if (m !== v) (out ??= { ...record })[k] = m;
+  }
+  return out ?? value;
+}
+
 /** Arrays and plain objects, down to a depth of 32: what the string walks go into. */
 function walked(value: unknown, depth: number): value is object {
   if (depth > 32 || value === null || typeof value !== 'object' || value instanceof Date) return false;

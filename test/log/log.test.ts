@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { createLogger, eventLogger, logEvent } from '../../src/log.js';
-import { Redactor } from '../../src/secrets.js';
+import { maskSecretKeys, Redactor } from '../../src/secrets.js';
 import { LogCapture } from '../support/orchestrator.js';
 
 describe('logs', () => {
@@ -28,6 +28,39 @@ describe('logs', () => {
     expect(line.password).toBe('[redacted]');
     expect(line.authToken).toBe('[redacted]');
     expect(line.spark).toEqual({ awsSecretAccessKey: '[redacted]', awsSessionToken: '[redacted]' });
+  });
+
+  it('masks secret keys at any depth and inside arrays, leaves the logged object as it was, and keeps a lease token', () => {
+    const out = new LogCapture();
+    const log = createLogger({ redactor: new Redactor([]), destination: out });
+    const logged = {
+      tenants: [{ name: 'ABC', objectStore: { s3: { credentials: { secretAccessKey: 's1', accessKeyId: 'k1' } } } }, 'plain'],
+      a: { b: { c: { d: { authorization: 'Bearer x' } } } },
+      token: 42,
+      sessionToken: null,
+    };
+    log.info(logged, 'deep');
+    const line = JSON.parse(out.lines[0]!) as Record<string, any>;
+    expect(line.tenants).toEqual([
+      { name: 'ABC', objectStore: { s3: { credentials: { secretAccessKey: '[redacted]', accessKeyId: '[redacted]' } } } },
+      'plain',
+    ]);
+    expect(line.a.b.c.d.authorization).toBe('[redacted]');
+    expect(line.token).toBe(42);
+    expect(line.sessionToken).toBe('[redacted]');
+    // The caller's object is not changed.
+    expect(logged.tenants[0]).toMatchObject({ objectStore: { s3: { credentials: { secretAccessKey: 's1' } } } });
+    expect(logged.a.b.c.d.authorization).toBe('Bearer x');
+  });
+
+  it('maskSecretKeys returns the very object when no secret key is in it', () => {
+    const event = { tenant: 'ABC', event: 'delay.sampled', appLogsDelayMinutes: 3, nested: { list: [1, { x: 'y' }] } };
+    expect(maskSecretKeys(event)).toBe(event);
+    const withSecret = { ...event, nested: { list: [1, { password: 'p' }] } };
+    const masked = maskSecretKeys(withSecret);
+    expect(masked).not.toBe(withSecret);
+    expect(masked.nested.list[1]).toEqual({ password: '[redacted]' });
+    expect(withSecret.nested.list[1]).toEqual({ password: 'p' });
   });
 
   it('LOG_FORMAT=pretty writes one line per event, its fields inline, secrets still masked', () => {
