@@ -3,7 +3,8 @@ import { serve, type ServerType } from '@hono/node-server';
 import type { Subscription } from 'rxjs';
 import { config as rxConfig } from 'rxjs';
 import type { StreamContext } from '../streams/tenant-loop.js';
-import { Supervisor, UnknownTenantError } from '../streams/supervisor.js';
+import { Supervisor, UnknownTenantError, type SupervisedLoopOptions } from '../streams/supervisor.js';
+import { TICK_QUANTUM_MS } from '../streams/tick-grid.js';
 import { TenantActivity } from '../streams/tenant-activity.js';
 import { tenantStreams } from '../streams/tenant-streams.js';
 import { leaseMsOf, type Config } from './config/schema.js';
@@ -40,7 +41,6 @@ import { BackgroundCheck, CheckOverdueError, type RunOutcome } from './health/fr
 import { describeDatabaseError } from './db/errors.js';
 import { LeaseKeeper } from '../streams/lease-keeper.js';
 import type { TenantLeaseStatus } from '../streams/lease-views.js';
-import type { SupervisedLoopOptions } from '../streams/supervisor.js';
 import type { TenantConfig } from './config/schema.js';
 
 export const VERSION = '0.1.0';
@@ -155,6 +155,7 @@ export class Orchestrator {
       tenant: t.name,
       backoff,
       firstTickSpreadMs: opts.firstTickSpreadMs ?? 15_000,
+      tickQuantumMs: TICK_QUANTUM_MS,
       ...(opts.random ? { random: opts.random } : {}),
       ...(leases ? { gate: leases.gate(t.name) } : {}),
       streams: (ctx: StreamContext) => (opts.streams ?? tenantStreams)(t, ctx, shared),

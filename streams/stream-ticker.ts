@@ -11,6 +11,8 @@ export interface StreamTickerOptions {
   acquired$?: Observable<unknown>;
   wakeups?: Observable<unknown>;
   scheduler: SchedulerLike;
+  /** Grid ticks wait for the next multiple of this on the scheduler's clock (see scheduleGrid); 0 or absent: exact. */
+  quantumMs?: number;
   backoff: BackoffOptions;
   /**
    * Runs one tick: calls `done(error?)` once when the run has ended (an error starts the backoff),
@@ -55,7 +57,7 @@ export class StreamTicker {
     const { scheduler } = this.opts;
     const sources = new Subscription();
     this.sources = sources;
-    sources.add(scheduleGrid(firstDelayMs, phaseMs, this.opts.intervalMs, scheduler, () => this.tick()));
+    sources.add(scheduleGrid(firstDelayMs, phaseMs, this.opts.intervalMs, scheduler, () => this.tick(), this.opts.quantumMs));
     if (this.opts.acquired$)
       sources.add(
         this.opts.acquired$.subscribe(() => {

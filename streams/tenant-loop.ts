@@ -76,6 +76,11 @@ export interface TenantLoopOptions<V = unknown> {
    * millisecond; later ticks fall at a random place of the whole interval and stay there (see tickGrid).
    */
   firstTickSpreadMs?: number;
+  /**
+   * The ticks after the first wait for the next multiple of this (see scheduleGrid), so that the
+   * ticks of many tenants due close together share a wakeup; absent: each at its exact time.
+   */
+  tickQuantumMs?: number;
   random?: () => number;
   events: Subject<OrchestratorEvent>;
   /** Whether this process acts for the tenant (many replicas); absent: it always does. */
@@ -257,6 +262,7 @@ export class TenantLoop<V = unknown> {
       ...(acquired$ ? { acquired$ } : {}),
       ...(stream.wakeups ? { wakeups: stream.wakeups } : {}),
       scheduler: this.context.scheduler,
+      ...(this.opts.tickQuantumMs ? { quantumMs: this.opts.tickQuantumMs } : {}),
       backoff: { ...this.opts.backoff, random },
       // On a replica that does not act, a tick of an acting stream does nothing: no error, no
       // backoff; a run that loses the lease mid-way ends the same way.

@@ -1,7 +1,7 @@
 import { Subscription, timer, type Observable, type SchedulerAction, type SchedulerLike } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
 import { describe, expect, it } from 'vitest';
-import { tickGrid } from './tick-grid.js';
+import { effectiveQuantumMs, tickGrid } from './tick-grid.js';
 
 /**
  * A scheduler driven by hand that can be "busy": every action due before `busyUntil` runs at
@@ -105,6 +105,48 @@ describe('tickGrid', () => {
     s.run(400, 350);
     s.run(500);
     expect(at).toEqual([10, 350, 410]);
+  });
+
+  it('with a quantum: the first tick exact, each later one at the next multiple of the quantum at or after its grid point', () => {
+    const s = new BusyScheduler();
+    const at = record(tickGrid(123, 123, 1000, s, 50), s);
+    const onPoint = record(tickGrid(200, 200, 1000, s, 50), s);
+    s.run(3500);
+    expect(at).toEqual([123, 1150, 2150, 3150]);
+    expect(onPoint).toEqual([200, 1200, 2200, 3200]);
+  });
+
+  it('with a quantum, many streams at random phases tick as often as without, within a quantum of their points, on few distinct instants', () => {
+    const s = new BusyScheduler();
+    const period = 1_000;
+    const phases = Array.from({ length: 300 }, (_, i) => (i * 7919) % period);
+    const exact = phases.map((p) => record(tickGrid(p, p, period, s), s));
+    const quantized = phases.map((p) => record(tickGrid(p, p, period, s, 50), s));
+    s.run(4 * period);
+    const instants = new Set<number>();
+    phases.forEach((p, i) => {
+      expect(quantized[i]!.length).toBe(exact[i]!.length);
+      quantized[i]!.slice(1).forEach((t, k) => {
+        const point = p + (k + 1) * period;
+        expect(t).toBeGreaterThanOrEqual(point);
+        expect(t).toBeLessThan(point + 50);
+        expect(t % 50).toBe(0);
+        instants.add(t);
+      });
+    });
+    // At least 900 later ticks: each at an instant of its own without the quantum, at most 20 instants a period with it.
+    expect(new Set(exact.flatMap((ticks) => ticks.slice(1))).size).toBeGreaterThanOrEqual(900);
+    expect(instants.size).toBeLessThanOrEqual(3 * (period / 50) + 1);
+  });
+
+  it('a quantum is at most a twentieth of the period, so a short interval keeps every grid point', () => {
+    expect(effectiveQuantumMs(50, 15_000)).toBe(50);
+    expect(effectiveQuantumMs(50, 100)).toBe(5);
+    expect(effectiveQuantumMs(0, 100)).toBe(0);
+    const s = new BusyScheduler();
+    const at = record(tickGrid(12, 12, 100, s, 50), s);
+    s.run(350);
+    expect(at).toEqual([12, 115, 215, 315]);
   });
 
   it('stops when unsubscribed; refuses a period that is not positive', () => {
