@@ -222,27 +222,7 @@ const SECRET_KEY_NAMES: ReadonlySet<string> = new Set(SECRET_KEYS);
  * key is there, so the usual line allocates nothing.
  */
 export function maskSecretKeys<T>(value: T): T {
-  return maskSecretKeysDeep(value, 0) as T;
-}
-
-function maskSecretKeysDeep(value: unknown, depth: number): unknown {
-  if (!walked(value, depth)) return value;
-  if (Array.isArray(value)) {
-    let out: unknown[] | undefined;
-    for (let i = 0; i < value.length; i++) {
-      const m = maskSecretKeysDeep(value[i], depth + 1);
-      if (m !== value[i]) (out ??= [...value])[i] = m;
-    }
-    return out ?? value;
-  }
-  const record = value as Record<string, unknown>;
-  let out: Record<string, unknown> | undefined;
-  for (const k in record) {
-    const v = record[k];
-    const m = SECRET_KEY_NAMES.has(k) && v !== undefined ? MASK : maskSecretKeysDeep(v, depth + 1);
-    if (m !== v) (out ??= { ...record })[k] = m;
-  }
-  return out ?? value;
+  return rewriteDeep(value, 0, (key, v) => (key !== undefined && SECRET_KEY_NAMES.has(key) && v !== undefined ? MASK : GO_IN)) as T;
 }
 
 /** Arrays and plain objects, down to a depth of 32: what the string walks go into. */
@@ -252,20 +232,34 @@ function walked(value: unknown, depth: number): value is object {
 }
 
 function scrubStringsDeep(value: unknown, r: Redactor, depth: number): unknown {
-  if (typeof value === 'string') return r.scrub(value);
+  return rewriteDeep(value, depth, (_key, v) => (typeof v === 'string' ? r.scrub(v) : GO_IN));
+}
+
+/** What a `rewriteDeep` rule answers to walk into the value (or keep it, when it is not walked). */
+const GO_IN: unique symbol = Symbol('go in');
+
+/**
+ * Copy-on-write walk of plain objects and arrays: `rule(key, value)` (key undefined at the top
+ * and in arrays) gives a value's replacement, or GO_IN. A container is copied only when something
+ * in it changed, so a value with nothing to change is returned as it is.
+ */
+function rewriteDeep(value: unknown, depth: number, rule: (key: string | undefined, value: unknown) => unknown, key?: string): unknown {
+  const replaced = rule(key, value);
+  if (replaced !== GO_IN) return replaced;
   if (!walked(value, depth)) return value;
   if (Array.isArray(value)) {
     let out: unknown[] | undefined;
-    value.forEach((v, i) => {
-      const s = scrubStringsDeep(v, r, depth + 1);
-      if (s !== v) (out ??= [...value])[i] = s;
-    });
+    for (let i = 0; i < value.length; i++) {
+      const v = rewriteDeep(value[i], depth + 1, rule);
+      if (v !== value[i]) (out ??= [...value])[i] = v;
+    }
     return out ?? value;
   }
+  const record = value as Record<string, unknown>;
   let out: Record<string, unknown> | undefined;
-  for (const [k, v] of Object.entries(value)) {
-    const s = scrubStringsDeep(v, r, depth + 1);
-    if (s !== v) (out ??= { ...(value as Record<string, unknown>) })[k] = s;
+  for (const k in record) {
+    const v = rewriteDeep(record[k], depth + 1, rule, k);
+    if (v !== record[k]) (out ??= { ...record })[k] = v;
   }
   return out ?? value;
 }

@@ -157,9 +157,10 @@ export async function walkPartitions(
       else if (leaf) {
         partition[level] = value;
         onPartition(partition);
+      } else {
+        // Copies: the listing's strings are slices of its whole answer, which the folder would keep alive until listed.
+        toList.push({ prefix: copyOf(child), values: [...values, copyOf(value)] });
       }
-      // Copies: the listing's strings are slices of its whole answer, which the folder would keep alive until listed.
-      else toList.push({ prefix: copyOf(child), values: [...values, copyOf(value)] });
     }
     // Taken from the end: reversed, the sub-folders are listed in the order they were found.
     reverseFrom(toList, depth);

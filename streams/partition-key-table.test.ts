@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { folderValue, lastFolder, PartitionDiff, unescapePathName } from './discovery-decision.js';
+import { PartitionKeyTable } from './partition-key-table.js';
 
 /** The former reader of a folder name, kept as the oracle of folderValue. */
 function partitionValue(folder: string, key: string): string | null {
@@ -8,7 +9,6 @@ function partitionValue(folder: string, key: string): string | null {
   const value = unescapePathName(name.slice(key.length + 1));
   return value === '' ? null : value;
 }
-import { PartitionKeyTable } from './partition-key-table.js';
 
 type Key = [string, string, string];
 
