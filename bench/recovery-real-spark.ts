@@ -1,6 +1,6 @@
 /**
  * The recovery benchmark on a real Spark 3.5 standalone master and worker: a private cluster
- * of `test/services/spark.sh` (ports 35000–35003, state under .services/spark-bench-recovery),
+ * of `test/services/spark.sh` (ports 30200–30203, state under .services/spark-bench-recovery),
  * stopped at the end. The built daemon supervises a few tenants running the test application's
  * `RunUntilKilled` driver (no SparkContext), crash-loop protection at its defaults.
  *
@@ -28,7 +28,7 @@ import { ROOT, freePort, startDaemon, waitFor, type Daemon } from './daemon.js';
 import { progress } from './harness.js';
 import { runDeaths, runningSeenAlive, settleAfter, sparkStatus, SubmittedLog, tenantAccounts, type Death, type DeathTarget } from './recovery-deaths.js';
 
-const BASE_PORT = 35000;
+const BASE_PORT = 30200;
 const CLUSTER_NAME = 'spark-bench-recovery';
 /** What the test application prints first: its JVM is up and in main(). */
 const UP_MARK = 'RunUntilKilled';

@@ -25,7 +25,7 @@
 #   MARIADB_TEST_HOST [127.0.0.1]   MARIADB_TEST_PORT [3306]   MARIADB_TEST_DATABASE [test]
 #   S3_TEST_PORT [7480]             S3_TEST_REGION [us-east-1]
 #   S3_TEST_ACCESS_KEY [LWTESTACCESSKEY]   S3_TEST_SECRET_KEY [lwtestsecretkey0123456789]
-#   CEPH_TEST_MON_PORT [40100] (msgr2; msgr1 uses the next port)
+#   CEPH_TEST_MON_PORT [26100] (msgr2; msgr1 uses the next port)
 #   CEPH_TEST_DATA_DIR [<project>/.services/ceph]
 #   SERVICES_TIMEOUT [60]  seconds to wait for each readiness step
 set -euo pipefail
@@ -41,7 +41,7 @@ S3_PORT="${S3_TEST_PORT:-7480}"
 S3_REGION="${S3_TEST_REGION:-us-east-1}"
 S3_ACCESS_KEY="${S3_TEST_ACCESS_KEY:-LWTESTACCESSKEY}"
 S3_SECRET_KEY="${S3_TEST_SECRET_KEY:-lwtestsecretkey0123456789}"
-MON_PORT="${CEPH_TEST_MON_PORT:-40100}"
+MON_PORT="${CEPH_TEST_MON_PORT:-26100}"
 SERVICES_DIR="$ROOT/.services"
 DATA="${CEPH_TEST_DATA_DIR:-$SERVICES_DIR/ceph}"
 CONF="$DATA/ceph.conf"

@@ -10,7 +10,7 @@ import { expectConformance, loadFixture } from '../spark-conformance/compare.js'
 import { runScenario, type Transcript } from '../spark-conformance/scenario.js';
 import { realTarget, startRealCluster, startSimTarget } from '../spark-conformance/targets.js';
 
-const BASE_PORT = 33000; // ports 33000-33007
+const BASE_PORT = 30100; // ports 30100-30107
 
 let cluster: PrivateSpark | undefined;
 let real: Transcript | undefined;

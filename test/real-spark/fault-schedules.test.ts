@@ -2,8 +2,8 @@
  * Fault schedules on a REAL Spark 3.5 standalone cluster, checked by the oracle of the
  * simulator's randomized schedules (test/support/fault-oracle.ts, rules listed there).
  *
- * Ports 34000–34011: the private cluster of this file on 34000–34003 (master, web UI, REST,
- * worker UI), and on 34011 a recording proxy in front of the master's REST server, through which
+ * Ports 30000–30011: the private cluster of this file on 30000–30003 (master, web UI, REST,
+ * worker UI), and on 30011 a recording proxy in front of the master's REST server, through which
  * the daemon sends its creates and kills (its `/json/` reads go to the master directly). The
  * proxy reads the master's `/json/` right before it forwards each create or kill (what the
  * master listed when it handled it), forwards it, and records the master's answer even when the
@@ -51,8 +51,8 @@ import {
 } from '../support/real-spark.js';
 import { sleep, waitFor } from '../support/spark.js';
 
-const BASE_PORT = 34000; // master 34000, web UI 34001, REST 34002, worker UI 34003 (34004–34007 reserved by startPrivateSpark for HA)
-const PROXY_REST_PORT = 34011;
+const BASE_PORT = 30000; // master 30000, web UI 30001, REST 30002, worker UI 30003 (30004–30007 reserved by startPrivateSpark for HA)
+const PROXY_REST_PORT = 30011;
 const POLL_MS = 1_000;
 const GRACE_MS = 6_000;
 const CLIENT_TIMEOUT_MS = 1_500;

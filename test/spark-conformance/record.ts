@@ -2,7 +2,7 @@
  * Re-records the real Spark master's conformance transcript (test/fixtures/spark-3.5/) from a
  * private cluster of its own:
  *
- *   node --import tsx test/spark-conformance/record.ts [--base-port 33050] [--sim] [--out FILE]
+ *   node --import tsx test/spark-conformance/record.ts [--base-port 30150] [--sim] [--out FILE]
  *
  * `--sim` runs the scenario against the simulator instead and prints it (to diff by hand).
  * The cluster is stopped afterwards.
@@ -14,7 +14,7 @@ import { runScenario } from './scenario.js';
 import { FIXTURE, SPARK_VERSION, WORKER, realTarget, startRealCluster, startSimTarget } from './targets.js';
 
 const { values } = parseArgs({
-  options: { 'base-port': { type: 'string', default: '33050' }, sim: { type: 'boolean', default: false }, out: { type: 'string' } },
+  options: { 'base-port': { type: 'string', default: '30150' }, sim: { type: 'boolean', default: false }, out: { type: 'string' } },
 });
 
 async function main(): Promise<void> {

@@ -54,12 +54,12 @@ export interface PrivateCeph {
  */
 export async function startPrivateCeph(opts: { port?: number; monPort?: number; dataDir?: string } = {}): Promise<PrivateCeph> {
   const port = opts.port ?? Number(process.env.FAULTS_S3_PORT ?? 7490);
-  const monPort = opts.monPort ?? Number(process.env.FAULTS_CEPH_MON_PORT ?? 40200);
+  const monPort = opts.monPort ?? Number(process.env.FAULTS_CEPH_MON_PORT ?? 26200);
   const dataDir = opts.dataDir ?? process.env.FAULTS_CEPH_DATA_DIR ?? servicesDir('ceph-faults');
   // Never the shared cluster: other tests and people use it.
-  if (port === 7480 || monPort === 40100 || dataDir === servicesDir('ceph')) {
+  if (port === 7480 || monPort === 26100 || dataDir === servicesDir('ceph')) {
     throw new Error(
-      `startPrivateCeph: port ${port}, monitor port ${monPort} and data dir ${dataDir} must differ from the shared cluster's (7480, 40100, .services/ceph)`,
+      `startPrivateCeph: port ${port}, monitor port ${monPort} and data dir ${dataDir} must differ from the shared cluster's (7480, 26100, .services/ceph)`,
     );
   }
   const env = {

@@ -221,8 +221,23 @@ export interface PrivateSpark {
   down(): Promise<void>;
 }
 
+/**
+ * The first port the kernel hands out to `listen(0)` and outgoing connections. A fixed port at
+ * or above it can be taken by any process of the run (a test's server on port 0, a driver's RPC
+ * port), so a cluster started there fails at random.
+ */
+function ephemeralPortFloor(): number {
+  try {
+    return Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]) || 32768;
+  } catch {
+    return 32768;
+  }
+}
+
 export async function startPrivateSpark(opts: PrivateSparkOptions): Promise<PrivateSpark> {
   const b = opts.basePort;
+  const floor = ephemeralPortFloor();
+  if (b + 7 >= floor) throw new Error(`startPrivateSpark: ports ${b}–${b + 7} reach the ephemeral range (from ${floor}); pick a base port below ${floor - 7}`);
   const dir = servicesDir(opts.name ?? `spark-${b}`);
   const scriptEnv: NodeJS.ProcessEnv = {
     SPARK_TEST_DIR: dir,
