@@ -21,8 +21,8 @@ export class SharedRead<T> {
 
   get(): Promise<T> {
     const generation = this.generation;
-    const last = this.last;
-    if (last && last.generation === generation && this.now() - last.startedAt < this.maxAgeMs) return Promise.resolve(last.value);
+    const fresh = this.fresh();
+    if (fresh) return Promise.resolve(fresh.value);
     const flight = this.inFlight;
     if (flight && flight.generation === generation) return flight.promise;
     const startedAt = this.now();
@@ -39,10 +39,20 @@ export class SharedRead<T> {
     return promise;
   }
 
+  /** The result `get()` would answer now without reading, if there is one: for a caller that must not wait. */
+  peek(): { value: T } | undefined {
+    return this.fresh();
+  }
+
   invalidate(): void {
     this.generation += 1;
     this.inFlight = undefined;
     this.last = undefined;
+  }
+
+  private fresh(): { value: T } | undefined {
+    const last = this.last;
+    return last && last.generation === this.generation && this.now() - last.startedAt < this.maxAgeMs ? last : undefined;
   }
 }
 

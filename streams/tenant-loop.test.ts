@@ -219,4 +219,36 @@ describe('tenant loop', () => {
     expect(stopped).toBe(true);
     expect(eventsCompletedAt).toBe(150);
   });
+
+  it('records a tick its stream calls quiet without running it, unless the lane is busy; commands always run', () => {
+    const runs: RunRecord[] = [];
+    const asked: number[] = [];
+    virtualTime((scheduler) => {
+      const sup = new Supervisor([
+        {
+          tenant: 'A',
+          backoff: noJitter,
+          random: () => 0,
+          scheduler,
+          streams: (ctx) => {
+            const stream = recordingStream(ctx, 'monitor', 100, runs, { durationMs: 150, commands: ['replay'] });
+            // Quiet from 200 on: the ticks at 0 and 100 run, the later ones do not.
+            return [{ ...stream, quietTick: () => (asked.push(ctx.now()), ctx.now() >= 200) }];
+          },
+        },
+      ]);
+      sup.start();
+      scheduler.schedule(() => void sup.dispatch('A', 'replay', { startingOffsetsTimestamp: 1, resumeToSubscribePatternTimestamp: 2 }), 390);
+      scheduler.schedule(() => void sup.stop(), 560);
+    });
+    // 0 runs until 150; the tick at 100 found a run in flight (dropped). 200 and 300 are quiet.
+    // The command at 390 runs until 540: the tick at 400 finds the lane busy, is not asked and
+    // queues behind it; the tick at 500 finds that run still to come (dropped, not asked).
+    expect(runs.map((r) => [r.command, r.start])).toEqual([
+      ['monitor', 0],
+      ['replay', 390],
+      ['monitor', 540],
+    ]);
+    expect(asked).toEqual([0, 200, 300]);
+  });
 });

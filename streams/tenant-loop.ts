@@ -46,6 +46,12 @@ export interface StreamDefinition {
   tick: AnyCommand;
   commands: CommandHandlers;
   /**
+   * A tick that needs no run: called at each tick (not at a manual command) while the stream's
+   * lane is idle; true means the stream found nothing to do and recorded the tick itself, so it
+   * does not enter the lane.
+   */
+  quietTick?: () => boolean;
+  /**
    * What the stream watches between ticks: each emission runs a tick now (dropped while one
    * runs), when what was seen says the last run is out of date. The ticks keep their places.
    */
@@ -268,6 +274,10 @@ export class TenantLoop<V = unknown> {
       // backoff; a run that loses the lease mid-way ends the same way.
       run: (done) => {
         if (this.notActing(command)) return false;
+        if (!route.lane.busy && stream.quietTick?.()) {
+          done();
+          return true;
+        }
         route.lane.enqueue(key, work, {
           resolve: () => done(),
           reject: (error) => done(error instanceof NotLeaderError ? undefined : error),

@@ -33,6 +33,25 @@ describe('SharedRead', () => {
     expect(await d).toBe(8);
   });
 
+  it('peek() answers what get() would answer without reading, and nothing while a read is due or in flight', async () => {
+    let clock = 0;
+    const c = controlledRead();
+    const shared = new SharedRead(c.read, 100, () => clock);
+    expect(shared.peek()).toBeUndefined();
+    const a = shared.get();
+    expect(shared.peek()).toBeUndefined();
+    c.pending[0]!.resolve(7);
+    await a;
+    clock = 99;
+    expect(shared.peek()?.value).toBe(7);
+    clock = 100;
+    expect(shared.peek()).toBeUndefined();
+    clock = 50;
+    shared.invalidate();
+    expect(shared.peek()).toBeUndefined();
+    expect(c.reads()).toBe(1);
+  });
+
   it('after invalidate(), neither the read in flight then nor the last result is answered', async () => {
     const c = controlledRead();
     const shared = new SharedRead(c.read, 60_000, () => 0);

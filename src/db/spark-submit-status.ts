@@ -164,6 +164,12 @@ export class SharedReplayReads {
     return (await this.everyTenant.get()).get(tenant);
   }
 
+  /** `latest(tenant)` when it would answer without reading (null: the tenant has no row); undefined: it would read. */
+  latestIfFresh(tenant: string): ReplayRow | null | undefined {
+    const rows = this.everyTenant.peek()?.value;
+    return rows ? (rows.get(tenant) ?? null) : undefined;
+  }
+
   insert(tenant: string, startingOffsetsTimestamp: number, resumeToSubscribePatternTimestamp: number): Promise<ReplayRow> {
     return this.write(() => this.repo.insert(tenant, startingOffsetsTimestamp, resumeToSubscribePatternTimestamp));
   }

@@ -85,6 +85,11 @@ export class SparkMasterClient {
     return this.state.read(opts);
   }
 
+  /** The shared state a `masterState()` now would answer without reading (undefined: it would read). */
+  latestState(): MasterState | undefined {
+    return this.state.latest();
+  }
+
   /** Every state read from now on that differs from the one before: see `MasterStateReader.onState()`. */
   onState(listener: (state: MasterState) => void): () => void {
     return this.state.onState(listener);

@@ -71,6 +71,11 @@ export class MasterStateReader {
     return opts.signal ? untilAborted(shared, opts.signal) : shared;
   }
 
+  /** The shared state, when a `read()` now would answer it without reading: no wait, no I/O. */
+  latest(): MasterState | undefined {
+    return this.sharedState.peek()?.value;
+  }
+
   /**
    * Calls `listener` with every state read from now on that differs from the one before (an
    * unchanged master hands out the same object again), whoever asked for it: a tenant learns of

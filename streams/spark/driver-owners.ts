@@ -10,10 +10,10 @@ import type { MasterState } from '../../src/spark/types.js';
 import { masterIndex } from './master-index.js';
 import type { SubmissionStore } from './ports.js';
 
-/** The alive drivers of one main class by the tenant that recorded them, as far as known when grouped. */
+/** The alive drivers of one main class by the tenant that recorded them, as far as known. */
 export interface AliveByOwner {
   byOwner: ReadonlyMap<string, readonly string[]>;
-  /** Not known when grouped: ask `ownersOf` (answered from memory for those learned since). */
+  /** Nobody is known to have recorded them: ask `ownersOf` (a late record may still land). */
   unknown: readonly string[];
 }
 
@@ -22,8 +22,8 @@ const DEFAULT_CAPACITY = 100_000;
 
 export class DriverOwners implements SubmissionStore {
   private readonly owners = new Map<string, string>();
-  /** Grouped once per master read and main class, for all the tenants polling on it. */
-  private readonly grouped = new WeakMap<MasterState, Map<string, AliveByOwner>>();
+  /** Grouped once per master read and main class, for all the tenants polling on it; grouped anew after an owner is learned. */
+  private grouped = new WeakMap<MasterState, Map<string, AliveByOwner>>();
 
   constructor(
     private readonly store: SubmissionStore,
@@ -80,5 +80,6 @@ export class DriverOwners implements SubmissionStore {
     if (this.owners.has(id)) return;
     if (this.owners.size >= this.capacity) this.owners.clear();
     this.owners.set(id, tenant);
+    this.grouped = new WeakMap();
   }
 }

@@ -12,6 +12,8 @@ export interface SparkMaster {
   /** The host that answered ALIVE most recently. */
   readonly aliveHost: string | undefined;
   masterState(): Promise<MasterState>;
+  /** The state `masterState()` would answer now without reading, if any (absent: never known without a read). */
+  latestState?(): MasterState | undefined;
   /** Every new state read, whoever asked for it (absent: a run sees the master only through its own read). Returns the unsubscribe. */
   onState?(listener: (state: MasterState) => void): () => void;
   createSubmission(req: CreateSubmissionRequest): Promise<SubmissionResult>;
@@ -21,6 +23,8 @@ export interface SparkMaster {
 export interface ReplayStore {
   insert(tenant: string, startingOffsetsTimestamp: number, resumeToSubscribePatternTimestamp: number): Promise<ReplayRow>;
   latest(tenant: string): Promise<ReplayRow | undefined>;
+  /** What `latest` would answer now without reading (null: no row), if it would; undefined: it would read. */
+  latestIfFresh?(tenant: string): ReplayRow | null | undefined;
   markSubmitted(id: number): Promise<boolean>;
   markResumed(id: number): Promise<boolean>;
   /**

@@ -25,6 +25,7 @@
 import { defer, Observable } from 'rxjs';
 import type { TenantConfig } from '../../src/config/schema.js';
 import type { ObjectStore } from '../../src/objectstore/object-store.js';
+import type { ReplayRow } from '../../src/db/spark-submit-status.js';
 import type { MasterState } from '../../src/spark/types.js';
 import type { MonitorArgs, ReplayArgs, SparkRunResult } from '../commands.js';
 import { errorMessage } from '../events.js';
@@ -34,6 +35,7 @@ import type { CrashLoopParams } from './crash-loop.js';
 import { decideSparkAction } from './decision.js';
 import { DriverOwners } from './driver-owners.js';
 import { observe } from './observe.js';
+import { isQuietPoll, type SettledRun } from './quiet-poll.js';
 import { ownDriverGone, ownedIdsOf, ownedReadNeeded, ownersToAsk, stepToLookUp } from './read-plan.js';
 import type { ReplayStore, SparkMaster, SubmissionStore } from './ports.js';
 import { initialSparkState, inTerm, ownSubmission, toPending, type SparkState, type SparkTenantFacts } from './state.js';
@@ -98,6 +100,32 @@ export function sparkStream(ctx: StreamContext, deps: SparkStreamDeps): SparkStr
     initialSparkState(deps.crashLoop),
   );
   const update = (change: Partial<SparkState>) => (effects.state = { ...effects.state, ...change });
+  /** The last run, while it decided `none` and nothing ran since: what a quiet poll repeats (quiet-poll.ts). */
+  let settled: SettledRun | null = null;
+
+  /** The settled run when a poll reading `master` and `replay` now is quiet; null: it must run. */
+  const quietOver = (master: MasterState, replay: ReplayRow | null, now: number): SettledRun | null =>
+    settled &&
+    isQuietPoll(effects.state, settled, { now, master, replay, term: ctx.actingTerm(), owners: submissions.aliveByOwner(master, tenant.mainClass) }, tenant)
+      ? settled
+      : null;
+
+  /**
+   * A grid tick that needs no run: the shared master state and replay rows are fresh without a
+   * read and the poll is quiet. It is recorded as a poll (status, `spark.polled`) at once,
+   * without entering the lane.
+   */
+  const quietTick = (): boolean => {
+    const master = deps.master.latestState?.();
+    const replay = deps.replays.latestIfFresh?.(ctx.tenant);
+    if (!master || replay === undefined) return false;
+    const now = ctx.now();
+    const quiet = quietOver(master, replay, now);
+    if (!quiet) return false;
+    update({ master, masterReadAt: now, lastPoll: { at: now, durationMs: 0, outcome: 'none', reason: quiet.reason } });
+    ctx.emit({ type: 'spark.polled', masterStatus: master.status, aliveDrivers: quiet.aliveDrivers, action: 'none', durationMs: 0 });
+    return true;
+  };
 
   /** Reads the records when the plan says so, or when an alive driver of its class it does not know is recorded as the tenant's. */
   const readOwned = async (need: ReturnType<typeof ownedReadNeeded>, state: SparkState, master: MasterState): Promise<boolean> => {
@@ -180,10 +208,20 @@ export function sparkStream(ctx: StreamContext, deps: SparkStreamDeps): SparkStr
       }
       report.masterStatus = master.status;
       update({ master, masterReachable: true, masterReadAt: ctx.now() });
+      // A poll that reads what the settled run read is quiet (the replay row is read only then).
+      const quiet = settled?.master === master ? quietOver(master, (await deps.replays.latest(ctx.tenant)) ?? null, ctx.now()) : null;
+      if (quiet) {
+        report.aliveDrivers = quiet.aliveDrivers;
+        outcome = 'none';
+        reason = quiet.reason;
+        return { action: 'none', reason };
+      }
+      settled = null;
       const result = await reconcile(master, overridesOf(args), report);
       outcome = result.action;
       reason = result.reason;
       update({ lastError: null });
+      if (result.action === 'none') settled = { master, term: ctx.actingTerm(), aliveDrivers: report.aliveDrivers, reason };
       return result;
     } catch (err) {
       update({ lastError: { at: ctx.now(), message: errorMessage(err) } });
@@ -206,6 +244,7 @@ export function sparkStream(ctx: StreamContext, deps: SparkStreamDeps): SparkStr
   };
 
   const replay = async (args: ReplayArgs) => {
+    settled = null;
     const row = await deps.replays.insert(ctx.tenant, args.startingOffsetsTimestamp, args.resumeToSubscribePatternTimestamp);
     update({ replay: row });
     return row;
@@ -216,6 +255,7 @@ export function sparkStream(ctx: StreamContext, deps: SparkStreamDeps): SparkStr
       name: 'spark',
       intervalMs: deps.intervalMs,
       tick: { command: 'monitor', args: {} },
+      quietTick,
       commands: {
         monitor: (args) => defer(() => run(args ?? {})),
         replay: (args) => defer(() => replay(args)),
