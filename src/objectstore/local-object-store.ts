@@ -12,6 +12,7 @@ import {
   type ObjectStoreStats,
 } from './object-store.js';
 import { mapLimit } from '../common/concurrency.js';
+import { inSlice, letTheLoopTurn } from './listing-slice.js';
 
 /** The `objectStore.local` block of a tenant. */
 export interface LocalObjectStoreConfig {
@@ -28,22 +29,6 @@ export interface LocalObjectStoreOptions {
 const RETRYABLE_FS_CODES = new Set(['EAGAIN', 'EBUSY', 'EMFILE', 'ENFILE', 'EIO', 'ETIMEDOUT', 'ESTALE', 'EINTR']);
 /** A path that is not there (or runs through a file): like an absent object or an empty S3 prefix. */
 const ABSENT_CODES = new Set(['ENOENT', 'ENOTDIR']);
-
-/**
- * Listings read the directories with synchronous calls (cheap on a local disk, where the
- * promise API adds a thread-pool hop and a promise per call, and every tenant lists its store
- * every minute), and let the event loop turn whenever they have held it this long, so a
- * listing of a large tree never blocks it for more than about that (BENCHMARKS.md).
- */
-const LISTING_SLICE_MS = 2;
-let sliceStartedAt = Number.NEGATIVE_INFINITY;
-
-/** Lets the event loop turn if listings have held it for LISTING_SLICE_MS (shared by every store: there is one loop). */
-async function letTheLoopTurn(): Promise<void> {
-  if (performance.now() - sliceStartedAt < LISTING_SLICE_MS) return;
-  await new Promise<void>((resolve) => setImmediate(resolve));
-  sliceStartedAt = performance.now();
-}
 
 function fsCode(error: unknown): string {
   const code = (error as { code?: unknown } | null)?.code;
@@ -112,7 +97,19 @@ export class LocalObjectStore implements ObjectStore {
     }
   }
 
-  async listPrefixes(prefix: string, signal?: AbortSignal): Promise<string[]> {
+  listPrefixes(prefix: string, signal?: AbortSignal): Promise<string[]> {
+    return inSlice(() => this.prefixesUnder(prefix, signal));
+  }
+
+  listKeys(prefix: string, signal?: AbortSignal): Promise<string[]> {
+    return inSlice(() => this.keysUnder(prefix, signal));
+  }
+
+  deleteKeys(keys: readonly string[], signal?: AbortSignal): Promise<DeleteResult> {
+    return inSlice(() => this.deleteNow(keys, signal));
+  }
+
+  private async prefixesUnder(prefix: string, signal?: AbortSignal): Promise<string[]> {
     this.check('listPrefixes', prefix, signal);
     const { dirKey, namePrefix, dirPath } = this.splitPrefix('listPrefixes', prefix);
     this.stats.listCalls++;
@@ -133,7 +130,7 @@ export class LocalObjectStore implements ObjectStore {
     return found.filter((p): p is string => p !== undefined).sort(compareUtf8);
   }
 
-  async listKeys(prefix: string, signal?: AbortSignal): Promise<string[]> {
+  private async keysUnder(prefix: string, signal?: AbortSignal): Promise<string[]> {
     this.check('listKeys', prefix, signal);
     const { dirKey, namePrefix, dirPath } = this.splitPrefix('listKeys', prefix);
     this.stats.listCalls++;
@@ -155,7 +152,7 @@ export class LocalObjectStore implements ObjectStore {
     return keys.sort(compareUtf8);
   }
 
-  async deleteKeys(keys: readonly string[], signal?: AbortSignal): Promise<DeleteResult> {
+  private async deleteNow(keys: readonly string[], signal?: AbortSignal): Promise<DeleteResult> {
     this.check('deleteKeys', '', signal);
     const errors: DeleteKeyError[] = [];
     const unique: { key: string; file: string }[] = [];
