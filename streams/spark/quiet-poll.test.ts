@@ -4,34 +4,16 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { ReplayRow } from '../../src/db/spark-submit-status.js';
-import type { MasterState, SparkDriver } from '../../src/spark/types.js';
+import { frozenMaster, MAIN_CLASS, runningDriver } from '../../test/support/master-states.js';
 import { recordDeath } from './crash-loop.js';
 import { isQuietPoll, type QuietReading, type SettledRun } from './quiet-poll.js';
 import { initialSparkState, type SparkState, type SparkTenantFacts } from './state.js';
 
 const MIN = 60_000;
 const NOW = Date.UTC(2024, 0, 1, 12, 0, 0);
-const MAIN = 'com.logwise.spark.MainApplication';
-const TENANT: SparkTenantFacts = { tenant: 'ABC', mainClass: MAIN, otherTenantMainClasses: [], soleWriter: false, submitGraceMs: MIN };
+const TENANT: SparkTenantFacts = { tenant: 'ABC', mainClass: MAIN_CLASS, otherTenantMainClasses: [], soleWriter: false, submitGraceMs: MIN };
 
-function driver(id: string, state = 'RUNNING', mainClass = MAIN): SparkDriver {
-  return { id, state, startTime: NOW - 10 * MIN, worker: 'worker-1', mainClass, cores: 1, memoryMb: 1024, submitDate: '' };
-}
-
-function master(active: SparkDriver[]): MasterState {
-  return Object.freeze({
-    webUiUrl: 'http://m:8080',
-    url: 'spark://m:7077',
-    status: 'ALIVE',
-    aliveWorkers: 1,
-    cores: 4,
-    coresUsed: 1,
-    memoryMb: 8192,
-    memoryUsedMb: 1024,
-    activeDrivers: Object.freeze(active) as SparkDriver[],
-    completedDrivers: Object.freeze([]) as unknown as SparkDriver[],
-  });
-}
+const driver = (id: string) => runningDriver(id, { startTime: NOW - 10 * MIN });
 
 const replayRow = (patch: Partial<ReplayRow> = {}): ReplayRow => ({
   id: 7,
@@ -44,7 +26,7 @@ const replayRow = (patch: Partial<ReplayRow> = {}): ReplayRow => ({
   ...patch,
 });
 
-const M = master([driver('d1')]);
+const M = frozenMaster([driver('d1')]);
 
 /** The state after a run that saw its own driver d1 alive, submitted 10 minutes ago, and decided `none`. */
 function settledState(patch: Partial<SparkState> = {}): SparkState {
@@ -80,7 +62,7 @@ describe('isQuietPoll', () => {
   });
 
   it('runs when the master state is another one, even with the same content (an unchanged master hands out the same object)', () => {
-    expect(isQuietPoll(settledState(), SETTLED, reading({ master: master([driver('d1')]) }), TENANT)).toBe(false);
+    expect(isQuietPoll(settledState(), SETTLED, reading({ master: frozenMaster([driver('d1')]) }), TENANT)).toBe(false);
   });
 
   it('runs in another acting term', () => {
@@ -142,7 +124,7 @@ describe('isQuietPoll', () => {
   });
 
   it('with other drivers of the main class (tenants sharing it), is quiet only while their recorded owners are known to be others', () => {
-    const two = master([driver('d1'), driver('d2')]);
+    const two = frozenMaster([driver('d1'), driver('d2')]);
     const quiet = (owners: QuietReading['owners'], patch: Partial<SparkState> = {}) =>
       isQuietPoll(settledState({ master: two, ...patch }), { ...SETTLED, master: two }, reading({ master: two, owners }), TENANT);
     const ownersKnown = {

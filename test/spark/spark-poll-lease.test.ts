@@ -4,13 +4,10 @@
  * mid-way once the lease is lost, and the holder of the next term carries the action out.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { parseConfig } from '../../src/config/load.js';
 import type { SubmissionRecord } from '../../src/db/spark-submissions.js';
-import { SparkMasterClient } from '../../src/spark/master-client.js';
 import type { EventInput } from '../../streams/events.js';
 import { NotLeaderError } from '../../streams/leadership.js';
-import { directSparkStream, handContext, MemoryReplays, MemorySubmissions, memoryStore } from '../support/spark-stream.js';
-import { SparkMasterSimulator } from '../spark-sim/master-simulator.js';
+import { directSparkStream, handContext, MemoryReplays, memoryStore, MemorySubmissions, simulatedTenant } from '../support/spark-stream.js';
 import { waitFor } from '../support/spark.js';
 
 const cleanups: (() => Promise<unknown>)[] = [];
@@ -21,22 +18,13 @@ afterEach(async () => {
 const STATE = ['checkpoint/offsets/0', 'logs/_spark_metadata/0'];
 
 async function setup() {
-  const sim = await new SparkMasterSimulator({ killDelayMs: null }).start();
-  const client = new SparkMasterClient({ hosts: [sim.host], webUiPort: sim.uiPort, restPort: sim.restPort, timeoutMs: 2_000 });
-  cleanups.push(
-    () => sim.stop(),
-    () => client.close(),
-  );
-  const config = await parseConfig(`tenants = [{
-    name = "ABC", objectStore.local.path = "/nowhere", kafka.kafkaBrokersHost = "k"
-    spark { sparkMasterHost = "${sim.host}", sparkMasterWebUiPort = ${sim.uiPort}, sparkMasterRestPort = ${sim.restPort}, sparkJarPath = "file:///a.jar" }
-  }]`);
+  const { sim, client, tenant } = await simulatedTenant(cleanups, { sim: { killDelayMs: null } });
   const lease = { acting: true };
   const events: EventInput[] = [];
   const replays = new MemoryReplays();
   const store = memoryStore([...STATE, 'logs/env=prod/x']);
   const stream = directSparkStream(handContext('ABC', { emit: (e) => events.push(e), lease }), {
-    tenant: config.tenants[0]!,
+    tenant: tenant,
     master: client,
     store,
     replays,
@@ -105,16 +93,7 @@ class FailingSubmissions extends MemorySubmissions {
  * simulator and shared stores; each has its own lease flag and events.
  */
 async function replicaSetup(opts: { submitGraceMs?: number } = {}) {
-  const sim = await new SparkMasterSimulator({ killDelayMs: 50 }).start();
-  const client = new SparkMasterClient({ hosts: [sim.host], webUiPort: sim.uiPort, restPort: sim.restPort, timeoutMs: 2_000 });
-  cleanups.push(
-    () => sim.stop(),
-    () => client.close(),
-  );
-  const config = await parseConfig(`tenants = [{
-    name = "ABC", objectStore.local.path = "/nowhere", kafka.kafkaBrokersHost = "k"
-    spark { sparkMasterHost = "${sim.host}", sparkMasterWebUiPort = ${sim.uiPort}, sparkMasterRestPort = ${sim.restPort}, sparkJarPath = "file:///a.jar" }
-  }]`);
+  const { sim, client, tenant } = await simulatedTenant(cleanups, { sim: { killDelayMs: 50 } });
   const replays = new MemoryReplays();
   const submissions = new FailingSubmissions();
   const store = memoryStore([...STATE, 'logs/env=prod/x']);
@@ -122,7 +101,7 @@ async function replicaSetup(opts: { submitGraceMs?: number } = {}) {
     const lease = { acting: true };
     const events: EventInput[] = [];
     const stream = directSparkStream(handContext('ABC', { emit: (e) => events.push(e), lease }), {
-      tenant: config.tenants[0]!,
+      tenant: tenant,
       master: client,
       store,
       replays,

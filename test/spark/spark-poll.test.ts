@@ -8,15 +8,13 @@ import type { TenantConfig } from '../../src/config/schema.js';
 import type { ObjectStore } from '../../src/objectstore/object-store.js';
 import type { CreateSubmissionRequest } from '../../src/spark/types.js';
 import { SparkProtocolError, SparkSubmissionRejected, SparkTimeoutError, SparkUnreachableError } from '../../src/spark/errors.js';
-import { SparkMasterClient } from '../../src/spark/master-client.js';
 import type { EventInput } from '../../streams/events.js';
 import { createMayHaveSucceeded, KillWaitTimeoutError, StateCleanupError } from '../../streams/spark/act.js';
 import { memoryStringToMb, requestedSize } from '../../streams/spark/driver-size.js';
 import { otherTenantMainClasses } from '../../streams/spark/ownership.js';
 import { DriverOwners } from '../../streams/spark/driver-owners.js';
 import type { SubmissionStore } from '../../streams/spark/ports.js';
-import { directSparkStream, handContext, MemoryReplays, MemorySubmissions, memoryStore } from '../support/spark-stream.js';
-import { SparkMasterSimulator } from '../spark-sim/master-simulator.js';
+import { directSparkStream, handContext, MemoryReplays, memoryStore, MemorySubmissions, simulatedTenant } from '../support/spark-stream.js';
 
 const MAIN = 'com.logwise.spark.MainApplication';
 
@@ -28,17 +26,7 @@ afterEach(async () => {
 async function setup(
   opts: { killDelayMs?: number | null; store?: ObjectStore; soleWriter?: boolean; otherTenantMainClasses?: string[]; submissions?: SubmissionStore } = {},
 ) {
-  const sim = await new SparkMasterSimulator({ killDelayMs: opts.killDelayMs === undefined ? 50 : opts.killDelayMs }).start();
-  const client = new SparkMasterClient({ hosts: [sim.host], webUiPort: sim.uiPort, restPort: sim.restPort, timeoutMs: 2_000 });
-  cleanups.push(
-    () => sim.stop(),
-    () => client.close(),
-  );
-  const config = await parseConfig(`tenants = [{
-    name = "ABC", objectStore.local.path = "/nowhere", kafka.kafkaBrokersHost = "k"
-    spark { sparkMasterHost = "${sim.host}", sparkMasterWebUiPort = ${sim.uiPort}, sparkMasterRestPort = ${sim.restPort}, sparkJarPath = "file:///a.jar" }
-  }]`);
-  const tenant = config.tenants[0]!;
+  const { sim, client, tenant } = await simulatedTenant(cleanups, { sim: { killDelayMs: opts.killDelayMs === undefined ? 50 : opts.killDelayMs } });
   const events: EventInput[] = [];
   const replays = new MemoryReplays();
   const records = new MemorySubmissions();

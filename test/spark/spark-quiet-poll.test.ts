@@ -5,12 +5,9 @@
  */
 import { firstValueFrom, from } from 'rxjs';
 import { afterEach, describe, expect, it } from 'vitest';
-import { parseConfig } from '../../src/config/load.js';
 import type { ReplayRow } from '../../src/db/spark-submit-status.js';
-import { SparkMasterClient } from '../../src/spark/master-client.js';
 import type { EventInput } from '../../streams/events.js';
-import { directSparkStream, handContext, MemoryReplays, MemorySubmissions, memoryStore } from '../support/spark-stream.js';
-import { SparkMasterSimulator } from '../spark-sim/master-simulator.js';
+import { directSparkStream, handContext, MemoryReplays, memoryStore, MemorySubmissions, simulatedTenant } from '../support/spark-stream.js';
 
 const GRACE_MS = 5_000;
 
@@ -28,23 +25,14 @@ afterEach(async () => {
 });
 
 async function settledStream() {
-  const sim = await new SparkMasterSimulator({ killDelayMs: 0 }).start();
   // A state read is shared for a minute: the test decides when the next one happens (invalidateState).
-  const client = new SparkMasterClient({ hosts: [sim.host], webUiPort: sim.uiPort, restPort: sim.restPort, timeoutMs: 2_000, stateMaxAgeMs: 60_000 });
-  cleanups.push(
-    () => sim.stop(),
-    () => client.close(),
-  );
-  const config = await parseConfig(`tenants = [{
-    name = "ABC", objectStore.local.path = "/nowhere", kafka.kafkaBrokersHost = "k"
-    spark { sparkMasterHost = "${sim.host}", sparkMasterWebUiPort = ${sim.uiPort}, sparkMasterRestPort = ${sim.restPort}, sparkJarPath = "file:///a.jar" }
-  }]`);
+  const { sim, client, tenant } = await simulatedTenant(cleanups, { sim: { killDelayMs: 0 }, client: { stateMaxAgeMs: 60_000 } });
   const events: EventInput[] = [];
   const clock = { now: Date.now() };
   const replays = new FreshReplays();
   const submissions = new MemorySubmissions();
   const stream = directSparkStream(handContext('ABC', { now: () => clock.now, emit: (e) => events.push(e) }), {
-    tenant: config.tenants[0]!,
+    tenant: tenant,
     master: client,
     store: memoryStore(['checkpoint/offsets/0']),
     replays,

@@ -4,15 +4,19 @@
  * run as the `monitor` command runs it.
  */
 import { asyncScheduler, firstValueFrom, from, Subject, type SchedulerLike } from 'rxjs';
+import { parseConfig } from '../../src/config/load.js';
+import type { TenantConfig } from '../../src/config/schema.js';
 import type { ReplayRow, ReplayStepAttempt, ReplayStepFlag } from '../../src/db/spark-submit-status.js';
 import type { SubmissionRecord } from '../../src/db/spark-submissions.js';
 import type { DeleteResult, ObjectStore } from '../../src/objectstore/object-store.js';
+import { SparkMasterClient, type SparkMasterClientOptions } from '../../src/spark/master-client.js';
 import type { MonitorArgs, SparkRunResult } from '../../streams/commands.js';
 import type { EventInput, OrchestratorEvent } from '../../streams/events.js';
 import { NotLeaderError } from '../../streams/leadership.js';
 import type { ReplayStore, SubmissionStore } from '../../streams/spark/ports.js';
 import { sparkStream, type SparkStream, type SparkStreamDeps } from '../../streams/spark/stream.js';
 import { TenantLoop, type StreamContext } from '../../streams/tenant-loop.js';
+import { SparkMasterSimulator, type MasterSimulatorOptions } from '../spark-sim/master-simulator.js';
 
 /** A context as a loop gives it; `lease.acting` switches whether this process acts. */
 export function handContext(tenant: string, opts: { now?: () => number; emit?: (e: EventInput) => void; lease?: { acting: boolean } } = {}): StreamContext {
@@ -28,6 +32,27 @@ export function handContext(tenant: string, opts: { now?: () => number; emit?: (
     },
     actingTerm: () => (lease ? (lease.acting ? 1 : null) : 0),
   };
+}
+
+/**
+ * A master simulator, a client of it and the tenant ABC configured on it (its store is never
+ * read: the stream gets one directly). `cleanups` gets the client's close and the simulator's stop.
+ */
+export async function simulatedTenant(
+  cleanups: (() => Promise<unknown>)[],
+  opts: { sim?: MasterSimulatorOptions; client?: Partial<SparkMasterClientOptions> } = {},
+): Promise<{ sim: SparkMasterSimulator; client: SparkMasterClient; tenant: TenantConfig }> {
+  const sim = await new SparkMasterSimulator(opts.sim).start();
+  const client = new SparkMasterClient({ hosts: [sim.host], webUiPort: sim.uiPort, restPort: sim.restPort, timeoutMs: 2_000, ...opts.client });
+  cleanups.push(
+    () => sim.stop(),
+    () => client.close(),
+  );
+  const config = await parseConfig(`tenants = [{
+    name = "ABC", objectStore.local.path = "/nowhere", kafka.kafkaBrokersHost = "k"
+    spark { sparkMasterHost = "${sim.host}", sparkMasterWebUiPort = ${sim.uiPort}, sparkMasterRestPort = ${sim.restPort}, sparkJarPath = "file:///a.jar" }
+  }]`);
+  return { sim, client, tenant: config.tenants[0]! };
 }
 
 /** The stream, and one run of it as `monitor` does it (outside any lane). */
