@@ -111,8 +111,8 @@ export function sparkStream(ctx: StreamContext, deps: SparkStreamDeps): SparkStr
       : null;
 
   /**
-   * A grid tick that needs no run: the shared master state and replay rows are fresh without a
-   * read and the poll is quiet. It is recorded as a poll (status, `spark.polled`) at once,
+   * A tick that needs no run: the shared master state and replay rows are fresh without a read
+   * and the poll is quiet. It is recorded as a poll (status, `spark.polled`) at once,
    * without entering the lane.
    */
   const quietTick = (): boolean => {
