@@ -48,7 +48,7 @@ function settledState(patch: Partial<SparkState> = {}): SparkState {
 
 const SETTLED: SettledRun = { master: M, term: 1, aliveDrivers: 1, reason: 'driver d1 running' };
 const NO_OTHERS = { byOwner: new Map([['ABC', ['d1']]]), unknown: [] };
-const reading = (patch: Partial<QuietReading> = {}): QuietReading => ({ now: NOW, master: M, replay: null, term: 1, owners: NO_OTHERS, ...patch });
+const reading = (patch: Partial<QuietReading> = {}): QuietReading => ({ now: NOW, master: M, replay: null, term: 1, owners: () => NO_OTHERS, ...patch });
 
 describe('isQuietPoll', () => {
   it('is quiet when the poll reads the settled run’s master state and replay row, in the same term, with nothing to settle', () => {
@@ -125,8 +125,8 @@ describe('isQuietPoll', () => {
 
   it('with other drivers of the main class (tenants sharing it), is quiet only while their recorded owners are known to be others', () => {
     const two = frozenMaster([driver('d1'), driver('d2')]);
-    const quiet = (owners: QuietReading['owners'], patch: Partial<SparkState> = {}) =>
-      isQuietPoll(settledState({ master: two, ...patch }), { ...SETTLED, master: two }, reading({ master: two, owners }), TENANT);
+    const quiet = (owners: ReturnType<QuietReading['owners']>, patch: Partial<SparkState> = {}) =>
+      isQuietPoll(settledState({ master: two, ...patch }), { ...SETTLED, master: two }, reading({ master: two, owners: () => owners }), TENANT);
     const ownersKnown = {
       byOwner: new Map([
         ['ABC', ['d1']],

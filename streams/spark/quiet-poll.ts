@@ -30,8 +30,8 @@ export interface QuietReading {
   /** The tenant's latest replay row (null: none). */
   replay: ReplayRow | null;
   term: number | null;
-  /** The alive drivers of the tenant's main class by recorded owner (tenants sharing a main class see each other's). */
-  owners: AliveByOwner;
+  /** The alive drivers of the tenant's main class by recorded owner: asked only when others of the class are alive (tenants sharing it). */
+  owners: () => AliveByOwner;
 }
 
 export function isQuietPoll(state: SparkState, settled: SettledRun | null, reading: QuietReading, tenant: SparkTenantFacts): boolean {
@@ -53,7 +53,7 @@ function nothingToSettle(state: SparkState, tenant: SparkTenantFacts, { master, 
     !state.crash.looping &&
     recordAlive(state.crash, now) === state.crash &&
     (state.lastSubmission === null || now - state.lastSubmission.at >= tenant.submitGraceMs) &&
-    (readRecords === false || (readRecords === 'owners' && ownersSettled(owners, tenant.tenant, state.ownIds)))
+    (readRecords === false || (readRecords === 'owners' && ownersSettled(owners(), tenant.tenant, state.ownIds)))
   );
 }
 

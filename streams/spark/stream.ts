@@ -106,7 +106,12 @@ export function sparkStream(ctx: StreamContext, deps: SparkStreamDeps): SparkStr
   /** The settled run when a poll reading `master` and `replay` now is quiet; null: it must run. */
   const quietOver = (master: MasterState, replay: ReplayRow | null, now: number): SettledRun | null =>
     settled &&
-    isQuietPoll(effects.state, settled, { now, master, replay, term: ctx.actingTerm(), owners: submissions.aliveByOwner(master, tenant.mainClass) }, tenant)
+    isQuietPoll(
+      effects.state,
+      settled,
+      { now, master, replay, term: ctx.actingTerm(), owners: () => submissions.aliveByOwner(master, tenant.mainClass) },
+      tenant,
+    )
       ? settled
       : null;
 
@@ -122,9 +127,15 @@ export function sparkStream(ctx: StreamContext, deps: SparkStreamDeps): SparkStr
     const now = ctx.now();
     const quiet = quietOver(master, replay, now);
     if (!quiet) return false;
-    update({ master, masterReadAt: now, lastPoll: { at: now, durationMs: 0, outcome: 'none', reason: quiet.reason } });
-    ctx.emit({ type: 'spark.polled', masterStatus: master.status, aliveDrivers: quiet.aliveDrivers, action: 'none', durationMs: 0 });
+    update({ master, masterReadAt: now });
+    recordPoll({ at: now, durationMs: 0, outcome: 'none', reason: quiet.reason }, { masterStatus: master.status, aliveDrivers: quiet.aliveDrivers });
     return true;
+  };
+
+  /** What every poll leaves: the status's last poll, and one `spark.polled` when a master answered (else `spark.master-unreachable` was the event). */
+  const recordPoll = (lastPoll: NonNullable<SparkState['lastPoll']>, answered: { masterStatus: string; aliveDrivers: number } | null) => {
+    update({ lastPoll });
+    if (answered) ctx.emit({ type: 'spark.polled', ...answered, action: lastPoll.outcome, durationMs: lastPoll.durationMs });
   };
 
   /** Reads the records when the plan says so, or when an alive driver of its class it does not know is recorded as the tenant's. */
@@ -236,10 +247,10 @@ export function sparkStream(ctx: StreamContext, deps: SparkStreamDeps): SparkStr
       throw err;
     } finally {
       const durationMs = Math.round(performance.now() - startedReal);
-      update({ lastPoll: { at: started, durationMs, outcome, reason } });
-      // One event per run: `spark.master-unreachable` when no master answered, else this one.
-      if (report.masterStatus !== null)
-        ctx.emit({ type: 'spark.polled', masterStatus: report.masterStatus, aliveDrivers: report.aliveDrivers, action: outcome, durationMs });
+      recordPoll(
+        { at: started, durationMs, outcome, reason },
+        report.masterStatus === null ? null : { masterStatus: report.masterStatus, aliveDrivers: report.aliveDrivers },
+      );
     }
   };
 

@@ -16,6 +16,8 @@
  * as deaths (no crash-loop backoff for them).
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { sleep } from '../../src/common/sleep.js';
+import { SparkMasterClient } from '../../src/spark/master-client.js';
 import type { OrchestratorEvent } from '../../streams/events.js';
 import { AliveSampler, killDriverJvms, realSparkTenant, startPrivateSpark, type PrivateSpark, type RealMaster } from '../support/real-spark.js';
 import { startSparkOrchestrator, waitFor, type SparkHarness } from '../support/spark.js';
@@ -114,6 +116,16 @@ describe('keep-alive on a real Spark master', () => {
     await waitFor(() => master.driverStdout(first.submissionId).includes('RunUntilKilled'), 'the first driver JVM up');
     await waitPolls(3);
     expect(submitted()).toHaveLength(1);
+    // Quiet polls rest on this: two reads of the unchanged real master, a second apart (its
+    // /json/ differs in worker heartbeats), hand out the same state object.
+    const client = new SparkMasterClient({ hosts: [master.host], webUiPort: master.uiPort, restPort: master.restPort, timeoutMs: 5_000 });
+    try {
+      const before = await client.masterState();
+      await sleep(1_000);
+      expect(await client.masterState()).toBe(before);
+    } finally {
+      await client.close();
+    }
 
     const killedAt = Date.now();
     expect((await master.kill(first.submissionId)).body.success).toBe(true);
