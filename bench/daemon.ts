@@ -1,7 +1,8 @@
 /**
- * The daemon as operators run it, for the benchmarks: `node dist/src/main.js --config FILE`
- * in a process of its own (built first when the sources are newer), so that the CPU time and
- * memory a benchmark reports are the daemon's alone, read from /proc, never the benchmark's.
+ * The daemon as operators run it, for the benchmarks: `node <DAEMON_NODE_ARGS> dist/src/main.js
+ * --config FILE` (the command of `npm start`) in a process of its own (built first when the
+ * sources are newer), so that the CPU time and memory a benchmark reports are the daemon's
+ * alone, read from /proc, never the benchmark's.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { closeSync, openSync, readFileSync, writeFileSync } from 'node:fs';
@@ -11,6 +12,18 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 
 export const ROOT = dirname(dirname(fileURLToPath(import.meta.url)));
+
+/**
+ * The node options of the daemon's own command, read from `npm start` (`exec node <options>
+ * dist/src/main.js`), so that every benchmark runs the daemon as `npm start` and the image do.
+ */
+export const DAEMON_NODE_ARGS: readonly string[] = startScriptNodeArgs(JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).scripts.start);
+
+export function startScriptNodeArgs(start: string): string[] {
+  const m = /^exec node ((?:--\S+ )*)dist\/src\/main\.js$/.exec(start);
+  if (!m) throw new Error(`npm start is not "exec node [--options] dist/src/main.js": ${start}`);
+  return m[1]!.split(' ').filter(Boolean);
+}
 
 /** Compiles to dist/ when it is missing or older than the sources (`npm start` does the same). */
 export function buildDaemon(): void {
@@ -56,7 +69,7 @@ export interface DaemonOptions {
   port: number;
   /** Extra environment (credentials the SDK's provider chain reads, LOG_LEVEL ...). */
   env?: NodeJS.ProcessEnv;
-  /** Flags for node itself (e.g. --cpu-prof). */
+  /** More flags for node itself (e.g. --cpu-prof), after DAEMON_NODE_ARGS. */
   nodeArgs?: string[];
 }
 
@@ -83,7 +96,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
   const env: NodeJS.ProcessEnv = { ...process.env, LOG_LEVEL: 'info', ...opts.env };
   delete env.LOG_FORMAT;
   if (!opts.env?.NODE_OPTIONS) delete env.NODE_OPTIONS;
-  const child = spawn(process.execPath, [...(opts.nodeArgs ?? []), join(ROOT, 'dist', 'src', 'main.js'), '--config', configFile], {
+  const child = spawn(process.execPath, [...DAEMON_NODE_ARGS, ...(opts.nodeArgs ?? []), join(ROOT, 'dist', 'src', 'main.js'), '--config', configFile], {
     cwd: opts.dir,
     stdio: ['ignore', fd, fd],
     env,

@@ -12,7 +12,7 @@
  * --node-args "FLAGS"   more flags for the daemon's node (space-separated: `--trace-deopt`, `--log-ic --logfile=F`)
  *
  * The daemon runs as operators run it: compiled (`node scripts/build-if-needed.mjs`), then
- * `node dist/src/main.js --config <generated HOCON>` in a child process, on MariaDB (a fresh
+ * `node <DAEMON_NODE_ARGS> dist/src/main.js --config <generated HOCON>` (as `npm start` runs it) in a child process, on MariaDB (a fresh
  * database) with one tenant whose bucket on the Ceph RGW holds minute partitions of its sample
  * service; credentials come from the environment, logs are JSON at info level. The hello-world
  * (`app.get('/', c => c.text(…))` served by `@hono/node-server`) runs in another child process.
@@ -46,6 +46,7 @@ import {
   testS3Client,
 } from '../test/support/s3.js';
 import { partitionKey } from '../test/support/stores.js';
+import { DAEMON_NODE_ARGS } from './daemon.js';
 import { flagValue, hasFlag, intFlag, median, progress, reportResult, type BenchResult, type TargetFigure } from './harness.js';
 
 const NAME = 'http';
@@ -246,12 +247,15 @@ tenants = [{
       LOG_FORMAT: 'json',
     };
     delete env.NODE_OPTIONS; // the daemon runs as operators run it, without tsx
-    progress(NAME, 'starting the daemon: node dist/src/main.js --config <generated> ...');
+    progress(NAME, `starting the daemon: node ${[...DAEMON_NODE_ARGS, ''].join(' ')}dist/src/main.js --config <generated> ...`);
     const profileDir = flagValue('--profile');
     const profiling = (who: string) => (profileDir ? ['--cpu-prof', '--cpu-prof-dir', join(profileDir, who)] : []);
     const nodeArgs = flagValue('--node-args')?.split(' ').filter(Boolean) ?? [];
-    daemon = await startServer('the daemon', [...profiling('daemon'), ...nodeArgs, 'dist/src/main.js', '--config', configFile], env, (l) =>
-      l.msg === 'orchestrator listening' && typeof l.port === 'number' ? l.port : undefined,
+    daemon = await startServer(
+      'the daemon',
+      [...DAEMON_NODE_ARGS, ...profiling('daemon'), ...nodeArgs, 'dist/src/main.js', '--config', configFile],
+      env,
+      (l) => (l.msg === 'orchestrator listening' && typeof l.port === 'number' ? l.port : undefined),
     );
     progress(NAME, `daemon on port ${daemon.port} (pid ${daemon.child.pid}); hello-world ...`);
     hello = await startServer('the hello-world', [...profiling('hello'), '--input-type=module', '-e', HELLO_WORLD], env, (l) =>

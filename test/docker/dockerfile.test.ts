@@ -12,9 +12,11 @@ describe('Dockerfile', () => {
     for (const source of sources) expect(existsSync(source), source).toBe(true);
   });
 
-  it('runs the file the build writes', () => {
-    const cmd = /^CMD \["node", "([^"]+)"\]$/m.exec(dockerfile)?.[1];
-    expect(cmd).toBe('dist/src/main.js');
+  it('runs the file the build writes, with the node options of npm start', () => {
+    const cmd = /^CMD (\[.*\])$/m.exec(dockerfile)?.[1];
+    const start = (JSON.parse(readFileSync('package.json', 'utf8')) as { scripts: { start: string } }).scripts.start;
+    expect(start).toMatch(/^exec node (--\S+ )*dist\/src\/main\.js$/);
+    expect(JSON.parse(cmd ?? 'null')).toEqual(start.replace(/^exec /, '').split(' '));
     const build = JSON.parse(readFileSync('tsconfig.build.json', 'utf8')) as { include: string[] };
     const base = JSON.parse(readFileSync('tsconfig.json', 'utf8')) as { compilerOptions: { outDir: string; rootDir: string } };
     // dist/ mirrors the project root, so src/main.ts compiles to dist/src/main.js.

@@ -13,7 +13,10 @@ import { waitFor } from '../support/spark.js';
 const dir = mkdtempSync(join(tmpdir(), 'lw-npm-start-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-/** Pids of node processes running the daemon on this config file (not the shell npm starts). */
+/** What `npm start` runs after `node`: the daemon's node options, then its file. */
+const DAEMON_ARGS = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { scripts: { start: string } }).scripts.start.replace(/^exec node /, '');
+
+/** Pids of node processes running the daemon, with the node options of npm start, on this config file (not the shell npm starts). */
 function daemonsOf(configPath: string): number[] {
   return readdirSync('/proc')
     .filter((n) => /^\d+$/.test(n))
@@ -21,8 +24,8 @@ function daemonsOf(configPath: string): number[] {
       try {
         const env = readFileSync(`/proc/${pid}/environ`, 'utf8');
         const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
-        const [argv0, argv1] = cmd.split('\0');
-        return /(^|\/)node$/.test(argv0 ?? '') && argv1 === 'dist/src/main.js' && env.includes(`ORCHESTRATOR_CONFIG=${configPath}`);
+        const [argv0, ...args] = cmd.split('\0').filter(Boolean);
+        return /(^|\/)node$/.test(argv0 ?? '') && args.join(' ') === DAEMON_ARGS && env.includes(`ORCHESTRATOR_CONFIG=${configPath}`);
       } catch {
         return false; // exited meanwhile
       }
