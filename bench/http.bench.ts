@@ -12,9 +12,10 @@
  * --node-args "FLAGS"   more flags for the daemon's node (space-separated: `--trace-deopt`, `--log-ic --logfile=F`)
  *
  * The daemon runs as operators run it: compiled (`node scripts/build-if-needed.mjs`), then
- * `node <DAEMON_NODE_ARGS> dist/src/main.js --config <generated HOCON>` (as `npm start` runs it) in a child process, on MariaDB (a fresh
- * database) with one tenant whose bucket on the Ceph RGW holds minute partitions of its sample
- * service; credentials come from the environment, logs are JSON at info level. The hello-world
+ * `node <DAEMON_NODE_ARGS> dist/src/main.js --config <generated HOCON>` (as `npm start` runs
+ * it) in a child process, on MariaDB (a fresh database) with one tenant whose bucket on the Ceph
+ * RGW holds minute partitions of its sample service; credentials come from the environment,
+ * logs are JSON at info level. The hello-world
  * (`app.get('/', c => c.text(…))` served by `@hono/node-server`) runs in another child process.
  * autocannon runs in this process against each in turn, with the same connections and duration;
  * each round runs both endpoints (in alternating order) between two runs of the hello-world, and

@@ -98,7 +98,16 @@ function labelPairs(labels: Record<string, unknown>, exclude: Record<string, unk
 }
 
 export async function expositionText(registry: Registry<RegistryContentType>, opts: ExpositionOptions = {}): Promise<string> {
-  if (registry.contentType !== PROMETHEUS_CONTENT_TYPE) return registry.metrics();
+  return (await expositionPieces(registry, opts)).join('');
+}
+
+/**
+ * The exposition as it is built: flat pieces of a few hundred lines, whose concatenation is the
+ * text. A scrape sends them as they are: at 1,000 tenants the joined text is megabytes, a string
+ * V8 allocates straight in the old generation, so every scrape brought the next full GC closer.
+ */
+export async function expositionPieces(registry: Registry<RegistryContentType>, opts: ExpositionOptions = {}): Promise<string[]> {
+  if (registry.contentType !== PROMETHEUS_CONTENT_TYPE) return [await registry.metrics()];
   const sliceMs = opts.sliceMs ?? DEFAULT_SLICE_MS;
   const { scrub } = opts;
   const labelValue = scrub === undefined ? escapeLabelValue : scrubbedLabelValues(scrub);
@@ -145,6 +154,20 @@ export async function expositionText(registry: Registry<RegistryContentType>, op
     // A turn between two metrics too, however small they are: timers and I/O that came meanwhile run between them.
     await turn();
   }
+  flush();
   // No metric at all: prom-client's text is an empty line.
-  return first ? '\n' : pieces.join('');
+  return first ? ['\n'] : pieces;
+}
+
+/**
+ * The pieces as one UTF-8 body, each written into a buffer outside the JS heap: the text is
+ * never joined into one string.
+ */
+export function utf8Body(pieces: readonly string[]): Uint8Array<ArrayBuffer> {
+  let length = 0;
+  for (const piece of pieces) length += Buffer.byteLength(piece);
+  const body = Buffer.allocUnsafeSlow(length) as Buffer<ArrayBuffer>;
+  let at = 0;
+  for (const piece of pieces) at += body.write(piece, at);
+  return body;
 }

@@ -1,7 +1,7 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { Observable, Subscription } from 'rxjs';
 import type { OrchestratorEvent } from '../streams/events.js';
-import { expositionText, type ExpositionOptions } from './metrics-exposition.js';
+import { expositionPieces, expositionText, utf8Body, type ExpositionOptions } from './metrics-exposition.js';
 
 const MASTER_STATUSES = ['ALIVE', 'STANDBY', 'RECOVERING', 'COMPLETING_RECOVERY'] as const;
 const SUBMIT_PURPOSES = ['keep-alive', 'replay-start', 'replay-continue', 'replay-resume'] as const;
@@ -330,6 +330,11 @@ export class Metrics {
    */
   text(opts?: ExpositionOptions): Promise<string> {
     return expositionText(this.registry, opts);
+  }
+
+  /** The same text as a UTF-8 body (what a scrape sends), built without joining it into one string. */
+  async body(opts?: ExpositionOptions): Promise<Uint8Array<ArrayBuffer>> {
+    return utf8Body(await expositionPieces(this.registry, opts));
   }
 
   get contentType(): string {

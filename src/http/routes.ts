@@ -33,7 +33,8 @@ export interface RouteDeps {
     tenant: string,
   ): Promise<{ status: 'UP' | 'DOWN'; checks: { name: string; status: 'UP' | 'DOWN' | 'SKIPPED'; message?: string }[] } & Record<string, unknown>>;
   events(query: { tenant?: string; type?: string }, c: Context): Response;
-  metrics(): Promise<string>;
+  /** The Prometheus text, UTF-8. */
+  metrics(): Promise<Uint8Array<ArrayBuffer>>;
   openapi(): unknown;
   /** Every tenant at a glance (the dashboard, `logwise status`); only `tenant` when given. */
   tenants(query: { tenant?: string }): Promise<TenantsData>;

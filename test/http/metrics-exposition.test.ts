@@ -1,6 +1,6 @@
 import { Counter, Gauge, Histogram, Registry, Summary, type OpenMetricsContentType } from 'prom-client';
 import { describe, expect, it } from 'vitest';
-import { expositionText } from '../../src/metrics-exposition.js';
+import { expositionPieces, expositionText } from '../../src/metrics-exposition.js';
 import { Metrics } from '../../src/metrics.js';
 import type { OrchestratorEvent } from '../../streams/events.js';
 
@@ -83,6 +83,18 @@ describe('expositionText()', () => {
     expect(await expositionText(registry)).toBe(await registry.metrics());
     c.inc({ a: 'x', b: 'y' }, 0.5);
     expect(await expositionText(registry)).toBe(await registry.metrics());
+  });
+
+  it('sends the text as a UTF-8 body built from small pieces, never one string of megabytes', async () => {
+    const metrics = new Metrics({ processMetrics: false });
+    feed(metrics, [...Array.from({ length: 1_000 }, (_, i) => `t${i}`), ...AWKWARD_TENANTS]);
+    const text = await metrics.registry.metrics();
+    expect(text.length).toBeGreaterThan(1_000_000);
+    expect(Buffer.from(await metrics.body()).toString('utf8')).toBe(text);
+    const pieces = await expositionPieces(metrics.registry);
+    expect(pieces.join('')).toBe(text);
+    // V8 allocates a string over 128 KB in its old generation; these die young.
+    expect(Math.max(...pieces.map((p) => p.length))).toBeLessThan(64 * 1024);
   });
 
   it('gives an empty registry as prom-client does, and leaves OpenMetrics to prom-client', async () => {
