@@ -66,7 +66,7 @@ export class LeaseKeeper {
   private tenants: readonly string[];
   private readonly states = new Map<string, TenantLeaseState>();
   private readonly views = new Map<string, LeaseView>();
-  private readonly deadlines = new Map<string, NodeJS.Timeout>();
+  private deadlineTimer: NodeJS.Timeout | undefined;
   /** Per tenant: emits when this process acquires the tenant's lease (the loop's gate `acquired$`). */
   private readonly acquired = new Map<string, Subject<void>>();
   private readonly now: () => number;
@@ -160,8 +160,6 @@ export class LeaseKeeper {
       this.acquired.set(t, new Subject<void>());
     }
     for (const t of removed) {
-      clearTimeout(this.deadlines.get(t));
-      this.deadlines.delete(t);
       this.states.delete(t);
       this.views.delete(t);
       this.acquired.get(t)?.complete();
@@ -214,8 +212,7 @@ export class LeaseKeeper {
     this.stopped = true;
     this.resolveFirstRound();
     clearTimeout(this.timer);
-    for (const t of this.deadlines.values()) clearTimeout(t);
-    this.deadlines.clear();
+    clearTimeout(this.deadlineTimer);
     await this.inFlight?.catch(() => undefined);
     for (const [tenant, s] of this.states) this.states.set(tenant, { ...s, held: null });
     if (!this.started) return 0;
@@ -267,9 +264,9 @@ export class LeaseKeeper {
         });
         const { state, events } = this.afterRelease(tenant, observed);
         this.states.set(tenant, state);
-        this.armDeadline(tenant);
         this.report(tenant, events);
       }
+      this.armDeadlines();
       this.failStreak = 0;
       this.rebalance(now);
       return { startedAt, ok: true };
@@ -357,7 +354,7 @@ export class LeaseKeeper {
       this.released.set(tenant, token);
       const now = this.states.get(tenant);
       if (now) this.states.set(tenant, { ...now, held: null });
-      this.armDeadline(tenant);
+      this.armDeadlines();
       this.report(tenant, [
         {
           type: 'lease.lost',
@@ -371,25 +368,32 @@ export class LeaseKeeper {
     }
   }
 
-  /** At the local deadline of a held lease, the holder stops acting unless a renewal moved the deadline. */
-  private armDeadline(tenant: string): void {
-    clearTimeout(this.deadlines.get(tenant));
-    this.deadlines.delete(tenant);
-    const s = this.states.get(tenant)!;
-    if (!s.held || this.stopped) return;
-    const t = setTimeout(
+  /**
+   * At the local deadline of a held lease, the holder stops acting unless a renewal moved it.
+   * One timer, for the earliest deadline, set again after each round (not one per tenant).
+   */
+  private armDeadlines(): void {
+    clearTimeout(this.deadlineTimer);
+    this.deadlineTimer = undefined;
+    if (this.stopped) return;
+    let earliest = Infinity;
+    for (const s of this.states.values()) if (s.held && s.held.validUntil < earliest) earliest = s.held.validUntil;
+    if (earliest === Infinity) return;
+    this.deadlineTimer = setTimeout(
       () => {
-        this.deadlines.delete(tenant);
-        const { state, events } = expireIfDue(this.states.get(tenant)!, this.now());
-        this.states.set(tenant, state);
-        this.report(tenant, events);
-        // A timer that fired a hair early: look again.
-        if (state.held) this.armDeadline(tenant);
+        const now = this.now();
+        for (const [tenant, s] of this.states) {
+          const { state, events } = expireIfDue(s, now);
+          if (state === s) continue;
+          this.states.set(tenant, state);
+          this.report(tenant, events);
+        }
+        // A timer that fired a hair early finds nothing due and is set again.
+        this.armDeadlines();
       },
-      Math.max(0, s.held.validUntil - this.now()) + 1,
+      Math.max(0, earliest - this.now()) + 1,
     );
-    t.unref?.();
-    this.deadlines.set(tenant, t);
+    this.deadlineTimer.unref?.();
   }
 
   private report(tenant: string, events: LeaseEvent[]): void {
