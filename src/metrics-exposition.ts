@@ -116,7 +116,11 @@ export async function expositionPieces(registry: Registry<RegistryContentType>, 
   const pieces: string[] = [];
   let lines: string[] = [];
   const flush = () => {
-    if (lines.length > 0) pieces.push(`${lines.join('\n')}\n`);
+    if (lines.length === 0) return;
+    // The empty last line gives the piece its final newline: one flat string, where appending
+    // it made a cons string that writing the body had to flatten into a copy.
+    lines.push('');
+    pieces.push(lines.join('\n'));
     lines = [];
   };
   let sliceStart = performance.now();
