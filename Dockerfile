@@ -26,4 +26,4 @@ EXPOSE 8080
 VOLUME ["/app/data"]
 HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
   CMD node -e "fetch('http://127.0.0.1:'+(process.env.PORT||8080)+'/healthcheck').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"
-CMD ["node", "--single-threaded-gc", "dist/src/main.js"]
+CMD ["node", "dist/src/main.js"]
