@@ -10,20 +10,9 @@ import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
+import { DAEMON_NODE_ARGS } from '../test/support/start-command.js';
 
 export const ROOT = dirname(dirname(fileURLToPath(import.meta.url)));
-
-/**
- * The node options of the daemon's own command, read from `npm start` (`exec node <options>
- * dist/src/main.js`), so that every benchmark runs the daemon as `npm start` and the image do.
- */
-export const DAEMON_NODE_ARGS: readonly string[] = startScriptNodeArgs(JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).scripts.start);
-
-export function startScriptNodeArgs(start: string): string[] {
-  const m = /^exec node ((?:--\S+ )*)dist\/src\/main\.js$/.exec(start);
-  if (!m) throw new Error(`npm start is not "exec node [--options] dist/src/main.js": ${start}`);
-  return m[1]!.split(' ').filter(Boolean);
-}
 
 /** Compiles to dist/ when it is missing or older than the sources (`npm start` does the same). */
 export function buildDaemon(): void {

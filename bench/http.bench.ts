@@ -15,8 +15,8 @@
  * `node <DAEMON_NODE_ARGS> dist/src/main.js --config <generated HOCON>` (as `npm start` runs
  * it) in a child process, on MariaDB (a fresh database) with one tenant whose bucket on the Ceph
  * RGW holds minute partitions of its sample service; credentials come from the environment,
- * logs are JSON at info level. The hello-world
- * (`app.get('/', c => c.text(…))` served by `@hono/node-server`) runs in another child process.
+ * logs are JSON at info level. The hello-world (`app.get('/', c => c.text(…))` served by
+ * `@hono/node-server`) runs in another child process.
  * autocannon runs in this process against each in turn, with the same connections and duration;
  * each round runs both endpoints (in alternating order) between two runs of the hello-world, and
  * the ratio of a round is the endpoint's req/s over the mean of those two (so a neighbour loading
@@ -46,8 +46,8 @@ import {
   s3TestSecretAccessKey,
   testS3Client,
 } from '../test/support/s3.js';
+import { DAEMON_NODE_ARGS } from '../test/support/start-command.js';
 import { partitionKey } from '../test/support/stores.js';
-import { DAEMON_NODE_ARGS } from './daemon.js';
 import { flagValue, hasFlag, intFlag, median, progress, reportResult, type BenchResult, type TargetFigure } from './harness.js';
 
 const NAME = 'http';

@@ -1,5 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { START_COMMAND } from '../support/start-command.js';
 
 // No Docker engine runs here; this checks what the image build relies on instead.
 const dockerfile = readFileSync('Dockerfile', 'utf8');
@@ -14,9 +15,7 @@ describe('Dockerfile', () => {
 
   it('runs the file the build writes, with the node options of npm start', () => {
     const cmd = /^CMD (\[.*\])$/m.exec(dockerfile)?.[1];
-    const start = (JSON.parse(readFileSync('package.json', 'utf8')) as { scripts: { start: string } }).scripts.start;
-    expect(start).toMatch(/^exec node (--\S+ )*dist\/src\/main\.js$/);
-    expect(JSON.parse(cmd ?? 'null')).toEqual(start.replace(/^exec /, '').split(' '));
+    expect(JSON.parse(cmd ?? 'null')).toEqual(START_COMMAND);
     const build = JSON.parse(readFileSync('tsconfig.build.json', 'utf8')) as { include: string[] };
     const base = JSON.parse(readFileSync('tsconfig.json', 'utf8')) as { compilerOptions: { outDir: string; rootDir: string } };
     // dist/ mirrors the project root, so src/main.ts compiles to dist/src/main.js.

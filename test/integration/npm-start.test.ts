@@ -9,12 +9,10 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ROOT } from '../support/faults.js';
 import { waitFor } from '../support/spark.js';
+import { START_COMMAND } from '../support/start-command.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'lw-npm-start-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
-
-/** What `npm start` runs after `node`: the daemon's node options, then its file. */
-const DAEMON_ARGS = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { scripts: { start: string } }).scripts.start.replace(/^exec node /, '');
 
 /** Pids of node processes running the daemon, with the node options of npm start, on this config file (not the shell npm starts). */
 function daemonsOf(configPath: string): number[] {
@@ -25,7 +23,7 @@ function daemonsOf(configPath: string): number[] {
         const env = readFileSync(`/proc/${pid}/environ`, 'utf8');
         const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
         const [argv0, ...args] = cmd.split('\0').filter(Boolean);
-        return /(^|\/)node$/.test(argv0 ?? '') && args.join(' ') === DAEMON_ARGS && env.includes(`ORCHESTRATOR_CONFIG=${configPath}`);
+        return /(^|\/)node$/.test(argv0 ?? '') && args.join(' ') === START_COMMAND.slice(1).join(' ') && env.includes(`ORCHESTRATOR_CONFIG=${configPath}`);
       } catch {
         return false; // exited meanwhile
       }
