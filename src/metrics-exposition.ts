@@ -101,27 +101,65 @@ export async function expositionText(registry: Registry<RegistryContentType>, op
   return (await expositionPieces(registry, opts)).join('');
 }
 
-/**
- * The exposition as it is built: flat pieces of a few hundred lines, whose concatenation is the
- * text. A scrape sends them as they are: at 1,000 tenants the joined text is megabytes, and in a
- * heap profile of the idle daemon such strings were freed only by full collections, so every
- * scrape brought the next one closer.
- */
+/** The exposition as flat pieces of a few hundred lines each, whose concatenation is the text. */
 export async function expositionPieces(registry: Registry<RegistryContentType>, opts: ExpositionOptions = {}): Promise<string[]> {
-  if (registry.contentType !== PROMETHEUS_CONTENT_TYPE) return [await registry.metrics()];
+  const pieces: string[] = [];
+  await writeExposition(registry, (piece) => pieces.push(piece), opts);
+  return pieces;
+}
+
+/**
+ * The exposition as one UTF-8 body (what a scrape sends), each piece encoded into memory outside
+ * the JS heap as soon as it is built. At 1,000 tenants the text is megabytes; held as strings
+ * until the build ends, it lived through the young-generation collections of the build, was
+ * promoted, and brought a full collection after nearly every scrape. `sizeHint`: the bytes to
+ * reserve at first (the last body's length saves the copies of growing).
+ */
+export async function expositionBody(registry: Registry<RegistryContentType>, opts: ExpositionOptions = {}, sizeHint = 0): Promise<Buffer<ArrayBuffer>> {
+  const body = new Utf8Body(sizeHint);
+  await writeExposition(registry, (piece) => body.write(piece), opts);
+  return body.bytes();
+}
+
+/** Bytes appended into one buffer outside the JS heap, grown by doubling. */
+class Utf8Body {
+  private buffer: Buffer<ArrayBuffer>;
+  private length = 0;
+
+  constructor(sizeHint: number) {
+    this.buffer = Buffer.allocUnsafeSlow(Math.max(sizeHint, 64 * 1024)) as Buffer<ArrayBuffer>;
+  }
+
+  write(text: string): void {
+    const needed = this.length + Buffer.byteLength(text);
+    if (needed > this.buffer.length) {
+      const grown = Buffer.allocUnsafeSlow(Math.max(needed, this.buffer.length * 2)) as Buffer<ArrayBuffer>;
+      this.buffer.copy(grown, 0, 0, this.length);
+      this.buffer = grown;
+    }
+    this.length += this.buffer.write(text, this.length);
+  }
+
+  bytes(): Buffer<ArrayBuffer> {
+    return this.buffer.subarray(0, this.length);
+  }
+}
+
+/** Builds the exposition and hands it to `emit` in flat pieces of a few hundred lines, in order. */
+async function writeExposition(registry: Registry<RegistryContentType>, emit: (piece: string) => void, opts: ExpositionOptions): Promise<void> {
+  if (registry.contentType !== PROMETHEUS_CONTENT_TYPE) return emit(await registry.metrics());
   const sliceMs = opts.sliceMs ?? DEFAULT_SLICE_MS;
   const { scrub } = opts;
   const labelValue = scrub === undefined ? escapeLabelValue : scrubbedLabelValues(scrub);
   // Lines are joined into flat pieces every few hundred: a rope of tens of thousands of small strings
   // would live through the whole build, and the young-generation GC would copy it again and again.
-  const pieces: string[] = [];
   let lines: string[] = [];
   const flush = () => {
     if (lines.length === 0) return;
     // The empty last line gives the piece its final newline: one flat string, where appending
     // it made a cons string that writing the body had to flatten into a copy.
     lines.push('');
-    pieces.push(lines.join('\n'));
+    emit(lines.join('\n'));
     lines = [];
   };
   let sliceStart = performance.now();
@@ -161,18 +199,5 @@ export async function expositionPieces(registry: Registry<RegistryContentType>, 
   }
   flush();
   // No metric at all: prom-client's text is an empty line.
-  return first ? ['\n'] : pieces;
-}
-
-/**
- * The pieces as one UTF-8 body, each written into a buffer outside the JS heap: the text is
- * never joined into one string.
- */
-export function utf8Body(pieces: readonly string[]): Uint8Array<ArrayBuffer> {
-  let length = 0;
-  for (const piece of pieces) length += Buffer.byteLength(piece);
-  const body = Buffer.allocUnsafeSlow(length) as Buffer<ArrayBuffer>;
-  let at = 0;
-  for (const piece of pieces) at += body.write(piece, at);
-  return body;
+  if (first) emit('\n');
 }

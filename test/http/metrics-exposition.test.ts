@@ -95,6 +95,12 @@ describe('expositionText()', () => {
     expect(pieces.join('')).toBe(text);
     // No piece near V8's large-object size (128 KB): none is a megabyte string kept until a full collection.
     expect(Math.max(...pieces.map((p) => p.length))).toBeLessThan(64 * 1024);
+    // The next body reserves the last one's length: a registry grown since still comes out whole.
+    feed(
+      metrics,
+      Array.from({ length: 200 }, (_, i) => `later-${i}`),
+    );
+    expect(Buffer.from(await metrics.body()).toString('utf8')).toBe(await metrics.registry.metrics());
   });
 
   it('gives an empty registry as prom-client does, and leaves OpenMetrics to prom-client', async () => {
