@@ -1,5 +1,5 @@
 import { Counter, Gauge, Histogram, Registry, Summary, type OpenMetricsContentType } from 'prom-client';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { expositionPieces, expositionText } from '../../src/metrics-exposition.js';
 import { Metrics } from '../../src/metrics.js';
 import type { OrchestratorEvent } from '../../streams/events.js';
@@ -65,7 +65,7 @@ describe('expositionText()', () => {
     expect(await metrics.text()).toBe(await metrics.registry.metrics());
   });
 
-  it('gives what prom-client gives for other shapes: summaries, no labels, partial and reordered labels, numbers as label values, HELP escapes', async () => {
+  it('gives what prom-client gives for other shapes: summaries, histograms (empty, collected), no labels, partial and reordered labels, numbers as label values, HELP escapes', async () => {
     const registry = new Registry();
     const c = new Counter({ name: 'c_total', help: 'back\\slash and\nnewline in "help"', labelNames: ['a', 'b'], registers: [registry] });
     c.inc({ a: 'x', b: 'y' });
@@ -78,6 +78,18 @@ describe('expositionText()', () => {
     h.observe({ y: '2', x: '1' }, 0.004);
     h.observe(5_000);
     h.observe({ x: 'q"' }, 1);
+    // Histograms are read from their own counts: an empty one, and one filled by its collect callback.
+    new Histogram({ name: 'h_empty', help: 'never observed', labelNames: ['x'], registers: [registry] });
+    new Histogram({
+      name: 'h_collected',
+      help: 'observed when collected',
+      buckets: [1],
+      registers: [registry],
+      collect() {
+        this.reset();
+        this.observe(0.5);
+      },
+    });
     const s = new Summary({ name: 's', help: 's', labelNames: ['x'], percentiles: [0.5, 0.99], registers: [registry] });
     for (let i = 0; i < 50; i++) s.observe({ x: 'a\\b' }, i);
     expect(await expositionText(registry)).toBe(await registry.metrics());
@@ -90,7 +102,12 @@ describe('expositionText()', () => {
     feed(metrics, [...Array.from({ length: 1_000 }, (_, i) => `t${i}`), ...AWKWARD_TENANTS]);
     const text = await metrics.registry.metrics();
     expect(text.length).toBeGreaterThan(1_000_000);
+    // The histograms are written from their own counts, without prom-client's per-sample objects.
+    expect(text).toContain('logwise_discovery_sync_duration_seconds_bucket{le="0.1",tenant="t999"}');
+    const perSample = vi.spyOn(Histogram.prototype, 'getForPromString');
     expect(Buffer.from(await metrics.body()).toString('utf8')).toBe(text);
+    expect(perSample).not.toHaveBeenCalled();
+    perSample.mockRestore();
     const pieces = await expositionPieces(metrics.registry);
     expect(pieces.join('')).toBe(text);
     // No piece near V8's large-object size (128 KB): none is a megabyte string kept until a full collection.
