@@ -104,7 +104,7 @@ describe('expositionText()', () => {
     expect(text.length).toBeGreaterThan(1_000_000);
     // The histograms are written from their own counts, without prom-client's per-sample objects.
     expect(text).toContain('logwise_discovery_sync_duration_seconds_bucket{le="0.1",tenant="t999"}');
-    const perSample = vi.spyOn(Histogram.prototype, 'getForPromString');
+    const perSample = vi.spyOn(Histogram.prototype as unknown as { getForPromString(): unknown }, 'getForPromString');
     expect(Buffer.from(await metrics.body()).toString('utf8')).toBe(text);
     expect(perSample).not.toHaveBeenCalled();
     perSample.mockRestore();
