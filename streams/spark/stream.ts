@@ -127,14 +127,26 @@ export function sparkStream(ctx: StreamContext, deps: SparkStreamDeps): SparkStr
     const now = ctx.now();
     const quiet = quietOver(master, replay, now);
     if (!quiet) return false;
-    update({ master, masterReadAt: now });
-    recordPoll({ at: now, durationMs: 0, outcome: 'none', reason: quiet.reason }, { masterStatus: master.status, aliveDrivers: quiet.aliveDrivers });
+    recordPoll(
+      { at: now, durationMs: 0, outcome: 'none', reason: quiet.reason },
+      { masterStatus: master.status, aliveDrivers: quiet.aliveDrivers },
+      { master, masterReadAt: now },
+    );
     return true;
   };
 
-  /** What every poll leaves: the status's last poll, and one `spark.polled` when a master answered (else `spark.master-unreachable` was the event). */
-  const recordPoll = (lastPoll: NonNullable<SparkState['lastPoll']>, answered: { masterStatus: string; aliveDrivers: number } | null) => {
-    update({ lastPoll });
+  /**
+   * What every poll leaves: the status's last poll (with `change` in the same new state: the
+   * state lives until the next poll, long enough to be promoted, so a quiet tick makes one copy,
+   * not two), and one `spark.polled` when a master answered (else `spark.master-unreachable`
+   * was the event).
+   */
+  const recordPoll = (
+    lastPoll: NonNullable<SparkState['lastPoll']>,
+    answered: { masterStatus: string; aliveDrivers: number } | null,
+    change?: Partial<SparkState>,
+  ) => {
+    update(change ? { ...change, lastPoll } : { lastPoll });
     if (answered) ctx.emit({ type: 'spark.polled', ...answered, action: lastPoll.outcome, durationMs: lastPoll.durationMs });
   };
 
