@@ -42,15 +42,50 @@ interface HistogramInternals {
   collect?: () => unknown;
   upperBounds: readonly number[];
   enableExemplars: boolean;
-  hashMap: Record<string, { labels: Record<string, unknown>; bucketValues: Record<number, number>; sum: number; count: number }>;
+  hashMap: Record<string, HistogramSeries>;
+}
+interface HistogramSeries {
+  labels: Record<string, unknown>;
+  bucketValues: Record<number, number>;
+  sum: number;
+  count: number;
 }
 
 /** A histogram whose counts can be written directly; anything else (exemplars, another shape) goes through getForPromString(). */
-function histogramSeries(metric: unknown): HistogramInternals | undefined {
+function histogramInternals(metric: unknown): HistogramInternals | undefined {
   if (!(metric instanceof Histogram)) return undefined;
   const h = metric as unknown as Partial<HistogramInternals>;
   if (h.enableExemplars !== false || !Array.isArray(h.upperBounds) || typeof h.hashMap !== 'object' || h.hashMap === null) return undefined;
   return h as HistogramInternals;
+}
+
+/** What every series of one histogram shares in its lines: the name, and each bucket's `le` pair. */
+interface HistogramFormat {
+  name: string;
+  upperBounds: readonly number[];
+  les: readonly string[];
+  infinity: string;
+}
+
+function histogramFormat(name: string, upperBounds: readonly number[], labelValue: (value: unknown) => string): HistogramFormat {
+  return { name, upperBounds, les: upperBounds.map((bound) => `le="${labelValue(bound)}"`), infinity: `le="${labelValue('+Inf')}"` };
+}
+
+/** Pushes one series' lines as prom-client writes them (cumulative buckets, +Inf, sum, count); returns how many. */
+function pushHistogramSeries(lines: string[], f: HistogramFormat, series: HistogramSeries, shared: string): number {
+  const more = shared === '' ? '' : `,${shared}`;
+  let cumulative = 0;
+  for (let b = 0; b < f.upperBounds.length; b++) {
+    cumulative += series.bucketValues[f.upperBounds[b]!]!;
+    lines.push(`${f.name}_bucket{${f.les[b]}${more}} ${sampleValue(cumulative)}`);
+  }
+  const braced = shared === '' ? '' : `{${shared}}`;
+  lines.push(
+    `${f.name}_bucket{${f.infinity}${more}} ${sampleValue(series.count)}`,
+    `${f.name}_sum${braced} ${sampleValue(series.sum)}`,
+    `${f.name}_count${braced} ${sampleValue(series.count)}`,
+  );
+  return f.upperBounds.length + 3;
 }
 
 export interface ExpositionOptions {
@@ -186,6 +221,15 @@ async function writeExposition(registry: Registry<RegistryContentType>, emit: (p
     await new Promise<void>((resolve) => setImmediate(resolve));
     sliceStart = performance.now();
   };
+  let sinceClockCheck = 0;
+  /** After `count` more lines: flushes a full piece; true when the slice has run long enough for a turn. */
+  const turnDue = (count: number): boolean => {
+    if (lines.length >= LINES_PER_PIECE) flush();
+    sinceClockCheck += count;
+    if (sinceClockCheck < SAMPLES_PER_CLOCK_CHECK) return false;
+    sinceClockCheck = 0;
+    return performance.now() - sliceStart > sliceMs;
+  };
 
   let first = true;
   const head = (name: string, help: string, type: string) => {
@@ -195,7 +239,7 @@ async function writeExposition(registry: Registry<RegistryContentType>, emit: (p
     lines.push(`# HELP ${name} ${escapeHelp(scrub === undefined ? help : scrub(help))}`, `# TYPE ${name} ${type}`);
   };
   for (const metric of registry.getMetricsAsArray() as unknown as ReadableMetric[]) {
-    const histogram = histogramSeries(metric);
+    const histogram = histogramInternals(metric);
     if (histogram !== undefined) {
       // Read from the histogram's own counts: prom-client's getForPromString() makes a dozen
       // objects per series, all alive until the metric is written, and at 1,000 tenants they
@@ -203,30 +247,9 @@ async function writeExposition(registry: Registry<RegistryContentType>, emit: (p
       if (histogram.collect) await histogram.collect();
       const name = escapeHelp(histogram.name);
       head(name, histogram.help, 'histogram');
-      const { upperBounds } = histogram;
-      const les = upperBounds.map((bound) => `le="${labelValue(bound)}"`);
-      const infinity = `le="${labelValue('+Inf')}"`;
-      let written = 0;
+      const format = histogramFormat(name, histogram.upperBounds, labelValue);
       for (const series of Object.values(histogram.hashMap)) {
-        const shared = labelPairs(series.labels, undefined, labelValue);
-        const more = shared === '' ? '' : `,${shared}`;
-        let cumulative = 0;
-        for (let b = 0; b < upperBounds.length; b++) {
-          cumulative += series.bucketValues[upperBounds[b]!]!;
-          lines.push(`${name}_bucket{${les[b]}${more}} ${sampleValue(cumulative)}`);
-        }
-        const braced = shared === '' ? '' : `{${shared}}`;
-        lines.push(
-          `${name}_bucket{${infinity}${more}} ${sampleValue(series.count)}`,
-          `${name}_sum${braced} ${sampleValue(series.sum)}`,
-          `${name}_count${braced} ${sampleValue(series.count)}`,
-        );
-        if (lines.length >= LINES_PER_PIECE) flush();
-        written += upperBounds.length + 3;
-        if (written >= SAMPLES_PER_CLOCK_CHECK) {
-          written = 0;
-          if (performance.now() - sliceStart > sliceMs) await turn();
-        }
+        if (turnDue(pushHistogramSeries(lines, format, series, labelPairs(series.labels, undefined, labelValue)))) await turn();
       }
       await turn();
       continue;
@@ -237,8 +260,7 @@ async function writeExposition(registry: Registry<RegistryContentType>, emit: (p
     let sharedSeen: Record<string, unknown> | undefined;
     let sharedText = '';
     const values = data.values ?? [];
-    for (let i = 0; i < values.length; i++) {
-      const sample = values[i]!;
+    for (const sample of values) {
       const shared = sample.sharedLabels;
       if (shared !== sharedSeen) {
         // A histogram's samples of one series come one after the other with the same labels object.
@@ -248,8 +270,7 @@ async function writeExposition(registry: Registry<RegistryContentType>, emit: (p
       const own = sample.labels === undefined ? '' : labelPairs(sample.labels, shared, labelValue);
       const pairs = own === '' ? sharedText : sharedText === '' ? own : `${own},${sharedText}`;
       lines.push(`${sample.metricName ?? name}${pairs === '' ? '' : `{${pairs}}`} ${sampleValue(sample.value)}`);
-      if (lines.length >= LINES_PER_PIECE) flush();
-      if (i % SAMPLES_PER_CLOCK_CHECK === SAMPLES_PER_CLOCK_CHECK - 1 && performance.now() - sliceStart > sliceMs) await turn();
+      if (turnDue(1)) await turn();
     }
     // A turn between two metrics too, however small they are: timers and I/O that came meanwhile run between them.
     await turn();
