@@ -9,11 +9,19 @@ let sliceStartedAt = Number.NEGATIVE_INFINITY;
 /** Listings (and delete walks) of every store in flight: the first after a pause starts a new slice. */
 let listingsInFlight = 0;
 
-/** Lets the event loop turn if listings have held it for LISTING_SLICE_MS (shared by every store: there is one loop). */
-export async function letTheLoopTurn(): Promise<void> {
-  if (performance.now() - sliceStartedAt < LISTING_SLICE_MS) return;
-  await new Promise<void>((resolve) => setImmediate(resolve));
-  sliceStartedAt = performance.now();
+/**
+ * A turn of the event loop to await if listings have held it for LISTING_SLICE_MS (shared by
+ * every store: there is one loop); undefined while the slice lasts, so that a read inside it
+ * does not even pay an await (`const turn = letTheLoopTurn(); if (turn) await turn;`).
+ */
+export function letTheLoopTurn(): Promise<void> | undefined {
+  if (performance.now() - sliceStartedAt < LISTING_SLICE_MS) return undefined;
+  return new Promise<void>((resolve) =>
+    setImmediate(() => {
+      sliceStartedAt = performance.now();
+      resolve();
+    }),
+  );
 }
 
 /**

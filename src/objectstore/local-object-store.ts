@@ -12,6 +12,7 @@ import {
   type ObjectStoreStats,
 } from './object-store.js';
 import { mapLimit } from '../common/concurrency.js';
+import { Ancestry, MAX_WALK_DEPTH } from './ancestry.js';
 import { inSlice, letTheLoopTurn } from './listing-slice.js';
 
 /** The `objectStore.local` block of a tenant. */
@@ -21,7 +22,7 @@ export interface LocalObjectStoreConfig {
 }
 
 export interface LocalObjectStoreOptions {
-  /** File-system calls in flight at once within one operation (default 16). */
+  /** Deletes in flight at once within one call (default 16); listings read one directory after the other, synchronously. */
   concurrency?: number;
 }
 
@@ -29,6 +30,8 @@ export interface LocalObjectStoreOptions {
 const RETRYABLE_FS_CODES = new Set(['EAGAIN', 'EBUSY', 'EMFILE', 'ENFILE', 'EIO', 'ETIMEDOUT', 'ESTALE', 'EINTR']);
 /** A path that is not there (or runs through a file): like an absent object or an empty S3 prefix. */
 const ABSENT_CODES = new Set(['ENOENT', 'ENOTDIR']);
+const FILE = Object.freeze({ type: 'file' as const });
+const DIRECTORY = Object.freeze({ type: 'dir' as const });
 
 function fsCode(error: unknown): string {
   const code = (error as { code?: unknown } | null)?.code;
@@ -116,18 +119,19 @@ export class LocalObjectStore implements ObjectStore {
     // A folder reached through a link that leaves the root is not there.
     if ((await this.whereIs(dirPath, 'listPrefixes', prefix)) === 'outside') return [];
     const entries = await this.readDir('listPrefixes', prefix, dirPath);
-    const candidates = entries.filter((e) => e.name.startsWith(namePrefix));
-    const dirId = candidates.length > 0 ? await this.dirId(dirPath) : undefined;
-    const found = await mapLimit(candidates, this.concurrency, async (entry) => {
+    const listed = Ancestry.of(dirPath);
+    // The calls are synchronous (see listing-slice.ts): one candidate after the other, in the listing's slice.
+    const found: string[] = [];
+    for (const entry of entries) {
+      if (!entry.name.startsWith(namePrefix)) continue;
       this.check('listPrefixes', prefix, signal);
       const full = path.join(dirPath, entry.name);
       const kind = await this.kindOf('listPrefixes', prefix, entry, full, 'skip');
       // A link back to the listed directory is a loop, not a folder (listKeys does not walk it either).
-      if (kind?.type !== 'dir' || kind.id === dirId) return undefined;
-      const hasFile = await this.containsFile('listPrefixes', prefix, full, new Set([kind.id, ...(dirId !== undefined ? [dirId] : [])]), signal);
-      return hasFile ? `${dirKey}${entry.name}/` : undefined;
-    });
-    return found.filter((p): p is string => p !== undefined).sort(compareUtf8);
+      if (kind?.type !== 'dir' || (kind.id !== undefined && listed.includes(kind.id))) continue;
+      if (await this.containsFile('listPrefixes', prefix, full, listed.below(full, kind.id), signal)) found.push(`${dirKey}${entry.name}/`);
+    }
+    return found.sort(compareUtf8);
   }
 
   private async keysUnder(prefix: string, signal?: AbortSignal): Promise<string[]> {
@@ -135,20 +139,21 @@ export class LocalObjectStore implements ObjectStore {
     const { dirKey, namePrefix, dirPath } = this.splitPrefix('listKeys', prefix);
     this.stats.listCalls++;
     const keys: string[] = [];
-    const walk = async (dir: string, key: string, ancestors: Set<string>, filter: string): Promise<void> => {
+    const walk = async (dir: string, key: string, ancestors: Ancestry, filter: string): Promise<void> => {
       this.check('listKeys', prefix, signal);
-      const entries = (await this.readDir('listKeys', prefix, dir)).filter((e) => e.name.startsWith(filter));
-      await mapLimit(entries, this.concurrency, async (entry) => {
+      for (const entry of await this.readDir('listKeys', prefix, dir)) {
+        if (!entry.name.startsWith(filter)) continue;
         const full = path.join(dir, entry.name);
         const kind = await this.kindOf('listKeys', prefix, entry, full, 'fail');
-        if (kind === undefined) return;
+        if (kind === undefined) continue;
         if (kind.type === 'file') keys.push(`${key}${entry.name}`);
-        else if (!ancestors.has(kind.id)) await walk(full, `${key}${entry.name}/`, new Set([...ancestors, kind.id]), '');
-      });
+        else if (ancestors.depth < MAX_WALK_DEPTH && (kind.id === undefined || !ancestors.includes(kind.id)))
+          await walk(full, `${key}${entry.name}/`, ancestors.below(full, kind.id), '');
+      }
     };
     if ((await this.whereIs(dirPath, 'listKeys', prefix)) === 'outside') throw this.outsideRoot('listKeys', prefix, dirKey.slice(0, -1));
-    const rootId = await this.dirId(dirPath);
-    if (rootId !== undefined) await walk(dirPath, dirKey, new Set([rootId]), namePrefix);
+    // A listed path that is missing, or a file, lists as empty (readDir).
+    await walk(dirPath, dirKey, Ancestry.of(dirPath), namePrefix);
     return keys.sort(compareUtf8);
   }
 
@@ -241,27 +246,29 @@ export class LocalObjectStore implements ObjectStore {
     operation: ObjectStoreOperation,
     prefix: string,
     dir: string,
-    ancestors: Set<string>,
+    ancestors: Ancestry,
     signal: AbortSignal | undefined,
   ): Promise<boolean> {
     this.check(operation, prefix, signal);
     const entries = await this.readDir(operation, prefix, dir);
     if (entries.some((e) => e.isFile())) return true;
+    if (ancestors.depth >= MAX_WALK_DEPTH) return false;
     for (const entry of entries) {
       const full = path.join(dir, entry.name);
       const kind = await this.kindOf(operation, prefix, entry, full, 'skip');
       if (kind?.type === 'file') return true;
-      if (kind?.type === 'dir' && !ancestors.has(kind.id)) {
-        if (await this.containsFile(operation, prefix, full, new Set([...ancestors, kind.id]), signal)) return true;
+      if (kind?.type === 'dir' && (kind.id === undefined || !ancestors.includes(kind.id))) {
+        if (await this.containsFile(operation, prefix, full, ancestors.below(full, kind.id), signal)) return true;
       }
     }
     return false;
   }
 
   /**
-   * File, directory (with its device:inode, for loop detection) or neither (sockets, dangling
-   * links, vanished). A symbolic link that leaves the root is neither (`outside` 'skip') or an
-   * `OutsideRoot` error ('fail').
+   * File, directory or neither (sockets, dangling links, vanished). A symbolic link that leaves
+   * the root is neither (`outside` 'skip') or an `OutsideRoot` error ('fail'); one to a directory
+   * comes with its target's device:inode, for loop detection (Ancestry). A plain entry costs no
+   * call: readdir said what it is.
    */
   private async kindOf(
     operation: ObjectStoreOperation,
@@ -269,20 +276,20 @@ export class LocalObjectStore implements ObjectStore {
     entry: Dirent,
     full: string,
     outside: 'skip' | 'fail',
-  ): Promise<{ type: 'file' } | { type: 'dir'; id: string } | undefined> {
-    if (entry.isFile()) return { type: 'file' };
-    if (!entry.isDirectory() && !entry.isSymbolicLink()) return undefined;
-    if (entry.isSymbolicLink()) {
-      const where = await this.whereIs(full, operation, prefix);
-      if (where === 'absent') return undefined;
-      if (where === 'outside') {
-        if (outside === 'skip') return undefined;
-        throw this.outsideRoot(operation, prefix, this.keyOf(full));
-      }
+  ): Promise<{ type: 'file' } | { type: 'dir'; id?: string } | undefined> {
+    if (entry.isFile()) return FILE;
+    if (entry.isDirectory()) return DIRECTORY;
+    if (!entry.isSymbolicLink()) return undefined;
+    const where = await this.whereIs(full, operation, prefix);
+    if (where === 'absent') return undefined;
+    if (where === 'outside') {
+      if (outside === 'skip') return undefined;
+      throw this.outsideRoot(operation, prefix, this.keyOf(full));
     }
     let st: Stats;
     try {
-      await letTheLoopTurn();
+      const turn = letTheLoopTurn();
+      if (turn) await turn;
       st = statSync(full);
     } catch (error) {
       if (ABSENT_CODES.has(fsCode(error)) || fsCode(error) === 'ELOOP') return undefined;
@@ -298,7 +305,8 @@ export class LocalObjectStore implements ObjectStore {
    * below it), outside it, or absent (it, or the root, does not exist; a dangling or looping link).
    */
   private async whereIs(file: string, operation: ObjectStoreOperation, prefix: string): Promise<'inside' | 'outside' | 'absent'> {
-    await letTheLoopTurn();
+    const turn = letTheLoopTurn();
+    if (turn) await turn;
     try {
       this.realRoot ??= realpathSync.native(this.root);
       const real = realpathSync.native(file);
@@ -325,19 +333,10 @@ export class LocalObjectStore implements ObjectStore {
     });
   }
 
-  private async dirId(dir: string): Promise<string | undefined> {
-    try {
-      await letTheLoopTurn();
-      const st = statSync(dir);
-      return st.isDirectory() ? `${st.dev}:${st.ino}` : undefined;
-    } catch {
-      return undefined;
-    }
-  }
-
   /** Entries of `dir`; a directory that is not there lists as empty, like an empty S3 prefix. */
   private async readDir(operation: ObjectStoreOperation, prefix: string, dir: string): Promise<Dirent[]> {
-    await letTheLoopTurn();
+    const turn = letTheLoopTurn();
+    if (turn) await turn;
     try {
       return readdirSync(dir, { withFileTypes: true });
     } catch (error) {
