@@ -183,8 +183,11 @@ export class SparkEffects {
     const pending = new Set(ids);
     const t0 = performance.now();
     let lastError: unknown;
-    for (;;) {
+    for (let look = 0; ; look++) {
       let s: MasterState | undefined;
+      // Every look after the first reads anew: the shared read, answered again while it is
+      // young enough, would go on listing a driver whose kill lands after it was read.
+      if (look > 0) this.env.master.invalidateState?.();
       try {
         s = await this.env.master.masterState();
       } catch (err) {

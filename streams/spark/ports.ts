@@ -14,6 +14,8 @@ export interface SparkMaster {
   masterState(): Promise<MasterState>;
   /** The state `masterState()` would answer now without reading, if any (absent: never known without a read). */
   latestState?(): MasterState | undefined;
+  /** Forgets the state read so far (absent: every `masterState()` reads): the next call reads anew. */
+  invalidateState?(): void;
   /** Every new state read, whoever asked for it (absent: a run sees the master only through its own read). Returns the unsubscribe. */
   onState?(listener: (state: MasterState) => void): () => void;
   createSubmission(req: CreateSubmissionRequest): Promise<SubmissionResult>;
