@@ -24,6 +24,14 @@ export class Ancestry {
     return new Ancestry(dir, id, this, this.depth + 1);
   }
 
+  /**
+   * Whether a walk here may go down into a directory: not past MAX_WALK_DEPTH, and not through
+   * a link (`id`: its target's device:inode) back to this directory or one above it.
+   */
+  mayEnter(id: string | undefined): boolean {
+    return this.depth < MAX_WALK_DEPTH && (id === undefined || !this.includes(id));
+  }
+
   /** Whether the directory `id` is this one or one above it. */
   includes(id: string): boolean {
     this.id ??= directoryId(this.dir);

@@ -12,7 +12,7 @@ import {
   type ObjectStoreStats,
 } from './object-store.js';
 import { mapLimit } from '../common/concurrency.js';
-import { Ancestry, MAX_WALK_DEPTH } from './ancestry.js';
+import { Ancestry } from './ancestry.js';
 import { inSlice, letTheLoopTurn } from './listing-slice.js';
 
 /** The `objectStore.local` block of a tenant. */
@@ -128,7 +128,7 @@ export class LocalObjectStore implements ObjectStore {
       const full = path.join(dirPath, entry.name);
       const kind = await this.kindOf('listPrefixes', prefix, entry, full, 'skip');
       // A link back to the listed directory is a loop, not a folder (listKeys does not walk it either).
-      if (kind?.type !== 'dir' || (kind.id !== undefined && listed.includes(kind.id))) continue;
+      if (kind?.type !== 'dir' || !listed.mayEnter(kind.id)) continue;
       if (await this.containsFile('listPrefixes', prefix, full, listed.below(full, kind.id), signal)) found.push(`${dirKey}${entry.name}/`);
     }
     return found.sort(compareUtf8);
@@ -147,8 +147,7 @@ export class LocalObjectStore implements ObjectStore {
         const kind = await this.kindOf('listKeys', prefix, entry, full, 'fail');
         if (kind === undefined) continue;
         if (kind.type === 'file') keys.push(`${key}${entry.name}`);
-        else if (ancestors.depth < MAX_WALK_DEPTH && (kind.id === undefined || !ancestors.includes(kind.id)))
-          await walk(full, `${key}${entry.name}/`, ancestors.below(full, kind.id), '');
+        else if (ancestors.mayEnter(kind.id)) await walk(full, `${key}${entry.name}/`, ancestors.below(full, kind.id), '');
       }
     };
     if ((await this.whereIs(dirPath, 'listKeys', prefix)) === 'outside') throw this.outsideRoot('listKeys', prefix, dirKey.slice(0, -1));
@@ -252,12 +251,11 @@ export class LocalObjectStore implements ObjectStore {
     this.check(operation, prefix, signal);
     const entries = await this.readDir(operation, prefix, dir);
     if (entries.some((e) => e.isFile())) return true;
-    if (ancestors.depth >= MAX_WALK_DEPTH) return false;
     for (const entry of entries) {
       const full = path.join(dir, entry.name);
       const kind = await this.kindOf(operation, prefix, entry, full, 'skip');
       if (kind?.type === 'file') return true;
-      if (kind?.type === 'dir' && (kind.id === undefined || !ancestors.includes(kind.id))) {
+      if (kind?.type === 'dir' && ancestors.mayEnter(kind.id)) {
         if (await this.containsFile(operation, prefix, full, ancestors.below(full, kind.id), signal)) return true;
       }
     }
