@@ -81,9 +81,7 @@ export interface SparkState {
   readonly submissions: number;
   readonly master: MasterState | null;
   readonly masterReachable: boolean | null;
-  readonly masterReadAt: number | null;
   readonly replay: ReplayRow | null;
-  readonly lastPoll: { at: number; durationMs: number; outcome: string; reason: string } | null;
   readonly lastError: { at: number; message: string } | null;
   /** The ALIVE masters of the split brain last reported (null: none). */
   readonly splitBrain: string | null;
@@ -110,9 +108,7 @@ export function initialSparkState(crashLoop?: Partial<CrashLoopParams>): SparkSt
     submissions: 0,
     master: null,
     masterReachable: null,
-    masterReadAt: null,
     replay: null,
-    lastPoll: null,
     lastError: null,
     splitBrain: null,
   };

@@ -62,7 +62,39 @@ export interface SparkStatusView {
   lastError: { at: string; message: string } | null;
 }
 
-export function sparkStatusView(state: SparkState, tenant: TenantConfig, otherTenantMainClasses: readonly string[], now: number): SparkStatusView {
+/**
+ * The last poll and the last master read, as the status shows them. Kept apart from the state
+ * and changed in place: nearly every poll is quiet and changes nothing else, and a new state per
+ * poll would live until the next one, long enough to be promoted and left to a full collection.
+ */
+export class PollRecord {
+  masterReadAt: number | null = null;
+  private last: { at: number; durationMs: number; outcome: string; reason: string } | null = null;
+
+  record(at: number, durationMs: number, outcome: string, reason: string): void {
+    const last = this.last;
+    if (!last) {
+      this.last = { at, durationMs, outcome, reason };
+      return;
+    }
+    last.at = at;
+    last.durationMs = durationMs;
+    last.outcome = outcome;
+    last.reason = reason;
+  }
+
+  view(): SparkStatusView['lastPoll'] {
+    return this.last ? { ...this.last, at: iso(this.last.at)! } : null;
+  }
+}
+
+export function sparkStatusView(
+  state: SparkState,
+  polls: PollRecord,
+  tenant: TenantConfig,
+  otherTenantMainClasses: readonly string[],
+  now: number,
+): SparkStatusView {
   const master = state.master;
   const ownership = { mainClass: tenant.spark.mainClass, submittedDriverIds: state.ownIds, otherTenantMainClasses, lastSubmission: ownSubmission(state) };
   const belongs = (d: SparkDriver) => driverBelongsToTenant(d, ownership) || (state.prevAliveIds ?? []).includes(d.id);
@@ -79,7 +111,7 @@ export function sparkStatusView(state: SparkState, tenant: TenantConfig, otherTe
       url: master?.url || null,
       status: state.masterReachable === false ? 'UNREACHABLE' : (master?.status ?? null),
       aliveWorkers: master?.aliveWorkers ?? null,
-      readAt: iso(state.masterReadAt),
+      readAt: iso(polls.masterReadAt),
       splitBrain: master?.splitBrain ? { aliveMasters: [...master.splitBrain.aliveMasters], actingOn: master.splitBrain.actingOn } : null,
     },
     drivers: { alive: alive.map(driverView), recentCompleted: completed.map(driverView) },
@@ -105,7 +137,7 @@ export function sparkStatusView(state: SparkState, tenant: TenantConfig, otherTe
           isResumedToSubscribePattern: replay.isResumedToSubscribePattern,
         }
       : null,
-    lastPoll: state.lastPoll ? { ...state.lastPoll, at: iso(state.lastPoll.at)! } : null,
+    lastPoll: polls.view(),
     lastError: state.lastError ? { at: iso(state.lastError.at)!, message: state.lastError.message } : null,
   };
 }

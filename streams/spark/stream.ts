@@ -39,7 +39,7 @@ import { isQuietPoll, type SettledRun } from './quiet-poll.js';
 import { ownDriverGone, ownedIdsOf, ownedReadNeeded, ownersToAsk, stepToLookUp } from './read-plan.js';
 import type { ReplayStore, SparkMaster, SubmissionStore } from './ports.js';
 import { initialSparkState, inTerm, ownSubmission, toPending, type SparkState, type SparkTenantFacts } from './state.js';
-import { sparkStatusView, type SparkStatusView } from './status-view.js';
+import { PollRecord, sparkStatusView, type SparkStatusView } from './status-view.js';
 
 export interface SparkStreamDeps {
   tenant: TenantConfig;
@@ -100,6 +100,7 @@ export function sparkStream(ctx: StreamContext, deps: SparkStreamDeps): SparkStr
     initialSparkState(deps.crashLoop),
   );
   const update = (change: Partial<SparkState>) => (effects.state = { ...effects.state, ...change });
+  const polls = new PollRecord();
   /** The last run, while it decided `none` and nothing ran since: what a quiet poll repeats (quiet-poll.ts). */
   let settled: SettledRun | null = null;
 
@@ -127,27 +128,17 @@ export function sparkStream(ctx: StreamContext, deps: SparkStreamDeps): SparkStr
     const now = ctx.now();
     const quiet = quietOver(master, replay, now);
     if (!quiet) return false;
-    recordPoll(
-      { at: now, durationMs: 0, outcome: 'none', reason: quiet.reason },
-      { masterStatus: master.status, aliveDrivers: quiet.aliveDrivers },
-      { master, masterReadAt: now },
-    );
+    // The master is the settled run's, which the state holds already: nearly always only the poll record changes.
+    if (effects.state.master !== master) update({ master });
+    polls.masterReadAt = now;
+    recordPoll(now, 0, 'none', quiet.reason, { masterStatus: master.status, aliveDrivers: quiet.aliveDrivers });
     return true;
   };
 
-  /**
-   * What every poll leaves: the status's last poll (with `change` in the same new state: the
-   * state lives until the next poll, long enough to be promoted, so a quiet tick makes one copy,
-   * not two), and one `spark.polled` when a master answered (else `spark.master-unreachable`
-   * was the event).
-   */
-  const recordPoll = (
-    lastPoll: NonNullable<SparkState['lastPoll']>,
-    answered: { masterStatus: string; aliveDrivers: number } | null,
-    change?: Partial<SparkState>,
-  ) => {
-    update(change ? { ...change, lastPoll } : { lastPoll });
-    if (answered) ctx.emit({ type: 'spark.polled', ...answered, action: lastPoll.outcome, durationMs: lastPoll.durationMs });
+  /** What every poll leaves: the last poll in the status, and one `spark.polled` when a master answered (else `spark.master-unreachable` was the event). */
+  const recordPoll = (at: number, durationMs: number, outcome: string, reason: string, answered: { masterStatus: string; aliveDrivers: number } | null) => {
+    polls.record(at, durationMs, outcome, reason);
+    if (answered) ctx.emit({ type: 'spark.polled', ...answered, action: outcome, durationMs });
   };
 
   /** Reads the records when the plan says so, or when an alive driver of its class it does not know is recorded as the tenant's. */
@@ -230,7 +221,8 @@ export function sparkStream(ctx: StreamContext, deps: SparkStreamDeps): SparkStr
         throw err;
       }
       report.masterStatus = master.status;
-      update({ master, masterReachable: true, masterReadAt: ctx.now() });
+      update({ master, masterReachable: true });
+      polls.masterReadAt = ctx.now();
       // A poll that reads what the settled run read is quiet (the replay row is read only then).
       const quiet = settled?.master === master ? quietOver(master, (await deps.replays.latest(ctx.tenant)) ?? null, ctx.now()) : null;
       if (quiet) {
@@ -259,10 +251,7 @@ export function sparkStream(ctx: StreamContext, deps: SparkStreamDeps): SparkStr
       throw err;
     } finally {
       const durationMs = Math.round(performance.now() - startedReal);
-      recordPoll(
-        { at: started, durationMs, outcome, reason },
-        report.masterStatus === null ? null : { masterStatus: report.masterStatus, aliveDrivers: report.aliveDrivers },
-      );
+      recordPoll(started, durationMs, outcome, reason, report.masterStatus === null ? null : { masterStatus: report.masterStatus, aliveDrivers: report.aliveDrivers });
     }
   };
 
@@ -286,7 +275,7 @@ export function sparkStream(ctx: StreamContext, deps: SparkStreamDeps): SparkStr
       // The tenants of a master read it in turn: whichever read shows this tenant's driver gone starts its run.
       ...(deps.master.onState ? { wakeups: masterWakeups(deps.master.onState.bind(deps.master), () => effects.state) } : {}),
     },
-    status: () => sparkStatusView(effects.state, deps.tenant, deps.otherTenantMainClasses, ctx.now()),
+    status: () => sparkStatusView(effects.state, polls, deps.tenant, deps.otherTenantMainClasses, ctx.now()),
   };
 }
 
