@@ -9,6 +9,8 @@ import { effectiveQuantumMs, tickGrid } from './tick-grid.js';
  */
 class BusyScheduler implements SchedulerLike {
   private t = 0;
+  /** Timers set so far: each schedule and each reschedule of an action. */
+  timersSet = 0;
   private readonly tasks: { due: number; fn: () => void; live: boolean }[] = [];
 
   now(): number {
@@ -29,6 +31,7 @@ class BusyScheduler implements SchedulerLike {
     const plan = (st: T | undefined, d: number) => {
       if (current) current.live = false;
       current = { due: this.t + d, fn: () => work.call(action, st), live: true };
+      this.timersSet++;
       this.tasks.push(current);
     };
     plan(state, delay);
@@ -137,6 +140,36 @@ describe('tickGrid', () => {
     // At least 900 later ticks: each at an instant of its own without the quantum, at most 20 instants a period with it.
     expect(new Set(exact.flatMap((ticks) => ticks.slice(1))).size).toBeGreaterThanOrEqual(900);
     expect(instants.size).toBeLessThanOrEqual(3 * (period / 50) + 1);
+  });
+
+  it('with a quantum, the grids of a scheduler share one timer per instant', () => {
+    const s = new BusyScheduler();
+    const phases = Array.from({ length: 200 }, (_, i) => (i * 7919) % 1000);
+    const ticks = phases.map((p) => record(tickGrid(p, p, 1000, s, 50), s));
+    s.run(3000);
+    // Each tick at the next multiple of the quantum at or after its grid point, as with timers of their own.
+    phases.forEach((p, i) => {
+      const points = [1000, 2000, 3000].map((k) => Math.ceil((p + k) / 50) * 50).filter((t) => t <= 3000);
+      expect(ticks[i]).toEqual([p, ...points]);
+    });
+    // Each grid's first tick has a timer of its own; the later ones fall on at most 20 instants a period.
+    expect(s.timersSet).toBeLessThanOrEqual(200 + 3 * 20 + 1);
+  });
+
+  it('with a quantum, a grid unsubscribed in its own tick, or before its instant, ticks no more', () => {
+    const s = new BusyScheduler();
+    const inTick: number[] = [];
+    const sub: Subscription = tickGrid(0, 0, 1000, s, 50).subscribe(() => {
+      inTick.push(s.now());
+      if (inTick.length === 2) sub.unsubscribe();
+    });
+    const before = record(tickGrid(10, 10, 1000, s, 50), s);
+    const other = tickGrid(10, 10, 1000, s, 50).subscribe(() => undefined);
+    s.run(1500);
+    other.unsubscribe();
+    s.run(5000);
+    expect(inTick).toEqual([0, 1000]);
+    expect(before).toEqual([10, 1050, 2050, 3050, 4050]);
   });
 
   it('a quantum is at most a twentieth of the period, so a short interval keeps every grid point', () => {

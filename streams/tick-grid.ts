@@ -1,4 +1,5 @@
-import { Observable, type SchedulerAction, type SchedulerLike, type Subscription } from 'rxjs';
+import { Observable, Subscription, type SchedulerAction, type SchedulerLike } from 'rxjs';
+import { tickSlotsOf, type SlotEntry } from './tick-slots.js';
 
 /**
  * A stream's ticks: the first `firstDelayMs` after subscribing, then on a fixed grid,
@@ -51,7 +52,6 @@ export function scheduleGrid(
 ): Subscription {
   checkPeriod(periodMs);
   const quantum = effectiveQuantumMs(quantumMs, periodMs);
-  const timerAt = (point: number) => (quantum > 0 ? Math.ceil(point / quantum) * quantum : point);
   const start = scheduler.now();
   const anchor = start + phaseMs;
   const first = start + Math.max(0, firstDelayMs);
@@ -60,16 +60,36 @@ export function scheduleGrid(
   // scheduler's clock: it must not tick twice), past those already gone by.
   let k = Math.ceil((first + periodMs / 2 - anchor) / periodMs);
   let n = 0;
-  return scheduler.schedule(
-    function (this: SchedulerAction<unknown>) {
-      onTick(n++);
-      const now = scheduler.now();
-      while (anchor + k * periodMs <= now) k++;
-      this.schedule(undefined, Math.max(0, timerAt(anchor + k * periodMs) - now));
-      k++;
-    },
-    Math.max(0, firstDelayMs),
-  );
+  const nextPoint = (now: number): number => {
+    while (anchor + k * periodMs <= now) k++;
+    return anchor + k++ * periodMs;
+  };
+  if (quantum === 0) {
+    return scheduler.schedule(
+      function (this: SchedulerAction<unknown>) {
+        onTick(n++);
+        const now = scheduler.now();
+        this.schedule(undefined, Math.max(0, nextPoint(now) - now));
+      },
+      Math.max(0, firstDelayMs),
+    );
+  }
+  // On a quantum the later ticks wait in the scheduler's shared slots, one timer per instant.
+  const slots = tickSlotsOf(scheduler);
+  let closed = false;
+  const tick = (): void => {
+    onTick(n++);
+    if (closed) return;
+    entry.at = Math.ceil(nextPoint(scheduler.now()) / quantum) * quantum;
+    slots.add(entry);
+  };
+  const entry: SlotEntry = { at: Number.NaN, fire: tick };
+  const firstTick = scheduler.schedule(tick, Math.max(0, firstDelayMs));
+  return new Subscription(() => {
+    closed = true;
+    entry.at = Number.NaN;
+    firstTick.unsubscribe();
+  });
 }
 
 function checkPeriod(periodMs: number): void {
