@@ -162,16 +162,36 @@ export async function expositionPieces(registry: Registry<RegistryContentType>, 
 }
 
 /**
- * The exposition as one UTF-8 body (what a scrape sends), each piece encoded into memory outside
- * the JS heap as soon as it is built. At 1,000 tenants the text is megabytes; held as strings
- * until the build ends, it lived through the young-generation collections of the build, was
- * promoted, and brought a full collection after nearly every scrape. `sizeHint`: the bytes to
- * reserve at first (the last body's length saves the copies of growing).
+ * The exposition as UTF-8 bodies (what a scrape sends), each piece encoded into memory outside the
+ * JS heap as soon as it is built. At 1,000 tenants the text is megabytes; held as strings until
+ * the build ends, it lived through the young-generation collections of the build, was promoted,
+ * and brought a full collection after nearly every scrape. The memory a build writes into is kept
+ * from one scrape to the next, and the body handed out is a copy made when the build has ended:
+ * a buffer of megabytes made for every build lived through the same collections and, once in the
+ * old generation, still brought a full collection after most scrapes. A build that starts while
+ * another is under way writes into memory of its own.
  */
-export async function expositionBody(registry: Registry<RegistryContentType>, opts: ExpositionOptions = {}, sizeHint = 0): Promise<Buffer<ArrayBuffer>> {
-  const body = new Utf8Body(sizeHint);
-  await writeExposition(registry, (piece) => body.write(piece), opts);
-  return body.bytes();
+export class ExpositionBodies {
+  /** What the last build wrote into (its size: the largest body yet). */
+  private scratch: Buffer<ArrayBuffer> | undefined;
+  private building = false;
+
+  constructor(private readonly registry: Registry<RegistryContentType>) {}
+
+  async build(opts: ExpositionOptions = {}): Promise<Buffer<ArrayBuffer>> {
+    const shared = !this.building;
+    const body = new Utf8Body(shared ? this.scratch : undefined, this.scratch?.length ?? 0);
+    if (shared) this.building = true;
+    try {
+      await writeExposition(this.registry, (piece) => body.write(piece), opts);
+      return Buffer.from(body.bytes());
+    } finally {
+      if (shared) {
+        this.scratch = body.memory();
+        this.building = false;
+      }
+    }
+  }
 }
 
 /** Bytes appended into one buffer outside the JS heap, grown by doubling. */
@@ -179,8 +199,9 @@ class Utf8Body {
   private buffer: Buffer<ArrayBuffer>;
   private length = 0;
 
-  constructor(sizeHint: number) {
-    this.buffer = Buffer.allocUnsafeSlow(Math.max(sizeHint, 64 * 1024)) as Buffer<ArrayBuffer>;
+  /** `memory`: where to write (a new buffer of at least `sizeHint` bytes when absent). */
+  constructor(memory: Buffer<ArrayBuffer> | undefined, sizeHint: number) {
+    this.buffer = memory ?? (Buffer.allocUnsafeSlow(Math.max(sizeHint, 64 * 1024)) as Buffer<ArrayBuffer>);
   }
 
   write(text: string): void {
@@ -193,8 +214,14 @@ class Utf8Body {
     this.length += this.buffer.write(text, this.length);
   }
 
+  /** The bytes written so far (a view of the memory, not a copy). */
   bytes(): Buffer<ArrayBuffer> {
     return this.buffer.subarray(0, this.length);
+  }
+
+  /** The memory written into (grown, or the one given). */
+  memory(): Buffer<ArrayBuffer> {
+    return this.buffer;
   }
 }
 

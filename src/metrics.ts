@@ -1,7 +1,7 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { Observable, Subscription } from 'rxjs';
 import type { OrchestratorEvent } from '../streams/events.js';
-import { expositionBody, expositionText, type ExpositionOptions } from './metrics-exposition.js';
+import { ExpositionBodies, expositionText, type ExpositionOptions } from './metrics-exposition.js';
 
 const MASTER_STATUSES = ['ALIVE', 'STANDBY', 'RECOVERING', 'COMPLETING_RECOVERY'] as const;
 const SUBMIT_PURPOSES = ['keep-alive', 'replay-start', 'replay-continue', 'replay-resume'] as const;
@@ -13,8 +13,7 @@ const SUBMIT_PURPOSES = ['keep-alive', 'replay-start', 'replay-continue', 'repla
  */
 export class Metrics {
   readonly registry = new Registry();
-  /** The last scrape's body length: the next one reserves as much at once. */
-  private lastBodyBytes = 0;
+  private readonly bodies = new ExpositionBodies(this.registry);
 
   private readonly events = new Counter({
     name: 'logwise_events_total',
@@ -335,10 +334,8 @@ export class Metrics {
   }
 
   /** The same text as a UTF-8 body (what a scrape sends), built without joining it into one string. */
-  async body(opts?: ExpositionOptions): Promise<Uint8Array<ArrayBuffer>> {
-    const body = await expositionBody(this.registry, opts, this.lastBodyBytes);
-    this.lastBodyBytes = body.length;
-    return body;
+  body(opts?: ExpositionOptions): Promise<Uint8Array<ArrayBuffer>> {
+    return this.bodies.build(opts);
   }
 
   get contentType(): string {

@@ -120,6 +120,27 @@ describe('expositionText()', () => {
     expect(Buffer.from(await metrics.body()).toString('utf8')).toBe(await metrics.registry.metrics());
   });
 
+  it('keeps the memory a build writes into: a body handed out stays as it was through later builds, and builds under way at once each come out whole', async () => {
+    const metrics = new Metrics({ processMetrics: false });
+    feed(metrics, Array.from({ length: 300 }, (_, i) => `t${i}`));
+    const firstText = await metrics.registry.metrics();
+    const first = await metrics.body();
+    const firstCopy = Buffer.from(first);
+    // A smaller registry's text written into the same memory must not show through the first body.
+    await metrics.forgetTenant('t0');
+    const secondText = await metrics.registry.metrics();
+    expect(secondText).not.toBe(firstText);
+    expect(Buffer.from(await metrics.body()).toString('utf8')).toBe(secondText);
+    expect(Buffer.compare(first, firstCopy)).toBe(0);
+    expect(Buffer.from(first).toString('utf8')).toBe(firstText);
+    // Two builds at once (each gives the loop turns while it runs): neither writes into the other's memory.
+    const masked = { sliceMs: 0, scrub: (text: string) => text.replace(/t1/g, '**') };
+    const [a, b] = await Promise.all([metrics.body({ sliceMs: 0 }), metrics.body(masked)]);
+    expect(Buffer.from(a).toString('utf8')).toBe(secondText);
+    expect(Buffer.from(b).toString('utf8')).toBe(await expositionText(metrics.registry, masked));
+    expect(Buffer.from(b).toString('utf8')).not.toBe(secondText);
+  });
+
   it('gives an empty registry as prom-client does, and leaves OpenMetrics to prom-client', async () => {
     const empty = new Registry();
     expect(await expositionText(empty)).toBe(await empty.metrics());
