@@ -251,7 +251,13 @@ export function sparkStream(ctx: StreamContext, deps: SparkStreamDeps): SparkStr
       throw err;
     } finally {
       const durationMs = Math.round(performance.now() - startedReal);
-      recordPoll(started, durationMs, outcome, reason, report.masterStatus === null ? null : { masterStatus: report.masterStatus, aliveDrivers: report.aliveDrivers });
+      recordPoll(
+        started,
+        durationMs,
+        outcome,
+        reason,
+        report.masterStatus === null ? null : { masterStatus: report.masterStatus, aliveDrivers: report.aliveDrivers },
+      );
     }
   };
 

@@ -122,7 +122,10 @@ describe('expositionText()', () => {
 
   it('keeps the memory a build writes into: a body handed out stays as it was through later builds, and builds under way at once each come out whole', async () => {
     const metrics = new Metrics({ processMetrics: false });
-    feed(metrics, Array.from({ length: 300 }, (_, i) => `t${i}`));
+    feed(
+      metrics,
+      Array.from({ length: 300 }, (_, i) => `t${i}`),
+    );
     const firstText = await metrics.registry.metrics();
     const first = await metrics.body();
     const firstCopy = Buffer.from(first);
