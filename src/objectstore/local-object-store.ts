@@ -13,6 +13,7 @@ import {
 } from './object-store.js';
 import { mapLimit } from '../common/concurrency.js';
 import { Ancestry } from './ancestry.js';
+import { LocalKeys } from './local-keys.js';
 import { inSlice, letTheLoopTurn } from './listing-slice.js';
 
 /** The `objectStore.local` block of a tenant. */
@@ -70,11 +71,14 @@ export class LocalObjectStore implements ObjectStore {
   readonly root: string;
   private readonly concurrency: number;
   private closed = false;
+  /** Keys ↔ paths under the root. */
+  private readonly keys: LocalKeys;
   /** The root's real path, once it exists (the boundary links may not cross). */
   private realRoot: string | undefined;
 
   constructor(cfg: LocalObjectStoreConfig, opts: LocalObjectStoreOptions = {}) {
     this.root = path.resolve(cfg.path);
+    this.keys = new LocalKeys(this.root, this.describe());
     this.concurrency = Math.max(1, Math.floor(opts.concurrency ?? 16));
   }
 
@@ -114,7 +118,7 @@ export class LocalObjectStore implements ObjectStore {
 
   private async prefixesUnder(prefix: string, signal?: AbortSignal): Promise<string[]> {
     this.check('listPrefixes', prefix, signal);
-    const { dirKey, namePrefix, dirPath } = this.splitPrefix('listPrefixes', prefix);
+    const { dirKey, namePrefix, dirPath } = this.keys.splitPrefix('listPrefixes', prefix);
     this.stats.listCalls++;
     // A folder reached through a link that leaves the root is not there.
     if ((await this.whereIs(dirPath, 'listPrefixes', prefix)) === 'outside') return [];
@@ -136,7 +140,7 @@ export class LocalObjectStore implements ObjectStore {
 
   private async keysUnder(prefix: string, signal?: AbortSignal): Promise<string[]> {
     this.check('listKeys', prefix, signal);
-    const { dirKey, namePrefix, dirPath } = this.splitPrefix('listKeys', prefix);
+    const { dirKey, namePrefix, dirPath } = this.keys.splitPrefix('listKeys', prefix);
     this.stats.listCalls++;
     const keys: string[] = [];
     const walk = async (dir: string, key: string, ancestors: Ancestry, filter: string): Promise<void> => {
@@ -169,7 +173,7 @@ export class LocalObjectStore implements ObjectStore {
         errors.push({ key, code: 'InvalidKey', message: 'an object key must not be empty' });
         continue;
       }
-      unique.push({ key, file: this.keyPath('deleteKeys', key, false) });
+      unique.push({ key, file: this.keys.keyPath('deleteKeys', key, false) });
     }
 
     let deleted = 0;
@@ -282,7 +286,7 @@ export class LocalObjectStore implements ObjectStore {
     if (where === 'absent') return undefined;
     if (where === 'outside') {
       if (outside === 'skip') return undefined;
-      throw this.outsideRoot(operation, prefix, this.keyOf(full));
+      throw this.outsideRoot(operation, prefix, this.keys.keyOf(full));
     }
     let st: Stats;
     try {
@@ -315,11 +319,6 @@ export class LocalObjectStore implements ObjectStore {
     }
   }
 
-  /** The key (or prefix) of a path under the root. */
-  private keyOf(file: string): string {
-    return path.relative(this.root, file).split(path.sep).join('/');
-  }
-
   private outsideRoot(operation: ObjectStoreOperation, prefix: string, key: string): ObjectStoreError {
     return new ObjectStoreError({
       operation,
@@ -341,47 +340,6 @@ export class LocalObjectStore implements ObjectStore {
       if (ABSENT_CODES.has(fsCode(error))) return [];
       throw this.fsError(operation, prefix, error);
     }
-  }
-
-  /**
-   * Splits a prefix into the directory it names ("a/b/") and the start of the names wanted in
-   * it ("" for a prefix ending with '/', as the interface asks; "x" for "a/b/x", as S3 allows).
-   */
-  private splitPrefix(operation: ObjectStoreOperation, prefix: string): { dirKey: string; namePrefix: string; dirPath: string } {
-    const slash = prefix.lastIndexOf('/');
-    const dirKey = prefix.slice(0, slash + 1);
-    const namePrefix = prefix.slice(slash + 1);
-    if (namePrefix.includes('\0')) throw this.invalid(operation, prefix, 'contains a NUL character');
-    const dirPath = dirKey === '' ? this.root : this.keyPath(operation, dirKey.slice(0, -1), true);
-    return { dirKey, namePrefix, dirPath };
-  }
-
-  /**
-   * The file of `key` under the root. Keys that could escape the root or that no file can
-   * represent ("..", ".", empty segments, absolute keys, NUL) are rejected with an error.
-   */
-  private keyPath(operation: ObjectStoreOperation, key: string, isPrefix: boolean): string {
-    if (key.startsWith('/') || path.isAbsolute(key)) throw this.invalid(operation, key, 'absolute keys are not allowed', isPrefix);
-    if (key.includes('\0')) throw this.invalid(operation, key, 'contains a NUL character', isPrefix);
-    const segments = key.split('/');
-    for (const s of segments) {
-      if (s === '..' || s === '.') throw this.invalid(operation, key, `"${s}" path segments are not allowed (path traversal)`, isPrefix);
-      if (s === '') throw this.invalid(operation, key, 'empty path segments ("//") cannot be stored in a directory', isPrefix);
-    }
-    const file = path.join(this.root, ...segments);
-    if (!file.startsWith(this.root + path.sep)) throw this.invalid(operation, key, 'resolves outside the root', isPrefix);
-    return file;
-  }
-
-  private invalid(operation: ObjectStoreOperation, key: string, why: string, isPrefix = true): ObjectStoreError {
-    return new ObjectStoreError({
-      operation,
-      store: this.describe(),
-      prefix: key,
-      code: 'InvalidKey',
-      retryable: false,
-      detail: `${isPrefix ? 'prefix' : 'key'} ${JSON.stringify(key)} ${why}`,
-    });
   }
 
   private fsError(operation: ObjectStoreOperation, prefix: string, error: unknown): ObjectStoreError {
