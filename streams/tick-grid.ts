@@ -19,8 +19,9 @@ import { tickSlotsOf, type SlotEntry } from './tick-slots.js';
  *
  * `quantumMs` (0: off) sets the timer of each grid tick after the first for the next multiple of
  * the quantum on the scheduler's clock: never before its grid point, less than a quantum after
- * it. The ticks of many streams due within one quantum then fire from one wakeup of the process
- * instead of one each; the spread over the period stays (see effectiveQuantumMs).
+ * it. The ticks of many streams due within one quantum then fire from one timer and one wakeup
+ * of the process instead of one each (the scheduler's TickSlots, tick-slots.ts); the spread over
+ * the period stays (see effectiveQuantumMs).
  */
 export function tickGrid(firstDelayMs: number, phaseMs: number, periodMs: number, scheduler: SchedulerLike, quantumMs = 0): Observable<number> {
   checkPeriod(periodMs);
