@@ -9,7 +9,11 @@ import {
   leaseTiming,
   nextRoundDelay,
   observeRound,
+  otherExpiresAt,
+  roundClock,
+  validForMs,
   type LeaseRow,
+  type RoundClock,
   type TenantLeaseState,
 } from './lease-decision.js';
 
@@ -48,82 +52,91 @@ describe('lease timing', () => {
   });
 });
 
+/** A round that started at `startedAt` and answered at `readAt`, reading the database clock at `dbNow`. */
+const clockOf = (startedAt: number, readAt: number, dbNow = 1_000_000, t = timing): RoundClock => roundClock(startedAt, readAt, dbNow, t);
+/** A state held with `token` (its deadline is the round clock's). */
+const heldBy = (tenant: string, token: number): TenantLeaseState => ({
+  ...initialLeaseState(tenant),
+  held: token,
+  holder: ME,
+  lastHolder: ME,
+  token,
+  read: true,
+});
+
 describe('observing a round', () => {
   const base = initialLeaseState('T');
 
   it('acquires: deadline = request start + expiry − margin, on the local clock', () => {
-    const { state, events } = observeRound(base, { row: row(), dbNow: 1_000_000, me: ME, startedAt: 500, now: 520, timing });
-    expect(state.held).toEqual({ token: 1, validUntil: 500 + 13_500 - 3_000 });
+    const clock = clockOf(500, 520);
+    const { state, events } = observeRound(base, null, { row: row(), clock, me: ME });
+    expect(state.held).toBe(1);
+    expect(clock.validUntil).toBe(500 + 13_500 - 3_000);
     expect(state.holder).toBe(ME);
     expect(events).toEqual([{ type: 'lease.acquired', token: 1, previousHolder: null, takeover: false, validForMs: 10_500 - 20 }]);
-    expect(isHeld(state, 10_999)).toBe(true);
-    expect(isHeld(state, 11_000)).toBe(false);
+    expect(isHeld(state, clock, 10_999)).toBe(true);
+    expect(isHeld(state, clock, 11_000)).toBe(false);
+    expect(isHeld(state, null, 600)).toBe(false);
   });
 
-  it('renews silently with the same token and moves the deadline', () => {
-    const first = observeRound(base, { row: row(), dbNow: 1_000_000, me: ME, startedAt: 500, now: 520, timing }).state;
-    const { state, events } = observeRound(first, {
-      row: row({ expiresAt: 1_005_000 + 15_000, renewedAt: 1_005_000 }),
-      dbNow: 1_005_000,
-      me: ME,
-      startedAt: 5_500,
-      now: 5_530,
-      timing,
-    });
+  it('renews silently with the same token: the deadline moves with the round clock, the state stays the same object', () => {
+    const first = clockOf(500, 520);
+    const held = observeRound(base, null, { row: row(), clock: first, me: ME }).state;
+    const second = clockOf(5_500, 5_530, 1_005_000);
+    const { state, events } = observeRound(held, first, { row: row({ expiresAt: 1_005_000 + 13_500, renewedAt: 1_005_000 }), clock: second, me: ME });
     expect(events).toEqual([]);
-    expect(state.held).toEqual({ token: 1, validUntil: 5_500 + 10_500 });
+    expect(state).toBe(held);
+    expect(isHeld(state, second, 5_500 + 10_499)).toBe(true);
+    expect(isHeld(state, second, 5_500 + 10_500)).toBe(false);
   });
 
   it('reports a takeover from the holder seen last, with the larger token', () => {
-    const waiting = observeRound(base, { row: row({ holder: OTHER, token: 4 }), dbNow: 1_000_000, me: ME, startedAt: 0, now: 10, timing }).state;
+    const first = clockOf(0, 10);
+    const waiting = observeRound(base, null, { row: row({ holder: OTHER, token: 4 }), clock: first, me: ME }).state;
     expect(waiting.held).toBeNull();
     expect(waiting.holder).toBe(OTHER);
-    expect(waiting.expiresInMs).toBe(15_000);
-    const { state, events } = observeRound(waiting, {
+    expect(otherExpiresAt(waiting, first)).toBe(10 + 15_000);
+    const { state, events } = observeRound(waiting, first, {
       row: row({ token: 5, expiresAt: 1_016_000 + 15_000 }),
-      dbNow: 1_016_000,
+      clock: clockOf(16_000, 16_010, 1_016_000),
       me: ME,
-      startedAt: 16_000,
-      now: 16_010,
-      timing,
     });
-    expect(state.held?.token).toBe(5);
+    expect(state.held).toBe(5);
+    expect(state.othersExpiresAt).toBeNull();
     expect(events).toEqual([expect.objectContaining({ type: 'lease.acquired', token: 5, previousHolder: OTHER, takeover: true })]);
   });
 
   it('a lapsed lease names nobody as holder, but remembers who held it last', () => {
-    const { state } = observeRound(base, { row: row({ holder: OTHER, expiresAt: 999_000 }), dbNow: 1_000_000, me: ME, startedAt: 0, now: 5, timing });
+    const { state } = observeRound(base, null, { row: row({ holder: OTHER, expiresAt: 999_000 }), clock: clockOf(0, 5), me: ME });
     expect(state.holder).toBeNull();
     expect(state.lastHolder).toBe(OTHER);
+    expect(state.othersExpiresAt).toBeNull();
   });
 
   it('loses the lease when the row names another holder', () => {
-    const held: TenantLeaseState = { ...base, held: { token: 3, validUntil: 10_000 }, holder: ME, lastHolder: ME, token: 3 };
-    const { state, events } = observeRound(held, { row: row({ holder: OTHER, token: 4 }), dbNow: 1_000_000, me: ME, startedAt: 1_000, now: 1_010, timing });
+    const { state, events } = observeRound(heldBy('T', 3), clockOf(0, 5), { row: row({ holder: OTHER, token: 4 }), clock: clockOf(1_000, 1_010), me: ME });
     expect(state.held).toBeNull();
     expect(events).toEqual([{ type: 'lease.lost', token: 3, newHolder: OTHER, reason: `held by ${OTHER} now` }]);
   });
 
   it('does not act on a renewal that answered after its own local deadline', () => {
-    const held: TenantLeaseState = { ...base, held: { token: 3, validUntil: 12_000 }, holder: ME, lastHolder: ME, token: 3 };
-    // The request started at 0 (deadline 12 000) and answered at 12 100: the deadline already passed.
-    const { state, events } = observeRound(held, { row: row({ token: 3 }), dbNow: 1_000_000, me: ME, startedAt: 0, now: 12_100, timing });
+    // The request started at 0 (deadline 10 500) and answered at 10 600: the deadline already passed.
+    const { state, events } = observeRound(heldBy('T', 3), clockOf(-4_000, -3_990), { row: row({ token: 3 }), clock: clockOf(0, 10_600), me: ME });
     expect(state.held).toBeNull();
     expect(events.map((e) => e.type)).toEqual(['lease.lost']);
   });
 
   it('re-acquiring after a lapse is a new term: acquired again', () => {
-    const lapsed = expireIfDue({ ...base, held: { token: 3, validUntil: 12_000 }, holder: ME, lastHolder: ME, token: 3 }, 12_000);
+    const lapsed = expireIfDue(heldBy('T', 3), clockOf(1_500, 1_510), 12_000);
     expect(lapsed.state.held).toBeNull();
     expect(lapsed.events).toEqual([expect.objectContaining({ type: 'lease.lost', token: 3, newHolder: null })]);
-    const { state, events } = observeRound(lapsed.state, { row: row({ token: 4 }), dbNow: 1_000_000, me: ME, startedAt: 20_000, now: 20_010, timing });
-    expect(state.held?.token).toBe(4);
+    const { state, events } = observeRound(lapsed.state, clockOf(1_500, 1_510), { row: row({ token: 4 }), clock: clockOf(20_000, 20_010), me: ME });
+    expect(state.held).toBe(4);
     expect(events).toEqual([expect.objectContaining({ type: 'lease.acquired', token: 4, takeover: false })]);
   });
 
   it('a missing row drops a held lease', () => {
-    const held: TenantLeaseState = { ...base, held: { token: 3, validUntil: 12_000 }, holder: ME, lastHolder: ME, token: 3 };
-    const { state, events } = observeRound(held, { row: undefined, dbNow: 1_000_000, me: ME, startedAt: 0, now: 10, timing });
+    const { state, events } = observeRound(heldBy('T', 3), clockOf(-100, -90), { row: undefined, clock: clockOf(0, 10), me: ME });
     expect(state.held).toBeNull();
     expect(events.map((e) => e.type)).toEqual(['lease.lost']);
   });
@@ -131,11 +144,15 @@ describe('observing a round', () => {
 
 describe('local deadline (fencing)', () => {
   it('drops the lease at the deadline without any answer from the database', () => {
-    const held: TenantLeaseState = { ...initialLeaseState('T'), held: { token: 7, validUntil: 12_000 }, holder: ME, token: 7 };
-    expect(expireIfDue(held, 11_999)).toEqual({ state: held, events: [] });
-    const { state, events } = expireIfDue(held, 12_000);
-    expect(isHeld(state, 12_000)).toBe(false);
+    const held = heldBy('T', 7);
+    const clock = clockOf(1_500, 1_510);
+    expect(clock.validUntil).toBe(12_000);
+    expect(expireIfDue(held, clock, 11_999)).toEqual({ state: held, events: [] });
+    const { state, events } = expireIfDue(held, clock, 12_000);
+    expect(isHeld(state, clock, 11_000)).toBe(false);
     expect(events).toHaveLength(1);
+    expect(validForMs(held, clock, 11_000)).toBe(1_000);
+    expect(validForMs(held, clock, 13_000)).toBe(0);
   });
 
   it('the deadline falls at least the margin before the lease can run out in the database', () => {
@@ -145,49 +162,57 @@ describe('local deadline (fencing)', () => {
       const startedAt = 100;
       const statementAt = startedAt + delay;
       const dbExpiry = statementAt + timing.expiryMs;
-      const { state } = observeRound(initialLeaseState('T'), { row: row(), dbNow: 1_000_000, me: ME, startedAt, now: statementAt + 1, timing });
-      expect(dbExpiry - state.held!.validUntil).toBeGreaterThanOrEqual(timing.marginMs);
+      const clock = clockOf(startedAt, statementAt + 1);
+      const { state } = observeRound(initialLeaseState('T'), null, { row: row(), clock, me: ME });
+      expect(state.held).toBe(1);
+      expect(dbExpiry - clock.validUntil).toBeGreaterThanOrEqual(timing.marginMs);
     }
   });
 });
 
 describe('when to ask again', () => {
-  const held: TenantLeaseState = { ...initialLeaseState('A'), held: { token: 1, validUntil: 12_000 }, holder: ME, token: 1, expiresInMs: 15_000, readAt: 0 };
+  const held = heldBy('A', 1);
+  const clock = clockOf(0, 30);
+  /** Another replica's lease, read at local 1 000 (database clock 1 000 000), running out `inMs` later. */
+  const waiting = (inMs: number): TenantLeaseState => ({
+    ...initialLeaseState('B'),
+    holder: OTHER,
+    lastHolder: OTHER,
+    token: 2,
+    othersExpiresAt: 1_000_000 + inMs,
+    read: true,
+  });
+  const readAt1000 = clockOf(990, 1_000);
 
   it('a holder renews every third of the lease after its last round started', () => {
-    expect(nextRoundDelay([held], { startedAt: 0, ok: true }, ME, 30, timing)).toBe(4_970);
+    expect(nextRoundDelay([held], clock, { startedAt: 0, ok: true }, 30, timing)).toBe(4_970);
   });
 
   it('a waiting replica asks just after the other holder’s lease runs out', () => {
-    const waiting: TenantLeaseState = { ...initialLeaseState('B'), holder: OTHER, token: 2, expiresInMs: 1_200, readAt: 1_000 };
-    expect(nextRoundDelay([held, waiting], { startedAt: 990, ok: true }, ME, 1_000, timing)).toBe(1_200 + timing.takeoverSlackMs);
+    expect(nextRoundDelay([held, waiting(1_200)], readAt1000, { startedAt: 990, ok: true }, 1_000, timing)).toBe(1_200 + timing.takeoverSlackMs);
     // Never more than the regular pace, never a busy loop.
-    expect(nextRoundDelay([{ ...waiting, expiresInMs: 60_000 }], { startedAt: 990, ok: true }, ME, 1_000, timing)).toBe(timing.renewEveryMs - 10);
-    expect(nextRoundDelay([{ ...waiting, expiresInMs: 0 }], { startedAt: 990, ok: true }, ME, 2_000, timing)).toBe(timing.minRoundGapMs);
+    expect(nextRoundDelay([waiting(60_000)], readAt1000, { startedAt: 990, ok: true }, 1_000, timing)).toBe(timing.renewEveryMs - 10);
+    expect(nextRoundDelay([waiting(0)], readAt1000, { startedAt: 990, ok: true }, 2_000, timing)).toBe(timing.minRoundGapMs);
   });
 
   it('retries sooner after a failed round, but still lands at a known expiry that comes first', () => {
-    expect(nextRoundDelay([held], { startedAt: 0, ok: false }, ME, 100, timing)).toBe(timing.retryAfterFailureMs);
+    expect(nextRoundDelay([held], clock, { startedAt: 0, ok: false }, 100, timing)).toBe(timing.retryAfterFailureMs);
     expect(timing.retryAfterFailureMs).toBeLessThan(timing.renewEveryMs);
-    const waiting: TenantLeaseState = { ...initialLeaseState('B'), holder: OTHER, token: 2, expiresInMs: 300, readAt: 1_000 };
-    expect(nextRoundDelay([waiting], { startedAt: 1_500, ok: false }, ME, 1_200, timing)).toBe(100 + timing.takeoverSlackMs);
+    expect(nextRoundDelay([waiting(300)], readAt1000, { startedAt: 1_500, ok: false }, 1_200, timing)).toBe(100 + timing.takeoverSlackMs);
   });
 
   it('asks again at once when the lease was free when read but the round did not take it', () => {
     // Our UPDATE ran a hair before the expiry, the SELECT after it (or the holder released in between).
-    const lapsed = observeRound(initialLeaseState('B'), {
-      row: row({ holder: OTHER, token: 2, expiresAt: 999_999 }),
-      dbNow: 1_000_000,
-      me: ME,
-      startedAt: 990,
-      now: 1_000,
-      timing,
-    }).state;
+    const lapsed = observeRound(initialLeaseState('B'), null, { row: row({ holder: OTHER, token: 2, expiresAt: 999_999 }), clock: readAt1000, me: ME }).state;
     expect([lapsed.held, lapsed.holder, lapsed.lastHolder]).toEqual([null, null, OTHER]);
-    expect(nextRoundDelay([held, lapsed], { startedAt: 990, ok: true }, ME, 1_000, timing)).toBe(timing.minRoundGapMs);
+    expect(nextRoundDelay([held, lapsed], readAt1000, { startedAt: 990, ok: true }, 1_000, timing)).toBe(timing.minRoundGapMs);
+    // Unless it holds its share already.
+    expect(nextRoundDelay([held, lapsed], readAt1000, { startedAt: 990, ok: true, wantsMore: false }, 1_000, timing)).toBe(timing.renewEveryMs - 10);
     // A missing row too (it is inserted again by the next round).
-    const missing = observeRound(lapsed, { row: undefined, dbNow: 1_000_000, me: ME, startedAt: 990, now: 1_000, timing }).state;
-    expect(nextRoundDelay([missing], { startedAt: 990, ok: true }, ME, 1_000, timing)).toBe(timing.minRoundGapMs);
+    const missing = observeRound(lapsed, readAt1000, { row: undefined, clock: readAt1000, me: ME }).state;
+    expect(nextRoundDelay([missing], readAt1000, { startedAt: 990, ok: true }, 1_000, timing)).toBe(timing.minRoundGapMs);
+    // Never before the first read.
+    expect(nextRoundDelay([initialLeaseState('C')], null, { startedAt: 990, ok: true }, 1_000, timing)).toBe(timing.renewEveryMs - 10);
   });
 });
 
@@ -212,6 +237,7 @@ describe('failover within one lease period of the death (model)', () => {
       while (renewals.length && renewals[0]! <= until) lease.expiresAt = db(renewals.shift()!) + t.expiryMs;
     };
     let state = initialLeaseState('T');
+    let clock: RoundClock | null = null;
     let start = followerPhase;
     for (let round = 0; round < 10_000; round++) {
       const updateAt = start + latency;
@@ -222,17 +248,16 @@ describe('failover within one lease period of the death (model)', () => {
       const selectAt = updateAt + latency;
       applyRenewals(selectAt);
       const now = selectAt + latency;
-      const observed = observeRound(state, {
+      const next = roundClock(start, now, db(selectAt), t);
+      const observed = observeRound(state, clock, {
         row: { tenant: 'T', holder: lease.holder, expiresAt: lease.expiresAt, token: lease.token, acquiredAt: 0, renewedAt: 0 },
-        dbNow: db(selectAt),
+        clock: next,
         me: ME,
-        startedAt: start,
-        now,
-        timing: t,
       });
       state = observed.state;
+      clock = next;
       if (observed.events.some((e) => e.type === 'lease.acquired')) return { ms: now - killAt, tookAfterExpiryMs };
-      start = now + nextRoundDelay([state], { startedAt: start, ok: true }, ME, now, t);
+      start = now + nextRoundDelay([state], clock, { startedAt: start, ok: true }, now, t);
     }
     throw new Error('never acquired');
   }

@@ -79,24 +79,49 @@ export interface LeaseRow {
   renewedAt: number;
 }
 
-/** What a process knows of one tenant's lease. */
+/**
+ * What one successful round read, the same for every tenant: its local times, the database clock
+ * of its read, and the local deadline of every lease it renewed or took. Kept once per round, not
+ * per tenant: a held lease's deadline is always the last successful round's (every round reads
+ * every tenant, and one that fails changes no deadline).
+ */
+export interface RoundClock {
+  /** Local time the round's request started. */
+  startedAt: number;
+  /** Local time its answer arrived. */
+  readAt: number;
+  /** The database clock when the rows were read. */
+  dbNow: number;
+  /** Local deadline of the leases held after this round: request start + expiry − margin. */
+  validUntil: number;
+}
+
+export function roundClock(startedAt: number, readAt: number, dbNow: number, timing: LeaseTiming): RoundClock {
+  return { startedAt, readAt, dbNow, validUntil: startedAt + timing.expiryMs - timing.marginMs };
+}
+
+/**
+ * What a process knows of one tenant's lease, as of the last round. A round that changes none of
+ * it keeps the same object: the times that move every round live in its `RoundClock`.
+ */
 export interface TenantLeaseState {
   tenant: string;
-  /** Our own lease while we hold it: its token, and its deadline on the local monotonic clock. */
-  held: { token: number; validUntil: number } | null;
+  /** The token of our own lease while we hold it (its deadline is the round clock's `validUntil`); null otherwise. */
+  held: number | null;
   /** Who holds the lease by the last successful read (possibly us); null when nobody's is live. */
   holder: string | null;
   /** The holder named in the row at the last read, live or not: who held it last. */
   lastHolder: string | null;
   /** The token of the last row read (null before the first read). */
   token: number | null;
-  /** At the last read: ms until the holder's lease runs out on the database clock, and when (local) it was read. */
-  expiresInMs: number | null;
-  readAt: number | null;
+  /** When another replica's live lease runs out, on the database clock of the last read; null when ours or nobody's. */
+  othersExpiresAt: number | null;
+  /** Whether a round has read the tenant's row yet. */
+  read: boolean;
 }
 
 export function initialLeaseState(tenant: string): TenantLeaseState {
-  return { tenant, held: null, holder: null, lastHolder: null, token: null, expiresInMs: null, readAt: null };
+  return { tenant, held: null, holder: null, lastHolder: null, token: null, othersExpiresAt: null, read: false };
 }
 
 export type LeaseEvent =
@@ -108,82 +133,95 @@ export interface Observed {
   events: LeaseEvent[];
 }
 
-/** Whether this process may act for the tenant at local time `now`: it holds the lease and its local deadline has not passed. */
-export function isHeld(state: TenantLeaseState, now: number): boolean {
-  return state.held !== null && now < state.held.validUntil;
+/** Whether this process may act for the tenant at local time `now`: it holds the lease and the last round's deadline has not passed. */
+export function isHeld(state: TenantLeaseState, clock: RoundClock | null, now: number): boolean {
+  return state.held !== null && clock !== null && now < clock.validUntil;
 }
 
 /** A held lease whose local deadline has passed is dropped (the holder stops acting) even though nothing was heard. */
-export function expireIfDue(state: TenantLeaseState, now: number): Observed {
-  if (!state.held || now < state.held.validUntil) return { state, events: [] };
+export function expireIfDue(state: TenantLeaseState, clock: RoundClock | null, now: number): Observed {
+  if (state.held === null || isHeld(state, clock, now)) return { state, events: [] };
   return {
     state: { ...state, held: null },
-    events: [{ type: 'lease.lost', token: state.held.token, newHolder: null, reason: 'not renewed before its local deadline (MySQL did not answer in time)' }],
+    events: [{ type: 'lease.lost', token: state.held, newHolder: null, reason: 'not renewed before its local deadline (MySQL did not answer in time)' }],
   };
+}
+
+/** `state` itself when the fields a round reads are unchanged (it lives on, nothing new is kept), else a new state. */
+function settled(
+  s: TenantLeaseState,
+  held: number | null,
+  holder: string | null,
+  lastHolder: string | null,
+  token: number | null,
+  othersExpiresAt: number | null,
+): TenantLeaseState {
+  if (s.read && s.held === held && s.holder === holder && s.lastHolder === lastHolder && s.token === token && s.othersExpiresAt === othersExpiresAt) return s;
+  return { tenant: s.tenant, held, holder, lastHolder, token, othersExpiresAt, read: true };
 }
 
 /**
  * What a successful round's answer means for one tenant. The round ran an acquire-or-renew for
  * every tenant (the conditional UPDATE takes a lease that is ours or has run out), then read the
- * rows back with the database's clock (`dbNow`). `startedAt` is the local time the round's
- * request started, `now` the local time its answer arrived.
+ * rows back with the database's clock. `prevClock` is the clock of the round before (whose
+ * deadline the local clock checks first), `clock` this round's.
  */
 export function observeRound(
   prev: TenantLeaseState,
-  input: { row: LeaseRow | undefined; dbNow: number; me: string; startedAt: number; now: number; timing: LeaseTiming },
+  prevClock: RoundClock | null,
+  input: { row: LeaseRow | undefined; clock: RoundClock; me: string },
 ): Observed {
-  const { row, dbNow, me, startedAt, now, timing } = input;
+  const { row, clock, me } = input;
+  const now = clock.readAt;
   // First, what the local clock alone says (a round that answered late must not extend a deadline that passed).
-  const expired = expireIfDue(prev, now);
-  const events = [...expired.events];
+  const expired = expireIfDue(prev, prevClock, now);
+  const events = expired.events;
   const before = expired.state;
   if (!row) {
     // No row (deleted by hand mid-round): nothing was renewed; stop acting, the next round inserts it again.
-    if (before.held) events.push({ type: 'lease.lost', token: before.held.token, newHolder: null, reason: 'the lease row is missing' });
-    return { state: { ...before, held: null, holder: null, expiresInMs: null, readAt: now }, events };
+    if (before.held !== null) events.push({ type: 'lease.lost', token: before.held, newHolder: null, reason: 'the lease row is missing' });
+    return { state: settled(before, null, null, before.lastHolder, before.token, null), events };
   }
 
-  const live = row.expiresAt > dbNow;
+  const live = row.expiresAt > clock.dbNow;
   const holder = live ? row.holder : null;
-  const expiresInMs = live ? row.expiresAt - dbNow : 0;
-  const base = { ...before, holder, lastHolder: row.holder === '' ? null : row.holder, token: row.token, expiresInMs, readAt: now };
+  const lastHolder = row.holder === '' ? null : row.holder;
+  const othersExpiresAt = holder !== null && holder !== me ? row.expiresAt : null;
 
   if (holder === me) {
     // The UPDATE matched (it always does for our own row), so the row was set to run out
-    // `expiryMs` after a moment after `startedAt`: the local deadline counts from `startedAt`.
-    const validUntil = startedAt + timing.expiryMs - timing.marginMs;
-    if (validUntil <= now) {
+    // `expiryMs` after a moment after the request started: the round clock's deadline counts from then.
+    if (clock.validUntil <= now) {
       // Answered too late to be of use: not acting on it (the next round renews again).
-      if (before.held) events.push({ type: 'lease.lost', token: before.held.token, newHolder: me, reason: 'renewal answered after its local deadline' });
-      return { state: { ...base, held: null }, events };
+      if (before.held !== null) events.push({ type: 'lease.lost', token: before.held, newHolder: me, reason: 'renewal answered after its local deadline' });
+      return { state: settled(before, null, holder, lastHolder, row.token, othersExpiresAt), events };
     }
-    const continuing = before.held !== null && before.held.token === row.token;
-    if (!continuing) {
+    if (before.held !== row.token) {
       const previousHolder = prev.lastHolder !== null && prev.lastHolder !== me ? prev.lastHolder : null;
-      events.push({ type: 'lease.acquired', token: row.token, previousHolder, takeover: previousHolder !== null, validForMs: validUntil - now });
+      events.push({ type: 'lease.acquired', token: row.token, previousHolder, takeover: previousHolder !== null, validForMs: clock.validUntil - now });
     }
-    return { state: { ...base, held: { token: row.token, validUntil } }, events };
+    return { state: settled(before, row.token, holder, lastHolder, row.token, othersExpiresAt), events };
   }
 
-  if (before.held) {
+  if (before.held !== null) {
     events.push({
       type: 'lease.lost',
-      token: before.held.token,
+      token: before.held,
       newHolder: holder,
       reason: holder ? `held by ${holder} now` : 'the lease row no longer names this process',
     });
   }
-  return { state: { ...base, held: null }, events };
+  return { state: settled(before, null, holder, lastHolder, row.token, othersExpiresAt), events };
 }
 
 /**
  * Local time (ms) at which another replica's lease, as last read, runs out: the read's answer
- * arrived at `readAt`, `expiresInMs` after the database clock of the read. The estimate errs
- * late by the read's return trip (a ms or two on a LAN), never early.
+ * arrived at the clock's `readAt`, its database clock was `dbNow`. The estimate errs late by the
+ * read's return trip (a ms or two on a LAN), never early.
  */
-export function otherExpiresAt(state: TenantLeaseState, me: string): number | null {
-  if (state.holder === null || state.holder === me || state.expiresInMs === null || state.readAt === null) return null;
-  return state.readAt + state.expiresInMs;
+export function otherExpiresAt(state: TenantLeaseState, clock: RoundClock | null): number | null {
+  if (state.othersExpiresAt === null || clock === null) return null;
+  return clock.readAt + (state.othersExpiresAt - clock.dbNow);
 }
 
 /**
@@ -200,29 +238,29 @@ export function otherExpiresAt(state: TenantLeaseState, me: string): number | nu
  *    comes first).
  */
 export function nextRoundDelay(
-  states: readonly TenantLeaseState[],
+  states: Iterable<TenantLeaseState>,
+  clock: RoundClock | null,
   last: { startedAt: number; ok: boolean; wantsMore?: boolean },
-  me: string,
   now: number,
   timing: LeaseTiming,
 ): number {
   let due = last.ok ? last.startedAt + timing.renewEveryMs : now + timing.retryAfterFailureMs;
   for (const s of states) {
     // Only a replica below its share takes free leases (absent: it takes every one).
-    if (last.ok && (last.wantsMore ?? true) && s.held === null && s.holder === null && s.readAt !== null) {
+    if (last.ok && (last.wantsMore ?? true) && s.held === null && s.holder === null && s.read) {
       // Free (or missing) when read, yet not ours after the round: take it now (a missing row is inserted again).
       due = Math.min(due, now);
       continue;
     }
-    const expiresAt = otherExpiresAt(s, me);
+    const expiresAt = otherExpiresAt(s, clock);
     if (expiresAt !== null) due = Math.min(due, expiresAt + timing.takeoverSlackMs);
   }
   return Math.max(timing.minRoundGapMs, Math.min(timing.renewEveryMs, due - now));
 }
 
 /** ms left of a held lease at local time `now` (0 when not held). */
-export function validForMs(state: TenantLeaseState, now: number): number {
-  return state.held ? Math.max(0, state.held.validUntil - now) : 0;
+export function validForMs(state: TenantLeaseState, clock: RoundClock | null, now: number): number {
+  return isHeld(state, clock, now) ? clock!.validUntil - now : 0;
 }
 
 /**

@@ -24,12 +24,15 @@ import {
   leaseTiming,
   nextRoundDelay,
   observeRound,
+  roundClock,
   shareOf,
   toHandOver,
   validForMs,
   type LeaseEvent,
   type LeaseRow,
   type LeaseTiming,
+  type Observed,
+  type RoundClock,
   type TenantLeaseState,
 } from './lease-decision.js';
 import { NotLeaderError, type LoopGate } from './leadership.js';
@@ -65,6 +68,8 @@ export class LeaseKeeper {
   readonly timing: LeaseTiming;
   private tenants: readonly string[];
   private readonly states = new Map<string, TenantLeaseState>();
+  /** The last successful round's times: the deadline of every lease held (null before the first). */
+  private clock: RoundClock | null = null;
   private readonly views = new Map<string, LeaseView>();
   private deadlineTimer: NodeJS.Timeout | undefined;
   /** Per tenant: emits when this process acquires the tenant's lease (the loop's gate `acquired$`). */
@@ -126,8 +131,8 @@ export class LeaseKeeper {
     if (view) return view;
     if (!this.states.has(tenant)) throw new Error(`no lease is kept for tenant "${tenant}"`);
     const state = () => this.states.get(tenant)!;
-    const held = () => !this.stopped && isHeld(state(), this.now());
-    const now = () => this.now();
+    const held = () => !this.stopped && isHeld(state(), this.clock, this.now());
+    const validUntil = () => (held() ? this.clock!.validUntil : null);
     view = {
       tenant,
       isHolder: held,
@@ -138,8 +143,7 @@ export class LeaseKeeper {
         return state().token;
       },
       get validUntil() {
-        const s = state();
-        return s.held && isHeld(s, now()) ? s.held.validUntil : null;
+        return validUntil();
       },
       status: () => this.status(tenant),
     };
@@ -176,8 +180,9 @@ export class LeaseKeeper {
   /** The replicas and who acts for each tenant, as of the last round (no query of its own). */
   cluster(): ClusterView {
     const clock = { now: this.now(), wall: this.wallNow() };
-    const tenants = this.tenants.map((tenant) => ({ tenant, state: this.states.get(tenant)!, status: this.status(tenant) }));
-    return clusterView(this.holderId, tenants, this.membership?.replicas ?? [], clock);
+    const tenants = this.tenants.map((tenant) => ({ tenant, status: this.status(tenant) }));
+    const read = this.tenants.some((t) => this.states.get(t)!.read);
+    return clusterView(this.holderId, tenants, this.membership?.replicas ?? [], read ? (this.clock?.readAt ?? null) : null, clock);
   }
 
   /** The gate of the tenant's loop: acting commands and ticks only while this process holds the lease. */
@@ -199,7 +204,7 @@ export class LeaseKeeper {
   status(tenant: string): LeaseStatus {
     const s = this.states.get(tenant);
     if (!s) throw new Error(`no lease is kept for tenant "${tenant}"`);
-    return leaseStatus(s, { holderId: this.holderId, stopped: this.stopped, lastError: this.lastError }, { now: this.now(), wall: this.wallNow() });
+    return leaseStatus(s, this.clock, { holderId: this.holderId, stopped: this.stopped, lastError: this.lastError }, { now: this.now(), wall: this.wallNow() });
   }
 
   /**
@@ -232,12 +237,12 @@ export class LeaseKeeper {
       if (this.stopped) return;
       const now = this.now();
       const wantsMore = this.heldTenants(now).length < this.share;
-      const delay = nextRoundDelay([...this.states.values()], { startedAt, ok, wantsMore }, this.holderId, now, this.timing);
+      const delay = nextRoundDelay(this.states.values(), this.clock, { startedAt, ok, wantsMore }, now, this.timing);
       this.opts.onRound?.({
         ok,
         durationMs: Math.round(now - startedAt),
         nextInMs: Math.round(delay),
-        holding: this.tenants.filter((t) => isHeld(this.states.get(t)!, now)),
+        holding: this.tenants.filter((t) => isHeld(this.states.get(t)!, this.clock, now)),
         ...(ok || !this.lastError ? {} : { error: this.lastError.message }),
       });
       this.timer = setTimeout(() => this.loop(), delay);
@@ -252,20 +257,19 @@ export class LeaseKeeper {
       // Stopping: the leases this round may have taken are released by `stop()`.
       if (this.stopped) return { startedAt, ok: true };
       const now = this.now();
+      const clock = roundClock(startedAt, now, round.dbNow, this.timing);
       const rows = new Map(round.rows.map((r) => [r.tenant, r]));
+      // Every tenant is observed against the clocks before any state or clock changes, then all
+      // change at once, then the events go out: a listener never sees a half-applied round.
+      const changed: [string, Observed][] = [];
       for (const tenant of this.tenants) {
-        const observed = observeRound(this.states.get(tenant)!, {
-          row: rows.get(tenant),
-          dbNow: round.dbNow,
-          me: this.holderId,
-          startedAt,
-          now,
-          timing: this.timing,
-        });
-        const { state, events } = this.afterRelease(tenant, observed);
-        this.states.set(tenant, state);
-        this.report(tenant, events);
+        const prev = this.states.get(tenant)!;
+        const observed = this.afterRelease(tenant, observeRound(prev, this.clock, { row: rows.get(tenant), clock, me: this.holderId }));
+        if (observed.state !== prev || observed.events.length > 0) changed.push([tenant, observed]);
       }
+      this.clock = clock;
+      for (const [tenant, { state }] of changed) this.states.set(tenant, state);
+      for (const [tenant, { events }] of changed) this.report(tenant, events);
       this.armDeadlines();
       this.failStreak = 0;
       this.rebalance(now);
@@ -276,17 +280,17 @@ export class LeaseKeeper {
       this.failStreak += 1;
       this.lastError = { at: now, message: errorMessage(err) };
       for (const tenant of this.tenants) {
-        const { state, events } = expireIfDue(this.states.get(tenant)!, now);
+        const { state, events } = expireIfDue(this.states.get(tenant)!, this.clock, now);
         this.states.set(tenant, state);
         this.report(tenant, events);
-        const holding = isHeld(state, now);
+        const holding = isHeld(state, this.clock, now);
         // Every failure matters to a holder (its deadline nears); a waiting replica hears of the first of a run.
         if (holding || this.failStreak === 1) {
           this.opts.emit?.(tenant, {
             type: 'lease.renew-failed',
             holder: this.holderId,
             holding,
-            validForMs: Math.round(validForMs(state, now)),
+            validForMs: Math.round(validForMs(state, this.clock, now)),
             error: errorMessage(err),
           });
         }
@@ -315,25 +319,24 @@ export class LeaseKeeper {
       this.tenants.length,
     );
     // Leases being handed over are renewed until released, but are not part of the share.
-    const keeping = renewed - [...this.handingOver].filter((t) => this.states.get(t)?.held).length;
+    const keeping = renewed - [...this.handingOver].filter((t) => this.states.get(t)?.held != null).length;
     const want = this.share - keeping;
     if (want > 0) await store.take(this.tenants, this.holderId, expiryMs, want);
     return store.read(this.tenants);
   }
 
   /** A row read before this replica's release still names it: the released term stays given up. A later term (taken again) is its own. */
-  private afterRelease(tenant: string, observed: { state: TenantLeaseState; events: LeaseEvent[] }): { state: TenantLeaseState; events: LeaseEvent[] } {
+  private afterRelease(tenant: string, observed: Observed): Observed {
     const token = this.released.get(tenant);
     if (token === undefined) return observed;
-    if (observed.state.held?.token === token)
-      return { state: { ...observed.state, held: null }, events: observed.events.filter((e) => e.type !== 'lease.acquired') };
+    if (observed.state.held === token) return { state: { ...observed.state, held: null }, events: observed.events.filter((e) => e.type !== 'lease.acquired') };
     if (observed.state.token !== token) this.released.delete(tenant);
     return observed;
   }
 
   /** Tenants this replica holds now and keeps (not being handed over). */
   private heldTenants(now: number): string[] {
-    return this.tenants.filter((t) => !this.handingOver.has(t) && isHeld(this.states.get(t)!, now));
+    return this.tenants.filter((t) => !this.handingOver.has(t) && isHeld(this.states.get(t)!, this.clock, now));
   }
 
   /** Above its share (a replica joined): hands the tenants it prefers least over, each once its action in flight has finished. */
@@ -347,8 +350,8 @@ export class LeaseKeeper {
       // The gate refuses new acting work from here; wait for the action in flight (bounded: a stuck action must not hold the tenant).
       await withTimeout(this.opts.drain?.(tenant) ?? Promise.resolve(), Math.max(30_000, 2 * this.timing.leaseMs), 'drain').catch(() => undefined);
       const s = this.states.get(tenant);
-      if (this.stopped || !s?.held) return;
-      const token = s.held.token;
+      if (this.stopped || s?.held == null) return;
+      const token = s.held;
       // Released in MySQL first (nothing acts meanwhile: the gate is shut and the loop drained), then no longer held here.
       await withTimeout(this.opts.store.release([tenant], this.holderId), this.timing.requestTimeoutMs, 'release').catch(() => 0);
       this.released.set(tenant, token);
@@ -369,21 +372,22 @@ export class LeaseKeeper {
   }
 
   /**
-   * At the local deadline of a held lease, the holder stops acting unless a renewal moved it.
-   * One timer, for the earliest deadline, set again after each round (not one per tenant).
+   * At the local deadline of the held leases, the holder stops acting unless a renewal moved it.
+   * One timer, for the last round's deadline, set again after each round (not one per tenant).
    */
   private armDeadlines(): void {
     clearTimeout(this.deadlineTimer);
     this.deadlineTimer = undefined;
-    if (this.stopped) return;
-    let earliest = Infinity;
-    for (const s of this.states.values()) if (s.held && s.held.validUntil < earliest) earliest = s.held.validUntil;
-    if (earliest === Infinity) return;
+    const clock = this.clock;
+    if (this.stopped || clock === null) return;
+    let holding = false;
+    for (const s of this.states.values()) if (s.held !== null) holding = true;
+    if (!holding) return;
     this.deadlineTimer = setTimeout(
       () => {
         const now = this.now();
         for (const [tenant, s] of this.states) {
-          const { state, events } = expireIfDue(s, now);
+          const { state, events } = expireIfDue(s, this.clock, now);
           if (state === s) continue;
           this.states.set(tenant, state);
           this.report(tenant, events);
@@ -391,7 +395,7 @@ export class LeaseKeeper {
         // A timer that fired a hair early finds nothing due and is set again.
         this.armDeadlines();
       },
-      Math.max(0, earliest - this.now()) + 1,
+      Math.max(0, clock.validUntil - this.now()) + 1,
     );
     this.deadlineTimer.unref?.();
   }

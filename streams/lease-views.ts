@@ -5,7 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { ReplicaRow } from '../src/db/leases.js';
-import { isHeld, type TenantLeaseState } from './lease-decision.js';
+import { isHeld, otherExpiresAt, type RoundClock, type TenantLeaseState } from './lease-decision.js';
 
 /** `hostname:pid:random`: unique per process, and readable in the lease table and the status. */
 export function newHolderId(): string {
@@ -68,15 +68,13 @@ const wallOf = (local: number, c: Clocks) => new Date(c.wall - (c.now - local)).
 /** A tenant's lease as `GET /api/v1/spark/status` shows it. */
 export function leaseStatus(
   s: TenantLeaseState,
+  round: RoundClock | null,
   keeper: { holderId: string; stopped: boolean; lastError: { at: number; message: string } | null },
   c: Clocks,
 ): LeaseStatus {
-  const mine = !keeper.stopped && isHeld(s, c.now);
-  let validUntil: string | null = null;
-  if (mine && s.held) validUntil = new Date(c.wall + (s.held.validUntil - c.now)).toISOString();
-  else if (s.holder !== null && s.holder !== keeper.holderId && s.expiresInMs !== null && s.readAt !== null) {
-    validUntil = new Date(c.wall + s.expiresInMs - (c.now - s.readAt)).toISOString();
-  }
+  const mine = !keeper.stopped && isHeld(s, round, c.now);
+  const until = mine ? round!.validUntil : otherExpiresAt(s, round);
+  const validUntil = until === null ? null : wallOf(until, c);
   return {
     mode: 'lease',
     holder: mine ? keeper.holderId : s.holder === keeper.holderId ? null : s.holder,
@@ -91,15 +89,12 @@ export function leaseStatus(
 /** The replicas (as the last heartbeat read them) and who acts for each tenant. */
 export function clusterView(
   self: string,
-  tenants: readonly { tenant: string; state: TenantLeaseState; status: LeaseStatus }[],
+  tenants: readonly { tenant: string; status: LeaseStatus }[],
   replicaRows: readonly ReplicaRow[],
+  readAt: number | null,
   c: Clocks,
 ): ClusterView {
-  let readAt: number | null = null;
-  const acting = tenants.map(({ tenant, state, status }) => {
-    if (state.readAt !== null) readAt = Math.max(readAt ?? state.readAt, state.readAt);
-    return { tenant, actingReplica: status.isThisProcess ? self : status.holder, validUntil: status.validUntil };
-  });
+  const acting = tenants.map(({ tenant, status }) => ({ tenant, actingReplica: status.isThisProcess ? self : status.holder, validUntil: status.validUntil }));
   const held = new Map<string, number>();
   for (const t of acting) if (t.actingReplica !== null) held.set(t.actingReplica, (held.get(t.actingReplica) ?? 0) + 1);
   // Database times shown as they are: the database clock is the cluster's clock.
