@@ -318,6 +318,22 @@ describe('LocalObjectStore', () => {
     }
   });
 
+  it('reads a folder once per turn of the loop: what changes shows at the next listing after a turn, a delete at once', async () => {
+    await put('logs/env=prod/service_name=a/part-0', 'logs/env=prod/service_name=b/part-0');
+    const store = new LocalObjectStore({ path: root });
+    expect(await store.listPrefixes('logs/env=prod/')).toEqual(['logs/env=prod/service_name=a/', 'logs/env=prod/service_name=b/']);
+    // Written with the promise API: the loop turns before the next listing.
+    await put('logs/env=prod/service_name=c/year=2026/part-0');
+    expect(await store.listPrefixes('logs/env=prod/')).toEqual([
+      'logs/env=prod/service_name=a/',
+      'logs/env=prod/service_name=b/',
+      'logs/env=prod/service_name=c/',
+    ]);
+    expect(await store.listPrefixes('logs/env=prod/service_name=c/')).toEqual(['logs/env=prod/service_name=c/year=2026/']);
+    await store.deleteKeys(['logs/env=prod/service_name=b/part-0']);
+    expect(await store.listPrefixes('logs/env=prod/')).toEqual(['logs/env=prod/service_name=a/', 'logs/env=prod/service_name=c/']);
+  });
+
   it('lets the event loop turn while it lists a large tree (it reads directories synchronously, in slices)', async () => {
     await put(...Array.from({ length: 6000 }, (_, i) => `logs/service_name=s${i}/part-0.json`));
     const store = new LocalObjectStore({ path: root });
