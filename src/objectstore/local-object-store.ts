@@ -15,7 +15,6 @@ import { mapLimit } from '../common/concurrency.js';
 import { Ancestry } from './ancestry.js';
 import { LocalKeys } from './local-keys.js';
 import { inSlice, letTheLoopTurn } from './listing-slice.js';
-import { TurnReads } from './turn-reads.js';
 
 /** The `objectStore.local` block of a tenant. */
 export interface LocalObjectStoreConfig {
@@ -76,8 +75,6 @@ export class LocalObjectStore implements ObjectStore {
   private readonly keys: LocalKeys;
   /** The root's real path, once it exists (the boundary links may not cross). */
   private realRoot: string | undefined;
-  /** Directories read, and found inside the root, in this turn of the loop: each is read once per turn. */
-  private readonly turn = new TurnReads();
 
   constructor(cfg: LocalObjectStoreConfig, opts: LocalObjectStoreOptions = {}) {
     this.root = path.resolve(cfg.path);
@@ -124,11 +121,7 @@ export class LocalObjectStore implements ObjectStore {
     const { dirKey, namePrefix, dirPath } = this.keys.splitPrefix('listPrefixes', prefix);
     this.stats.listCalls++;
     // A folder reached through a link that leaves the root is not there.
-    if (!this.turn.isInside(dirPath)) {
-      const where = await this.whereIs(dirPath, 'listPrefixes', prefix);
-      if (where === 'outside') return [];
-      if (where === 'inside') this.turn.markInside(dirPath);
-    }
+    if ((await this.whereIs(dirPath, 'listPrefixes', prefix)) === 'outside') return [];
     const entries = await this.readDir('listPrefixes', prefix, dirPath);
     const listed = Ancestry.of(dirPath);
     // The calls are synchronous (see listing-slice.ts): one candidate after the other, in the listing's slice.
@@ -140,7 +133,6 @@ export class LocalObjectStore implements ObjectStore {
       const kind = await this.kindOf('listPrefixes', prefix, entry, full, 'skip');
       // A link back to the listed directory is a loop, not a folder (listKeys does not walk it either).
       if (kind?.type !== 'dir' || !listed.mayEnter(kind.id)) continue;
-      this.enteredFrom(dirPath, full);
       if (await this.containsFile('listPrefixes', prefix, full, listed.below(full, kind.id), signal)) found.push(`${dirKey}${entry.name}/`);
     }
     return found.sort(compareUtf8);
@@ -170,8 +162,6 @@ export class LocalObjectStore implements ObjectStore {
 
   private async deleteNow(keys: readonly string[], signal?: AbortSignal): Promise<DeleteResult> {
     this.check('deleteKeys', '', signal);
-    // What this turn read is about to change.
-    this.turn.forget();
     const errors: DeleteKeyError[] = [];
     const unique: { key: string; file: string }[] = [];
     const seen = new Set<string>();
@@ -218,7 +208,6 @@ export class LocalObjectStore implements ObjectStore {
         }
         try {
           await unlink(file);
-          this.turn.forget();
           deleted++;
           parents.add(path.dirname(file));
         } catch (error) {
@@ -230,7 +219,6 @@ export class LocalObjectStore implements ObjectStore {
       });
     }
     await this.prune(parents);
-    this.turn.forget();
     return { deleted, errors };
   }
 
@@ -256,11 +244,6 @@ export class LocalObjectStore implements ObjectStore {
     }
   }
 
-  /** A folder entered from one inside the root is inside it too (a plain directory, or a link kindOf found inside). */
-  private enteredFrom(parent: string, dir: string): void {
-    if (this.turn.isInside(parent)) this.turn.markInside(dir);
-  }
-
   /** Whether a file lies somewhere below `dir` (depth first, stops at the first one). */
   private async containsFile(
     operation: ObjectStoreOperation,
@@ -277,7 +260,6 @@ export class LocalObjectStore implements ObjectStore {
       const kind = await this.kindOf(operation, prefix, entry, full, 'skip');
       if (kind?.type === 'file') return true;
       if (kind?.type === 'dir' && ancestors.mayEnter(kind.id)) {
-        this.enteredFrom(dir, full);
         if (await this.containsFile(operation, prefix, full, ancestors.below(full, kind.id), signal)) return true;
       }
     }
@@ -348,21 +330,16 @@ export class LocalObjectStore implements ObjectStore {
     });
   }
 
-  /** Entries of `dir` (read once per turn); a directory that is not there lists as empty, like an empty S3 prefix. */
+  /** Entries of `dir`; a directory that is not there lists as empty, like an empty S3 prefix. */
   private async readDir(operation: ObjectStoreOperation, prefix: string, dir: string): Promise<Dirent[]> {
     const turn = letTheLoopTurn();
     if (turn) await turn;
-    const read = this.turn.entries(dir);
-    if (read) return read;
-    let entries: Dirent[];
     try {
-      entries = readdirSync(dir, { withFileTypes: true });
+      return readdirSync(dir, { withFileTypes: true });
     } catch (error) {
-      if (!ABSENT_CODES.has(fsCode(error))) throw this.fsError(operation, prefix, error);
-      entries = [];
+      if (ABSENT_CODES.has(fsCode(error))) return [];
+      throw this.fsError(operation, prefix, error);
     }
-    this.turn.remember(dir, entries);
-    return entries;
   }
 
   private fsError(operation: ObjectStoreOperation, prefix: string, error: unknown): ObjectStoreError {
