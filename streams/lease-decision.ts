@@ -86,8 +86,6 @@ export interface LeaseRow {
  * every tenant, and one that fails changes no deadline).
  */
 export interface RoundClock {
-  /** Local time the round's request started. */
-  startedAt: number;
   /** Local time its answer arrived. */
   readAt: number;
   /** The database clock when the rows were read. */
@@ -96,8 +94,9 @@ export interface RoundClock {
   validUntil: number;
 }
 
+/** The clock of a round whose request started at `startedAt` (local) and answered at `readAt`, reading the database clock `dbNow`. */
 export function roundClock(startedAt: number, readAt: number, dbNow: number, timing: LeaseTiming): RoundClock {
-  return { startedAt, readAt, dbNow, validUntil: startedAt + timing.expiryMs - timing.marginMs };
+  return { readAt, dbNow, validUntil: startedAt + timing.expiryMs - timing.marginMs };
 }
 
 /**

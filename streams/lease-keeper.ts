@@ -36,7 +36,7 @@ import {
   type TenantLeaseState,
 } from './lease-decision.js';
 import { NotLeaderError, type LoopGate } from './leadership.js';
-import { clusterView, leaseStatus, newHolderId, type ClusterView, type LeaseStatus, type LeaseView } from './lease-views.js';
+import { clusterView, leaseEventInput, leaseStatus, leaseView, newHolderId, type ClusterView, type LeaseStatus, type LeaseView } from './lease-views.js';
 import { withTimeout } from '../src/common/timeout.js';
 
 export interface LeaseKeeperOptions {
@@ -131,22 +131,12 @@ export class LeaseKeeper {
     if (view) return view;
     if (!this.states.has(tenant)) throw new Error(`no lease is kept for tenant "${tenant}"`);
     const state = () => this.states.get(tenant)!;
-    const held = () => !this.stopped && isHeld(state(), this.clock, this.now());
-    const validUntil = () => (held() ? this.clock!.validUntil : null);
-    view = {
-      tenant,
-      isHolder: held,
-      get holder() {
-        return state().holder;
-      },
-      get token() {
-        return state().token;
-      },
-      get validUntil() {
-        return validUntil();
-      },
+    view = leaseView(tenant, {
+      state,
+      isHolder: () => !this.stopped && isHeld(state(), this.clock, this.now()),
+      deadline: () => this.clock?.validUntil ?? null,
       status: () => this.status(tenant),
-    };
+    });
     this.views.set(tenant, view);
     return view;
   }
@@ -181,8 +171,7 @@ export class LeaseKeeper {
   cluster(): ClusterView {
     const clock = { now: this.now(), wall: this.wallNow() };
     const tenants = this.tenants.map((tenant) => ({ tenant, status: this.status(tenant) }));
-    const read = this.tenants.some((t) => this.states.get(t)!.read);
-    return clusterView(this.holderId, tenants, this.membership?.replicas ?? [], read ? (this.clock?.readAt ?? null) : null, clock);
+    return clusterView(this.holderId, tenants, this.membership?.replicas ?? [], this.clock?.readAt ?? null, clock);
   }
 
   /** The gate of the tenant's loop: acting commands and ticks only while this process holds the lease. */
@@ -402,19 +391,8 @@ export class LeaseKeeper {
 
   private report(tenant: string, events: LeaseEvent[]): void {
     for (const e of events) {
-      if (e.type === 'lease.acquired') {
-        this.opts.emit?.(tenant, {
-          type: 'lease.acquired',
-          holder: this.holderId,
-          token: e.token,
-          previousHolder: e.previousHolder,
-          takeover: e.takeover,
-          validForMs: Math.round(e.validForMs),
-        });
-        this.acquired.get(tenant)!.next();
-      } else {
-        this.opts.emit?.(tenant, { type: 'lease.lost', holder: this.holderId, token: e.token, newHolder: e.newHolder, reason: e.reason });
-      }
+      this.opts.emit?.(tenant, leaseEventInput(this.holderId, e));
+      if (e.type === 'lease.acquired') this.acquired.get(tenant)!.next();
     }
   }
 }

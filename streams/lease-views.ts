@@ -1,11 +1,13 @@
 /**
- * What readers see of the leases (SPEC §4.5): a tenant's lease status (`GET /api/v1/spark/status`)
- * and the cluster (`GET /api/v1/cluster`), as projections of the lease keeper's state. No I/O.
+ * What readers see of the leases (SPEC §4.5): a tenant's lease view and status (`GET
+ * /api/v1/spark/status`), the cluster (`GET /api/v1/cluster`) and the lease events, as projections
+ * of the lease keeper's state. No I/O.
  */
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { ReplicaRow } from '../src/db/leases.js';
-import { isHeld, otherExpiresAt, type RoundClock, type TenantLeaseState } from './lease-decision.js';
+import type { EventInput } from './events.js';
+import { isHeld, otherExpiresAt, type LeaseEvent, type RoundClock, type TenantLeaseState } from './lease-decision.js';
 
 /** `hostname:pid:random`: unique per process, and readable in the lease table and the status. */
 export function newHolderId(): string {
@@ -44,6 +46,33 @@ export interface LeaseView {
   /** Local monotonic deadline (ms, `performance.now()`) of this process's lease; null when not held. */
   readonly validUntil: number | null;
   status(): LeaseStatus;
+}
+
+/** A tenant's view, read live from the keeper: its state, whether this process acts now, the last round's deadline, the status. */
+export function leaseView(
+  tenant: string,
+  keeper: { state(): TenantLeaseState; isHolder(): boolean; deadline(): number | null; status(): LeaseStatus },
+): LeaseView {
+  return {
+    tenant,
+    isHolder: keeper.isHolder,
+    get holder() {
+      return keeper.state().holder;
+    },
+    get token() {
+      return keeper.state().token;
+    },
+    get validUntil() {
+      return keeper.isHolder() ? keeper.deadline() : null;
+    },
+    status: keeper.status,
+  };
+}
+
+/** A lease decision's event as the tenant's event stream carries it, naming this process as the holder. */
+export function leaseEventInput(holder: string, e: LeaseEvent): EventInput {
+  if (e.type === 'lease.lost') return { type: 'lease.lost', holder, token: e.token, newHolder: e.newHolder, reason: e.reason };
+  return { type: 'lease.acquired', holder, token: e.token, previousHolder: e.previousHolder, takeover: e.takeover, validForMs: Math.round(e.validForMs) };
 }
 
 /** `GET /api/v1/cluster`: the replicas that share the tenants, and who acts for each, as of the last round. */
