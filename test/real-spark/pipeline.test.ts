@@ -250,17 +250,18 @@ describe('Kafka → Spark (LogStreamJob) → Ceph, supervised, discovered and re
     expect(objects.some((o) => o.key.includes('ghost'))).toBe(false);
     expect(objects.some((o) => o.key.startsWith('logs/_spark_metadata/'))).toBe(true);
 
-    // ---- the delay of the sample service: minutes, not the 180 of "nothing found"
-    const delay = await waitFor(
-      async () => {
-        const res = await h!.get('/api/v1/metric/sync-delay', TENANT);
-        const m = res.body.data?.appLogsDelayMinutes as number | null;
-        return typeof m === 'number' && m < 180 ? m : undefined;
-      },
-      'a delay sample that found the partitions',
+    // ---- the delay of the sample service: minutes, not the 180 of "nothing found". Only a sample
+    // started after both minute partitions were seen counts: Spark's tasks land the partitions one
+    // by one, and a sample taken between them finds only the older minute (10 min behind).
+    const listedAt = Date.now();
+    await waitFor(
+      () => h!.eventsOf('delay.sampled').find((e) => e.at >= listedAt + 1_000 && e.appLogsDelayMinutes < 180),
+      'a delay sample, started after the partitions were listed, that found them',
       20_000,
-      500,
+      250,
     );
+    const res = await h.get('/api/v1/metric/sync-delay', TENANT);
+    const delay = res.body.data?.appLogsDelayMinutes as number;
     expect(delay).toBeGreaterThanOrEqual(1);
     expect(delay).toBeLessThanOrEqual(Math.max(3, Math.ceil((Date.now() - producedAt) / 60_000) + 1));
 
