@@ -1,7 +1,8 @@
-import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { Observable, Subscription } from 'rxjs';
 import type { OrchestratorEvent } from '../streams/events.js';
 import { ExpositionBodies, expositionText, type ExpositionOptions } from './metrics-exposition.js';
+import { registerProcessMetrics } from './process-metrics.js';
 
 const MASTER_STATUSES = ['ALIVE', 'STANDBY', 'RECOVERING', 'COMPLETING_RECOVERY'] as const;
 const SUBMIT_PURPOSES = ['keep-alive', 'replay-start', 'replay-continue', 'replay-resume'] as const;
@@ -173,7 +174,7 @@ export class Metrics {
   readonly sseClients = new Gauge({ name: 'logwise_sse_clients', help: 'Connected /api/v1/events clients', registers: [this.registry] });
 
   constructor(opts: { processMetrics?: boolean } = {}) {
-    if (opts.processMetrics !== false) collectDefaultMetrics({ register: this.registry, prefix: 'logwise_' });
+    if (opts.processMetrics !== false) registerProcessMetrics(this.registry, 'logwise_');
   }
 
   /** What each tenant's last `spark.polled` set (while master_reachable is 1 from it). */
