@@ -34,8 +34,9 @@
  *     its RSS at the end (VmRSS; VmHWM as a figure), its event-loop delay p99 as an operator
  *     reads it (`logwise_nodejs_eventloop_lag_p99_seconds` on GET /metrics: how late the loop
  *     ran a timer due every 100 ms (src/process-metrics.ts), reset at every scrape: scraped
- *     every 15 s like Prometheus would), the polls actually made (`logwise_events_total{type="spark.polled"}`) and, on
- *     MySQL, the lease keeper's statements (`logwise_lease_statements_total`);
+ *     every 15 s like Prometheus would), the polls actually made
+ *     (`logwise_events_total{type="spark.polled"}`) and, on MySQL, the lease keeper's
+ *     statements (`logwise_lease_statements_total`);
  *  4. poll spread: each tenant's last poll time (GET /api/v1/spark/status → lastPoll.at)
  *     modulo the interval, i.e. where in the interval each tenant polls;
  *  5. recovery: drivers of random tenants die (FAILED) at random moments, about one per

@@ -1,5 +1,5 @@
 import { createRequire } from 'node:module';
-import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
 import { collectDefaultMetrics, Gauge, type Registry } from 'prom-client';
 
 /**
@@ -35,7 +35,16 @@ function registerEventLoopDelay(registry: Registry, prefix: string, resolutionMs
   const resolutionNs = resolutionMs * 1e6;
   /** Nanoseconds of the monitor's record → seconds late (a timer never runs early; rounding can make a record a hair short). */
   const late = (ns: number) => (Number.isFinite(ns) && ns > resolutionNs ? (ns - resolutionNs) / 1e9 : 0);
-  // As prom-client: one gauge's collect sets them all (its own first), and this one is how long the scrape itself
+  const figures: [name: string, help: string, read: (h: IntervalHistogram) => number][] = [
+    ['min', 'The shortest event-loop delay since the last scrape', (h) => late(h.min)],
+    ['max', 'The longest event-loop delay since the last scrape', (h) => late(h.max)],
+    ['mean', 'The mean event-loop delay since the last scrape', (h) => late(h.mean)],
+    ['stddev', 'The standard deviation of the event-loop delay since the last scrape', (h) => h.stddev / 1e9],
+    ['p50', 'The median event-loop delay since the last scrape', (h) => late(h.percentile(50))],
+    ['p90', 'The 90th percentile of the event-loop delay since the last scrape', (h) => late(h.percentile(90))],
+    ['p99', 'The 99th percentile of the event-loop delay since the last scrape', (h) => late(h.percentile(99))],
+  ];
+  // As prom-client: one gauge's collect sets them all, and this one is how long the scrape itself
   // kept the loop (set when the loop next gets to run, so it is read at the next scrape).
   const lag = new Gauge({
     name: `${prefix}nodejs_eventloop_lag_seconds`,
@@ -44,24 +53,15 @@ function registerEventLoopDelay(registry: Registry, prefix: string, resolutionMs
     collect() {
       const start = process.hrtime.bigint();
       setImmediate(() => lag.set(Number(process.hrtime.bigint() - start) / 1e9));
+      // Scrapes closer together than the resolution: no sample since the last one, its figures stay.
       if (histogram.count === 0) return;
-      min.set(late(histogram.min));
-      max.set(late(histogram.max));
-      mean.set(late(histogram.mean));
-      stddev.set(histogram.stddev / 1e9);
-      p50.set(late(histogram.percentile(50)));
-      p90.set(late(histogram.percentile(90)));
-      p99.set(late(histogram.percentile(99)));
+      for (const { gauge, read } of gauges) gauge.set(read(histogram));
       histogram.reset();
     },
   });
   // Registered after `lag`: a scrape reads the metrics in that order, so `lag`'s collect has set these.
-  const gauge = (name: string, help: string) => new Gauge({ name: `${prefix}nodejs_eventloop_lag_${name}_seconds`, help, registers: [registry] });
-  const min = gauge('min', 'The shortest event-loop delay since the last scrape');
-  const max = gauge('max', 'The longest event-loop delay since the last scrape');
-  const mean = gauge('mean', 'The mean event-loop delay since the last scrape');
-  const stddev = gauge('stddev', 'The standard deviation of the event-loop delay since the last scrape');
-  const p50 = gauge('p50', 'The median event-loop delay since the last scrape');
-  const p90 = gauge('p90', 'The 90th percentile of the event-loop delay since the last scrape');
-  const p99 = gauge('p99', 'The 99th percentile of the event-loop delay since the last scrape');
+  const gauges = figures.map(([name, help, read]) => ({
+    gauge: new Gauge({ name: `${prefix}nodejs_eventloop_lag_${name}_seconds`, help, registers: [registry] }),
+    read,
+  }));
 }

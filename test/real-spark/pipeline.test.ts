@@ -252,7 +252,9 @@ describe('Kafka → Spark (LogStreamJob) → Ceph, supervised, discovered and re
 
     // ---- the delay of the sample service: minutes, not the 180 of "nothing found". Only a sample
     // started after both minute partitions were seen counts: Spark's tasks land the partitions one
-    // by one, and a sample taken between them finds only the older minute (10 min behind).
+    // by one, and a sample taken between them finds only the older minute (10 min behind). The event
+    // carries when the sample ended: one ended a second after the listing began after it (a sample
+    // lists two folders, tens of milliseconds on this bucket).
     const listedAt = Date.now();
     await waitFor(
       () => h!.eventsOf('delay.sampled').find((e) => e.at >= listedAt + 1_000 && e.appLogsDelayMinutes < 180),
