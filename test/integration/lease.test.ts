@@ -242,7 +242,10 @@ describe('lease keepers (two replicas) on MariaDB', () => {
       const handover = Math.max(
         ...TENANTS.filter((t) => acquiredAt(log, d.holderId, t, 0) > stopAt).map((t) => acquiredAt(log, d.holderId, t, stopAt) - stopAt),
       );
-      expect(handover).toBeLessThanOrEqual(d.timing.renewEveryMs + 250);
+      // D's round in flight at the release may have read C's rows before it (a round may take up to
+      // its request timeout); the round after it takes over: within a renewal interval plus a round.
+      expect(handover).toBeLessThanOrEqual(d.timing.renewEveryMs + d.timing.requestTimeoutMs);
+      expect(handover).toBeLessThan(LEASE_MS);
       await d.stop();
       storeB.hang = false;
       await b.stop();
