@@ -22,7 +22,8 @@ import { isPublicPage } from './http/public-pages.js';
 import type { TenantsData } from './http/tenants-schema.js';
 import { serviceCountsReader, tenantsSummary } from './tenant-summary.js';
 import { openApiDocument } from './http/openapi.js';
-import { buildRoutes, type HealthReport } from './http/routes.js';
+import { databaseHealthReport, type HealthReport } from './health/daemon-health.js';
+import { buildRoutes } from './http/routes.js';
 import { eventStream } from './http/events-sse.js';
 import { eventLogger, type Logger } from './log.js';
 import { Metrics } from './metrics.js';
@@ -37,8 +38,7 @@ import { errorMessage } from '../streams/events.js';
 import { refreshServiceDelayGauge, withServiceDelays, type ServiceDelayState } from '../streams/service-delays.js';
 import { otherTenantMainClasses } from '../streams/spark/ownership.js';
 import { checkPipeline, type PipelineHealth } from './health/pipeline-health.js';
-import { BackgroundCheck, CheckOverdueError, type RunOutcome } from './health/fresh-run.js';
-import { describeDatabaseError } from './db/errors.js';
+import { BackgroundCheck } from './health/fresh-run.js';
 import { LeaseKeeper } from '../streams/lease-keeper.js';
 import type { TenantLeaseStatus } from '../streams/lease-views.js';
 import type { TenantConfig } from './config/schema.js';
@@ -286,13 +286,13 @@ export class Orchestrator {
   /** The health report: at once, except before the first ping settled (then at most the ping's budget later). */
   health(): Promise<HealthReport> {
     // The check is named by the database (`mysql`, as the Java orchestrator names it; or `sqlite`).
-    return this.pingDatabase.verdict().then((ping) => healthReport(ping, this.opts.config.database.client));
+    return this.pingDatabase.verdict().then((ping) => databaseHealthReport(ping, this.opts.config.database.client));
   }
 
   /** The health report now, without waiting; undefined only before the first ping settled. */
   recentHealth(): HealthReport | undefined {
     const outcome = this.pingDatabase.current();
-    return outcome ? healthReport(outcome, this.opts.config.database.client) : undefined;
+    return outcome ? databaseHealthReport(outcome, this.opts.config.database.client) : undefined;
   }
 
   /** `GET /api/v1/tenants`: every tenant (or the one asked for) at a glance, from memory and one grouped count. */
@@ -383,20 +383,4 @@ export class Orchestrator {
     await this.resources.closeAll();
     await this.db.destroy();
   }
-}
-
-/** The health report of a database ping's outcome: the failure's kind, never the driver's text (it names hosts and ports). */
-function healthReport(ping: RunOutcome<unknown>, type: string): HealthReport {
-  const database = ping.ok
-    ? { name: 'database', type, status: 'UP' as const }
-    : {
-        name: 'database',
-        type,
-        status: 'DOWN' as const,
-        message:
-          ping.error instanceof CheckOverdueError
-            ? `no answer to a ping for ${Math.round(ping.error.runningMs)} ms (DOWN after ${ping.error.budgetMs} ms)`
-            : describeDatabaseError(ping.error, errorMessage),
-      };
-  return { status: database.status, checks: [database] };
 }

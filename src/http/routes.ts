@@ -4,17 +4,13 @@ import { ConfigError } from '../config/load.js';
 import type { ServiceDetailsRow } from '../db/service-details.js';
 import type { ReloadResult } from '../reload.js';
 import { HttpError, quote, toHttpError } from './errors.js';
+import type { HealthReport } from '../health/daemon-health.js';
+import { healthAnswers } from './health-answer.js';
 import { route, type Reply, type RouteDef } from './route.js';
 import { dashboardPage } from './dashboard/assets.js';
 import { docsPage } from './docs/swagger-ui.js';
 import { recentEventsData, recentEventsQuery, tenantsData, tenantsQuery, type TenantsData } from './tenants-schema.js';
 import * as s from './schemas.js';
-
-export interface HealthReport {
-  status: 'UP' | 'DOWN';
-  /** `name` says what is checked in messages ("database"); `type` is the check's key in the answer ("mysql"), `name` when absent. */
-  checks: { name: string; type?: string; status: 'UP' | 'DOWN'; message?: string }[];
-}
 
 /** What the handlers need; each one either reads or pushes a command into the tenant's loop. */
 export interface RouteDeps {
@@ -66,18 +62,7 @@ export function buildRoutes(deps: RouteDeps): RouteDef[] {
     delayAnswers.set(tenant, answer);
     return answer;
   };
-  let lastHealth: { report: HealthReport; answer: Reply } | undefined;
-  /** The health answer: the previous one while the report says the same. */
-  const healthAnswer = (report: HealthReport): Reply => {
-    if (report.status === 'DOWN') {
-      const failing = report.checks.filter((ch) => ch.status === 'DOWN').map((ch) => `${ch.name}: ${ch.message ?? 'DOWN'}`);
-      throw new HttpError(503, 'UNHEALTHY', failing.join('; '), { checks: checksByName(report) });
-    }
-    if (lastHealth && sameHealth(lastHealth.report, report)) return lastHealth.answer;
-    const answer = { data: Object.freeze({ status: report.status, checks: deepFreeze(checksByName(report)) }) };
-    lastHealth = { report, answer };
-    return answer;
-  };
+  const healthAnswer = healthAnswers();
 
   const componentSync = route({
     method: 'post',
@@ -385,29 +370,4 @@ export function buildRoutes(deps: RouteDeps): RouteDef[] {
     docs,
     dashboard,
   ];
-}
-
-/** As the Java orchestrator: the health checks by name (`mysql`), each with its status. */
-function checksByName(report: HealthReport): Record<string, { status: 'UP' | 'DOWN'; type: string; message?: string }> {
-  return Object.fromEntries(
-    report.checks.map((ch) => [
-      ch.type ?? ch.name,
-      { status: ch.status, type: ch.type ?? ch.name, ...(ch.message !== undefined ? { message: ch.message } : {}) },
-    ]),
-  );
-}
-
-function sameHealth(a: HealthReport, b: HealthReport): boolean {
-  if (a.status !== b.status || a.checks.length !== b.checks.length) return false;
-  for (let i = 0; i < a.checks.length; i++) {
-    const x = a.checks[i]!;
-    const y = b.checks[i]!;
-    if (x.name !== y.name || x.type !== y.type || x.status !== y.status || x.message !== y.message) return false;
-  }
-  return true;
-}
-
-function deepFreeze<T extends object>(value: T): T {
-  for (const v of Object.values(value)) if (v !== null && typeof v === 'object') deepFreeze(v as object);
-  return Object.freeze(value);
 }
