@@ -89,7 +89,13 @@ describe('GET /api/v1/tenants', () => {
     expect(abc.delay.minutes).toBeGreaterThanOrEqual(1);
     expect(abc.delay.minutes).toBeLessThanOrEqual(4);
     expect(abc.delay.history.minutes).toHaveLength(90);
-    expect(abc.delay.history.minutes.at(-1)).toBe(abc.delay.minutes);
+    // The latest sample sits in its own bucket: the last one, or the one before when a bucket began since.
+    const { bucketMs, until, minutes: history } = abc.delay.history;
+    const bucketsAgo = (Date.parse(until) - bucketMs - Math.floor(Date.parse(abc.delay.at) / bucketMs) * bucketMs) / bucketMs;
+    expect(bucketsAgo).toBeGreaterThanOrEqual(0);
+    expect(bucketsAgo).toBeLessThanOrEqual(1);
+    expect(history.at(-1 - bucketsAgo)).toBe(abc.delay.minutes);
+    if (bucketsAgo === 1) expect(history.at(-1)).toBeNull();
     // XYZ has no sample service: no delay, no history.
     expect(data.tenants[1].delay).toMatchObject({ minutes: null, at: null });
 
