@@ -1,4 +1,4 @@
-import { readdirSync, realpathSync, statSync, type Dirent, type Stats } from 'node:fs';
+import { realpathSync, statSync, type Stats } from 'node:fs';
 import { access, constants, rmdir, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import {
@@ -13,6 +13,7 @@ import {
 } from './object-store.js';
 import { mapLimit } from '../common/concurrency.js';
 import { Ancestry } from './ancestry.js';
+import { DirectoryListings, type DirEntry } from './directory-listings.js';
 import { LocalKeys } from './local-keys.js';
 import { inSlice, letTheLoopTurn } from './listing-slice.js';
 
@@ -63,7 +64,8 @@ function fsMessage(error: unknown): string {
  * assumed not to be writable by anyone hostile.)
  *
  * `stats.listCalls` counts one directory listing per `listPrefixes`/`listKeys` call (the read of
- * the listed prefix), however many directories below it are visited.
+ * the listed prefix), however many directories below it are visited. A directory unchanged since
+ * it was last read (its inode and times) is not read again (directory-listings.ts).
  */
 export class LocalObjectStore implements ObjectStore {
   readonly stats: ObjectStoreStats = { listCalls: 0, deleteCalls: 0, retries: 0 };
@@ -75,6 +77,8 @@ export class LocalObjectStore implements ObjectStore {
   private readonly keys: LocalKeys;
   /** The root's real path, once it exists (the boundary links may not cross). */
   private realRoot: string | undefined;
+  /** Directory entries, read again only when a directory changed. */
+  private readonly listings = new DirectoryListings();
 
   constructor(cfg: LocalObjectStoreConfig, opts: LocalObjectStoreOptions = {}) {
     this.root = path.resolve(cfg.path);
@@ -275,7 +279,7 @@ export class LocalObjectStore implements ObjectStore {
   private async kindOf(
     operation: ObjectStoreOperation,
     prefix: string,
-    entry: Dirent,
+    entry: DirEntry,
     full: string,
     outside: 'skip' | 'fail',
   ): Promise<{ type: 'file' } | { type: 'dir'; id?: string } | undefined> {
@@ -331,11 +335,11 @@ export class LocalObjectStore implements ObjectStore {
   }
 
   /** Entries of `dir`; a directory that is not there lists as empty, like an empty S3 prefix. */
-  private async readDir(operation: ObjectStoreOperation, prefix: string, dir: string): Promise<Dirent[]> {
+  private async readDir(operation: ObjectStoreOperation, prefix: string, dir: string): Promise<DirEntry[]> {
     const turn = letTheLoopTurn();
     if (turn) await turn;
     try {
-      return readdirSync(dir, { withFileTypes: true });
+      return this.listings.read(dir);
     } catch (error) {
       if (ABSENT_CODES.has(fsCode(error))) return [];
       throw this.fsError(operation, prefix, error);

@@ -1,0 +1,105 @@
+import { readdirSync, statSync, type Dirent, type Stats } from 'node:fs';
+
+/**
+ * How long after a directory last changed its listing may be kept: a change made within the same
+ * tick of the file system's clock as the one read could leave its times as they were read (the
+ * "racy" case), so a directory that changed this recently is read again every time.
+ */
+export const SETTLED_AFTER_MS = 2_000;
+/** Directories whose listing a store keeps at most (the oldest kept goes first). */
+export const DEFAULT_MAX_LISTINGS = 20_000;
+
+/** What a listing's callers use of an entry: `fs.Dirent` has it, and so does a listing answered from memory. */
+export interface DirEntry {
+  readonly name: string;
+  isFile(): boolean;
+  isDirectory(): boolean;
+  isSymbolicLink(): boolean;
+}
+
+interface Kept {
+  /** What `stat` said of the directory right before it was read. */
+  dev: number;
+  mtimeMs: number;
+  ctimeMs: number;
+  nlink: number;
+  size: number;
+  /** The entries as one string, each its kind's letter and its name, '/' between them (no name holds a '/'). */
+  listing: string;
+}
+
+/**
+ * The entries of directories, read again only when the directory changed. Adding, removing or
+ * renaming an entry changes the directory's mtime and ctime, so a `stat` that finds them (and the
+ * inode) as they were before the last read answers with that read. A stat costs a tenth of a read
+ * and never touches the directory's blocks, which a machine may have evicted meanwhile (a folder
+ * discovery lists every 5 minutes is read from disk each time otherwise).
+ *
+ * Only a directory that had not changed for SETTLED_AFTER_MS before it was read is kept; the times
+ * are taken before reading, so a change during the read makes the next stat differ. Listings are
+ * kept by inode, as one string each: a thousand tenants' folders cost a few megabytes.
+ */
+export class DirectoryListings {
+  private readonly kept = new Map<number, Kept>();
+
+  constructor(
+    private readonly maxListings = DEFAULT_MAX_LISTINGS,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  /** `readdirSync(dir, { withFileTypes: true })`, answered from the last read while the directory is unchanged; throws as it does. */
+  read(dir: string): DirEntry[] {
+    const st = statSync(dir);
+    const kept = this.kept.get(st.ino);
+    if (kept && unchanged(kept, st)) return decode(kept.listing);
+    const entries = readdirSync(dir, { withFileTypes: true });
+    if (st.isDirectory() && this.now() - Math.max(st.mtimeMs, st.ctimeMs) > SETTLED_AFTER_MS) this.keep(st, entries);
+    else this.kept.delete(st.ino);
+    return entries;
+  }
+
+  get size(): number {
+    return this.kept.size;
+  }
+
+  private keep(st: Stats, entries: Dirent[]): void {
+    this.kept.delete(st.ino);
+    if (this.kept.size >= this.maxListings) this.kept.delete(this.kept.keys().next().value!);
+    this.kept.set(st.ino, { dev: st.dev, mtimeMs: st.mtimeMs, ctimeMs: st.ctimeMs, nlink: st.nlink, size: st.size, listing: encode(entries) });
+  }
+}
+
+function unchanged(kept: Kept, st: Stats): boolean {
+  return (
+    st.dev === kept.dev && st.mtimeMs === kept.mtimeMs && st.ctimeMs === kept.ctimeMs && st.nlink === kept.nlink && st.size === kept.size && st.isDirectory()
+  );
+}
+
+const FILE = 'f';
+const DIRECTORY = 'd';
+const LINK = 'l';
+const OTHER = 'o';
+
+function encode(entries: Dirent[]): string {
+  return entries.map((e) => (e.isFile() ? FILE : e.isDirectory() ? DIRECTORY : e.isSymbolicLink() ? LINK : OTHER) + e.name).join('/');
+}
+
+function decode(listing: string): DirEntry[] {
+  return listing === '' ? [] : listing.split('/').map((item) => new KeptEntry(item.slice(1), item[0]!));
+}
+
+class KeptEntry implements DirEntry {
+  constructor(
+    readonly name: string,
+    private readonly kind: string,
+  ) {}
+  isFile(): boolean {
+    return this.kind === FILE;
+  }
+  isDirectory(): boolean {
+    return this.kind === DIRECTORY;
+  }
+  isSymbolicLink(): boolean {
+    return this.kind === LINK;
+  }
+}
