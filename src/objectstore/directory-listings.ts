@@ -17,17 +17,6 @@ export interface DirEntry {
   isSymbolicLink(): boolean;
 }
 
-interface Kept {
-  /** What `stat` said of the directory right before it was read. */
-  dev: number;
-  mtimeMs: number;
-  ctimeMs: number;
-  nlink: number;
-  size: number;
-  /** The entries as one string, each its kind's letter and its name, '/' between them (no name holds a '/'). */
-  listing: string;
-}
-
 /**
  * The entries of directories, read again only when the directory changed. Adding, removing or
  * renaming an entry changes the directory's mtime and ctime, so a `stat` that finds them (and the
@@ -36,11 +25,12 @@ interface Kept {
  * discovery lists every 5 minutes is read from disk each time otherwise).
  *
  * Only a directory that had not changed for SETTLED_AFTER_MS before it was read is kept; the times
- * are taken before reading, so a change during the read makes the next stat differ. Listings are
- * kept by inode, as one string each: a thousand tenants' folders cost a few megabytes.
+ * are taken before reading, so a change during the read makes the next stat differ. Each listing
+ * is kept by inode as one string, what stat said and then the entries (a thousand tenants'
+ * folders cost a couple of megabytes).
  */
 export class DirectoryListings {
-  private readonly kept = new Map<number, Kept>();
+  private readonly kept = new Map<number, string>();
 
   constructor(
     private readonly maxListings = DEFAULT_MAX_LISTINGS,
@@ -50,10 +40,11 @@ export class DirectoryListings {
   /** `readdirSync(dir, { withFileTypes: true })`, answered from the last read while the directory is unchanged; throws as it does. */
   read(dir: string): DirEntry[] {
     const st = statSync(dir);
+    const stamp = stampOf(st);
     const kept = this.kept.get(st.ino);
-    if (kept && unchanged(kept, st)) return decode(kept.listing);
+    if (kept !== undefined && st.isDirectory() && kept.startsWith(stamp)) return decode(kept, stamp.length);
     const entries = readdirSync(dir, { withFileTypes: true });
-    if (st.isDirectory() && this.now() - Math.max(st.mtimeMs, st.ctimeMs) > SETTLED_AFTER_MS) this.keep(st, entries);
+    if (st.isDirectory() && this.now() - Math.max(st.mtimeMs, st.ctimeMs) > SETTLED_AFTER_MS) this.keep(st.ino, stamp + encode(entries));
     else this.kept.delete(st.ino);
     return entries;
   }
@@ -62,17 +53,16 @@ export class DirectoryListings {
     return this.kept.size;
   }
 
-  private keep(st: Stats, entries: Dirent[]): void {
-    this.kept.delete(st.ino);
+  private keep(ino: number, listing: string): void {
+    this.kept.delete(ino);
     if (this.kept.size >= this.maxListings) this.kept.delete(this.kept.keys().next().value!);
-    this.kept.set(st.ino, { dev: st.dev, mtimeMs: st.mtimeMs, ctimeMs: st.ctimeMs, nlink: st.nlink, size: st.size, listing: encode(entries) });
+    this.kept.set(ino, listing);
   }
 }
 
-function unchanged(kept: Kept, st: Stats): boolean {
-  return (
-    st.dev === kept.dev && st.mtimeMs === kept.mtimeMs && st.ctimeMs === kept.ctimeMs && st.nlink === kept.nlink && st.size === kept.size && st.isDirectory()
-  );
+/** What stat says of a directory that changes when an entry is added, removed or renamed, ending in '|' (no figure holds one). */
+function stampOf(st: Stats): string {
+  return `${st.dev}:${st.mtimeMs}:${st.ctimeMs}:${st.nlink}:${st.size}|`;
 }
 
 const FILE = 'f';
@@ -84,8 +74,11 @@ function encode(entries: Dirent[]): string {
   return entries.map((e) => (e.isFile() ? FILE : e.isDirectory() ? DIRECTORY : e.isSymbolicLink() ? LINK : OTHER) + e.name).join('/');
 }
 
-function decode(listing: string): DirEntry[] {
-  return listing === '' ? [] : listing.split('/').map((item) => new KeptEntry(item.slice(1), item[0]!));
+function decode(kept: string, from: number): DirEntry[] {
+  const entries: DirEntry[] = [];
+  if (kept.length === from) return entries;
+  for (const item of kept.slice(from).split('/')) entries.push(new KeptEntry(item.slice(1), item[0]!));
+  return entries;
 }
 
 class KeptEntry implements DirEntry {
