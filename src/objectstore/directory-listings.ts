@@ -40,11 +40,13 @@ export class DirectoryListings {
   /** `readdirSync(dir, { withFileTypes: true })`, answered from the last read while the directory is unchanged; throws as it does. */
   read(dir: string): DirEntry[] {
     const st = statSync(dir);
+    // Not a directory: readdir says so (ENOTDIR), as it did without this memory.
+    if (!st.isDirectory()) return readdirSync(dir, { withFileTypes: true });
     const stamp = stampOf(st);
     const kept = this.kept.get(st.ino);
-    if (kept !== undefined && st.isDirectory() && kept.startsWith(stamp)) return decode(kept, stamp.length);
+    if (kept !== undefined && kept.startsWith(stamp)) return decode(kept, stamp.length);
     const entries = readdirSync(dir, { withFileTypes: true });
-    if (st.isDirectory() && this.now() - Math.max(st.mtimeMs, st.ctimeMs) > SETTLED_AFTER_MS) this.keep(st.ino, stamp + encode(entries));
+    if (this.now() - Math.max(st.mtimeMs, st.ctimeMs) > SETTLED_AFTER_MS) this.keep(st.ino, stamp + encode(entries));
     else this.kept.delete(st.ino);
     return entries;
   }

@@ -109,10 +109,8 @@ describe('DirectoryListings', () => {
     listings.read(dir);
     expect(reads).toHaveBeenCalledTimes(2);
     expect(listings.size).toBe(0);
-    // The same directory, its times set back: kept from then on.
-    const old = new Date(Date.now() - SETTLED_AFTER_MS - 60_000);
-    utimesSync(dir, old, old);
-    const settled = new DirectoryListings(100, () => Date.now() + SETTLED_AFTER_MS + 1_000);
+    // The same directory once its last change is more than SETTLED_AFTER_MS old (the clock moved on): kept from then on.
+    const settled = new DirectoryListings(100, later);
     settled.read(dir);
     settled.read(dir);
     expect(reads).toHaveBeenCalledTimes(3);
