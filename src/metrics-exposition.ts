@@ -1,5 +1,5 @@
 import { performance } from 'node:perf_hooks';
-import { Histogram, type Registry, type RegistryContentType } from 'prom-client';
+import { Counter, Gauge, Histogram, type Registry, type RegistryContentType } from 'prom-client';
 
 /**
  * The Prometheus text exposition (format 0.0.4) of a prom-client registry, byte for byte what
@@ -57,6 +57,29 @@ function histogramInternals(metric: unknown): HistogramInternals | undefined {
   const h = metric as unknown as Partial<HistogramInternals>;
   if (h.enableExemplars !== false || !Array.isArray(h.upperBounds) || typeof h.hashMap !== 'object' || h.hashMap === null) return undefined;
   return h as HistogramInternals;
+}
+
+/** What a prom-client `Counter` or `Gauge` keeps: one `{ value, labels }` per series, by the hash of its labels. */
+interface SeriesInternals {
+  name: string;
+  help: string;
+  type: string;
+  collect?: () => unknown;
+  hashMap: Record<string, Sample>;
+}
+
+/**
+ * A counter or gauge whose series can be read in place. Their get() hands out
+ * `Object.values(hashMap)`, and on an object of thousands of keys (a dictionary, which V8 sorts by
+ * insertion on every enumeration) that costs about 0.4 µs a series, a fifth of a scrape at 1,000
+ * tenants; a for-in over the same keys gives the same order at about a third of that.
+ */
+function seriesInternals(metric: unknown): SeriesInternals | undefined {
+  if (!(metric instanceof Counter) && !(metric instanceof Gauge)) return undefined;
+  const m = metric as unknown as Partial<SeriesInternals>;
+  if (typeof m.hashMap !== 'object' || m.hashMap === null || typeof m.name !== 'string' || typeof m.help !== 'string' || typeof m.type !== 'string')
+    return undefined;
+  return m as SeriesInternals;
 }
 
 /** What every series of one histogram shares in its lines: the name, and each bucket's `le` pair. */
@@ -277,6 +300,22 @@ async function writeExposition(registry: Registry<RegistryContentType>, emit: (p
       const format = histogramFormat(name, histogram.upperBounds, labelValue);
       for (const series of Object.values(histogram.hashMap)) {
         if (turnDue(pushHistogramSeries(lines, format, series, labelPairs(series.labels, undefined, labelValue)))) await turn();
+      }
+      await turn();
+      continue;
+    }
+    const series = seriesInternals(metric);
+    if (series !== undefined) {
+      if (series.collect) await series.collect();
+      const name = escapeHelp(series.name);
+      head(name, series.help, series.type);
+      const hashMap = series.hashMap;
+      for (const hash in hashMap) {
+        if (!hasOwnProperty.call(hashMap, hash)) continue;
+        const sample = hashMap[hash]!;
+        const pairs = sample.labels === undefined ? '' : labelPairs(sample.labels, undefined, labelValue);
+        lines.push(`${name}${pairs === '' ? '' : `{${pairs}}`} ${sampleValue(sample.value)}`);
+        if (turnDue(1)) await turn();
       }
       await turn();
       continue;
