@@ -1,4 +1,5 @@
 import { performance } from 'node:perf_hooks';
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import { Counter, Gauge, Histogram, type Registry, type RegistryContentType } from 'prom-client';
 
 /**
@@ -82,6 +83,11 @@ function seriesInternals(metric: unknown): SeriesInternals | undefined {
   return m as SeriesInternals;
 }
 
+/** How a build writes label values (escaped, and scrubbed when the build masks secrets). */
+interface LabelValues {
+  labelValue(value: unknown): string;
+}
+
 /** What every series of one histogram shares in its lines: the name, and each bucket's `le` pair. */
 interface HistogramFormat {
   name: string;
@@ -90,8 +96,8 @@ interface HistogramFormat {
   infinity: string;
 }
 
-function histogramFormat(name: string, upperBounds: readonly number[], labelValue: (value: unknown) => string): HistogramFormat {
-  return { name, upperBounds, les: upperBounds.map((bound) => `le="${labelValue(bound)}"`), infinity: `le="${labelValue('+Inf')}"` };
+function histogramFormat(name: string, upperBounds: readonly number[], values: LabelValues): HistogramFormat {
+  return { name, upperBounds, les: upperBounds.map((bound) => `le="${values.labelValue(bound)}"`), infinity: `le="${values.labelValue('+Inf')}"` };
 }
 
 /** Pushes one series' lines as prom-client writes them (cumulative buckets, +Inf, sum, count); returns how many. */
@@ -152,27 +158,6 @@ function sampleValue(value: number): string {
   return `${value}`;
 }
 
-/** `escapeLabelValue` after `scrub` for strings, each distinct value scrubbed once. */
-function scrubbedLabelValues(scrub: (text: string) => string): (value: unknown) => string {
-  const seen = new Map<string, string>();
-  return (value) => {
-    if (typeof value !== 'string') return escapeLabelValue(value);
-    let out = seen.get(value);
-    if (out === undefined) seen.set(value, (out = escapeLabelValue(scrub(value))));
-    return out;
-  };
-}
-
-/** `a="x",b="y"`, leaving out the labels in `exclude` (a histogram sample's own labels give way to its series'). */
-function labelPairs(labels: Record<string, unknown>, exclude: Record<string, unknown> | undefined, labelValue: (value: unknown) => string): string {
-  let out = '';
-  for (const name in labels) {
-    if (!hasOwnProperty.call(labels, name) || (exclude !== undefined && hasOwnProperty.call(exclude, name))) continue;
-    out += `${out === '' ? '' : ','}${name}="${labelValue(labels[name])}"`;
-  }
-  return out;
-}
-
 export async function expositionText(registry: Registry<RegistryContentType>, opts: ExpositionOptions = {}): Promise<string> {
   return (await expositionPieces(registry, opts)).join('');
 }
@@ -180,7 +165,7 @@ export async function expositionText(registry: Registry<RegistryContentType>, op
 /** The exposition as flat pieces of a few hundred lines each, whose concatenation is the text. */
 export async function expositionPieces(registry: Registry<RegistryContentType>, opts: ExpositionOptions = {}): Promise<string[]> {
   const pieces: string[] = [];
-  await writeExposition(registry, (piece) => pieces.push(piece), opts);
+  await new ExpositionWriter({ write: (piece) => pieces.push(piece) }, opts).write(registry);
   return pieces;
 }
 
@@ -206,7 +191,7 @@ export class ExpositionBodies {
     const body = new Utf8Body(shared ? this.scratch : undefined, this.scratch?.length ?? 0);
     if (shared) this.building = true;
     try {
-      await writeExposition(this.registry, (piece) => body.write(piece), opts);
+      await new ExpositionWriter(body, opts).write(this.registry);
       return Buffer.from(body.bytes());
     } finally {
       if (shared) {
@@ -248,100 +233,155 @@ class Utf8Body {
   }
 }
 
-/** Builds the exposition and hands it to `emit` in flat pieces of a few hundred lines, in order. */
-async function writeExposition(registry: Registry<RegistryContentType>, emit: (piece: string) => void, opts: ExpositionOptions): Promise<void> {
-  if (registry.contentType !== PROMETHEUS_CONTENT_TYPE) return emit(await registry.metrics());
-  const sliceMs = opts.sliceMs ?? DEFAULT_SLICE_MS;
-  const { scrub } = opts;
-  const labelValue = scrub === undefined ? escapeLabelValue : scrubbedLabelValues(scrub);
+/** Where a build hands its pieces, in order. */
+interface PieceSink {
+  write(piece: string): void;
+}
+
+/**
+ * One build of the exposition, handed to `sink` in flat pieces of a few hundred lines. Its steps
+ * are methods, not closures made for each build: a closure made per build is a function V8
+ * optimizes again at every scrape (and whose code the builder's own optimized code embeds, so that
+ * is thrown away when the closure dies), which cost about as much CPU as the build itself.
+ */
+class ExpositionWriter implements LabelValues {
+  private readonly sliceMs: number;
+  private readonly scrub: ((text: string) => string) | undefined;
+  /** Each distinct string label value as written (scrubbed, escaped), when the build scrubs. */
+  private readonly written = new Map<string, string>();
   // Lines are joined into flat pieces every few hundred: a rope of tens of thousands of small strings
   // would live through the whole build, and the young-generation GC would copy it again and again.
-  let lines: string[] = [];
-  const flush = () => {
-    if (lines.length === 0) return;
-    // The empty last line gives the piece its final newline: one flat string, where appending
-    // it made a cons string that writing the body had to flatten into a copy.
-    lines.push('');
-    emit(lines.join('\n'));
-    lines = [];
-  };
-  let sliceStart = performance.now();
-  const turn = async () => {
-    flush();
-    await new Promise<void>((resolve) => setImmediate(resolve));
-    sliceStart = performance.now();
-  };
-  let sinceClockCheck = 0;
-  /** After `count` more lines: flushes a full piece; true when the slice has run long enough for a turn. */
-  const turnDue = (count: number): boolean => {
-    if (lines.length >= LINES_PER_PIECE) flush();
-    sinceClockCheck += count;
-    if (sinceClockCheck < SAMPLES_PER_CLOCK_CHECK) return false;
-    sinceClockCheck = 0;
-    return performance.now() - sliceStart > sliceMs;
-  };
+  private lines: string[] = [];
+  private sliceStart = performance.now();
+  private sinceClockCheck = 0;
+  private first = true;
 
-  let first = true;
-  const head = (name: string, help: string, type: string) => {
-    // Metrics are separated by an empty line.
-    if (!first) lines.push('');
-    first = false;
-    lines.push(`# HELP ${name} ${escapeHelp(scrub === undefined ? help : scrub(help))}`, `# TYPE ${name} ${type}`);
-  };
-  for (const metric of registry.getMetricsAsArray() as unknown as ReadableMetric[]) {
-    const histogram = histogramInternals(metric);
-    if (histogram !== undefined) {
-      // Read from the histogram's own counts: prom-client's getForPromString() makes a dozen
-      // objects per series, all alive until the metric is written, and at 1,000 tenants they
-      // were a large part of what every scrape left in the old generation.
-      if (histogram.collect) await histogram.collect();
-      const name = escapeHelp(histogram.name);
-      head(name, histogram.help, 'histogram');
-      const format = histogramFormat(name, histogram.upperBounds, labelValue);
-      for (const series of Object.values(histogram.hashMap)) {
-        if (turnDue(pushHistogramSeries(lines, format, series, labelPairs(series.labels, undefined, labelValue)))) await turn();
+  constructor(
+    private readonly sink: PieceSink,
+    opts: ExpositionOptions,
+  ) {
+    this.sliceMs = opts.sliceMs ?? DEFAULT_SLICE_MS;
+    this.scrub = opts.scrub;
+  }
+
+  async write(registry: Registry<RegistryContentType>): Promise<void> {
+    if (registry.contentType !== PROMETHEUS_CONTENT_TYPE) return this.sink.write(await registry.metrics());
+    this.sliceStart = performance.now();
+    for (const metric of registry.getMetricsAsArray() as unknown as ReadableMetric[]) {
+      const histogram = histogramInternals(metric);
+      if (histogram !== undefined) await this.writeHistogram(histogram);
+      else {
+        const series = seriesInternals(metric);
+        if (series !== undefined) await this.writeSeries(series);
+        else await this.writeSamples(metric);
       }
-      await turn();
-      continue;
+      // A turn between two metrics too, however small they are: timers and I/O that came meanwhile run between them.
+      await this.turn();
     }
-    const series = seriesInternals(metric);
-    if (series !== undefined) {
-      if (series.collect) await series.collect();
-      const name = escapeHelp(series.name);
-      head(name, series.help, series.type);
-      const hashMap = series.hashMap;
-      for (const hash in hashMap) {
-        if (!hasOwnProperty.call(hashMap, hash)) continue;
-        const sample = hashMap[hash]!;
-        const pairs = sample.labels === undefined ? '' : labelPairs(sample.labels, undefined, labelValue);
-        lines.push(`${name}${pairs === '' ? '' : `{${pairs}}`} ${sampleValue(sample.value)}`);
-        if (turnDue(1)) await turn();
-      }
-      await turn();
-      continue;
+    this.flush();
+    // No metric at all: prom-client's text is an empty line.
+    if (this.first) this.sink.write('\n');
+  }
+
+  /** A label value as prom-client escapes it, after `scrub` for strings (each distinct one scrubbed once per build). */
+  labelValue(value: unknown): string {
+    const scrub = this.scrub;
+    if (scrub === undefined || typeof value !== 'string') return escapeLabelValue(value);
+    let out = this.written.get(value);
+    if (out === undefined) this.written.set(value, (out = escapeLabelValue(scrub(value))));
+    return out;
+  }
+
+  /**
+   * Read from the histogram's own counts: prom-client's getForPromString() makes a dozen objects
+   * per series, all alive until the metric is written, and at 1,000 tenants they were a large part
+   * of what every scrape left in the old generation.
+   */
+  private async writeHistogram(histogram: HistogramInternals): Promise<void> {
+    if (histogram.collect) await histogram.collect();
+    const name = escapeHelp(histogram.name);
+    this.head(name, histogram.help, 'histogram');
+    const format = histogramFormat(name, histogram.upperBounds, this);
+    for (const series of Object.values(histogram.hashMap)) {
+      if (this.turnDue(pushHistogramSeries(this.lines, format, series, this.labelPairs(series.labels, undefined)))) await this.turn();
     }
+  }
+
+  private async writeSeries(series: SeriesInternals): Promise<void> {
+    if (series.collect) await series.collect();
+    const name = escapeHelp(series.name);
+    this.head(name, series.help, series.type);
+    const hashMap = series.hashMap;
+    for (const hash in hashMap) {
+      if (!hasOwnProperty.call(hashMap, hash)) continue;
+      const sample = hashMap[hash]!;
+      const pairs = sample.labels === undefined ? '' : this.labelPairs(sample.labels, undefined);
+      this.lines.push(`${name}${pairs === '' ? '' : `{${pairs}}`} ${sampleValue(sample.value)}`);
+      if (this.turnDue(1)) await this.turn();
+    }
+  }
+
+  /** Any other metric (summaries, or a shape not read in place), from the samples prom-client hands out. */
+  private async writeSamples(metric: ReadableMetric): Promise<void> {
     const data = typeof metric.getForPromString === 'function' ? await metric.getForPromString() : await metric.get();
     const name = escapeHelp(data.name);
-    head(name, data.help, data.type);
+    this.head(name, data.help, data.type);
     let sharedSeen: Record<string, unknown> | undefined;
     let sharedText = '';
-    const values = data.values ?? [];
-    for (const sample of values) {
+    for (const sample of data.values ?? []) {
       const shared = sample.sharedLabels;
       if (shared !== sharedSeen) {
         // A histogram's samples of one series come one after the other with the same labels object.
         sharedSeen = shared;
-        sharedText = shared === undefined ? '' : labelPairs(shared, undefined, labelValue);
+        sharedText = shared === undefined ? '' : this.labelPairs(shared, undefined);
       }
-      const own = sample.labels === undefined ? '' : labelPairs(sample.labels, shared, labelValue);
+      const own = sample.labels === undefined ? '' : this.labelPairs(sample.labels, shared);
       const pairs = own === '' ? sharedText : sharedText === '' ? own : `${own},${sharedText}`;
-      lines.push(`${sample.metricName ?? name}${pairs === '' ? '' : `{${pairs}}`} ${sampleValue(sample.value)}`);
-      if (turnDue(1)) await turn();
+      this.lines.push(`${sample.metricName ?? name}${pairs === '' ? '' : `{${pairs}}`} ${sampleValue(sample.value)}`);
+      if (this.turnDue(1)) await this.turn();
     }
-    // A turn between two metrics too, however small they are: timers and I/O that came meanwhile run between them.
-    await turn();
   }
-  flush();
-  // No metric at all: prom-client's text is an empty line.
-  if (first) emit('\n');
+
+  /** `a="x",b="y"`, leaving out the labels in `exclude` (a histogram sample's own labels give way to its series'). */
+  private labelPairs(labels: Record<string, unknown>, exclude: Record<string, unknown> | undefined): string {
+    let out = '';
+    for (const name in labels) {
+      if (!hasOwnProperty.call(labels, name) || (exclude !== undefined && hasOwnProperty.call(exclude, name))) continue;
+      out += `${out === '' ? '' : ','}${name}="${this.labelValue(labels[name])}"`;
+    }
+    return out;
+  }
+
+  private head(name: string, help: string, type: string): void {
+    // Metrics are separated by an empty line.
+    if (!this.first) this.lines.push('');
+    this.first = false;
+    const scrub = this.scrub;
+    this.lines.push(`# HELP ${name} ${escapeHelp(scrub === undefined ? help : scrub(help))}`, `# TYPE ${name} ${type}`);
+  }
+
+  private flush(): void {
+    const lines = this.lines;
+    if (lines.length === 0) return;
+    // The empty last line gives the piece its final newline: one flat string, where appending
+    // it made a cons string that writing the body had to flatten into a copy.
+    lines.push('');
+    this.sink.write(lines.join('\n'));
+    this.lines = [];
+  }
+
+  /** After `count` more lines: flushes a full piece; true when the slice has run long enough for a turn. */
+  private turnDue(count: number): boolean {
+    if (this.lines.length >= LINES_PER_PIECE) this.flush();
+    this.sinceClockCheck += count;
+    if (this.sinceClockCheck < SAMPLES_PER_CLOCK_CHECK) return false;
+    this.sinceClockCheck = 0;
+    return performance.now() - this.sliceStart > this.sliceMs;
+  }
+
+  private async turn(): Promise<void> {
+    this.flush();
+    await nextTurn();
+    this.sliceStart = performance.now();
+  }
 }

@@ -167,6 +167,8 @@ export class Orchestrator {
     );
     this.metrics.initTenants(config.tenants.map((t) => t.name));
     let openApi: object | undefined;
+    // One function for every scrape: one made per scrape was optimized again at every scrape.
+    const scrubMetricText = (text: string) => opts.redactor.scrub(text);
     const routes = buildRoutes({
       dispatch: (tenant, kind, args) => this.supervisor.dispatch(tenant, kind, args),
       enqueue: (tenant, kind, args) => this.supervisor.enqueue(tenant, kind, args),
@@ -189,7 +191,7 @@ export class Orchestrator {
       events: eventStream({ events$: this.supervisor.events$, redactor: opts.redactor, metrics: this.metrics }),
       metrics: async () => {
         refreshServiceDelayGauge(this.metrics.serviceDelay, this.serviceDelayStates());
-        return this.metrics.body({ scrub: (text) => opts.redactor.scrub(text) });
+        return this.metrics.body({ scrub: scrubMetricText });
       },
       // While the loops run (a stopping daemon answers 503 SHUTTING_DOWN through the loop, as before).
       recentDelay: (tenant, maxAgeMs) => (this.shutdown.signal.aborted ? undefined : this.views(tenant)?.delaySample?.recall(maxAgeMs)),
