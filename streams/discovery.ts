@@ -141,9 +141,7 @@ export async function walkPartitions(
     return { ignored: 0 };
   }
   const walk = new PartitionWalk(store, keys, onPartition, Math.max(1, concurrency));
-  if (rootListing) walk.found([], rootListing);
-  else walk.toList.push({ prefix: root, values: [] });
-  await walk.run();
+  await walk.run(root, rootListing);
   return { ignored: walk.ignored };
 }
 
@@ -154,7 +152,7 @@ export async function walkPartitions(
 class PartitionWalk {
   ignored = 0;
   /** The folders still to list, deepest last. */
-  readonly toList: { prefix: string; values: string[] }[] = [];
+  private readonly toList: { prefix: string; values: string[] }[] = [];
   private readonly keyEquals: string[];
   /** A partition's values, handed to `onPartition` (one array for the whole walk). */
   private readonly partition: string[] = [];
@@ -174,7 +172,10 @@ class PartitionWalk {
     setMaxListeners(Math.max(10, 4 * width), this.abort.signal);
   }
 
-  run(): Promise<void> {
+  /** Lists from `root`, or from its listing when the caller has it already. */
+  run(root: string, rootListing: readonly string[] | undefined): Promise<void> {
+    if (rootListing) this.found([], rootListing);
+    else this.toList.push({ prefix: root, values: [] });
     return new Promise<void>((resolve, reject) => {
       this.settle = { resolve, reject };
       this.next();
@@ -182,7 +183,7 @@ class PartitionWalk {
   }
 
   /** Takes in the sub-folders of a folder listed with the values of its own path. */
-  found(values: string[], listed: readonly string[]): void {
+  private found(values: string[], listed: readonly string[]): void {
     const { keys, toList, partition } = this;
     const level = values.length;
     const leaf = level === keys.length - 1;
