@@ -225,13 +225,13 @@ export class LeaseKeeper {
       this.resolveFirstRound();
       if (this.stopped) return;
       const now = this.now();
-      const wantsMore = this.heldTenants(now).length < this.share;
+      const wantsMore = this.tenantsHeld(now, false).length < this.share;
       const delay = nextRoundDelay(this.states.values(), this.clock, { startedAt, ok, wantsMore }, now, this.timing);
       this.opts.onRound?.({
         ok,
         durationMs: Math.round(now - startedAt),
         nextInMs: Math.round(delay),
-        holding: this.tenants.filter((t) => isHeld(this.states.get(t)!, this.clock, now)),
+        holding: this.tenantsHeld(now, true),
         ...(ok || !this.lastError ? {} : { error: this.lastError.message }),
       });
       this.timer = setTimeout(() => this.loop(), delay);
@@ -299,7 +299,7 @@ export class LeaseKeeper {
     const { store } = this.opts;
     const { expiryMs, requestTimeoutMs } = this.timing;
     const renewed = await store.renew(this.holderId, expiryMs);
-    const held = this.heldTenants(startedAt);
+    const held = this.tenantsHeld(startedAt, false);
     const members = await store.heartbeat({ replica: this.holderId, host: this.host, tenantsHeld: held.length }, expiryMs - requestTimeoutMs / 2);
     this.membership = { replicas: members.replicas, dbNow: members.dbNow, readAt: this.now() };
     this.share = shareOf(
@@ -323,14 +323,21 @@ export class LeaseKeeper {
     return observed;
   }
 
-  /** Tenants this replica holds now and keeps (not being handed over). */
-  private heldTenants(now: number): string[] {
-    return this.tenants.filter((t) => !this.handingOver.has(t) && isHeld(this.states.get(t)!, this.clock, now));
+  /**
+   * Tenants this replica holds now, with or without those being handed over (a loop: a closure
+   * made per call loses its optimized code when a full collection finds none of them alive).
+   */
+  private tenantsHeld(now: number, withHandingOver: boolean): string[] {
+    const held: string[] = [];
+    for (const t of this.tenants) {
+      if ((withHandingOver || !this.handingOver.has(t)) && isHeld(this.states.get(t)!, this.clock, now)) held.push(t);
+    }
+    return held;
   }
 
   /** Above its share (a replica joined): hands the tenants it prefers least over, each once its action in flight has finished. */
   private rebalance(now: number): void {
-    for (const tenant of toHandOver(this.heldTenants(now), this.share, this.holderId)) void this.handOver(tenant);
+    for (const tenant of toHandOver(this.tenantsHeld(now, false), this.share, this.holderId)) void this.handOver(tenant);
   }
 
   private async handOver(tenant: string): Promise<void> {

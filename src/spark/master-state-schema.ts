@@ -44,10 +44,15 @@ function parseDrivers(o: Obj, key: string): SparkDriver[] {
   const v = o[key];
   if (v === undefined || v === null) throw new Error(`'${key}' is ${v === null ? 'null' : 'missing'}: no usable driver list`);
   if (!Array.isArray(v)) throw new Error(`'${key}' is not a list`);
-  return v.map((d, i) => parseDriver(d, `${key}[${i}]`));
+  // A loop, not `map` with a closure: a closure made per read loses its optimized code whenever a
+  // full collection finds none alive, and this runs over every driver of the master.
+  const drivers: SparkDriver[] = [];
+  for (let i = 0; i < v.length; i++) drivers.push(parseDriver(v[i], key, i));
+  return drivers;
 }
 
-function parseDriver(d: unknown, where: string): SparkDriver {
+function parseDriver(d: unknown, key: string, index: number): SparkDriver {
+  const where = `${key}[${index}]`;
   if (typeof d !== 'object' || d === null || Array.isArray(d)) throw new Error(`${where} is not an object`);
   const o = d as Obj;
   if (typeof o.id !== 'string' || o.id === '') throw new Error(`${where}.id is missing or not a string`);

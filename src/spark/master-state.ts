@@ -225,19 +225,12 @@ export class MasterStateReader {
  */
 export function sharingUnchanged(next: MasterState, previous: MasterState | undefined): MasterState {
   if (!previous) return freezeState(next);
-  const prevById = new Map<string, SparkDriver>();
-  const reuse = (list: SparkDriver[], prevList: readonly SparkDriver[]): SparkDriver[] => {
-    if (list.length === prevList.length && list.every((d, i) => sameDriver(d, prevList[i]!))) return prevList as SparkDriver[];
-    if (prevById.size === 0) for (const d of [...previous.activeDrivers, ...previous.completedDrivers]) prevById.set(d.id, d);
-    return Object.freeze(
-      list.map((d) => {
-        const old = prevById.get(d.id);
-        return old && sameDriver(d, old) ? old : Object.freeze(d);
-      }),
-    ) as SparkDriver[];
-  };
-  const activeDrivers = reuse(next.activeDrivers, previous.activeDrivers);
-  const completedDrivers = reuse(next.completedDrivers, previous.completedDrivers);
+  // Plain functions and loops, no closures made per read: V8 drops a closure's optimized code
+  // when a full collection finds none of its closures alive, and these loops run over every driver.
+  const activeDrivers = sameDrivers(next.activeDrivers, previous.activeDrivers) ? previous.activeDrivers : reuseDrivers(next.activeDrivers, previous);
+  const completedDrivers = sameDrivers(next.completedDrivers, previous.completedDrivers)
+    ? previous.completedDrivers
+    : reuseDrivers(next.completedDrivers, previous);
   const same =
     activeDrivers === previous.activeDrivers &&
     completedDrivers === previous.completedDrivers &&
@@ -250,6 +243,25 @@ export function sharingUnchanged(next: MasterState, previous: MasterState | unde
     next.memoryMb === previous.memoryMb &&
     next.memoryUsedMb === previous.memoryUsedMb;
   return same ? previous : Object.freeze({ ...next, activeDrivers, completedDrivers });
+}
+
+function sameDrivers(list: readonly SparkDriver[], prevList: readonly SparkDriver[]): boolean {
+  if (list.length !== prevList.length) return false;
+  for (let i = 0; i < list.length; i++) if (!sameDriver(list[i]!, prevList[i]!)) return false;
+  return true;
+}
+
+/** `list` frozen, each driver equal to one of `previous` replaced by that one. */
+function reuseDrivers(list: readonly SparkDriver[], previous: MasterState): SparkDriver[] {
+  const prevById = new Map<string, SparkDriver>();
+  for (const d of previous.activeDrivers) prevById.set(d.id, d);
+  for (const d of previous.completedDrivers) prevById.set(d.id, d);
+  const reused: SparkDriver[] = [];
+  for (const d of list) {
+    const old = prevById.get(d.id);
+    reused.push(old && sameDriver(d, old) ? old : Object.freeze(d));
+  }
+  return Object.freeze(reused) as SparkDriver[];
 }
 
 function sameDriver(a: SparkDriver, b: SparkDriver): boolean {
