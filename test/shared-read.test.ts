@@ -83,11 +83,12 @@ describe('SharedRead', () => {
     expect(await next).toBe(3);
   });
 
-  it('validates the max age; the poll share is 5 % of the interval, at most 1 s', () => {
+  it('validates the max age; the poll share is a fifth of the interval, at most 3 s', () => {
     expect(() => new SharedRead(async () => 1, -1)).toThrow(/maxAgeMs/);
     expect(() => new SharedRead(async () => 1, Number.NaN)).toThrow(/maxAgeMs/);
-    expect(sharedReadMaxAgeMs(15_000)).toBe(750);
-    expect(sharedReadMaxAgeMs(200)).toBe(10);
-    expect(sharedReadMaxAgeMs(300_000)).toBe(1_000);
+    expect(sharedReadMaxAgeMs(15_000)).toBe(3_000);
+    expect(sharedReadMaxAgeMs(200)).toBe(40);
+    expect(sharedReadMaxAgeMs(5_000)).toBe(1_000);
+    expect(sharedReadMaxAgeMs(300_000)).toBe(3_000);
   });
 });

@@ -219,7 +219,7 @@ export class MasterStateReader {
 /**
  * `next` made read-only (one read is handed to every tenant of the master), reusing what has
  * not changed since `previous`: equal drivers, equal driver lists, the whole previous state
- * when nothing changed. A master listing 1,000 drivers is read about every 0.75 s and mostly
+ * when nothing changed. A master listing 1,000 drivers is read every few seconds and mostly
  * says the same; the drivers of each read lived long enough to reach V8's old generation, and
  * a state handed out again keeps the lookups built over it (streams/spark/master-index.ts).
  */

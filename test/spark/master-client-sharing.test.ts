@@ -4,7 +4,6 @@
  * failover) makes the next caller read anew. Against the Spark master simulator over HTTP.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { sharedReadMaxAgeMs } from '../../src/shared-read.js';
 import { SparkUnreachableError } from '../../src/spark/errors.js';
 import { SparkMasterClient, type SparkMasterClientOptions } from '../../src/spark/master-client.js';
 import { parseMasterState } from '../../src/spark/master-state-schema.js';
@@ -168,12 +167,6 @@ describe('shared master state reads', () => {
     await client.createSubmission(submission());
     expect(a.createRequests).toHaveLength(1);
   });
-
-  it('max age: 5 % of the poll interval, at most 1 s', () => {
-    expect(sharedReadMaxAgeMs(15_000)).toBe(750);
-    expect(sharedReadMaxAgeMs(200)).toBe(10);
-    expect(sharedReadMaxAgeMs(300_000)).toBe(1_000);
-  });
 });
 
 describe('sharingUnchanged: what a new read has not changed is the previous read', () => {
@@ -274,7 +267,7 @@ describe('tenants on one master (the orchestrator wiring)', () => {
       expect(aliveOf(sim)).toHaveLength(TENANTS);
       expect(acceptedCreates(sim)).toHaveLength(TENANTS);
       const polls = h.eventsOf('spark.polled').length;
-      // 40 polls a second on a 50 ms max age: far fewer reads than polls.
+      // 40 polls a second on a 200 ms max age: far fewer reads than polls.
       expect(reads(sim)).toBeLessThan(polls / 2);
 
       const victim = aliveOf(sim)[7]!;
@@ -306,14 +299,14 @@ describe('tenants on one master (the orchestrator wiring)', () => {
         'two running drivers',
         5_000,
       );
-      // The shared read's max age is 1 s at a 300 s poll: each monitor below reads the master anew.
-      await sleep(1_100);
+      // The shared read's max age is 3 s at a 300 s poll: each monitor below reads the master anew.
+      await sleep(3_100);
       await h.monitor(undefined, 'ABC');
       const [victim] = aliveOf(sim);
       await waitFor(async () => (await h.status('ABC')).drivers.alive.some((d: { id: string }) => d.id === victim!.id), 'ABC to see its driver alive', 5_000);
       const before = acceptedCreates(sim).length;
       sim.killDriverProcess(victim!.id, 'FAILED');
-      await sleep(1_100);
+      await sleep(3_100);
       // Nobody has read the master since: nothing happened yet.
       expect(acceptedCreates(sim)).toHaveLength(before);
       // Another tenant's run reads it, and ABC's run follows at once.
