@@ -323,15 +323,10 @@ export class LeaseKeeper {
     return observed;
   }
 
-  /**
-   * Tenants this replica holds now, with or without those being handed over (a loop: a closure
-   * made per call loses its optimized code when a full collection finds none of them alive).
-   */
+  /** Tenants held now, with or without those being handed over (a loop, for the reason `sharingUnchanged` in src/spark/master-state.ts gives). */
   private tenantsHeld(now: number, withHandingOver: boolean): string[] {
     const held: string[] = [];
-    for (const t of this.tenants) {
-      if ((withHandingOver || !this.handingOver.has(t)) && isHeld(this.states.get(t)!, this.clock, now)) held.push(t);
-    }
+    for (const t of this.tenants) if ((withHandingOver || !this.handingOver.has(t)) && isHeld(this.states.get(t)!, this.clock, now)) held.push(t);
     return held;
   }
 

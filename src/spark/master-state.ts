@@ -227,10 +227,11 @@ export function sharingUnchanged(next: MasterState, previous: MasterState | unde
   if (!previous) return freezeState(next);
   // Plain functions and loops, no closures made per read: V8 drops a closure's optimized code
   // when a full collection finds none of its closures alive, and these loops run over every driver.
-  const activeDrivers = sameDrivers(next.activeDrivers, previous.activeDrivers) ? previous.activeDrivers : reuseDrivers(next.activeDrivers, previous);
-  const completedDrivers = sameDrivers(next.completedDrivers, previous.completedDrivers)
-    ? previous.completedDrivers
-    : reuseDrivers(next.completedDrivers, previous);
+  const activeSame = sameDrivers(next.activeDrivers, previous.activeDrivers);
+  const completedSame = sameDrivers(next.completedDrivers, previous.completedDrivers);
+  const prevById = activeSame && completedSame ? undefined : driversById(previous);
+  const activeDrivers = activeSame ? previous.activeDrivers : reuseDrivers(next.activeDrivers, prevById!);
+  const completedDrivers = completedSame ? previous.completedDrivers : reuseDrivers(next.completedDrivers, prevById!);
   const same =
     activeDrivers === previous.activeDrivers &&
     completedDrivers === previous.completedDrivers &&
@@ -251,11 +252,16 @@ function sameDrivers(list: readonly SparkDriver[], prevList: readonly SparkDrive
   return true;
 }
 
-/** `list` frozen, each driver equal to one of `previous` replaced by that one. */
-function reuseDrivers(list: readonly SparkDriver[], previous: MasterState): SparkDriver[] {
-  const prevById = new Map<string, SparkDriver>();
-  for (const d of previous.activeDrivers) prevById.set(d.id, d);
-  for (const d of previous.completedDrivers) prevById.set(d.id, d);
+/** Every driver of `previous` by id (a completed entry wins over an active one of the same id). */
+function driversById(previous: MasterState): Map<string, SparkDriver> {
+  const byId = new Map<string, SparkDriver>();
+  for (const d of previous.activeDrivers) byId.set(d.id, d);
+  for (const d of previous.completedDrivers) byId.set(d.id, d);
+  return byId;
+}
+
+/** `list` frozen, each driver equal to the previous read's of its id replaced by that one. */
+function reuseDrivers(list: readonly SparkDriver[], prevById: ReadonlyMap<string, SparkDriver>): SparkDriver[] {
   const reused: SparkDriver[] = [];
   for (const d of list) {
     const old = prevById.get(d.id);
