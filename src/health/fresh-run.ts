@@ -14,6 +14,9 @@
  * that first run, at most until its budget is spent.
  *
  * The cost does not depend on the number of callers: one run per interval, none while stopped.
+ * A success seen elsewhere (`observe`: the database answered one of the daemon's own statements)
+ * stands for a run: the next run is due an interval after it, so a busy daemon's traffic is the
+ * check and a run is only made when that traffic has been quiet for an interval.
  */
 
 /** The outcome of a settled run. */
@@ -93,6 +96,16 @@ export class BackgroundCheck<T> {
     return this.current() ?? { ok: false, error: new CheckOverdueError(this.now() - flight.startedAt, this.opts.budgetMs) };
   }
 
+  /**
+   * A success seen now, outside the runs: the verdict (unless a run in flight is over its budget)
+   * and the time the next run is due count from it. A hung check stays visible: the run in flight
+   * is still judged by its budget.
+   */
+  observe(value: T): void {
+    const at = this.now();
+    if (!this.latest || this.latest.startedAt <= at) this.latest = { startedAt: at, outcome: { ok: true, value } };
+  }
+
   private runOnce(): void {
     const startedAt = this.now();
     let promise: Promise<T>;
@@ -126,6 +139,8 @@ export class BackgroundCheck<T> {
       if (!this.running) return;
       // Still in flight: settle() schedules the next run when it settles.
       if (this.inFlight) return;
+      // A success observed since: the next run is due an interval after it.
+      if (this.latest && this.now() - this.latest.startedAt < this.opts.intervalMs) return this.schedule();
       this.runOnce();
     }, delay);
     this.timer.unref?.();

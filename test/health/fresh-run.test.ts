@@ -112,4 +112,29 @@ describe('BackgroundCheck: a check run in the background, read without waiting',
     await vi.advanceTimersByTimeAsync(10 * INTERVAL);
     expect(calls).toBe(2);
   });
+
+  it('a success observed elsewhere stands for a run: no run while they come, a run an interval after the last, a hung run still fails', async () => {
+    const c = manualCheck();
+    const check = new BackgroundCheck(c.run, { intervalMs: INTERVAL, budgetMs: BUDGET });
+    check.start();
+    c.runs[0]!.reject(new Error('refused'));
+    await vi.advanceTimersByTimeAsync(INTERVAL / 2);
+    expect(check.current()).toEqual({ ok: false, error: new Error('refused') });
+    // The database answers the daemon's statements every 100 ms: the verdict is up, and no run is made.
+    for (let i = 0; i < 30; i++) {
+      check.observe('answered');
+      expect(check.current()).toEqual({ ok: true, value: 'answered' });
+      await vi.advanceTimersByTimeAsync(100);
+    }
+    expect(c.runs).toHaveLength(1);
+    // Quiet since the last one: the next run starts an interval after it, not before.
+    await vi.advanceTimersByTimeAsync(INTERVAL - 100 - 1);
+    expect(c.runs).toHaveLength(1);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(c.runs).toHaveLength(2);
+    // That run hangs: over its budget the verdict fails, even though successes were seen before it.
+    await vi.advanceTimersByTimeAsync(BUDGET + 1);
+    expect((check.current() as { error: unknown }).error).toBeInstanceOf(CheckOverdueError);
+    check.stop();
+  });
 });
