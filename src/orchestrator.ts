@@ -191,7 +191,7 @@ export class Orchestrator {
       events: eventStream({ events$: this.supervisor.events$, redactor: opts.redactor, metrics: this.metrics }),
       metrics: async () => {
         refreshServiceDelayGauge(this.metrics.serviceDelay, this.serviceDelayStates());
-        return this.metrics.body({ scrub: scrubMetricText });
+        return this.metrics.body({ scrub: scrubMetricText, scrubGeneration: opts.redactor.generation });
       },
       // While the loops run (a stopping daemon answers 503 SHUTTING_DOWN through the loop, as before).
       recentDelay: (tenant, maxAgeMs) => (this.shutdown.signal.aborted ? undefined : this.views(tenant)?.delaySample?.recall(maxAgeMs)),

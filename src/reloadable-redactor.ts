@@ -10,6 +10,7 @@ import { isSecretKey, Redactor } from './secrets.js';
 export class ReloadableRedactor extends Redactor {
   private readonly learned = new Set<string>();
   private extra: Redactor | undefined;
+  private learnedGeneration = 0;
 
   constructor(private readonly base: Redactor) {
     super([]);
@@ -19,7 +20,13 @@ export class ReloadableRedactor extends Redactor {
   learn(config: Config): void {
     const before = this.learned.size;
     for (const value of secretValues(config)) this.learned.add(value);
-    if (this.learned.size !== before) this.extra = new Redactor(this.learned);
+    if (this.learned.size === before) return;
+    this.extra = new Redactor(this.learned);
+    this.learnedGeneration += 1;
+  }
+
+  override get generation(): number {
+    return this.learnedGeneration;
   }
 
   override scrub(text: string): string {

@@ -1,6 +1,6 @@
 import { Counter, Gauge, Histogram, Registry, Summary, type OpenMetricsContentType } from 'prom-client';
 import { describe, expect, it, vi } from 'vitest';
-import { expositionPieces, expositionText } from '../../src/metrics-exposition.js';
+import { ExpositionBodies, expositionPieces, expositionText } from '../../src/metrics-exposition.js';
 import { Metrics } from '../../src/metrics.js';
 import type { OrchestratorEvent } from '../../streams/events.js';
 
@@ -142,6 +142,57 @@ describe('expositionText()', () => {
     expect(Buffer.from(a).toString('utf8')).toBe(secondText);
     expect(Buffer.from(b).toString('utf8')).toBe(await expositionText(metrics.registry, masked));
     expect(Buffer.from(b).toString('utf8')).not.toBe(secondText);
+  });
+
+  it("keeps counters' and histograms' label text between builds, and stays prom-client's text as series go, come back with their labels in another order, or are reset", async () => {
+    const registry = new Registry();
+    const c = new Counter({ name: 'c_total', help: 'c', labelNames: ['a', 'b'], registers: [registry] });
+    const h = new Histogram({ name: 'h_seconds', help: 'h', labelNames: ['a', 'b'], buckets: [1], registers: [registry] });
+    const g = new Gauge({ name: 'g', help: 'g', labelNames: ['a', 'b'], registers: [registry] });
+    const bodies = new ExpositionBodies(registry);
+    const body = async () => Buffer.from(await bodies.build()).toString('utf8');
+    c.inc({ a: 'x', b: 'y' });
+    c.inc({ a: 'p', b: 'q' }, 2);
+    h.observe({ a: 'x', b: 'y' }, 0.5);
+    g.set({ a: 'x', b: 'y' }, 1);
+    expect(await body()).toBe(await registry.metrics());
+    // Values move under kept text.
+    c.inc({ a: 'x', b: 'y' }, 5);
+    h.observe({ a: 'x', b: 'y' }, 3);
+    g.set({ b: 'y', a: 'x' }, 2);
+    expect(await body()).toBe(await registry.metrics());
+    // The same series (same hash) made again from labels in another order: prom-client writes the new order.
+    c.remove({ a: 'x', b: 'y' });
+    c.inc({ b: 'y', a: 'x' });
+    h.remove({ a: 'x', b: 'y' });
+    h.observe({ b: 'y', a: 'x' }, 0.5);
+    const reordered = await body();
+    expect(reordered).toBe(await registry.metrics());
+    expect(reordered).toContain('c_total{b="y",a="x"} 1');
+    expect(reordered).toContain('h_seconds_count{b="y",a="x"} 1');
+    c.reset();
+    h.reset();
+    c.inc({ a: 'z', b: 'w' });
+    expect(await body()).toBe(await registry.metrics());
+  });
+
+  it('uses kept label text only under the masking it was made with: a new generation of the scrub masks the secrets it learned', async () => {
+    const registry = new Registry();
+    const c = new Counter({ name: 'c_total', help: 'c', labelNames: ['tenant'], registers: [registry] });
+    c.inc({ tenant: 'acme-s3cr3t-key' });
+    const bodies = new ExpositionBodies(registry);
+    let secrets: string[] = [];
+    const scrub = (text: string) => secrets.reduce((out, secret) => out.replaceAll(secret, '****'), text);
+    const body = async (scrubGeneration: number) => Buffer.from(await bodies.build({ scrub, scrubGeneration })).toString('utf8');
+    expect(await body(0)).toContain('c_total{tenant="acme-s3cr3t-key"} 1');
+    // A reload learned a secret: the scrub's generation moves on, and the text kept before is not used.
+    secrets = ['s3cr3t'];
+    const masked = await body(1);
+    expect(masked).toContain('c_total{tenant="acme-****-key"} 1');
+    expect(masked).not.toContain('s3cr3t');
+    // Another scrub function starts afresh too.
+    expect(Buffer.from(await bodies.build()).toString('utf8')).toContain('acme-s3cr3t-key');
+    expect(await body(1)).not.toContain('s3cr3t');
   });
 
   it('gives an empty registry as prom-client does, and leaves OpenMetrics to prom-client', async () => {

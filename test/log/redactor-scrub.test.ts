@@ -136,4 +136,17 @@ describe('Redactor.scrub masks exactly what the longest-first rule masks', () =>
     const learned = keys.flatMap((k, i) => [k, secretKey(i)]);
     expect(reloadable.scrub(text)).toBe(referenceScrub(learned, referenceScrub(['base-password'], text)));
   });
+
+  it("a ReloadableRedactor's generation moves on only when a reload teaches it a secret it did not mask", () => {
+    const reloadable = new ReloadableRedactor(new Redactor(['base-password']));
+    expect(reloadable.generation).toBe(0);
+    const config = { tenants: [{ spark: { s3aAccessKey: 'access-key-1', s3aSecretKey: 'secret-key-1' } }] } as never;
+    reloadable.learn(config);
+    expect(reloadable.generation).toBe(1);
+    reloadable.learn(config);
+    expect(reloadable.generation).toBe(1);
+    reloadable.learn({ tenants: [{ spark: { s3aAccessKey: 'access-key-2' } }] } as never);
+    expect(reloadable.generation).toBe(2);
+    expect(new Redactor(['x-secret']).generation).toBe(0);
+  });
 });
