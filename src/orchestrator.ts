@@ -287,7 +287,7 @@ export class Orchestrator {
     budgetMs: HEALTH_PING_BUDGET_MS,
   });
 
-  /** Any statement the database answers is as good as a ping: at 1,000 tenants pings are then seldom needed. */
+  /** Any statement the database answers is as good as a ping: at 1,000 tenants most pings are then not needed. */
   private readonly databaseAnswered = (): void => this.pingDatabase.observe(undefined);
 
   /** The health report: at once, except before the first ping settled (then at most the ping's budget later). */
